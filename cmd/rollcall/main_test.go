@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rollcall/rollcall/internal/app"
+	"github.com/rollcall/rollcall/internal/testkit/testdb"
+)
+
+func TestMain(m *testing.M) { testdb.Main(m) }
+
+func TestAdminCreateTwice(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testdb.URL(t)
+
+	create := func() string {
+		var out, errOut bytes.Buffer
+		code := run(ctx, []string{"admin", "create", "--database-url", url, "--email", "Root@District.test", "--name", "District Admin"}, &out, &errOut)
+		require.Equal(t, 0, code, errOut.String())
+		token := strings.TrimSpace(out.String())
+		require.NotContains(t, token, "\n", "stdout holds only the token")
+		return token
+	}
+	first := create()
+	second := create()
+	require.NotEqual(t, first, second)
+
+	d := testdb.Open(t, url)
+	svc := app.NewServices(d, app.Options{})
+	for _, tok := range []string{first, second} {
+		v, err := svc.Users.Authenticate(ctx, tok)
+		require.NoError(t, err)
+		require.Equal(t, "root@district.test", v.User.Email)
+		require.True(t, v.IsAdmin())
+	}
+	var n int
+	require.NoError(t, d.NewRaw("SELECT count(*) FROM users").Scan(ctx, &n))
+	require.Equal(t, 1, n)
+}
+
+func TestAdminCreateReenablesAndPromotes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testdb.URL(t)
+	d := testdb.Open(t, url)
+	_, err := d.NewRaw(`INSERT INTO users (email, name, role, disabled) VALUES ('x@district.test', 'X', 'USER', true)`).Exec(ctx)
+	require.NoError(t, err)
+
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run(ctx, []string{"admin", "create", "--database-url", url, "--email", "x@district.test"}, &out, &errOut), errOut.String())
+	v, err := app.NewServices(d, app.Options{}).Users.Authenticate(ctx, strings.TrimSpace(out.String()))
+	require.NoError(t, err)
+	require.True(t, v.IsAdmin())
+	require.Equal(t, "X", v.User.Name, "the existing name is kept")
+}
+
+func TestCommandErrors(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--database-url", ""}, &out, &errOut)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut.String(), "DATABASE_URL is not set")
+
+	errOut.Reset()
+	code = run(context.Background(), []string{"admin", "create"}, &out, &errOut)
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut.String(), "--email")
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/rollcall/rollcall/graph"
+	"github.com/rollcall/rollcall/internal/app"
+	"github.com/rollcall/rollcall/internal/config"
+	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/metrics"
+)
+
+type serveCmd struct {
+	config.Database `embed:""`
+	config.Server   `embed:""`
+}
+
+func (s *serveCmd) Run(ctx context.Context, logger *slog.Logger) error {
+	if s.DatabaseURL == "" {
+		return errors.New("DATABASE_URL is not set: point it at a PostgreSQL 15+ database, or use `make run` for a development server with a private database")
+	}
+	return serve(ctx, logger, s.Database, s.Server, nil)
+}
+
+// serve runs the HTTP server until ctx ends, then shuts down gracefully.
+// ready, when not nil, is called once the server listens.
+func serve(ctx context.Context, logger *slog.Logger, dbCfg config.Database, cfg config.Server, ready func(addr string, svc *app.Services) error) error {
+	d, err := db.Open(ctx, dbCfg.DatabaseURL, db.Options{MaxConns: dbCfg.DBMaxConns, ApplicationName: "rollcall"})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+
+	if cfg.Migrate {
+		applied, err := db.Migrate(ctx, d.DB)
+		if err != nil {
+			return err
+		}
+		for _, name := range applied {
+			logger.Info("migration applied", slog.String("migration", name))
+		}
+	}
+
+	m := metrics.New()
+	m.MustRegister(db.NewPoolCollector(d))
+	services := app.NewServices(d, app.Options{Logger: logger, Metrics: m})
+
+	handler := graph.NewRouter(graph.Deps{Config: cfg, Logger: logger, Metrics: m, DB: d, Services: services})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
+	}
+	logger.Info("listening", slog.String("addr", ln.Addr().String()))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		if err := ready(ln.Addr().String(), services); err != nil {
+			_ = srv.Close()
+			return err
+		}
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", slog.Duration("timeout", cfg.ShutdownTimeout))
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}

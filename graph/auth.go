@@ -1,0 +1,100 @@
+package graph
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/httpx"
+	"github.com/rollcall/rollcall/internal/users"
+)
+
+// authenticate resolves `Authorization: Bearer <token>` to a viewer in the
+// request context. A request without the header goes on anonymous (it may
+// only introspect); a request with a bad, revoked or expired token, or the
+// token of a disabled user, is refused with 401 before anything runs.
+func authenticate(svc *users.Service, logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			header := r.Header.Get("Authorization")
+			if header == "" {
+				next.ServeHTTP(w, r)
+				return
+			}
+			viewer, err := authenticateHeader(r.Context(), svc, header)
+			if err != nil {
+				ae, ok := apperr.As(err)
+				if !ok {
+					logger.ErrorContext(r.Context(), "authenticate", slog.String("request_id", httpx.RequestID(r.Context())), slog.String("error", err.Error()))
+					ae = &apperr.Error{Code: apperr.CodeInternal, Message: "internal error (request id " + httpx.RequestID(r.Context()) + ")"}
+				}
+				httpx.WriteError(w, r, ae)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(users.WithViewer(r.Context(), viewer)))
+		})
+	}
+}
+
+// authenticateHeader checks an Authorization header value.
+func authenticateHeader(ctx context.Context, svc *users.Service, header string) (*users.Viewer, error) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return nil, apperr.Unauthenticated("the Authorization header must be 'Bearer <token>'")
+	}
+	return svc.Authenticate(ctx, strings.TrimSpace(token))
+}
+
+// guardRootFields makes every root field except introspection need an
+// authenticated viewer, so that a new field cannot be exposed by forgetting
+// a check (services check again, and @hasRole guards admin fields), and
+// answers introspection only when it is enabled.
+func guardRootFields(introspection bool) func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	return func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+		fc := graphql.GetRootFieldContext(ctx)
+		if fc == nil {
+			return next(ctx)
+		}
+		var err *apperr.Error
+		switch {
+		case strings.HasPrefix(fc.Field.Name, "__"):
+			if introspection {
+				return next(ctx)
+			}
+			err = &apperr.Error{Code: codeIntrospectionDisabled, Message: "introspection is disabled on this server"}
+		case users.ViewerFrom(ctx) != nil:
+			return next(ctx)
+		default:
+			err = apperr.Unauthenticated("authentication required: send Authorization: Bearer <token>")
+		}
+		graphql.AddError(ctx, &gqlerror.Error{
+			Err:       err,
+			Message:   err.Message,
+			Path:      ast.Path{ast.PathName(fc.Field.Alias)},
+			Locations: []gqlerror.Location{{Line: fc.Field.Position.Line, Column: fc.Field.Position.Column}},
+		})
+		return graphql.Null
+	}
+}
+
+// codeIntrospectionDisabled answers __schema and __type when introspection
+// is configured off.
+const codeIntrospectionDisabled apperr.Code = "INTROSPECTION_DISABLED"
+
+// hasRole implements the @hasRole directive.
+func hasRole(ctx context.Context, _ any, next graphql.Resolver, role users.Role) (any, error) {
+	v, err := users.RequireViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if role == users.RoleSystemAdmin && !v.IsAdmin() {
+		return nil, apperr.Forbidden("this requires the SYSTEM_ADMIN role")
+	}
+	return next(ctx)
+}

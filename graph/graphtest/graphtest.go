@@ -1,0 +1,231 @@
+// Package graphtest runs Rollcall's real HTTP handler over a real, private
+// test database, and speaks GraphQL to it the way a front end does.
+package graphtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rollcall/rollcall/graph"
+	"github.com/rollcall/rollcall/internal/app"
+	"github.com/rollcall/rollcall/internal/config"
+	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/metrics"
+	"github.com/rollcall/rollcall/internal/testkit/testdb"
+	"github.com/rollcall/rollcall/internal/users"
+)
+
+// Server is a running Rollcall over its own database.
+type Server struct {
+	URL      string
+	DB       *db.DB
+	Services *app.Services
+	Metrics  *metrics.Metrics
+	Clock    *Clock
+	Logs     *bytes.Buffer // everything the server logged (JSON lines)
+	client   *http.Client
+}
+
+// Options change the server's configuration for one test.
+type Options struct {
+	// Configure edits the default server settings.
+	Configure func(*config.Server)
+}
+
+// New starts a server for t on a fresh database.
+func New(t testing.TB, opts *Options) *Server {
+	t.Helper()
+	if opts == nil {
+		opts = &Options{}
+	}
+	d := testdb.New(t)
+	cfg := config.DefaultServer()
+	if opts.Configure != nil {
+		opts.Configure(&cfg)
+	}
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	m := metrics.New()
+	m.MustRegister(db.NewPoolCollector(d))
+	clock := &Clock{}
+	services := app.NewServices(d, app.Options{Logger: logger, Metrics: m, Now: clock.Now})
+	hs := httptest.NewServer(graph.NewRouter(graph.Deps{Config: cfg, Logger: logger, Metrics: m, DB: d, Services: services}))
+	t.Cleanup(hs.Close)
+	return &Server{URL: hs.URL, DB: d, Services: services, Metrics: m, Clock: clock, Logs: &logs.buf, client: hs.Client()}
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// Clock is a clock tests can set; zero means the real time.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// Now returns the set time, or time.Now.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.now.IsZero() {
+		return time.Now()
+	}
+	return c.now
+}
+
+// Set fixes the clock at t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// Advance moves a set clock forward (setting it to now first if unset).
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.now.IsZero() {
+		c.now = time.Now()
+	}
+	c.now = c.now.Add(d)
+}
+
+// Error is one GraphQL error.
+type Error struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+// Code returns extensions.code.
+func (e Error) Code() string { s, _ := e.Extensions["code"].(string); return s }
+
+// Response is a GraphQL response with its HTTP status.
+type Response struct {
+	Status int
+	Data   json.RawMessage `json:"data"`
+	Errors []Error         `json:"errors"`
+	Body   []byte
+}
+
+// Decode unmarshals data into v, failing t if the response had errors.
+func (r *Response) Decode(t testing.TB, v any) {
+	t.Helper()
+	if len(r.Errors) > 0 {
+		t.Fatalf("unexpected GraphQL errors: %s", r.Body)
+	}
+	if err := json.Unmarshal(r.Data, v); err != nil {
+		t.Fatalf("decode data: %v in %s", err, r.Body)
+	}
+}
+
+// FirstCode returns the code of the first error ("" if none).
+func (r *Response) FirstCode() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	return r.Errors[0].Code()
+}
+
+// Query posts a GraphQL request with token (none if empty).
+func (s *Server) Query(t testing.TB, token, query string, vars map[string]any) *Response {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, s.URL+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return s.Do(t, req)
+}
+
+// MustQuery is Query that fails t on any error and decodes data into v.
+func (s *Server) MustQuery(t testing.TB, token, query string, vars map[string]any, v any) {
+	t.Helper()
+	r := s.Query(t, token, query, vars)
+	if r.Status != http.StatusOK {
+		t.Fatalf("status %d: %s", r.Status, r.Body)
+	}
+	r.Decode(t, v)
+}
+
+// Do sends req and reads a GraphQL-shaped response.
+func (s *Server) Do(t testing.TB, req *http.Request) *Response {
+	t.Helper()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		t.Fatalf("request: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read response: %v", err)
+	}
+	r := &Response{Status: resp.StatusCode, Body: b}
+	if strings.Contains(resp.Header.Get("Content-Type"), "json") {
+		if err := json.Unmarshal(b, r); err != nil {
+			t.Fatalf("response is not JSON: %v: %s", err, b)
+		}
+	}
+	return r
+}
+
+// Get fetches path and returns the status and body.
+func (s *Server) Get(t testing.TB, path string) (int, string) {
+	t.Helper()
+	resp, err := s.client.Get(s.URL + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// Admin creates a system administrator and returns it with a token.
+func (s *Server) Admin(t testing.TB, email string) (*users.User, string) {
+	t.Helper()
+	u, token, err := s.Services.Users.BootstrapAdmin(context.Background(), email, "", "test")
+	if err != nil {
+		t.Fatalf("create admin: %v", err)
+	}
+	return u, token
+}
+
+// User creates a USER (as the given admin) and returns it with a token.
+func (s *Server) User(t testing.TB, adminToken, email string) (*users.User, string) {
+	t.Helper()
+	var out struct {
+		CreateUser struct{ ID string } `json:"createUser"`
+	}
+	s.MustQuery(t, adminToken, `mutation($e: String!) { createUser(input: {email: $e, name: "Test User"}) { id } }`, map[string]any{"e": email}, &out)
+	var tok struct {
+		CreateAPIToken struct{ Token string } `json:"createApiToken"`
+	}
+	s.MustQuery(t, adminToken, `mutation($u: ID!) { createApiToken(userId: $u, name: "test") { token } }`, map[string]any{"u": out.CreateUser.ID}, &tok)
+	u, err := users.GetUserByEmailForUpdate(context.Background(), s.DB, email)
+	if err != nil {
+		t.Fatalf("load user: %v", err)
+	}
+	return u, tok.CreateAPIToken.Token
+}

@@ -1,0 +1,157 @@
+package graph
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/httpx"
+)
+
+// limitBody buffers a non-multipart request body up to max bytes and answers
+// 413 beyond it. gqlgen would report an over-size body as a JSON decode error
+// with status 200; clients deserve to know what happened.
+func limitBody(max int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Body == nil || r.Method == http.MethodGet || isMultipart(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			tooLarge := apperr.TooLarge("request body is larger than the limit of %d bytes", max)
+			if r.ContentLength > max {
+				httpx.WriteError(w, r, tooLarge)
+				return
+			}
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+			var maxErr *http.MaxBytesError
+			if errors.As(err, &maxErr) {
+				httpx.WriteError(w, r, tooLarge)
+				return
+			}
+			if err != nil {
+				httpx.WriteError(w, r, apperr.Invalid("", "could not read the request body: %v", err))
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func isMultipart(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == "multipart/form-data"
+}
+
+// preventCSRF refuses POSTs that a browser could send cross-site without a
+// preflight (form encodings and text/plain, which include file uploads)
+// unless they carry a bearer token or a header no simple request can have.
+// Rollcall uses no cookies, so a forged request would carry no credentials
+// anyway; this keeps it that way if a proxy ever adds some.
+func preventCSRF(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && isSimpleContentType(r.Header.Get("Content-Type")) &&
+			r.Header.Get("Authorization") == "" &&
+			r.Header.Get("Apollo-Require-Preflight") == "" &&
+			r.Header.Get("X-Apollo-Operation-Name") == "" {
+			httpx.WriteError(w, r, apperr.Invalid("", "this request could be a cross-site request forgery: "+
+				"send it with an Authorization header or an Apollo-Require-Preflight: true header"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func isSimpleContentType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return ct == ""
+	}
+	return mt == "multipart/form-data" || mt == "application/x-www-form-urlencoded" || mt == "text/plain"
+}
+
+// graphqlOverHTTP adjusts gqlgen's status codes to the GraphQL-over-HTTP
+// specification: with `application/json` responses, request errors are
+// answered 200 (gqlgen says 422); with `application/graphql-response+json`
+// they are 4xx without a `data` entry (gqlgen writes "data": null).
+func graphqlOverHTTP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		cw := &compatWriter{ResponseWriter: w}
+		next.ServeHTTP(cw, r)
+		cw.finish()
+	})
+}
+
+type compatWriter struct {
+	http.ResponseWriter
+	status  int
+	buffer  *bytes.Buffer // set while holding back a 4xx graphql-response+json body
+	written bool
+}
+
+func (c *compatWriter) WriteHeader(code int) {
+	if c.written {
+		return
+	}
+	c.written = true
+	mt, _, _ := mime.ParseMediaType(c.Header().Get("Content-Type"))
+	switch {
+	case code == http.StatusUnprocessableEntity && mt == "application/json":
+		code = http.StatusOK
+	case code >= 400 && code < 500 && mt == "application/graphql-response+json":
+		c.status = code
+		c.buffer = new(bytes.Buffer)
+		return
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *compatWriter) Write(b []byte) (int, error) {
+	if !c.written {
+		c.WriteHeader(http.StatusOK)
+	}
+	if c.buffer != nil {
+		return c.buffer.Write(b)
+	}
+	return c.ResponseWriter.Write(b)
+}
+
+func (c *compatWriter) Flush() {
+	if c.buffer != nil {
+		return
+	}
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (c *compatWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+func (c *compatWriter) finish() {
+	if c.buffer == nil {
+		return
+	}
+	body := c.buffer.Bytes()
+	var resp map[string]json.RawMessage
+	if json.Unmarshal(body, &resp) == nil {
+		if d, ok := resp["data"]; ok && string(d) == "null" {
+			delete(resp, "data")
+			if b, err := json.Marshal(resp); err == nil {
+				body = b
+			}
+		}
+	}
+	c.Header().Del("Content-Length")
+	c.ResponseWriter.WriteHeader(c.status)
+	_, _ = c.ResponseWriter.Write(body)
+}

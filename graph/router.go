@@ -1,0 +1,137 @@
+package graph
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rollcall/rollcall/internal/app"
+	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/config"
+	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/graphiql"
+	"github.com/rollcall/rollcall/internal/httpx"
+	"github.com/rollcall/rollcall/internal/metrics"
+)
+
+// Deps is what the HTTP surface needs.
+type Deps struct {
+	Config   config.Server
+	Logger   *slog.Logger
+	Metrics  *metrics.Metrics
+	DB       *db.DB
+	Services *app.Services
+}
+
+// exampleQuery is what GraphiQL shows first.
+const exampleQuery = `# Welcome to Rollcall. Paste your API token into the Headers tab below:
+#   {"Authorization": "Bearer rc_..."}
+# then run this query with the play button.
+{
+  me {
+    email
+    name
+    role
+  }
+}
+`
+
+// NewRouter returns the whole HTTP surface: GraphQL, GraphiQL, health,
+// readiness and metrics.
+func NewRouter(d Deps) http.Handler {
+	gql := newGraphQLServer(d.Config, &Resolver{svc: d.Services}, d.Logger, d.Metrics)
+
+	r := chi.NewRouter()
+	r.Use(httpx.RequestIDMiddleware, httpx.AccessLog(d.Logger, d.Metrics), recoverHTTP(d.Logger))
+
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Get("/readyz", readiness(d.DB))
+	r.Handle("/metrics", promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))
+
+	r.Group(func(r chi.Router) {
+		r.Use(timeout(d.Config.RequestTimeout, d.Config.UploadTimeout), preventCSRF, authenticate(d.Services.Users, d.Logger))
+		r.With(limitBody(d.Config.MaxBodyBytes), graphqlOverHTTP).Handle("/graphql", gql)
+	})
+
+	ui := graphiql.Handler(graphiql.Options{
+		Endpoint:       "/graphql",
+		DefaultQuery:   exampleQuery,
+		DefaultHeaders: `{"Authorization": "Bearer <paste your token here>"}`,
+	})
+	r.Handle("/", ui)
+	r.Handle("/graphiql/*", ui)
+	return r
+}
+
+// timeout bounds a request's work through its context: queries get the
+// request timeout, file uploads (multipart) the longer upload timeout.
+// WebSocket connections are long-lived and are not bounded here.
+func timeout(request, upload time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			limit := request
+			if isMultipart(r) {
+				limit = upload
+			}
+			if r.Header.Get("Upgrade") != "" || limit <= 0 {
+				next.ServeHTTP(w, r)
+				return
+			}
+			ctx, cancel := context.WithTimeout(r.Context(), limit)
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// readiness answers 200 when the database is reachable and every migration
+// is applied; a load balancer sends traffic only then.
+func readiness(d *db.DB) http.HandlerFunc {
+	var migrated atomic.Bool // once applied, migrations stay applied for this binary
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if err := d.Pool.Ping(ctx); err != nil {
+			httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable", "error": err.Error()})
+			return
+		}
+		if !migrated.Load() {
+			pending, err := db.PendingMigrations(ctx, d.DB)
+			if err != nil {
+				httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "migrations not applied", "error": err.Error()})
+				return
+			}
+			if len(pending) > 0 {
+				httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "migrations pending", "pending": pending})
+				return
+			}
+			migrated.Store(true)
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	}
+}
+
+// recoverHTTP turns a panic outside GraphQL into a logged 500.
+func recoverHTTP(logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if p := recover(); p != nil {
+					if p == http.ErrAbortHandler {
+						panic(p)
+					}
+					logger.ErrorContext(r.Context(), "http panic", slog.String("request_id", httpx.RequestID(r.Context())), slog.Any("panic", p))
+					httpx.WriteError(w, r, &apperr.Error{Code: apperr.CodeInternal, Message: "internal error (request id " + httpx.RequestID(r.Context()) + ")"})
+				}
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}

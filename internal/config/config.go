@@ -1,0 +1,49 @@
+// Package config is Rollcall's configuration: every setting, its environment
+// variable, default and meaning, in one struct. The command line (kong) fills
+// it from flags and the environment; the README's table lists the same.
+package config
+
+import "time"
+
+// Database settings, shared by every subcommand.
+type Database struct {
+	DatabaseURL string `name:"database-url" env:"DATABASE_URL" help:"PostgreSQL 15+ URL. When unset, 'rollcall dev' and 'make test' start a private PostgreSQL."`
+	DBMaxConns  int32  `name:"db-max-conns" env:"ROLLCALL_DB_MAX_CONNS" default:"20" help:"Maximum connections in the pool (API, workers and job queue share it)."`
+}
+
+// Log settings.
+type Log struct {
+	LogFormat string `name:"log-format" env:"ROLLCALL_LOG_FORMAT" enum:"json,text" default:"json" help:"Log format: json (production) or text (readable)."`
+	LogLevel  string `name:"log-level" env:"ROLLCALL_LOG_LEVEL" enum:"debug,info,warn,error" default:"info" help:"Minimum log level."`
+}
+
+// Server settings for 'rollcall serve'.
+type Server struct {
+	Port            int           `name:"port" env:"PORT" default:"8080" help:"HTTP port."`
+	Migrate         bool          `name:"migrate" env:"ROLLCALL_MIGRATE" default:"true" negatable:"" help:"Apply pending migrations at start (--no-migrate to skip)."`
+	Introspection   bool          `name:"introspection" env:"ROLLCALL_INTROSPECTION" default:"true" negatable:"" help:"Answer schema introspection (without a token)."`
+	MaxBodyBytes    int64         `name:"max-body-bytes" env:"ROLLCALL_MAX_BODY_BYTES" default:"1048576" help:"Largest GraphQL request body (not file uploads)."`
+	MaxUploadBytes  int64         `name:"max-upload-bytes" env:"ROLLCALL_MAX_UPLOAD_BYTES" default:"1073741824" help:"Largest import file upload."`
+	RequestTimeout  time.Duration `name:"request-timeout" env:"ROLLCALL_REQUEST_TIMEOUT" default:"30s" help:"Time limit of one GraphQL request."`
+	UploadTimeout   time.Duration `name:"upload-timeout" env:"ROLLCALL_UPLOAD_TIMEOUT" default:"30m" help:"Time limit of one file upload."`
+	MaxComplexity   int           `name:"max-complexity" env:"ROLLCALL_MAX_COMPLEXITY" default:"20000" help:"Largest query complexity (each field 1, lists times their page size)."`
+	MaxDepth        int           `name:"max-depth" env:"ROLLCALL_MAX_DEPTH" default:"12" help:"Deepest query nesting (introspection fields are not counted)."`
+	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"ROLLCALL_SHUTDOWN_TIMEOUT" default:"30s" help:"Time to finish requests and jobs on SIGTERM."`
+}
+
+// DefaultServer returns the server settings with their defaults (for tests
+// and tools that build a server without the command line).
+func DefaultServer() Server {
+	return Server{
+		Port:            8080,
+		Migrate:         true,
+		Introspection:   true,
+		MaxBodyBytes:    1 << 20,
+		MaxUploadBytes:  1 << 30,
+		RequestTimeout:  30 * time.Second,
+		UploadTimeout:   30 * time.Minute,
+		MaxComplexity:   20000,
+		MaxDepth:        12,
+		ShutdownTimeout: 30 * time.Second,
+	}
+}

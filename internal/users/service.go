@@ -1,0 +1,298 @@
+package users
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/page"
+)
+
+// Service holds the rules about users and tokens.
+type Service struct {
+	db  *db.DB
+	now func() time.Time
+}
+
+// NewService returns a Service; now is the clock (time.Now in production).
+func NewService(d *db.DB, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{db: d, now: now}
+}
+
+// Authenticate resolves a bearer token to a Viewer. Revoked or expired
+// tokens, and tokens of disabled users, fail at once: nothing is cached.
+func (s *Service) Authenticate(ctx context.Context, clear string) (*Viewer, error) {
+	if !looksLikeToken(clear) {
+		return nil, apperr.Unauthenticated("invalid token")
+	}
+	tok, user, err := GetTokenByHash(ctx, s.db, hashToken(clear))
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	switch {
+	case tok.RevokedAt != nil:
+		return nil, apperr.Unauthenticated("token has been revoked")
+	case tok.ExpiresAt != nil && !now.Before(*tok.ExpiresAt):
+		return nil, apperr.Unauthenticated("token expired at %s", tok.ExpiresAt.UTC().Format(time.RFC3339))
+	case user.Disabled:
+		return nil, apperr.Unauthenticated("user is disabled")
+	}
+	if tok.LastUsedAt == nil || now.Sub(*tok.LastUsedAt) > time.Minute {
+		if err := TouchToken(ctx, s.db, tok.ID, now); err != nil {
+			return nil, err
+		}
+	}
+	return &Viewer{User: *user, TokenID: tok.ID}, nil
+}
+
+// Get returns a user: any user for an admin, only themselves otherwise.
+func (s *Service) Get(ctx context.Context, id int64) (*User, error) {
+	v, err := RequireViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !v.IsAdmin() && v.User.ID != id {
+		return nil, apperr.Forbidden("only system administrators can see other users")
+	}
+	return GetUser(ctx, s.db, id)
+}
+
+// GetMany returns users by id for dataloaders; callers have checked access.
+func (s *Service) GetMany(ctx context.Context, ids []int64) ([]User, error) {
+	return GetUsers(ctx, s.db, ids)
+}
+
+// List returns a page of users (admins only).
+func (s *Service) List(ctx context.Context, req page.Request, search string) (page.Page[User], error) {
+	if _, err := RequireAdmin(ctx); err != nil {
+		return page.Page[User]{}, err
+	}
+	return ListUsers(ctx, s.db, req, strings.TrimSpace(search))
+}
+
+// Count counts users (admins only).
+func (s *Service) Count(ctx context.Context, search string) (int, error) {
+	if _, err := RequireAdmin(ctx); err != nil {
+		return 0, err
+	}
+	return CountUsers(ctx, s.db, strings.TrimSpace(search))
+}
+
+// Create adds a user (admins only).
+func (s *Service) Create(ctx context.Context, in CreateUserInput) (*User, error) {
+	if _, err := RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	email, err := NormalizeEmail("input.email", in.Email)
+	if err != nil {
+		return nil, err
+	}
+	name, err := normalizeName("input.name", in.Name)
+	if err != nil {
+		return nil, err
+	}
+	role := in.Role
+	if role == "" {
+		role = RoleUser
+	}
+	if !role.IsValid() {
+		return nil, apperr.Invalid("input.role", "unknown role %q", role)
+	}
+	u := &User{Email: email, Name: name, Role: role}
+	if err := InsertUser(ctx, s.db, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// Update changes a user's name, role or disabled flag (admins only). The last
+// enabled system administrator cannot be disabled or demoted: that would lock
+// everyone out of administration.
+func (s *Service) Update(ctx context.Context, id int64, in UpdateUserInput) (*User, error) {
+	if _, err := RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	var u *User
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		admins, err := LockActiveAdmins(ctx, tx)
+		if err != nil {
+			return err
+		}
+		u, err = GetUser(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		wasAdmin := u.IsAdmin()
+		if in.Name != nil {
+			if u.Name, err = normalizeName("input.name", *in.Name); err != nil {
+				return err
+			}
+		}
+		if in.Role != nil {
+			if !in.Role.IsValid() {
+				return apperr.Invalid("input.role", "unknown role %q", *in.Role)
+			}
+			u.Role = *in.Role
+		}
+		if in.Disabled != nil {
+			u.Disabled = *in.Disabled
+		}
+		if wasAdmin && !u.IsAdmin() && len(admins) <= 1 {
+			return apperr.Conflict("%s is the last enabled system administrator; make another user SYSTEM_ADMIN first", u.Email)
+		}
+		u.UpdatedAt = s.now()
+		return UpdateUserRow(ctx, tx, u)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// CreateTokenResult carries the clear token, shown only this once.
+type CreateTokenResult struct {
+	Token    string
+	APIToken *APIToken
+}
+
+// CreateToken makes a token for userID (nil: the viewer). Users may create
+// tokens for themselves; admins for anyone.
+func (s *Service) CreateToken(ctx context.Context, userID *int64, name string, expiresAt *time.Time) (*CreateTokenResult, error) {
+	v, err := RequireViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	target := v.User.ID
+	if userID != nil {
+		target = *userID
+	}
+	if target != v.User.ID && !v.IsAdmin() {
+		return nil, apperr.Forbidden("only system administrators can create tokens for other users")
+	}
+	name, err = normalizeName("name", name)
+	if err != nil {
+		return nil, err
+	}
+	if expiresAt != nil && !expiresAt.After(s.now()) {
+		return nil, apperr.Invalid("expiresAt", "expiresAt must be in the future")
+	}
+	u, err := GetUser(ctx, s.db, target)
+	if err != nil {
+		return nil, err
+	}
+	if u.Disabled {
+		return nil, apperr.Conflict("user %s is disabled", u.Email)
+	}
+	return s.insertToken(ctx, s.db, u.ID, name, expiresAt)
+}
+
+func (s *Service) insertToken(ctx context.Context, idb bun.IDB, userID int64, name string, expiresAt *time.Time) (*CreateTokenResult, error) {
+	clear, hash := newToken()
+	t := &APIToken{UserID: userID, Name: name, TokenHash: hash, Prefix: displayPrefix(clear), ExpiresAt: expiresAt, CreatedAt: s.now()}
+	if err := InsertToken(ctx, idb, t); err != nil {
+		return nil, err
+	}
+	return &CreateTokenResult{Token: clear, APIToken: t}, nil
+}
+
+// RevokeToken revokes a token: the viewer's own, or any as an admin.
+func (s *Service) RevokeToken(ctx context.Context, id int64) (*APIToken, error) {
+	v, err := RequireViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := GetToken(ctx, s.db, id)
+	if err != nil {
+		return nil, err
+	}
+	if t.UserID != v.User.ID && !v.IsAdmin() {
+		// Other people's tokens are not visible to users at all.
+		return nil, apperr.NotFound("API token", id)
+	}
+	if err := RevokeTokenRow(ctx, s.db, t, s.now()); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Tokens lists a user's tokens: the viewer's own, or anyone's as an admin.
+func (s *Service) Tokens(ctx context.Context, userID int64) ([]APIToken, error) {
+	v, err := RequireViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if userID != v.User.ID && !v.IsAdmin() {
+		return nil, apperr.Forbidden("only system administrators can see other users' tokens")
+	}
+	return ListTokens(ctx, s.db, userID)
+}
+
+// EnsureAdmin creates the system administrator with email, or re-enables and
+// promotes an existing user. It is for bootstrap and seeding, run by an
+// operator on the server, so it needs no viewer.
+func (s *Service) EnsureAdmin(ctx context.Context, email, name string) (*User, error) {
+	var u *User
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		u, err = s.upsertAdmin(ctx, tx, email, name)
+		return err
+	})
+	return u, err
+}
+
+// BootstrapAdmin is EnsureAdmin plus a new token for the administrator, in
+// one transaction (`rollcall admin create`).
+func (s *Service) BootstrapAdmin(ctx context.Context, email, name, tokenName string) (*User, string, error) {
+	var u *User
+	var clear string
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		if u, err = s.upsertAdmin(ctx, tx, email, name); err != nil {
+			return err
+		}
+		res, err := s.insertToken(ctx, tx, u.ID, tokenName, nil)
+		if err != nil {
+			return err
+		}
+		clear = res.Token
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return u, clear, nil
+}
+
+// upsertAdmin inserts or promotes and re-enables the user with email. An
+// upsert, so that two concurrent bootstraps of one email agree.
+func (s *Service) upsertAdmin(ctx context.Context, idb bun.IDB, email, name string) (*User, error) {
+	email, err := NormalizeEmail("email", email)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(name) == "" {
+		name = nameFromEmail(email)
+	}
+	if name, err = normalizeName("name", name); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	u := &User{Email: email, Name: name, Role: RoleSystemAdmin, CreatedAt: now, UpdatedAt: now}
+	_, err = idb.NewInsert().Model(u).
+		On("CONFLICT (email) DO UPDATE").
+		Set("role = EXCLUDED.role, disabled = false, updated_at = EXCLUDED.updated_at").
+		Returning("*").Exec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("upsert admin %s: %w", email, err)
+	}
+	return u, nil
+}

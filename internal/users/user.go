@@ -1,0 +1,103 @@
+// Package users owns the people who use Rollcall, their roles and the API
+// tokens they authenticate with.
+package users
+
+import (
+	"fmt"
+	"io"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/rollcall/rollcall/internal/apperr"
+)
+
+// Role is what a user may do: system administrators manage imports, users
+// and restrictions; users work with lists.
+type Role string
+
+const (
+	RoleSystemAdmin Role = "SYSTEM_ADMIN"
+	RoleUser        Role = "USER"
+)
+
+// IsValid reports whether r is a known role.
+func (r Role) IsValid() bool { return r == RoleSystemAdmin || r == RoleUser }
+
+// MarshalGQL writes the role as a GraphQL enum value.
+func (r Role) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(r))) }
+
+// UnmarshalGQL reads a GraphQL enum value.
+func (r *Role) UnmarshalGQL(v any) error {
+	s, ok := v.(string)
+	if !ok || !Role(s).IsValid() {
+		return fmt.Errorf("%v is not a valid Role", v)
+	}
+	*r = Role(s)
+	return nil
+}
+
+// User is a person with access to Rollcall.
+type User struct {
+	bun.BaseModel `bun:"table:users"`
+
+	ID        int64     `bun:",pk,autoincrement"`
+	Email     string    `bun:",notnull"`
+	Name      string    `bun:",notnull"`
+	Role      Role      `bun:",notnull"`
+	Disabled  bool      `bun:",notnull"`
+	CreatedAt time.Time `bun:",nullzero,notnull,default:current_timestamp"`
+	UpdatedAt time.Time `bun:",nullzero,notnull,default:current_timestamp"`
+}
+
+// IsAdmin reports whether u is an enabled system administrator.
+func (u *User) IsAdmin() bool { return u.Role == RoleSystemAdmin && !u.Disabled }
+
+// CreateUserInput is what an administrator gives to add a user.
+type CreateUserInput struct {
+	Email string
+	Name  string
+	Role  Role
+}
+
+// UpdateUserInput changes a user; nil fields stay as they are.
+type UpdateUserInput struct {
+	Name     *string
+	Role     *Role
+	Disabled *bool
+}
+
+// NormalizeEmail validates an address and returns it in the stored form
+// (trimmed, lower case). field names the input field in errors.
+func NormalizeEmail(field, email string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(email))
+	if e == "" {
+		return "", apperr.Invalid(field, "email is required")
+	}
+	addr, err := mail.ParseAddress(e)
+	if err != nil || addr.Address != e || !strings.Contains(e[strings.IndexByte(e, '@')+1:], ".") && !strings.HasSuffix(e, "@localhost") {
+		return "", apperr.Invalid(field, "%q is not a valid email address", email)
+	}
+	return e, nil
+}
+
+// normalizeName validates a display name.
+func normalizeName(field, name string) (string, error) {
+	n := strings.TrimSpace(name)
+	if n == "" {
+		return "", apperr.Invalid(field, "name is required")
+	}
+	if len([]rune(n)) > 200 {
+		return "", apperr.Invalid(field, "name is longer than 200 characters")
+	}
+	return n, nil
+}
+
+// nameFromEmail makes a display name when none is given (bootstrap).
+func nameFromEmail(email string) string {
+	local, _, _ := strings.Cut(email, "@")
+	return local
+}
