@@ -2,6 +2,7 @@ package graph
 
 import (
 	"github.com/rollcall/rollcall/graph/model"
+	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/page"
 	"github.com/rollcall/rollcall/internal/users"
 )
@@ -14,13 +15,12 @@ func deref[T any](p *T) T {
 	return *p
 }
 
-func userCursor(u users.User) string { return page.EncodeCursor(u.ID) }
+func userCursor(u users.User) string           { return page.EncodeCursor(u.ID) }
+func runCursor(r imports.Run) string           { return page.EncodeCursor(r.ID) }
+func runErrorCursor(e imports.RunError) string { return page.EncodeCursor(e.Seq) }
 
 func newUserConnection(p page.Page[users.User], count model.Counter) *model.UserConnection {
-	c := &model.UserConnection{Nodes: p.Items, PageInfo: model.NewPageInfo(p, userCursor), Count: count}
-	c.Edges = make([]model.UserEdge, len(p.Items))
-	for i, u := range p.Items {
-		c.Edges[i] = model.UserEdge{Cursor: userCursor(u), Node: u}
-	}
+	c := &model.UserConnection{Count: count}
+	c.Edges, c.Nodes, c.PageInfo = model.Connect(p, userCursor, func(cur string, n users.User) model.UserEdge { return model.UserEdge{Cursor: cur, Node: n} })
 	return c
 }

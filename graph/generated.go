@@ -5,6 +5,7 @@ package graph
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -16,6 +17,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/rollcall/rollcall/graph/model"
 	"github.com/rollcall/rollcall/graph/scalar"
+	"github.com/rollcall/rollcall/internal/imports"
+	"github.com/rollcall/rollcall/internal/recipients"
 	"github.com/rollcall/rollcall/internal/users"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -32,8 +35,13 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	ApiToken() ApiTokenResolver
+	AttentionReason() AttentionReasonResolver
+	Import() ImportResolver
+	ImportFile() ImportFileResolver
+	ImportRun() ImportRunResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Recipient() RecipientResolver
 	User() UserResolver
 }
 
@@ -54,16 +62,164 @@ type ComplexityRoot struct {
 		User       func(childComplexity int) int
 	}
 
+	AttentionReason struct {
+		Code    func(childComplexity int) int
+		Message func(childComplexity int) int
+		Run     func(childComplexity int) int
+		Since   func(childComplexity int) int
+	}
+
 	CreateApiTokenPayload struct {
 		APIToken func(childComplexity int) int
 		Token    func(childComplexity int) int
 	}
 
+	Email struct {
+		Address func(childComplexity int) int
+		Label   func(childComplexity int) int
+	}
+
+	Import struct {
+		ActiveRun            func(childComplexity int) int
+		AttentionReasons     func(childComplexity int) int
+		CreatedAt            func(childComplexity int) int
+		CreatedBy            func(childComplexity int) int
+		DefaultRecipientType func(childComplexity int) int
+		Description          func(childComplexity int) int
+		FileDate             func(childComplexity int) int
+		ID                   func(childComplexity int) int
+		KeyColumn            func(childComplexity int) int
+		Kind                 func(childComplexity int) int
+		LastRun              func(childComplexity int) int
+		LastRunAt            func(childComplexity int) int
+		LatestFile           func(childComplexity int) int
+		Mapping              func(childComplexity int) int
+		Method               func(childComplexity int) int
+		Name                 func(childComplexity int) int
+		NeedsAttention       func(childComplexity int) int
+		RecipientCount       func(childComplexity int) int
+		RejectionThreshold   func(childComplexity int) int
+		RemovalThreshold     func(childComplexity int) int
+		Runs                 func(childComplexity int, first *int, after *string) int
+		ScheduleDescription  func(childComplexity int) int
+		UpdatedAt            func(childComplexity int) int
+	}
+
+	ImportConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ImportEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ImportFile struct {
+		Header     func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Import     func(childComplexity int) int
+		LineCount  func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Sha256     func(childComplexity int) int
+		Size       func(childComplexity int) int
+		UploadedAt func(childComplexity int) int
+		UploadedBy func(childComplexity int) int
+	}
+
+	ImportRun struct {
+		ApprovedAt  func(childComplexity int) int
+		ApprovedBy  func(childComplexity int) int
+		Attempts    func(childComplexity int) int
+		Changes     func(childComplexity int) int
+		Created     func(childComplexity int) int
+		DryRun      func(childComplexity int) int
+		Errors      func(childComplexity int, first *int, after *string) int
+		File        func(childComplexity int) int
+		FinishedAt  func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Import      func(childComplexity int) int
+		Message     func(childComplexity int) int
+		Progress    func(childComplexity int) int
+		QueuedAt    func(childComplexity int) int
+		Rejected    func(childComplexity int) int
+		Removed     func(childComplexity int) int
+		RequestedBy func(childComplexity int) int
+		Restored    func(childComplexity int) int
+		RowsRead    func(childComplexity int) int
+		StartedAt   func(childComplexity int) int
+		Status      func(childComplexity int) int
+		Trigger     func(childComplexity int) int
+		Unchanged   func(childComplexity int) int
+		Updated     func(childComplexity int) int
+		Warnings    func(childComplexity int) int
+	}
+
+	ImportRunChange struct {
+		Action     func(childComplexity int) int
+		ExternalID func(childComplexity int) int
+		Field      func(childComplexity int) int
+		Line       func(childComplexity int) int
+		NewValue   func(childComplexity int) int
+		OldValue   func(childComplexity int) int
+	}
+
+	ImportRunConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ImportRunEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ImportRunError struct {
+		ColumnName func(childComplexity int) int
+		Line       func(childComplexity int) int
+		Message    func(childComplexity int) int
+		Value      func(childComplexity int) int
+	}
+
+	ImportRunErrorConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ImportRunErrorEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ImportRunProgress struct {
+		Phase         func(childComplexity int) int
+		RowsProcessed func(childComplexity int) int
+		RowsTotal     func(childComplexity int) int
+	}
+
+	MappingEntry struct {
+		Column func(childComplexity int) int
+		Field  func(childComplexity int) int
+		Label  func(childComplexity int) int
+	}
+
 	Mutation struct {
-		CreateAPIToken func(childComplexity int, userID *int64, name string, expiresAt *time.Time) int
-		CreateUser     func(childComplexity int, input users.CreateUserInput) int
-		RevokeAPIToken func(childComplexity int, id int64) int
-		UpdateUser     func(childComplexity int, id int64, input users.UpdateUserInput) int
+		ApproveImportRun func(childComplexity int, id int64) int
+		CancelImportRun  func(childComplexity int, id int64) int
+		CreateAPIToken   func(childComplexity int, userID *int64, name string, expiresAt *time.Time) int
+		CreateImport     func(childComplexity int, input imports.CreateImportInput) int
+		CreateUser       func(childComplexity int, input users.CreateUserInput) int
+		RevokeAPIToken   func(childComplexity int, id int64) int
+		RunImport        func(childComplexity int, importID int64, dryRun *bool) int
+		UpdateImport     func(childComplexity int, id int64, input imports.UpdateImportInput) int
+		UpdateUser       func(childComplexity int, id int64, input users.UpdateUserInput) int
+		UploadImportFile func(childComplexity int, importID int64, file graphql.Upload, runNow *bool) int
 	}
 
 	PageInfo struct {
@@ -73,10 +229,56 @@ type ComplexityRoot struct {
 		StartCursor     func(childComplexity int) int
 	}
 
+	Phone struct {
+		Label  func(childComplexity int) int
+		Number func(childComplexity int) int
+	}
+
 	Query struct {
-		Me    func(childComplexity int) int
-		User  func(childComplexity int, id int64) int
-		Users func(childComplexity int, first *int, after *string, search *string) int
+		Import         func(childComplexity int, id int64) int
+		ImportRun      func(childComplexity int, id int64) int
+		Imports        func(childComplexity int, first *int, after *string) int
+		Me             func(childComplexity int) int
+		ProposeMapping func(childComplexity int, importID int64) int
+		Recipient      func(childComplexity int, id int64) int
+		Recipients     func(childComplexity int, importID int64, first *int, after *string, includeRemoved *bool) int
+		User           func(childComplexity int, id int64) int
+		Users          func(childComplexity int, first *int, after *string, search *string) int
+	}
+
+	Recipient struct {
+		CreatedAt    func(childComplexity int) int
+		CustomFields func(childComplexity int) int
+		Emails       func(childComplexity int) int
+		ExternalID   func(childComplexity int) int
+		FirstName    func(childComplexity int) int
+		Grade        func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Import       func(childComplexity int) int
+		Language     func(childComplexity int) int
+		LastName     func(childComplexity int) int
+		Phones       func(childComplexity int) int
+		RemovedAt    func(childComplexity int) int
+		School       func(childComplexity int) int
+		Type         func(childComplexity int) int
+		UpdatedAt    func(childComplexity int) int
+	}
+
+	RecipientConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	RecipientEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	UploadImportFilePayload struct {
+		File func(childComplexity int) int
+		Run  func(childComplexity int) int
 	}
 
 	User struct {
@@ -112,16 +314,70 @@ type ApiTokenResolver interface {
 
 	Active(ctx context.Context, obj *users.APIToken) (bool, error)
 }
+type AttentionReasonResolver interface {
+	Run(ctx context.Context, obj *imports.AttentionReason) (*imports.Run, error)
+}
+type ImportResolver interface {
+	ScheduleDescription(ctx context.Context, obj *imports.Import) (string, error)
+
+	Mapping(ctx context.Context, obj *imports.Import) ([]imports.MappingEntry, error)
+	KeyColumn(ctx context.Context, obj *imports.Import) (*string, error)
+
+	LastRun(ctx context.Context, obj *imports.Import) (*imports.Run, error)
+
+	LatestFile(ctx context.Context, obj *imports.Import) (*imports.File, error)
+	NeedsAttention(ctx context.Context, obj *imports.Import) (bool, error)
+	AttentionReasons(ctx context.Context, obj *imports.Import) ([]imports.AttentionReason, error)
+	ActiveRun(ctx context.Context, obj *imports.Import) (*imports.Run, error)
+	Runs(ctx context.Context, obj *imports.Import, first *int, after *string) (*model.ImportRunConnection, error)
+	RecipientCount(ctx context.Context, obj *imports.Import) (int, error)
+	CreatedBy(ctx context.Context, obj *imports.Import) (*users.User, error)
+}
+type ImportFileResolver interface {
+	Import(ctx context.Context, obj *imports.File) (*imports.Import, error)
+
+	Sha256(ctx context.Context, obj *imports.File) (string, error)
+
+	UploadedBy(ctx context.Context, obj *imports.File) (*users.User, error)
+}
+type ImportRunResolver interface {
+	Import(ctx context.Context, obj *imports.Run) (*imports.Import, error)
+	File(ctx context.Context, obj *imports.Run) (*imports.File, error)
+
+	RequestedBy(ctx context.Context, obj *imports.Run) (*users.User, error)
+	ApprovedBy(ctx context.Context, obj *imports.Run) (*users.User, error)
+
+	Progress(ctx context.Context, obj *imports.Run) (*imports.Progress, error)
+
+	Errors(ctx context.Context, obj *imports.Run, first *int, after *string) (*model.ImportRunErrorConnection, error)
+
+	Changes(ctx context.Context, obj *imports.Run) ([]imports.RunChange, error)
+}
 type MutationResolver interface {
 	CreateUser(ctx context.Context, input users.CreateUserInput) (*users.User, error)
 	UpdateUser(ctx context.Context, id int64, input users.UpdateUserInput) (*users.User, error)
 	CreateAPIToken(ctx context.Context, userID *int64, name string, expiresAt *time.Time) (*users.CreateTokenResult, error)
 	RevokeAPIToken(ctx context.Context, id int64) (*users.APIToken, error)
+	CreateImport(ctx context.Context, input imports.CreateImportInput) (*imports.Import, error)
+	UpdateImport(ctx context.Context, id int64, input imports.UpdateImportInput) (*imports.Import, error)
+	UploadImportFile(ctx context.Context, importID int64, file graphql.Upload, runNow *bool) (*model.UploadImportFilePayload, error)
+	RunImport(ctx context.Context, importID int64, dryRun *bool) (*imports.Run, error)
+	ApproveImportRun(ctx context.Context, id int64) (*imports.Run, error)
+	CancelImportRun(ctx context.Context, id int64) (*imports.Run, error)
 }
 type QueryResolver interface {
 	Me(ctx context.Context) (*users.User, error)
 	Users(ctx context.Context, first *int, after *string, search *string) (*model.UserConnection, error)
 	User(ctx context.Context, id int64) (*users.User, error)
+	Imports(ctx context.Context, first *int, after *string) (*model.ImportConnection, error)
+	Import(ctx context.Context, id int64) (*imports.Import, error)
+	ImportRun(ctx context.Context, id int64) (*imports.Run, error)
+	ProposeMapping(ctx context.Context, importID int64) ([]imports.MappingEntry, error)
+	Recipient(ctx context.Context, id int64) (*recipients.Recipient, error)
+	Recipients(ctx context.Context, importID int64, first *int, after *string, includeRemoved *bool) (*model.RecipientConnection, error)
+}
+type RecipientResolver interface {
+	Import(ctx context.Context, obj *recipients.Recipient) (*imports.Import, error)
 }
 type UserResolver interface {
 	APITokens(ctx context.Context, obj *users.User) ([]users.APIToken, error)
@@ -200,6 +456,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ApiToken.User(childComplexity), true
 
+	case "AttentionReason.code":
+		if e.ComplexityRoot.AttentionReason.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttentionReason.Code(childComplexity), true
+	case "AttentionReason.message":
+		if e.ComplexityRoot.AttentionReason.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttentionReason.Message(childComplexity), true
+	case "AttentionReason.run":
+		if e.ComplexityRoot.AttentionReason.Run == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttentionReason.Run(childComplexity), true
+	case "AttentionReason.since":
+		if e.ComplexityRoot.AttentionReason.Since == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttentionReason.Since(childComplexity), true
+
 	case "CreateApiTokenPayload.apiToken":
 		if e.ComplexityRoot.CreateApiTokenPayload.APIToken == nil {
 			break
@@ -213,6 +494,610 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateApiTokenPayload.Token(childComplexity), true
 
+	case "Email.address":
+		if e.ComplexityRoot.Email.Address == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Email.Address(childComplexity), true
+	case "Email.label":
+		if e.ComplexityRoot.Email.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Email.Label(childComplexity), true
+
+	case "Import.activeRun":
+		if e.ComplexityRoot.Import.ActiveRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.ActiveRun(childComplexity), true
+	case "Import.attentionReasons":
+		if e.ComplexityRoot.Import.AttentionReasons == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.AttentionReasons(childComplexity), true
+	case "Import.createdAt":
+		if e.ComplexityRoot.Import.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.CreatedAt(childComplexity), true
+	case "Import.createdBy":
+		if e.ComplexityRoot.Import.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.CreatedBy(childComplexity), true
+	case "Import.defaultRecipientType":
+		if e.ComplexityRoot.Import.DefaultRecipientType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.DefaultRecipientType(childComplexity), true
+	case "Import.description":
+		if e.ComplexityRoot.Import.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.Description(childComplexity), true
+	case "Import.fileDate":
+		if e.ComplexityRoot.Import.FileDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.FileDate(childComplexity), true
+	case "Import.id":
+		if e.ComplexityRoot.Import.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.ID(childComplexity), true
+	case "Import.keyColumn":
+		if e.ComplexityRoot.Import.KeyColumn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.KeyColumn(childComplexity), true
+	case "Import.kind":
+		if e.ComplexityRoot.Import.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.Kind(childComplexity), true
+	case "Import.lastRun":
+		if e.ComplexityRoot.Import.LastRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.LastRun(childComplexity), true
+	case "Import.lastRunAt":
+		if e.ComplexityRoot.Import.LastRunAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.LastRunAt(childComplexity), true
+	case "Import.latestFile":
+		if e.ComplexityRoot.Import.LatestFile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.LatestFile(childComplexity), true
+	case "Import.mapping":
+		if e.ComplexityRoot.Import.Mapping == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.Mapping(childComplexity), true
+	case "Import.method":
+		if e.ComplexityRoot.Import.Method == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.Method(childComplexity), true
+	case "Import.name":
+		if e.ComplexityRoot.Import.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.Name(childComplexity), true
+	case "Import.needsAttention":
+		if e.ComplexityRoot.Import.NeedsAttention == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.NeedsAttention(childComplexity), true
+	case "Import.recipientCount":
+		if e.ComplexityRoot.Import.RecipientCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.RecipientCount(childComplexity), true
+	case "Import.rejectionThreshold":
+		if e.ComplexityRoot.Import.RejectionThreshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.RejectionThreshold(childComplexity), true
+	case "Import.removalThreshold":
+		if e.ComplexityRoot.Import.RemovalThreshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.RemovalThreshold(childComplexity), true
+	case "Import.runs":
+		if e.ComplexityRoot.Import.Runs == nil {
+			break
+		}
+
+		args, err := ec.field_Import_runs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Import.Runs(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Import.scheduleDescription":
+		if e.ComplexityRoot.Import.ScheduleDescription == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.ScheduleDescription(childComplexity), true
+	case "Import.updatedAt":
+		if e.ComplexityRoot.Import.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.UpdatedAt(childComplexity), true
+
+	case "ImportConnection.edges":
+		if e.ComplexityRoot.ImportConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportConnection.Edges(childComplexity), true
+	case "ImportConnection.nodes":
+		if e.ComplexityRoot.ImportConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportConnection.Nodes(childComplexity), true
+	case "ImportConnection.pageInfo":
+		if e.ComplexityRoot.ImportConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportConnection.PageInfo(childComplexity), true
+	case "ImportConnection.totalCount":
+		if e.ComplexityRoot.ImportConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportConnection.TotalCount(childComplexity), true
+
+	case "ImportEdge.cursor":
+		if e.ComplexityRoot.ImportEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportEdge.Cursor(childComplexity), true
+	case "ImportEdge.node":
+		if e.ComplexityRoot.ImportEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportEdge.Node(childComplexity), true
+
+	case "ImportFile.header":
+		if e.ComplexityRoot.ImportFile.Header == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.Header(childComplexity), true
+	case "ImportFile.id":
+		if e.ComplexityRoot.ImportFile.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.ID(childComplexity), true
+	case "ImportFile.import":
+		if e.ComplexityRoot.ImportFile.Import == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.Import(childComplexity), true
+	case "ImportFile.lineCount":
+		if e.ComplexityRoot.ImportFile.LineCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.LineCount(childComplexity), true
+	case "ImportFile.name":
+		if e.ComplexityRoot.ImportFile.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.Name(childComplexity), true
+	case "ImportFile.sha256":
+		if e.ComplexityRoot.ImportFile.Sha256 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.Sha256(childComplexity), true
+	case "ImportFile.size":
+		if e.ComplexityRoot.ImportFile.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.Size(childComplexity), true
+	case "ImportFile.uploadedAt":
+		if e.ComplexityRoot.ImportFile.UploadedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.UploadedAt(childComplexity), true
+	case "ImportFile.uploadedBy":
+		if e.ComplexityRoot.ImportFile.UploadedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.UploadedBy(childComplexity), true
+
+	case "ImportRun.approvedAt":
+		if e.ComplexityRoot.ImportRun.ApprovedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.ApprovedAt(childComplexity), true
+	case "ImportRun.approvedBy":
+		if e.ComplexityRoot.ImportRun.ApprovedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.ApprovedBy(childComplexity), true
+	case "ImportRun.attempts":
+		if e.ComplexityRoot.ImportRun.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.Attempts(childComplexity), true
+	case "ImportRun.changes":
+		if e.ComplexityRoot.ImportRun.Changes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.Changes(childComplexity), true
+	case "ImportRun.created":
+		if e.ComplexityRoot.ImportRun.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.Created(childComplexity), true
+	case "ImportRun.dryRun":
+		if e.ComplexityRoot.ImportRun.DryRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.DryRun(childComplexity), true
+	case "ImportRun.errors":
+		if e.ComplexityRoot.ImportRun.Errors == nil {
+			break
+		}
+
+		args, err := ec.field_ImportRun_errors_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.ImportRun.Errors(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "ImportRun.file":
+		if e.ComplexityRoot.ImportRun.File == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.File(childComplexity), true
+	case "ImportRun.finishedAt":
+		if e.ComplexityRoot.ImportRun.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.FinishedAt(childComplexity), true
+	case "ImportRun.id":
+		if e.ComplexityRoot.ImportRun.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.ID(childComplexity), true
+	case "ImportRun.import":
+		if e.ComplexityRoot.ImportRun.Import == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.Import(childComplexity), true
+	case "ImportRun.message":
+		if e.ComplexityRoot.ImportRun.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.Message(childComplexity), true
+	case "ImportRun.progress":
+		if e.ComplexityRoot.ImportRun.Progress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.Progress(childComplexity), true
+	case "ImportRun.queuedAt":
+		if e.ComplexityRoot.ImportRun.QueuedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.QueuedAt(childComplexity), true
+	case "ImportRun.rejected":
+		if e.ComplexityRoot.ImportRun.Rejected == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.Rejected(childComplexity), true
+	case "ImportRun.removed":
+		if e.ComplexityRoot.ImportRun.Removed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.Removed(childComplexity), true
+	case "ImportRun.requestedBy":
+		if e.ComplexityRoot.ImportRun.RequestedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.RequestedBy(childComplexity), true
+	case "ImportRun.restored":
+		if e.ComplexityRoot.ImportRun.Restored == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.Restored(childComplexity), true
+	case "ImportRun.rowsRead":
+		if e.ComplexityRoot.ImportRun.RowsRead == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.RowsRead(childComplexity), true
+	case "ImportRun.startedAt":
+		if e.ComplexityRoot.ImportRun.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.StartedAt(childComplexity), true
+	case "ImportRun.status":
+		if e.ComplexityRoot.ImportRun.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.Status(childComplexity), true
+	case "ImportRun.trigger":
+		if e.ComplexityRoot.ImportRun.Trigger == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.Trigger(childComplexity), true
+	case "ImportRun.unchanged":
+		if e.ComplexityRoot.ImportRun.Unchanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.Unchanged(childComplexity), true
+	case "ImportRun.updated":
+		if e.ComplexityRoot.ImportRun.Updated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.Updated(childComplexity), true
+	case "ImportRun.warnings":
+		if e.ComplexityRoot.ImportRun.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.Warnings(childComplexity), true
+
+	case "ImportRunChange.action":
+		if e.ComplexityRoot.ImportRunChange.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunChange.Action(childComplexity), true
+	case "ImportRunChange.externalId":
+		if e.ComplexityRoot.ImportRunChange.ExternalID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunChange.ExternalID(childComplexity), true
+	case "ImportRunChange.field":
+		if e.ComplexityRoot.ImportRunChange.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunChange.Field(childComplexity), true
+	case "ImportRunChange.line":
+		if e.ComplexityRoot.ImportRunChange.Line == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunChange.Line(childComplexity), true
+	case "ImportRunChange.newValue":
+		if e.ComplexityRoot.ImportRunChange.NewValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunChange.NewValue(childComplexity), true
+	case "ImportRunChange.oldValue":
+		if e.ComplexityRoot.ImportRunChange.OldValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunChange.OldValue(childComplexity), true
+
+	case "ImportRunConnection.edges":
+		if e.ComplexityRoot.ImportRunConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunConnection.Edges(childComplexity), true
+	case "ImportRunConnection.nodes":
+		if e.ComplexityRoot.ImportRunConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunConnection.Nodes(childComplexity), true
+	case "ImportRunConnection.pageInfo":
+		if e.ComplexityRoot.ImportRunConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunConnection.PageInfo(childComplexity), true
+	case "ImportRunConnection.totalCount":
+		if e.ComplexityRoot.ImportRunConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunConnection.TotalCount(childComplexity), true
+
+	case "ImportRunEdge.cursor":
+		if e.ComplexityRoot.ImportRunEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunEdge.Cursor(childComplexity), true
+	case "ImportRunEdge.node":
+		if e.ComplexityRoot.ImportRunEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunEdge.Node(childComplexity), true
+
+	case "ImportRunError.column":
+		if e.ComplexityRoot.ImportRunError.ColumnName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunError.ColumnName(childComplexity), true
+	case "ImportRunError.line":
+		if e.ComplexityRoot.ImportRunError.Line == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunError.Line(childComplexity), true
+	case "ImportRunError.message":
+		if e.ComplexityRoot.ImportRunError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunError.Message(childComplexity), true
+	case "ImportRunError.value":
+		if e.ComplexityRoot.ImportRunError.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunError.Value(childComplexity), true
+
+	case "ImportRunErrorConnection.edges":
+		if e.ComplexityRoot.ImportRunErrorConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunErrorConnection.Edges(childComplexity), true
+	case "ImportRunErrorConnection.nodes":
+		if e.ComplexityRoot.ImportRunErrorConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunErrorConnection.Nodes(childComplexity), true
+	case "ImportRunErrorConnection.pageInfo":
+		if e.ComplexityRoot.ImportRunErrorConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunErrorConnection.PageInfo(childComplexity), true
+	case "ImportRunErrorConnection.totalCount":
+		if e.ComplexityRoot.ImportRunErrorConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunErrorConnection.TotalCount(childComplexity), true
+
+	case "ImportRunErrorEdge.cursor":
+		if e.ComplexityRoot.ImportRunErrorEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunErrorEdge.Cursor(childComplexity), true
+	case "ImportRunErrorEdge.node":
+		if e.ComplexityRoot.ImportRunErrorEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunErrorEdge.Node(childComplexity), true
+
+	case "ImportRunProgress.phase":
+		if e.ComplexityRoot.ImportRunProgress.Phase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunProgress.Phase(childComplexity), true
+	case "ImportRunProgress.rowsProcessed":
+		if e.ComplexityRoot.ImportRunProgress.RowsProcessed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunProgress.RowsProcessed(childComplexity), true
+	case "ImportRunProgress.rowsTotal":
+		if e.ComplexityRoot.ImportRunProgress.RowsTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunProgress.RowsTotal(childComplexity), true
+
+	case "MappingEntry.column":
+		if e.ComplexityRoot.MappingEntry.Column == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MappingEntry.Column(childComplexity), true
+	case "MappingEntry.field":
+		if e.ComplexityRoot.MappingEntry.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MappingEntry.Field(childComplexity), true
+	case "MappingEntry.label":
+		if e.ComplexityRoot.MappingEntry.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MappingEntry.Label(childComplexity), true
+
+	case "Mutation.approveImportRun":
+		if e.ComplexityRoot.Mutation.ApproveImportRun == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_approveImportRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ApproveImportRun(childComplexity, args["id"].(int64)), true
+	case "Mutation.cancelImportRun":
+		if e.ComplexityRoot.Mutation.CancelImportRun == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelImportRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelImportRun(childComplexity, args["id"].(int64)), true
 	case "Mutation.createApiToken":
 		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
 			break
@@ -224,6 +1109,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIToken(childComplexity, args["userId"].(*int64), args["name"].(string), args["expiresAt"].(*time.Time)), true
+	case "Mutation.createImport":
+		if e.ComplexityRoot.Mutation.CreateImport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createImport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateImport(childComplexity, args["input"].(imports.CreateImportInput)), true
 	case "Mutation.createUser":
 		if e.ComplexityRoot.Mutation.CreateUser == nil {
 			break
@@ -246,6 +1142,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIToken(childComplexity, args["id"].(int64)), true
+	case "Mutation.runImport":
+		if e.ComplexityRoot.Mutation.RunImport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_runImport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RunImport(childComplexity, args["importId"].(int64), args["dryRun"].(*bool)), true
+	case "Mutation.updateImport":
+		if e.ComplexityRoot.Mutation.UpdateImport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateImport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateImport(childComplexity, args["id"].(int64), args["input"].(imports.UpdateImportInput)), true
 	case "Mutation.updateUser":
 		if e.ComplexityRoot.Mutation.UpdateUser == nil {
 			break
@@ -257,6 +1175,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateUser(childComplexity, args["id"].(int64), args["input"].(users.UpdateUserInput)), true
+	case "Mutation.uploadImportFile":
+		if e.ComplexityRoot.Mutation.UploadImportFile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadImportFile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadImportFile(childComplexity, args["importId"].(int64), args["file"].(graphql.Upload), args["runNow"].(*bool)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -283,12 +1212,92 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Phone.label":
+		if e.ComplexityRoot.Phone.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Phone.Label(childComplexity), true
+	case "Phone.number":
+		if e.ComplexityRoot.Phone.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Phone.Number(childComplexity), true
+
+	case "Query.import":
+		if e.ComplexityRoot.Query.Import == nil {
+			break
+		}
+
+		args, err := ec.field_Query_import_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Import(childComplexity, args["id"].(int64)), true
+	case "Query.importRun":
+		if e.ComplexityRoot.Query.ImportRun == nil {
+			break
+		}
+
+		args, err := ec.field_Query_importRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ImportRun(childComplexity, args["id"].(int64)), true
+	case "Query.imports":
+		if e.ComplexityRoot.Query.Imports == nil {
+			break
+		}
+
+		args, err := ec.field_Query_imports_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Imports(childComplexity, args["first"].(*int), args["after"].(*string)), true
+
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.proposeMapping":
+		if e.ComplexityRoot.Query.ProposeMapping == nil {
+			break
+		}
+
+		args, err := ec.field_Query_proposeMapping_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ProposeMapping(childComplexity, args["importId"].(int64)), true
+	case "Query.recipient":
+		if e.ComplexityRoot.Query.Recipient == nil {
+			break
+		}
+
+		args, err := ec.field_Query_recipient_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Recipient(childComplexity, args["id"].(int64)), true
+	case "Query.recipients":
+		if e.ComplexityRoot.Query.Recipients == nil {
+			break
+		}
+
+		args, err := ec.field_Query_recipients_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Recipients(childComplexity, args["importId"].(int64), args["first"].(*int), args["after"].(*string), args["includeRemoved"].(*bool)), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -311,6 +1320,148 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Users(childComplexity, args["first"].(*int), args["after"].(*string), args["search"].(*string)), true
+
+	case "Recipient.createdAt":
+		if e.ComplexityRoot.Recipient.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.CreatedAt(childComplexity), true
+	case "Recipient.customFields":
+		if e.ComplexityRoot.Recipient.CustomFields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.CustomFields(childComplexity), true
+	case "Recipient.emails":
+		if e.ComplexityRoot.Recipient.Emails == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.Emails(childComplexity), true
+	case "Recipient.externalId":
+		if e.ComplexityRoot.Recipient.ExternalID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.ExternalID(childComplexity), true
+	case "Recipient.firstName":
+		if e.ComplexityRoot.Recipient.FirstName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.FirstName(childComplexity), true
+	case "Recipient.grade":
+		if e.ComplexityRoot.Recipient.Grade == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.Grade(childComplexity), true
+	case "Recipient.id":
+		if e.ComplexityRoot.Recipient.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.ID(childComplexity), true
+	case "Recipient.import":
+		if e.ComplexityRoot.Recipient.Import == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.Import(childComplexity), true
+	case "Recipient.language":
+		if e.ComplexityRoot.Recipient.Language == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.Language(childComplexity), true
+	case "Recipient.lastName":
+		if e.ComplexityRoot.Recipient.LastName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.LastName(childComplexity), true
+	case "Recipient.phones":
+		if e.ComplexityRoot.Recipient.Phones == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.Phones(childComplexity), true
+	case "Recipient.removedAt":
+		if e.ComplexityRoot.Recipient.RemovedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.RemovedAt(childComplexity), true
+	case "Recipient.school":
+		if e.ComplexityRoot.Recipient.School == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.School(childComplexity), true
+	case "Recipient.type":
+		if e.ComplexityRoot.Recipient.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.Type(childComplexity), true
+	case "Recipient.updatedAt":
+		if e.ComplexityRoot.Recipient.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.UpdatedAt(childComplexity), true
+
+	case "RecipientConnection.edges":
+		if e.ComplexityRoot.RecipientConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientConnection.Edges(childComplexity), true
+	case "RecipientConnection.nodes":
+		if e.ComplexityRoot.RecipientConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientConnection.Nodes(childComplexity), true
+	case "RecipientConnection.pageInfo":
+		if e.ComplexityRoot.RecipientConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientConnection.PageInfo(childComplexity), true
+	case "RecipientConnection.totalCount":
+		if e.ComplexityRoot.RecipientConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientConnection.TotalCount(childComplexity), true
+
+	case "RecipientEdge.cursor":
+		if e.ComplexityRoot.RecipientEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientEdge.Cursor(childComplexity), true
+	case "RecipientEdge.node":
+		if e.ComplexityRoot.RecipientEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientEdge.Node(childComplexity), true
+
+	case "UploadImportFilePayload.file":
+		if e.ComplexityRoot.UploadImportFilePayload.File == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadImportFilePayload.File(childComplexity), true
+	case "UploadImportFilePayload.run":
+		if e.ComplexityRoot.UploadImportFilePayload.Run == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadImportFilePayload.Run(childComplexity), true
 
 	case "User.apiTokens":
 		if e.ComplexityRoot.User.APITokens == nil {
@@ -408,7 +1559,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("CreateImportInput", ec.unmarshalInputCreateImportInput),
 			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
+			graphql.NewInputUnmarshaler("MappingEntryInput", ec.unmarshalInputMappingEntryInput),
+			graphql.NewInputUnmarshaler("UpdateImportInput", ec.unmarshalInputUpdateImportInput),
 			graphql.NewInputUnmarshaler("UpdateUserInput", ec.unmarshalInputUpdateUserInput),
 		)
 	}
@@ -593,6 +1747,359 @@ type Mutation {
   "Revoke one of your tokens, or any token as an admin."
   revokeApiToken(id: ID!): ApiToken!
 }
+
+# ---------------------------------------------------------------------------
+# Imports: system data, for system administrators only.
+
+"A file upload, per the GraphQL multipart request specification."
+scalar Upload
+
+"Any JSON value."
+scalar JSON
+
+"What an import brings in."
+enum ImportKind {
+  RECIPIENT
+  USER
+}
+
+"How a file's rows are applied. Chosen at creation; never changes."
+enum ImportMethod {
+  "The file is the complete set: add new, update changed, remove those absent."
+  FULL
+  "Add and update; never remove."
+  UPDATE
+  "Add new; leave existing untouched."
+  CREATE_ONLY
+}
+
+enum RecipientType {
+  STUDENT
+  STAFF
+  CONTACT
+  OTHER
+}
+
+enum ImportRunStatus {
+  QUEUED
+  RUNNING
+  "Every row applied."
+  SUCCEEDED
+  "Bad rows rejected, the rest applied."
+  SUCCEEDED_WITH_ERRORS
+  "Nothing applied."
+  FAILED
+  "Would remove more recipients than the import allows: nothing applied until approved or canceled."
+  HELD
+  CANCELED
+}
+
+enum ImportRunTrigger {
+  "An administrator asked (Run Now, Submit and Run Now)."
+  MANUAL
+  "The file's arrival (imports set to run on upload)."
+  UPLOAD
+  "The import's schedule."
+  SCHEDULE
+  "An undo of an earlier run."
+  REVERT
+}
+
+enum ChangeAction {
+  CREATE
+  UPDATE
+  REMOVE
+  RESTORE
+}
+
+enum AttentionCode {
+  "A file arrived more than a minute after the last run and has not been applied."
+  FILE_NOT_RUN
+  "The last run failed."
+  LAST_RUN_FAILED
+  "The last run is held for approval."
+  LAST_RUN_HELD
+}
+
+"""
+Maps a file column to a recipient field. ` + "`" + `field` + "`" + ` is one of externalId, type,
+firstName, lastName, grade, school, language, phone, email, or
+custom:<name>. Phones and emails have a label ("Guardian 1").
+"""
+type MappingEntry {
+  column: String!
+  field: String!
+  label: String
+}
+
+input MappingEntryInput {
+  column: String!
+  field: String!
+  "For phone and email: the label (defaults to one made from the column name)."
+  label: String
+}
+
+type AttentionReason {
+  code: AttentionCode!
+  message: String!
+  since: Time
+  "The run the reason is about, if any."
+  run: ImportRun
+}
+
+"A named source of recipient data."
+type Import {
+  id: ID!
+  name: String!
+  "The administrator's own notes."
+  description: String!
+  "The product's Description column: the schedule, or Manual."
+  scheduleDescription: String!
+  kind: ImportKind!
+  method: ImportMethod!
+  "The column mapping; null when columns are mapped by their header names."
+  mapping: [MappingEntry!]
+  "The column the key (externalId) comes from, if known."
+  keyColumn: String
+  "The type of recipients whose row has no type column or value."
+  defaultRecipientType: RecipientType!
+  "A FULL run removing more than this percentage of active recipients is held."
+  removalThreshold: Float!
+  "A run rejecting more than this percentage of its rows fails."
+  rejectionThreshold: Float!
+  "When changes were last applied."
+  lastRunAt: Time
+  lastRun: ImportRun
+  "When a file last arrived."
+  fileDate: Time
+  latestFile: ImportFile
+  needsAttention: Boolean!
+  attentionReasons: [AttentionReason!]!
+  "The run queued, running or held, if any (at most one)."
+  activeRun: ImportRun
+  "Runs, newest first."
+  runs(first: Int = 20, after: String): ImportRunConnection!
+  "Active (not removed) recipients."
+  recipientCount: Int!
+  createdBy: User
+  createdAt: Time!
+  updatedAt: Time!
+}
+
+type ImportEdge {
+  cursor: String!
+  node: Import!
+}
+
+type ImportConnection {
+  edges: [ImportEdge!]!
+  nodes: [Import!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+"A file as it arrived."
+type ImportFile {
+  id: ID!
+  import: Import!
+  name: String!
+  "Bytes."
+  size: Int!
+  "SHA-256 of the content, hex."
+  sha256: String!
+  lineCount: Int!
+  "The first line's columns."
+  header: [String!]!
+  uploadedBy: User
+  uploadedAt: Time!
+}
+
+type ImportRunProgress {
+  "READING (parsing and comparing) or APPLYING (writing)."
+  phase: String!
+  rowsProcessed: Int!
+  "An estimate from the file's line count."
+  rowsTotal: Int
+}
+
+"A row a run rejected, or why a file failed."
+type ImportRunError {
+  line: Int!
+  column: String
+  value: String
+  message: String!
+}
+
+type ImportRunErrorEdge {
+  cursor: String!
+  node: ImportRunError!
+}
+
+type ImportRunErrorConnection {
+  edges: [ImportRunErrorEdge!]!
+  nodes: [ImportRunError!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+"One field of one recipient that a run changed (or, dry, would change)."
+type ImportRunChange {
+  line: Int
+  externalId: String!
+  action: ChangeAction!
+  field: String
+  oldValue: String
+  newValue: String
+}
+
+"One application (or dry run) of a file."
+type ImportRun {
+  id: ID!
+  import: Import!
+  file: ImportFile!
+  status: ImportRunStatus!
+  trigger: ImportRunTrigger!
+  "Counted and sampled, nothing applied."
+  dryRun: Boolean!
+  requestedBy: User
+  approvedBy: User
+  approvedAt: Time
+  queuedAt: Time!
+  startedAt: Time
+  finishedAt: Time
+  "How many times the run was started (retries after failures of the machinery)."
+  attempts: Int!
+  "While running."
+  progress: ImportRunProgress
+  rowsRead: Int!
+  created: Int!
+  updated: Int!
+  unchanged: Int!
+  removed: Int!
+  restored: Int!
+  rejected: Int!
+  message: String!
+  "Rejected rows and file problems, in file order."
+  errors(first: Int = 50, after: String): ImportRunErrorConnection!
+  warnings: [String!]!
+  "A sample of the changes (up to 100), field by field."
+  changes: [ImportRunChange!]!
+}
+
+type ImportRunEdge {
+  cursor: String!
+  node: ImportRun!
+}
+
+type ImportRunConnection {
+  edges: [ImportRunEdge!]!
+  nodes: [ImportRun!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+input CreateImportInput {
+  name: String!
+  description: String
+  kind: ImportKind = RECIPIENT
+  method: ImportMethod!
+  "Omit to map columns by their header names."
+  mapping: [MappingEntryInput!]
+  defaultRecipientType: RecipientType = STUDENT
+  removalThreshold: Float = 10
+  rejectionThreshold: Float = 5
+}
+
+"Fields left out stay as they are. The method cannot change."
+input UpdateImportInput {
+  name: String
+  description: String
+  mapping: [MappingEntryInput!]
+  "Return to mapping columns by their header names."
+  clearMapping: Boolean
+  defaultRecipientType: RecipientType
+  removalThreshold: Float
+  rejectionThreshold: Float
+}
+
+type UploadImportFilePayload {
+  file: ImportFile!
+  "The run started by runNow, else null."
+  run: ImportRun
+}
+
+# ---------------------------------------------------------------------------
+# Recipients
+
+type Phone {
+  "E.164, e.g. +16125550142."
+  number: String!
+  label: String!
+}
+
+type Email {
+  address: String!
+  label: String!
+}
+
+"A person an import brought in."
+type Recipient {
+  id: ID!
+  import: Import!
+  externalId: String!
+  type: RecipientType!
+  firstName: String!
+  lastName: String!
+  "PK, K, 1 … 12 (or the file's own value for grades outside that scale)."
+  grade: String
+  school: String
+  language: String
+  phones: [Phone!]!
+  emails: [Email!]!
+  "Columns kept as they were, by name."
+  customFields: JSON!
+  createdAt: Time!
+  updatedAt: Time!
+  "Set when a FULL run no longer had this person."
+  removedAt: Time
+}
+
+type RecipientEdge {
+  cursor: String!
+  node: Recipient!
+}
+
+type RecipientConnection {
+  edges: [RecipientEdge!]!
+  nodes: [Recipient!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+extend type Query {
+  "Imports by name."
+  imports(first: Int = 50, after: String): ImportConnection! @hasRole(role: SYSTEM_ADMIN)
+  import(id: ID!): Import @hasRole(role: SYSTEM_ADMIN)
+  importRun(id: ID!): ImportRun @hasRole(role: SYSTEM_ADMIN)
+  "The mapping a run of the import's latest file would use."
+  proposeMapping(importId: ID!): [MappingEntry!]! @hasRole(role: SYSTEM_ADMIN)
+  recipient(id: ID!): Recipient
+  "An import's recipients, by external id."
+  recipients(importId: ID!, first: Int = 50, after: String, includeRemoved: Boolean = false): RecipientConnection!
+}
+
+extend type Mutation {
+  createImport(input: CreateImportInput!): Import! @hasRole(role: SYSTEM_ADMIN)
+  updateImport(id: ID!, input: UpdateImportInput!): Import! @hasRole(role: SYSTEM_ADMIN)
+  "Upload: store a file (its File Date). With runNow, Submit and Run Now."
+  uploadImportFile(importId: ID!, file: Upload!, runNow: Boolean = false): UploadImportFilePayload! @hasRole(role: SYSTEM_ADMIN)
+  "Run Now: queue a run of the latest file. At most one run per import is queued, running or held."
+  runImport(importId: ID!, dryRun: Boolean = false): ImportRun! @hasRole(role: SYSTEM_ADMIN)
+  "Apply a HELD run's file as it is."
+  approveImportRun(id: ID!): ImportRun! @hasRole(role: SYSTEM_ADMIN)
+  "Drop a queued or held run, or stop a running one (it rolls back)."
+  cancelImportRun(id: ID!): ImportRun! @hasRole(role: SYSTEM_ADMIN)
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -625,6 +2132,20 @@ func (ec *executionContext) childFields_ApiToken(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type ApiToken", field.Name)
 }
 
+func (ec *executionContext) childFields_AttentionReason(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_AttentionReason_code(ctx, field)
+	case "message":
+		return ec.fieldContext_AttentionReason_message(ctx, field)
+	case "since":
+		return ec.fieldContext_AttentionReason_since(ctx, field)
+	case "run":
+		return ec.fieldContext_AttentionReason_run(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AttentionReason", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateApiTokenPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "token":
@@ -633,6 +2154,276 @@ func (ec *executionContext) childFields_CreateApiTokenPayload(ctx context.Contex
 		return ec.fieldContext_CreateApiTokenPayload_apiToken(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateApiTokenPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Email(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "address":
+		return ec.fieldContext_Email_address(ctx, field)
+	case "label":
+		return ec.fieldContext_Email_label(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Email", field.Name)
+}
+
+func (ec *executionContext) childFields_Import(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Import_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Import_name(ctx, field)
+	case "description":
+		return ec.fieldContext_Import_description(ctx, field)
+	case "scheduleDescription":
+		return ec.fieldContext_Import_scheduleDescription(ctx, field)
+	case "kind":
+		return ec.fieldContext_Import_kind(ctx, field)
+	case "method":
+		return ec.fieldContext_Import_method(ctx, field)
+	case "mapping":
+		return ec.fieldContext_Import_mapping(ctx, field)
+	case "keyColumn":
+		return ec.fieldContext_Import_keyColumn(ctx, field)
+	case "defaultRecipientType":
+		return ec.fieldContext_Import_defaultRecipientType(ctx, field)
+	case "removalThreshold":
+		return ec.fieldContext_Import_removalThreshold(ctx, field)
+	case "rejectionThreshold":
+		return ec.fieldContext_Import_rejectionThreshold(ctx, field)
+	case "lastRunAt":
+		return ec.fieldContext_Import_lastRunAt(ctx, field)
+	case "lastRun":
+		return ec.fieldContext_Import_lastRun(ctx, field)
+	case "fileDate":
+		return ec.fieldContext_Import_fileDate(ctx, field)
+	case "latestFile":
+		return ec.fieldContext_Import_latestFile(ctx, field)
+	case "needsAttention":
+		return ec.fieldContext_Import_needsAttention(ctx, field)
+	case "attentionReasons":
+		return ec.fieldContext_Import_attentionReasons(ctx, field)
+	case "activeRun":
+		return ec.fieldContext_Import_activeRun(ctx, field)
+	case "runs":
+		return ec.fieldContext_Import_runs(ctx, field)
+	case "recipientCount":
+		return ec.fieldContext_Import_recipientCount(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Import_createdBy(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Import_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Import_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Import", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ImportConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ImportConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ImportConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ImportConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ImportEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ImportEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportFile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ImportFile_id(ctx, field)
+	case "import":
+		return ec.fieldContext_ImportFile_import(ctx, field)
+	case "name":
+		return ec.fieldContext_ImportFile_name(ctx, field)
+	case "size":
+		return ec.fieldContext_ImportFile_size(ctx, field)
+	case "sha256":
+		return ec.fieldContext_ImportFile_sha256(ctx, field)
+	case "lineCount":
+		return ec.fieldContext_ImportFile_lineCount(ctx, field)
+	case "header":
+		return ec.fieldContext_ImportFile_header(ctx, field)
+	case "uploadedBy":
+		return ec.fieldContext_ImportFile_uploadedBy(ctx, field)
+	case "uploadedAt":
+		return ec.fieldContext_ImportFile_uploadedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportFile", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ImportRun_id(ctx, field)
+	case "import":
+		return ec.fieldContext_ImportRun_import(ctx, field)
+	case "file":
+		return ec.fieldContext_ImportRun_file(ctx, field)
+	case "status":
+		return ec.fieldContext_ImportRun_status(ctx, field)
+	case "trigger":
+		return ec.fieldContext_ImportRun_trigger(ctx, field)
+	case "dryRun":
+		return ec.fieldContext_ImportRun_dryRun(ctx, field)
+	case "requestedBy":
+		return ec.fieldContext_ImportRun_requestedBy(ctx, field)
+	case "approvedBy":
+		return ec.fieldContext_ImportRun_approvedBy(ctx, field)
+	case "approvedAt":
+		return ec.fieldContext_ImportRun_approvedAt(ctx, field)
+	case "queuedAt":
+		return ec.fieldContext_ImportRun_queuedAt(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_ImportRun_startedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_ImportRun_finishedAt(ctx, field)
+	case "attempts":
+		return ec.fieldContext_ImportRun_attempts(ctx, field)
+	case "progress":
+		return ec.fieldContext_ImportRun_progress(ctx, field)
+	case "rowsRead":
+		return ec.fieldContext_ImportRun_rowsRead(ctx, field)
+	case "created":
+		return ec.fieldContext_ImportRun_created(ctx, field)
+	case "updated":
+		return ec.fieldContext_ImportRun_updated(ctx, field)
+	case "unchanged":
+		return ec.fieldContext_ImportRun_unchanged(ctx, field)
+	case "removed":
+		return ec.fieldContext_ImportRun_removed(ctx, field)
+	case "restored":
+		return ec.fieldContext_ImportRun_restored(ctx, field)
+	case "rejected":
+		return ec.fieldContext_ImportRun_rejected(ctx, field)
+	case "message":
+		return ec.fieldContext_ImportRun_message(ctx, field)
+	case "errors":
+		return ec.fieldContext_ImportRun_errors(ctx, field)
+	case "warnings":
+		return ec.fieldContext_ImportRun_warnings(ctx, field)
+	case "changes":
+		return ec.fieldContext_ImportRun_changes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportRun", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportRunChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "line":
+		return ec.fieldContext_ImportRunChange_line(ctx, field)
+	case "externalId":
+		return ec.fieldContext_ImportRunChange_externalId(ctx, field)
+	case "action":
+		return ec.fieldContext_ImportRunChange_action(ctx, field)
+	case "field":
+		return ec.fieldContext_ImportRunChange_field(ctx, field)
+	case "oldValue":
+		return ec.fieldContext_ImportRunChange_oldValue(ctx, field)
+	case "newValue":
+		return ec.fieldContext_ImportRunChange_newValue(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportRunChange", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportRunConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ImportRunConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ImportRunConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ImportRunConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ImportRunConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportRunConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportRunEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ImportRunEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ImportRunEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportRunEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportRunError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "line":
+		return ec.fieldContext_ImportRunError_line(ctx, field)
+	case "column":
+		return ec.fieldContext_ImportRunError_column(ctx, field)
+	case "value":
+		return ec.fieldContext_ImportRunError_value(ctx, field)
+	case "message":
+		return ec.fieldContext_ImportRunError_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportRunError", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportRunErrorConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ImportRunErrorConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ImportRunErrorConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ImportRunErrorConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ImportRunErrorConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportRunErrorConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportRunErrorEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ImportRunErrorEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ImportRunErrorEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportRunErrorEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportRunProgress(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "phase":
+		return ec.fieldContext_ImportRunProgress_phase(ctx, field)
+	case "rowsProcessed":
+		return ec.fieldContext_ImportRunProgress_rowsProcessed(ctx, field)
+	case "rowsTotal":
+		return ec.fieldContext_ImportRunProgress_rowsTotal(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportRunProgress", field.Name)
+}
+
+func (ec *executionContext) childFields_MappingEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "column":
+		return ec.fieldContext_MappingEntry_column(ctx, field)
+	case "field":
+		return ec.fieldContext_MappingEntry_field(ctx, field)
+	case "label":
+		return ec.fieldContext_MappingEntry_label(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MappingEntry", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -647,6 +2438,86 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_Phone(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "number":
+		return ec.fieldContext_Phone_number(ctx, field)
+	case "label":
+		return ec.fieldContext_Phone_label(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Phone", field.Name)
+}
+
+func (ec *executionContext) childFields_Recipient(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Recipient_id(ctx, field)
+	case "import":
+		return ec.fieldContext_Recipient_import(ctx, field)
+	case "externalId":
+		return ec.fieldContext_Recipient_externalId(ctx, field)
+	case "type":
+		return ec.fieldContext_Recipient_type(ctx, field)
+	case "firstName":
+		return ec.fieldContext_Recipient_firstName(ctx, field)
+	case "lastName":
+		return ec.fieldContext_Recipient_lastName(ctx, field)
+	case "grade":
+		return ec.fieldContext_Recipient_grade(ctx, field)
+	case "school":
+		return ec.fieldContext_Recipient_school(ctx, field)
+	case "language":
+		return ec.fieldContext_Recipient_language(ctx, field)
+	case "phones":
+		return ec.fieldContext_Recipient_phones(ctx, field)
+	case "emails":
+		return ec.fieldContext_Recipient_emails(ctx, field)
+	case "customFields":
+		return ec.fieldContext_Recipient_customFields(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Recipient_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Recipient_updatedAt(ctx, field)
+	case "removedAt":
+		return ec.fieldContext_Recipient_removedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Recipient", field.Name)
+}
+
+func (ec *executionContext) childFields_RecipientConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_RecipientConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_RecipientConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RecipientConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_RecipientConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RecipientConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_RecipientEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_RecipientEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_RecipientEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RecipientEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_UploadImportFilePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "file":
+		return ec.fieldContext_UploadImportFilePayload_file(ctx, field)
+	case "run":
+		return ec.fieldContext_UploadImportFilePayload_run(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UploadImportFilePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -825,6 +2696,78 @@ func (ec *executionContext) dir_hasRole_args(ctx context.Context, rawArgs map[st
 	return args, nil
 }
 
+func (ec *executionContext) field_ImportRun_errors_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Import_runs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_approveImportRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_cancelImportRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createApiToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -852,6 +2795,20 @@ func (ec *executionContext) field_Mutation_createApiToken_args(ctx context.Conte
 		return nil, err
 	}
 	args["expiresAt"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createImport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (imports.CreateImportInput, error) {
+			return ec.unmarshalNCreateImportInput2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐCreateImportInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -883,6 +2840,50 @@ func (ec *executionContext) field_Mutation_revokeApiToken_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_runImport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "importId",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["importId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "dryRun",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["dryRun"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateImport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (imports.UpdateImportInput, error) {
+			return ec.unmarshalNUpdateImportInput2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐUpdateImportInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -905,6 +2906,36 @@ func (ec *executionContext) field_Mutation_updateUser_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_uploadImportFile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "importId",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["importId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "file",
+		func(ctx context.Context, v any) (graphql.Upload, error) {
+			return ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["file"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "runNow",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["runNow"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -916,6 +2947,122 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_importRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_import_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_imports_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_proposeMapping_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "importId",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["importId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_recipient_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_recipients_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "importId",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["importId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRemoved",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeRemoved"] = arg3
 	return args, nil
 }
 
@@ -1253,6 +3400,107 @@ func (ec *executionContext) fieldContext_ApiToken_active(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("ApiToken", field, true, true, "Boolean")
 }
 
+func (ec *executionContext) _AttentionReason_code(ctx context.Context, field graphql.CollectedField, obj *imports.AttentionReason) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttentionReason_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v imports.AttentionCode) graphql.Marshaler {
+			return ec.marshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AttentionReason_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AttentionReason", field, false, false, "AttentionCode")
+}
+
+func (ec *executionContext) _AttentionReason_message(ctx context.Context, field graphql.CollectedField, obj *imports.AttentionReason) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttentionReason_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AttentionReason_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AttentionReason", field, false, false, "String")
+}
+
+func (ec *executionContext) _AttentionReason_since(ctx context.Context, field graphql.CollectedField, obj *imports.AttentionReason) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttentionReason_since(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Since, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AttentionReason_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AttentionReason", field, false, false, "Time")
+}
+
+func (ec *executionContext) _AttentionReason_run(ctx context.Context, field graphql.CollectedField, obj *imports.AttentionReason) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttentionReason_run(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AttentionReason().Run(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
+			return ec.marshalOImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AttentionReason_run(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AttentionReason",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CreateApiTokenPayload_token(ctx context.Context, field graphql.CollectedField, obj *users.CreateTokenResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1306,6 +3554,2421 @@ func (ec *executionContext) fieldContext_CreateApiTokenPayload_apiToken(_ contex
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Email_address(ctx context.Context, field graphql.CollectedField, obj *recipients.Email) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Email_address(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Address, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Email_address(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Email", field, false, false, "String")
+}
+
+func (ec *executionContext) _Email_label(ctx context.Context, field graphql.CollectedField, obj *recipients.Email) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Email_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Email_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Email", field, false, false, "String")
+}
+
+func (ec *executionContext) _Import_id(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Import_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Import_name(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Import_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, false, false, "String")
+}
+
+func (ec *executionContext) _Import_description(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Import_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, false, false, "String")
+}
+
+func (ec *executionContext) _Import_scheduleDescription(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_scheduleDescription(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Import().ScheduleDescription(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Import_scheduleDescription(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, true, true, "String")
+}
+
+func (ec *executionContext) _Import_kind(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v imports.Kind) graphql.Marshaler {
+			return ec.marshalNImportKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Import_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, false, false, "ImportKind")
+}
+
+func (ec *executionContext) _Import_method(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_method(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Method, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v imports.Method) graphql.Marshaler {
+			return ec.marshalNImportMethod2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMethod(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Import_method(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, false, false, "ImportMethod")
+}
+
+func (ec *executionContext) _Import_mapping(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_mapping(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Import().Mapping(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []imports.MappingEntry) graphql.Marshaler {
+			return ec.marshalOMappingEntry2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntryᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Import_mapping(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Import",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MappingEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Import_keyColumn(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_keyColumn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Import().KeyColumn(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Import_keyColumn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, true, true, "String")
+}
+
+func (ec *executionContext) _Import_defaultRecipientType(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_defaultRecipientType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DefaultRecipientType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v recipients.Type) graphql.Marshaler {
+			return ec.marshalNRecipientType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Import_defaultRecipientType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, false, false, "RecipientType")
+}
+
+func (ec *executionContext) _Import_removalThreshold(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_removalThreshold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemovalThreshold, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Import_removalThreshold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, false, false, "Float")
+}
+
+func (ec *executionContext) _Import_rejectionThreshold(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_rejectionThreshold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RejectionThreshold, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Import_rejectionThreshold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, false, false, "Float")
+}
+
+func (ec *executionContext) _Import_lastRunAt(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_lastRunAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastRunAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Import_lastRunAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Import_lastRun(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_lastRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Import().LastRun(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
+			return ec.marshalOImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Import_lastRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Import",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Import_fileDate(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_fileDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FileDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Import_fileDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Import_latestFile(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_latestFile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Import().LatestFile(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.File) graphql.Marshaler {
+			return ec.marshalOImportFile2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFile(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Import_latestFile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Import",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportFile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Import_needsAttention(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_needsAttention(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Import().NeedsAttention(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Import_needsAttention(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Import_attentionReasons(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_attentionReasons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Import().AttentionReasons(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []imports.AttentionReason) graphql.Marshaler {
+			return ec.marshalNAttentionReason2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionReasonᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Import_attentionReasons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Import",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AttentionReason(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Import_activeRun(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_activeRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Import().ActiveRun(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
+			return ec.marshalOImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Import_activeRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Import",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Import_runs(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_runs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Import().Runs(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportRunConnection) graphql.Marshaler {
+			return ec.marshalNImportRunConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Import_runs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Import",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRunConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Import_runs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Import_recipientCount(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_recipientCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Import().RecipientCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Import_recipientCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Import_createdBy(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_createdBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Import().CreatedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *users.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Import_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Import",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Import_createdAt(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Import_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Import_updatedAt(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Import_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ImportConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ImportConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ImportEdge) graphql.Marshaler {
+			return ec.marshalNImportEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ImportConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []imports.Import) graphql.Marshaler {
+			return ec.marshalNImport2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImportᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Import(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ImportConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ImportConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportConnection", field, true, false, "Int")
+}
+
+func (ec *executionContext) _ImportEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ImportEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ImportEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v imports.Import) graphql.Marshaler {
+			return ec.marshalNImport2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Import(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportFile_id(ctx context.Context, field graphql.CollectedField, obj *imports.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ImportFile_import(ctx context.Context, field graphql.CollectedField, obj *imports.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_import(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportFile().Import(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Import) graphql.Marshaler {
+			return ec.marshalNImport2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_import(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportFile",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Import(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportFile_name(ctx context.Context, field graphql.CollectedField, obj *imports.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportFile_size(ctx context.Context, field graphql.CollectedField, obj *imports.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportFile_sha256(ctx context.Context, field graphql.CollectedField, obj *imports.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_sha256(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportFile().Sha256(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_sha256(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, true, true, "String")
+}
+
+func (ec *executionContext) _ImportFile_lineCount(ctx context.Context, field graphql.CollectedField, obj *imports.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_lineCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LineCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_lineCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportFile_header(ctx context.Context, field graphql.CollectedField, obj *imports.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_header(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Header, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_header(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportFile_uploadedBy(ctx context.Context, field graphql.CollectedField, obj *imports.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_uploadedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportFile().UploadedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *users.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_uploadedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportFile",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportFile_uploadedAt(ctx context.Context, field graphql.CollectedField, obj *imports.File) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_uploadedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UploadedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_uploadedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ImportRun_id(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRun", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ImportRun_import(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_import(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportRun().Import(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Import) graphql.Marshaler {
+			return ec.marshalNImport2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_import(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Import(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportRun_file(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_file(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportRun().File(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.File) graphql.Marshaler {
+			return ec.marshalNImportFile2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_file(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportFile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportRun_status(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v imports.RunStatus) graphql.Marshaler {
+			return ec.marshalNImportRunStatus2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRun", field, false, false, "ImportRunStatus")
+}
+
+func (ec *executionContext) _ImportRun_trigger(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_trigger(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Trigger, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v imports.Trigger) graphql.Marshaler {
+			return ec.marshalNImportRunTrigger2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐTrigger(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_trigger(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRun", field, false, false, "ImportRunTrigger")
+}
+
+func (ec *executionContext) _ImportRun_dryRun(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_dryRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DryRun, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_dryRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRun", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ImportRun_requestedBy(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_requestedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportRun().RequestedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *users.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_requestedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportRun_approvedBy(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_approvedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportRun().ApprovedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *users.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_approvedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportRun_approvedAt(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_approvedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApprovedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_approvedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRun", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ImportRun_queuedAt(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_queuedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QueuedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_queuedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRun", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ImportRun_startedAt(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRun", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ImportRun_finishedAt(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRun", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ImportRun_attempts(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_attempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportRun_progress(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_progress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportRun().Progress(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Progress) graphql.Marshaler {
+			return ec.marshalOImportRunProgress2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐProgress(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_progress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRunProgress(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportRun_rowsRead(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_rowsRead(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsRead, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_rowsRead(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportRun_created(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_created(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Created, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_created(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportRun_updated(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_updated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Updated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_updated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportRun_unchanged(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_unchanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unchanged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_unchanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportRun_removed(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_removed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Removed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_removed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportRun_restored(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_restored(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Restored, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_restored(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportRun_rejected(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_rejected(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rejected, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_rejected(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportRun_message(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportRun_errors(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.ImportRun().Errors(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportRunErrorConnection) graphql.Marshaler {
+			return ec.marshalNImportRunErrorConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunErrorConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_errors(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRunErrorConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_ImportRun_errors_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportRun_warnings(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_warnings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Warnings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportRun_changes(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_changes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportRun().Changes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []imports.RunChange) graphql.Marshaler {
+			return ec.marshalNImportRunChange2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_changes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRunChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportRunChange_line(ctx context.Context, field graphql.CollectedField, obj *imports.RunChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunChange_line(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Line, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunChange_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRunChange", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportRunChange_externalId(ctx context.Context, field graphql.CollectedField, obj *imports.RunChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunChange_externalId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExternalID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunChange_externalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRunChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportRunChange_action(ctx context.Context, field graphql.CollectedField, obj *imports.RunChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunChange_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v imports.ChangeAction) graphql.Marshaler {
+			return ec.marshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐChangeAction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunChange_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRunChange", field, false, false, "ChangeAction")
+}
+
+func (ec *executionContext) _ImportRunChange_field(ctx context.Context, field graphql.CollectedField, obj *imports.RunChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunChange_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunChange_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRunChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportRunChange_oldValue(ctx context.Context, field graphql.CollectedField, obj *imports.RunChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunChange_oldValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OldValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunChange_oldValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRunChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportRunChange_newValue(ctx context.Context, field graphql.CollectedField, obj *imports.RunChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunChange_newValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NewValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunChange_newValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRunChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportRunConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ImportRunEdge) graphql.Marshaler {
+			return ec.marshalNImportRunEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportRunConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRunEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportRunConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []imports.Run) graphql.Marshaler {
+			return ec.marshalNImportRun2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportRunConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportRunConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportRunConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportRunConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRunConnection", field, true, false, "Int")
+}
+
+func (ec *executionContext) _ImportRunEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRunEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportRunEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v imports.Run) graphql.Marshaler {
+			return ec.marshalNImportRun2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportRunEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportRunError_line(ctx context.Context, field graphql.CollectedField, obj *imports.RunError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunError_line(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Line, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunError_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRunError", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportRunError_column(ctx context.Context, field graphql.CollectedField, obj *imports.RunError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunError_column(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ColumnName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunError_column(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRunError", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportRunError_value(ctx context.Context, field graphql.CollectedField, obj *imports.RunError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunError_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunError_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRunError", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportRunError_message(ctx context.Context, field graphql.CollectedField, obj *imports.RunError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRunError", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportRunErrorConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunErrorConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunErrorConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ImportRunErrorEdge) graphql.Marshaler {
+			return ec.marshalNImportRunErrorEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunErrorEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunErrorConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportRunErrorConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRunErrorEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportRunErrorConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunErrorConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunErrorConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []imports.RunError) graphql.Marshaler {
+			return ec.marshalNImportRunError2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunErrorConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportRunErrorConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRunError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportRunErrorConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunErrorConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunErrorConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunErrorConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportRunErrorConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportRunErrorConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunErrorConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunErrorConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunErrorConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRunErrorConnection", field, true, false, "Int")
+}
+
+func (ec *executionContext) _ImportRunErrorEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunErrorEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunErrorEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunErrorEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRunErrorEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportRunErrorEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunErrorEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunErrorEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v imports.RunError) graphql.Marshaler {
+			return ec.marshalNImportRunError2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunError(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunErrorEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportRunErrorEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRunError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportRunProgress_phase(ctx context.Context, field graphql.CollectedField, obj *imports.Progress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunProgress_phase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Phase, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunProgress_phase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRunProgress", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportRunProgress_rowsProcessed(ctx context.Context, field graphql.CollectedField, obj *imports.Progress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunProgress_rowsProcessed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsProcessed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunProgress_rowsProcessed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRunProgress", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportRunProgress_rowsTotal(ctx context.Context, field graphql.CollectedField, obj *imports.Progress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunProgress_rowsTotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsTotal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunProgress_rowsTotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRunProgress", field, false, false, "Int")
+}
+
+func (ec *executionContext) _MappingEntry_column(ctx context.Context, field graphql.CollectedField, obj *imports.MappingEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MappingEntry_column(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Column, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MappingEntry_column(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MappingEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _MappingEntry_field(ctx context.Context, field graphql.CollectedField, obj *imports.MappingEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MappingEntry_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MappingEntry_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MappingEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _MappingEntry_label(ctx context.Context, field graphql.CollectedField, obj *imports.MappingEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MappingEntry_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MappingEntry_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MappingEntry", field, false, false, "String")
 }
 
 func (ec *executionContext) _Mutation_createUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -1520,6 +6183,378 @@ func (ec *executionContext) fieldContext_Mutation_revokeApiToken(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createImport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createImport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateImport(ctx, fc.Args["input"].(imports.CreateImportInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *imports.Import
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *imports.Import
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Import) graphql.Marshaler {
+			return ec.marshalNImport2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createImport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Import(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createImport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateImport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateImport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateImport(ctx, fc.Args["id"].(int64), fc.Args["input"].(imports.UpdateImportInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *imports.Import
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *imports.Import
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Import) graphql.Marshaler {
+			return ec.marshalNImport2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateImport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Import(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateImport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_uploadImportFile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_uploadImportFile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UploadImportFile(ctx, fc.Args["importId"].(int64), fc.Args["file"].(graphql.Upload), fc.Args["runNow"].(*bool))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *model.UploadImportFilePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.UploadImportFilePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UploadImportFilePayload) graphql.Marshaler {
+			return ec.marshalNUploadImportFilePayload2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐUploadImportFilePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_uploadImportFile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UploadImportFilePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_uploadImportFile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_runImport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_runImport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RunImport(ctx, fc.Args["importId"].(int64), fc.Args["dryRun"].(*bool))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *imports.Run
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *imports.Run
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
+			return ec.marshalNImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_runImport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_runImport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_approveImportRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_approveImportRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ApproveImportRun(ctx, fc.Args["id"].(int64))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *imports.Run
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *imports.Run
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
+			return ec.marshalNImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_approveImportRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_approveImportRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelImportRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelImportRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelImportRun(ctx, fc.Args["id"].(int64))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *imports.Run
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *imports.Run
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
+			return ec.marshalNImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelImportRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelImportRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1610,6 +6645,52 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _Phone_number(ctx context.Context, field graphql.CollectedField, obj *recipients.Phone) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Phone_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Phone_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Phone", field, false, false, "String")
+}
+
+func (ec *executionContext) _Phone_label(ctx context.Context, field graphql.CollectedField, obj *recipients.Phone) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Phone_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Phone_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Phone", field, false, false, "String")
 }
 
 func (ec *executionContext) _Query_me(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -1750,6 +6831,342 @@ func (ec *executionContext) fieldContext_Query_user(ctx context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_imports(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_imports(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Imports(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *model.ImportConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ImportConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportConnection) graphql.Marshaler {
+			return ec.marshalNImportConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_imports(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_imports_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_import(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_import(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Import(ctx, fc.Args["id"].(int64))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *imports.Import
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *imports.Import
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Import) graphql.Marshaler {
+			return ec.marshalOImport2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImport(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_import(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Import(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_import_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_importRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_importRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ImportRun(ctx, fc.Args["id"].(int64))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *imports.Run
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *imports.Run
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
+			return ec.marshalOImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_importRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_importRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_proposeMapping(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_proposeMapping(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ProposeMapping(ctx, fc.Args["importId"].(int64))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal []imports.MappingEntry
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal []imports.MappingEntry
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []imports.MappingEntry) graphql.Marshaler {
+			return ec.marshalNMappingEntry2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_proposeMapping(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MappingEntry(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_proposeMapping_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_recipient(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_recipient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Recipient(ctx, fc.Args["id"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *recipients.Recipient) graphql.Marshaler {
+			return ec.marshalORecipient2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐRecipient(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_recipient(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Recipient(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_recipient_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_recipients(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_recipients(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Recipients(ctx, fc.Args["importId"].(int64), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["includeRemoved"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RecipientConnection) graphql.Marshaler {
+			return ec.marshalNRecipientConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_recipients(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecipientConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_recipients_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1821,6 +7238,616 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Recipient_id(ctx context.Context, field graphql.CollectedField, obj *recipients.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Recipient_import(ctx context.Context, field graphql.CollectedField, obj *recipients.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_import(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Recipient().Import(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Import) graphql.Marshaler {
+			return ec.marshalNImport2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_import(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Recipient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Import(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Recipient_externalId(ctx context.Context, field graphql.CollectedField, obj *recipients.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_externalId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExternalID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_externalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "String")
+}
+
+func (ec *executionContext) _Recipient_type(ctx context.Context, field graphql.CollectedField, obj *recipients.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v recipients.Type) graphql.Marshaler {
+			return ec.marshalNRecipientType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "RecipientType")
+}
+
+func (ec *executionContext) _Recipient_firstName(ctx context.Context, field graphql.CollectedField, obj *recipients.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_firstName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_firstName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "String")
+}
+
+func (ec *executionContext) _Recipient_lastName(ctx context.Context, field graphql.CollectedField, obj *recipients.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_lastName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_lastName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "String")
+}
+
+func (ec *executionContext) _Recipient_grade(ctx context.Context, field graphql.CollectedField, obj *recipients.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_grade(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Grade, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_grade(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "String")
+}
+
+func (ec *executionContext) _Recipient_school(ctx context.Context, field graphql.CollectedField, obj *recipients.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_school(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.School, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_school(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "String")
+}
+
+func (ec *executionContext) _Recipient_language(ctx context.Context, field graphql.CollectedField, obj *recipients.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_language(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Language, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_language(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "String")
+}
+
+func (ec *executionContext) _Recipient_phones(ctx context.Context, field graphql.CollectedField, obj *recipients.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_phones(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Phones, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []recipients.Phone) graphql.Marshaler {
+			return ec.marshalNPhone2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐPhoneᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_phones(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Recipient",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Phone(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Recipient_emails(ctx context.Context, field graphql.CollectedField, obj *recipients.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_emails(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Emails, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []recipients.Email) graphql.Marshaler {
+			return ec.marshalNEmail2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐEmailᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_emails(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Recipient",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Email(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Recipient_customFields(ctx context.Context, field graphql.CollectedField, obj *recipients.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_customFields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CustomFields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v json.RawMessage) graphql.Marshaler {
+			return ec.marshalNJSON2encodingᚋjsonᚐRawMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_customFields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _Recipient_createdAt(ctx context.Context, field graphql.CollectedField, obj *recipients.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Recipient_updatedAt(ctx context.Context, field graphql.CollectedField, obj *recipients.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Recipient_removedAt(ctx context.Context, field graphql.CollectedField, obj *recipients.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_removedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemovedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_removedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recipient", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RecipientConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.RecipientConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.RecipientEdge) graphql.Marshaler {
+			return ec.marshalNRecipientEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecipientConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecipientEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecipientConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.RecipientConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []recipients.Recipient) graphql.Marshaler {
+			return ec.marshalNRecipient2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐRecipientᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecipientConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Recipient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecipientConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.RecipientConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecipientConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecipientConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.RecipientConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecipientConnection", field, true, false, "Int")
+}
+
+func (ec *executionContext) _RecipientEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.RecipientEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecipientEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecipientEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.RecipientEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v recipients.Recipient) graphql.Marshaler {
+			return ec.marshalNRecipient2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐRecipient(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecipientEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Recipient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UploadImportFilePayload_file(ctx context.Context, field graphql.CollectedField, obj *model.UploadImportFilePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadImportFilePayload_file(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.File, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.File) graphql.Marshaler {
+			return ec.marshalNImportFile2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadImportFilePayload_file(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UploadImportFilePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportFile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UploadImportFilePayload_run(ctx context.Context, field graphql.CollectedField, obj *model.UploadImportFilePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadImportFilePayload_run(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Run, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
+			return ec.marshalOImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UploadImportFilePayload_run(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UploadImportFilePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRun(ctx, field)
 		},
 	}
 	return fc, nil
@@ -3266,6 +9293,110 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputCreateImportInput(ctx context.Context, obj any) (imports.CreateImportInput, error) {
+	var it imports.CreateImportInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["kind"]; !present {
+		asMap["kind"] = "RECIPIENT"
+	}
+	if _, present := asMap["defaultRecipientType"]; !present {
+		asMap["defaultRecipientType"] = "STUDENT"
+	}
+	if _, present := asMap["removalThreshold"]; !present {
+		asMap["removalThreshold"] = 10
+	}
+	if _, present := asMap["rejectionThreshold"]; !present {
+		asMap["rejectionThreshold"] = 5
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "kind", "method", "mapping", "defaultRecipientType", "removalThreshold", "rejectionThreshold"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOImportKind2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "method":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("method"))
+			data, err := ec.unmarshalNImportMethod2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMethod(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Method = data
+		case "mapping":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mapping"))
+			data, err := ec.unmarshalOMappingEntryInput2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntryᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Mapping = data
+		case "defaultRecipientType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRecipientType"))
+			data, err := ec.unmarshalORecipientType2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRecipientType = data
+		case "removalThreshold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("removalThreshold"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RemovalThreshold = data
+		case "rejectionThreshold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rejectionThreshold"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RejectionThreshold = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateImportInput unmarshals raw into the CreateImportInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateImportInput(ctx context.Context, raw any) (imports.CreateImportInput, error) {
+	var out imports.CreateImportInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateImportInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateUserInput(ctx context.Context, obj any) (users.CreateUserInput, error) {
 	var it users.CreateUserInput
 	if obj == nil {
@@ -3323,6 +9454,146 @@ func (ec *executionContext) unmarshalInputCreateUserInput(ctx context.Context, o
 func UnmarshalCreateUserInput(ctx context.Context, raw any) (users.CreateUserInput, error) {
 	var out users.CreateUserInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateUserInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputMappingEntryInput(ctx context.Context, obj any) (imports.MappingEntry, error) {
+	var it imports.MappingEntry
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"column", "field", "label"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "column":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("column"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Column = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		case "label":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("label"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Label = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalMappingEntryInput unmarshals raw into the MappingEntryInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalMappingEntryInput(ctx context.Context, raw any) (imports.MappingEntry, error) {
+	var out imports.MappingEntry
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "MappingEntryInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateImportInput(ctx context.Context, obj any) (imports.UpdateImportInput, error) {
+	var it imports.UpdateImportInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "mapping", "clearMapping", "defaultRecipientType", "removalThreshold", "rejectionThreshold"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "mapping":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mapping"))
+			data, err := ec.unmarshalOMappingEntryInput2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntryᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Mapping = data
+		case "clearMapping":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearMapping"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearMapping = data
+		case "defaultRecipientType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultRecipientType"))
+			data, err := ec.unmarshalORecipientType2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultRecipientType = data
+		case "removalThreshold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("removalThreshold"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RemovalThreshold = data
+		case "rejectionThreshold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rejectionThreshold"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RejectionThreshold = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateImportInput unmarshals raw into the UpdateImportInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateImportInput(ctx context.Context, raw any) (imports.UpdateImportInput, error) {
+	var out imports.UpdateImportInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateImportInput", raw, &out)
 	return out, err
 }
 
@@ -3465,6 +9736,55 @@ func (ec *executionContext) _ApiToken(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var attentionReasonImplementors = []string{"AttentionReason"}
+
+func (ec *executionContext) _AttentionReason(ctx context.Context, sel ast.SelectionSet, obj *imports.AttentionReason) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, attentionReasonImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AttentionReason")
+		case "code":
+			out.Values[i] = ec._AttentionReason_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "message":
+			out.Values[i] = ec._AttentionReason_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "since":
+			out.Values[i] = ec._AttentionReason_since(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "run":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AttentionReason_run(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var createApiTokenPayloadImplementors = []string{"CreateApiTokenPayload"}
 
 func (ec *executionContext) _CreateApiTokenPayload(ctx context.Context, sel ast.SelectionSet, obj *users.CreateTokenResult) graphql.Marshaler {
@@ -3484,6 +9804,887 @@ func (ec *executionContext) _CreateApiTokenPayload(ctx context.Context, sel ast.
 		case "apiToken":
 			out.Values[i] = ec._CreateApiTokenPayload_apiToken(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var emailImplementors = []string{"Email"}
+
+func (ec *executionContext) _Email(ctx context.Context, sel ast.SelectionSet, obj *recipients.Email) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, emailImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Email")
+		case "address":
+			out.Values[i] = ec._Email_address(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._Email_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importImplementors = []string{"Import"}
+
+func (ec *executionContext) _Import(ctx context.Context, sel ast.SelectionSet, obj *imports.Import) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Import")
+		case "id":
+			out.Values[i] = ec._Import_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Import_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._Import_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "scheduleDescription":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Import_scheduleDescription(ctx, field, obj)
+				})
+		case "kind":
+			out.Values[i] = ec._Import_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "method":
+			out.Values[i] = ec._Import_method(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "mapping":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Import_mapping(ctx, field, obj)
+				})
+		case "keyColumn":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Import_keyColumn(ctx, field, obj)
+				})
+		case "defaultRecipientType":
+			out.Values[i] = ec._Import_defaultRecipientType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "removalThreshold":
+			out.Values[i] = ec._Import_removalThreshold(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rejectionThreshold":
+			out.Values[i] = ec._Import_rejectionThreshold(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastRunAt":
+			out.Values[i] = ec._Import_lastRunAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastRun":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Import_lastRun(ctx, field, obj)
+				})
+		case "fileDate":
+			out.Values[i] = ec._Import_fileDate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "latestFile":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Import_latestFile(ctx, field, obj)
+				})
+		case "needsAttention":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Import_needsAttention(ctx, field, obj)
+				})
+		case "attentionReasons":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Import_attentionReasons(ctx, field, obj)
+				})
+		case "activeRun":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Import_activeRun(ctx, field, obj)
+				})
+		case "runs":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Import_runs(ctx, field, obj)
+				})
+		case "recipientCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Import_recipientCount(ctx, field, obj)
+				})
+		case "createdBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Import_createdBy(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._Import_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Import_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importConnectionImplementors = []string{"ImportConnection"}
+
+func (ec *executionContext) _ImportConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ImportConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportConnection")
+		case "edges":
+			out.Values[i] = ec._ImportConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nodes":
+			out.Values[i] = ec._ImportConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ImportConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importEdgeImplementors = []string{"ImportEdge"}
+
+func (ec *executionContext) _ImportEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ImportEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportEdge")
+		case "cursor":
+			out.Values[i] = ec._ImportEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ImportEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importFileImplementors = []string{"ImportFile"}
+
+func (ec *executionContext) _ImportFile(ctx context.Context, sel ast.SelectionSet, obj *imports.File) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importFileImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportFile")
+		case "id":
+			out.Values[i] = ec._ImportFile_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "import":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportFile_import(ctx, field, obj)
+				})
+		case "name":
+			out.Values[i] = ec._ImportFile_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "size":
+			out.Values[i] = ec._ImportFile_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sha256":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportFile_sha256(ctx, field, obj)
+				})
+		case "lineCount":
+			out.Values[i] = ec._ImportFile_lineCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "header":
+			out.Values[i] = ec._ImportFile_header(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "uploadedBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportFile_uploadedBy(ctx, field, obj)
+				})
+		case "uploadedAt":
+			out.Values[i] = ec._ImportFile_uploadedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importRunImplementors = []string{"ImportRun"}
+
+func (ec *executionContext) _ImportRun(ctx context.Context, sel ast.SelectionSet, obj *imports.Run) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importRunImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportRun")
+		case "id":
+			out.Values[i] = ec._ImportRun_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "import":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportRun_import(ctx, field, obj)
+				})
+		case "file":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportRun_file(ctx, field, obj)
+				})
+		case "status":
+			out.Values[i] = ec._ImportRun_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "trigger":
+			out.Values[i] = ec._ImportRun_trigger(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dryRun":
+			out.Values[i] = ec._ImportRun_dryRun(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "requestedBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportRun_requestedBy(ctx, field, obj)
+				})
+		case "approvedBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportRun_approvedBy(ctx, field, obj)
+				})
+		case "approvedAt":
+			out.Values[i] = ec._ImportRun_approvedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "queuedAt":
+			out.Values[i] = ec._ImportRun_queuedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "startedAt":
+			out.Values[i] = ec._ImportRun_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "finishedAt":
+			out.Values[i] = ec._ImportRun_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "attempts":
+			out.Values[i] = ec._ImportRun_attempts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "progress":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportRun_progress(ctx, field, obj)
+				})
+		case "rowsRead":
+			out.Values[i] = ec._ImportRun_rowsRead(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "created":
+			out.Values[i] = ec._ImportRun_created(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updated":
+			out.Values[i] = ec._ImportRun_updated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "unchanged":
+			out.Values[i] = ec._ImportRun_unchanged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "removed":
+			out.Values[i] = ec._ImportRun_removed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "restored":
+			out.Values[i] = ec._ImportRun_restored(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rejected":
+			out.Values[i] = ec._ImportRun_rejected(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "message":
+			out.Values[i] = ec._ImportRun_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "errors":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportRun_errors(ctx, field, obj)
+				})
+		case "warnings":
+			out.Values[i] = ec._ImportRun_warnings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "changes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportRun_changes(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importRunChangeImplementors = []string{"ImportRunChange"}
+
+func (ec *executionContext) _ImportRunChange(ctx context.Context, sel ast.SelectionSet, obj *imports.RunChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importRunChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportRunChange")
+		case "line":
+			out.Values[i] = ec._ImportRunChange_line(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "externalId":
+			out.Values[i] = ec._ImportRunChange_externalId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "action":
+			out.Values[i] = ec._ImportRunChange_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "field":
+			out.Values[i] = ec._ImportRunChange_field(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "oldValue":
+			out.Values[i] = ec._ImportRunChange_oldValue(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "newValue":
+			out.Values[i] = ec._ImportRunChange_newValue(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importRunConnectionImplementors = []string{"ImportRunConnection"}
+
+func (ec *executionContext) _ImportRunConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ImportRunConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importRunConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportRunConnection")
+		case "edges":
+			out.Values[i] = ec._ImportRunConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nodes":
+			out.Values[i] = ec._ImportRunConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ImportRunConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportRunConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importRunEdgeImplementors = []string{"ImportRunEdge"}
+
+func (ec *executionContext) _ImportRunEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ImportRunEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importRunEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportRunEdge")
+		case "cursor":
+			out.Values[i] = ec._ImportRunEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ImportRunEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importRunErrorImplementors = []string{"ImportRunError"}
+
+func (ec *executionContext) _ImportRunError(ctx context.Context, sel ast.SelectionSet, obj *imports.RunError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importRunErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportRunError")
+		case "line":
+			out.Values[i] = ec._ImportRunError_line(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "column":
+			out.Values[i] = ec._ImportRunError_column(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._ImportRunError_value(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._ImportRunError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importRunErrorConnectionImplementors = []string{"ImportRunErrorConnection"}
+
+func (ec *executionContext) _ImportRunErrorConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ImportRunErrorConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importRunErrorConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportRunErrorConnection")
+		case "edges":
+			out.Values[i] = ec._ImportRunErrorConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nodes":
+			out.Values[i] = ec._ImportRunErrorConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ImportRunErrorConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportRunErrorConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importRunErrorEdgeImplementors = []string{"ImportRunErrorEdge"}
+
+func (ec *executionContext) _ImportRunErrorEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ImportRunErrorEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importRunErrorEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportRunErrorEdge")
+		case "cursor":
+			out.Values[i] = ec._ImportRunErrorEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ImportRunErrorEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importRunProgressImplementors = []string{"ImportRunProgress"}
+
+func (ec *executionContext) _ImportRunProgress(ctx context.Context, sel ast.SelectionSet, obj *imports.Progress) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importRunProgressImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportRunProgress")
+		case "phase":
+			out.Values[i] = ec._ImportRunProgress_phase(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rowsProcessed":
+			out.Values[i] = ec._ImportRunProgress_rowsProcessed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rowsTotal":
+			out.Values[i] = ec._ImportRunProgress_rowsTotal(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var mappingEntryImplementors = []string{"MappingEntry"}
+
+func (ec *executionContext) _MappingEntry(ctx context.Context, sel ast.SelectionSet, obj *imports.MappingEntry) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mappingEntryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MappingEntry")
+		case "column":
+			out.Values[i] = ec._MappingEntry_column(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "field":
+			out.Values[i] = ec._MappingEntry_field(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._MappingEntry_label(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -3546,6 +10747,48 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "revokeApiToken":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_revokeApiToken(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createImport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createImport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateImport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateImport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uploadImportFile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_uploadImportFile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runImport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_runImport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "approveImportRun":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_approveImportRun(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelImportRun":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelImportRun(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -3615,6 +10858,44 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var phoneImplementors = []string{"Phone"}
+
+func (ec *executionContext) _Phone(ctx context.Context, sel ast.SelectionSet, obj *recipients.Phone) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, phoneImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Phone")
+		case "number":
+			out.Values[i] = ec._Phone_number(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._Phone_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -3652,6 +10933,42 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_user(ctx, field)
 				})
+		case "imports":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_imports(ctx, field)
+				})
+		case "import":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_import(ctx, field)
+				})
+		case "importRun":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_importRun(ctx, field)
+				})
+		case "proposeMapping":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_proposeMapping(ctx, field)
+				})
+		case "recipient":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_recipient(ctx, field)
+				})
+		case "recipients":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_recipients(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -3665,6 +10982,235 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var recipientImplementors = []string{"Recipient"}
+
+func (ec *executionContext) _Recipient(ctx context.Context, sel ast.SelectionSet, obj *recipients.Recipient) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recipientImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Recipient")
+		case "id":
+			out.Values[i] = ec._Recipient_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "import":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Recipient_import(ctx, field, obj)
+				})
+		case "externalId":
+			out.Values[i] = ec._Recipient_externalId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._Recipient_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "firstName":
+			out.Values[i] = ec._Recipient_firstName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastName":
+			out.Values[i] = ec._Recipient_lastName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "grade":
+			out.Values[i] = ec._Recipient_grade(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "school":
+			out.Values[i] = ec._Recipient_school(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "language":
+			out.Values[i] = ec._Recipient_language(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "phones":
+			out.Values[i] = ec._Recipient_phones(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "emails":
+			out.Values[i] = ec._Recipient_emails(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "customFields":
+			out.Values[i] = ec._Recipient_customFields(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Recipient_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Recipient_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "removedAt":
+			out.Values[i] = ec._Recipient_removedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var recipientConnectionImplementors = []string{"RecipientConnection"}
+
+func (ec *executionContext) _RecipientConnection(ctx context.Context, sel ast.SelectionSet, obj *model.RecipientConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recipientConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RecipientConnection")
+		case "edges":
+			out.Values[i] = ec._RecipientConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nodes":
+			out.Values[i] = ec._RecipientConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._RecipientConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RecipientConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var recipientEdgeImplementors = []string{"RecipientEdge"}
+
+func (ec *executionContext) _RecipientEdge(ctx context.Context, sel ast.SelectionSet, obj *model.RecipientEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recipientEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RecipientEdge")
+		case "cursor":
+			out.Values[i] = ec._RecipientEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._RecipientEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var uploadImportFilePayloadImplementors = []string{"UploadImportFilePayload"}
+
+func (ec *executionContext) _UploadImportFilePayload(ctx context.Context, sel ast.SelectionSet, obj *model.UploadImportFilePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, uploadImportFilePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UploadImportFilePayload")
+		case "file":
+			out.Values[i] = ec._UploadImportFilePayload_file(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "run":
+			out.Values[i] = ec._UploadImportFilePayload_run(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -4229,6 +11775,36 @@ func (ec *executionContext) marshalNApiToken2ᚖgithubᚗcomᚋrollcallᚋrollca
 	return ec._ApiToken(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionCode(ctx context.Context, v any) (imports.AttentionCode, error) {
+	var res imports.AttentionCode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionCode(ctx context.Context, sel ast.SelectionSet, v imports.AttentionCode) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNAttentionReason2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionReason(ctx context.Context, sel ast.SelectionSet, v imports.AttentionReason) graphql.Marshaler {
+	return ec._AttentionReason(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAttentionReason2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionReasonᚄ(ctx context.Context, sel ast.SelectionSet, v []imports.AttentionReason) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAttentionReason2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionReason(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -4243,6 +11819,16 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐChangeAction(ctx context.Context, v any) (imports.ChangeAction, error) {
+	var res imports.ChangeAction
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐChangeAction(ctx context.Context, sel ast.SelectionSet, v imports.ChangeAction) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNCreateApiTokenPayload2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐCreateTokenResult(ctx context.Context, sel ast.SelectionSet, v *users.CreateTokenResult) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "CreateApiTokenPayload!")
@@ -4251,9 +11837,48 @@ func (ec *executionContext) marshalNCreateApiTokenPayload2ᚖgithubᚗcomᚋroll
 	return ec._CreateApiTokenPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCreateImportInput2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐCreateImportInput(ctx context.Context, v any) (imports.CreateImportInput, error) {
+	res, err := ec.unmarshalInputCreateImportInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateUserInput2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐCreateUserInput(ctx context.Context, v any) (users.CreateUserInput, error) {
 	res, err := ec.unmarshalInputCreateUserInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNEmail2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐEmail(ctx context.Context, sel ast.SelectionSet, v recipients.Email) graphql.Marshaler {
+	return ec._Email(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNEmail2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐEmailᚄ(ctx context.Context, sel ast.SelectionSet, v []recipients.Email) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEmail2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐEmail(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalNID2int64(ctx context.Context, v any) (int64, error) {
@@ -4270,6 +11895,234 @@ func (ec *executionContext) marshalNID2int64(ctx context.Context, sel ast.Select
 	return res
 }
 
+func (ec *executionContext) marshalNImport2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImport(ctx context.Context, sel ast.SelectionSet, v imports.Import) graphql.Marshaler {
+	return ec._Import(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImport2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImportᚄ(ctx context.Context, sel ast.SelectionSet, v []imports.Import) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImport2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImport(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNImport2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImport(ctx context.Context, sel ast.SelectionSet, v *imports.Import) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Import!")
+		return graphql.Null
+	}
+	return ec._Import(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNImportConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportConnection(ctx context.Context, sel ast.SelectionSet, v *model.ImportConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportConnection!")
+		return graphql.Null
+	}
+	return ec._ImportConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNImportEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportEdge(ctx context.Context, sel ast.SelectionSet, v model.ImportEdge) graphql.Marshaler {
+	return ec._ImportEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImportEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ImportEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNImportFile2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFile(ctx context.Context, sel ast.SelectionSet, v *imports.File) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportFile!")
+		return graphql.Null
+	}
+	return ec._ImportFile(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNImportKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐKind(ctx context.Context, v any) (imports.Kind, error) {
+	var res imports.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐKind(ctx context.Context, sel ast.SelectionSet, v imports.Kind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNImportMethod2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMethod(ctx context.Context, v any) (imports.Method, error) {
+	var res imports.Method
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportMethod2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMethod(ctx context.Context, sel ast.SelectionSet, v imports.Method) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNImportRun2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx context.Context, sel ast.SelectionSet, v imports.Run) graphql.Marshaler {
+	return ec._ImportRun(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImportRun2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunᚄ(ctx context.Context, sel ast.SelectionSet, v []imports.Run) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportRun2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx context.Context, sel ast.SelectionSet, v *imports.Run) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportRun!")
+		return graphql.Null
+	}
+	return ec._ImportRun(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNImportRunChange2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunChange(ctx context.Context, sel ast.SelectionSet, v imports.RunChange) graphql.Marshaler {
+	return ec._ImportRunChange(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImportRunChange2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []imports.RunChange) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportRunChange2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNImportRunConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunConnection(ctx context.Context, sel ast.SelectionSet, v *model.ImportRunConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportRunConnection!")
+		return graphql.Null
+	}
+	return ec._ImportRunConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNImportRunEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunEdge(ctx context.Context, sel ast.SelectionSet, v model.ImportRunEdge) graphql.Marshaler {
+	return ec._ImportRunEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImportRunEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ImportRunEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportRunEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNImportRunError2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunError(ctx context.Context, sel ast.SelectionSet, v imports.RunError) graphql.Marshaler {
+	return ec._ImportRunError(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImportRunError2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []imports.RunError) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportRunError2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunError(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNImportRunErrorConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunErrorConnection(ctx context.Context, sel ast.SelectionSet, v *model.ImportRunErrorConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportRunErrorConnection!")
+		return graphql.Null
+	}
+	return ec._ImportRunErrorConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNImportRunErrorEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunErrorEdge(ctx context.Context, sel ast.SelectionSet, v model.ImportRunErrorEdge) graphql.Marshaler {
+	return ec._ImportRunErrorEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImportRunErrorEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunErrorEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ImportRunErrorEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportRunErrorEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunErrorEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNImportRunStatus2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunStatus(ctx context.Context, v any) (imports.RunStatus, error) {
+	var res imports.RunStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportRunStatus2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunStatus(ctx context.Context, sel ast.SelectionSet, v imports.RunStatus) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNImportRunTrigger2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐTrigger(ctx context.Context, v any) (imports.Trigger, error) {
+	var res imports.Trigger
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportRunTrigger2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐTrigger(ctx context.Context, sel ast.SelectionSet, v imports.Trigger) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -4284,8 +12137,143 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) unmarshalNInt2int64(ctx context.Context, v any) (int64, error) {
+	res, err := graphql.UnmarshalInt64(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.SelectionSet, v int64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalInt64(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNJSON2encodingᚋjsonᚐRawMessage(ctx context.Context, v any) (json.RawMessage, error) {
+	res, err := scalar.UnmarshalJSON(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJSON2encodingᚋjsonᚐRawMessage(ctx context.Context, sel ast.SelectionSet, v json.RawMessage) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JSON!")
+		return graphql.Null
+	}
+	_ = sel
+	res := scalar.MarshalJSON(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "JSON!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNMappingEntry2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntry(ctx context.Context, sel ast.SelectionSet, v imports.MappingEntry) graphql.Marshaler {
+	return ec._MappingEntry(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNMappingEntry2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []imports.MappingEntry) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMappingEntry2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntry(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNMappingEntryInput2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntry(ctx context.Context, v any) (imports.MappingEntry, error) {
+	res, err := ec.unmarshalInputMappingEntryInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNPageInfo2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPhone2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐPhone(ctx context.Context, sel ast.SelectionSet, v recipients.Phone) graphql.Marshaler {
+	return ec._Phone(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPhone2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐPhoneᚄ(ctx context.Context, sel ast.SelectionSet, v []recipients.Phone) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPhone2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐPhone(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRecipient2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐRecipient(ctx context.Context, sel ast.SelectionSet, v recipients.Recipient) graphql.Marshaler {
+	return ec._Recipient(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNRecipient2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐRecipientᚄ(ctx context.Context, sel ast.SelectionSet, v []recipients.Recipient) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRecipient2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐRecipient(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRecipientConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientConnection(ctx context.Context, sel ast.SelectionSet, v *model.RecipientConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RecipientConnection!")
+		return graphql.Null
+	}
+	return ec._RecipientConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRecipientEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientEdge(ctx context.Context, sel ast.SelectionSet, v model.RecipientEdge) graphql.Marshaler {
+	return ec._RecipientEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNRecipientEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.RecipientEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRecipientEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNRecipientType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType(ctx context.Context, v any) (recipients.Type, error) {
+	var res recipients.Type
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRecipientType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType(ctx context.Context, sel ast.SelectionSet, v recipients.Type) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx context.Context, v any) (users.Role, error) {
@@ -4312,6 +12300,35 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 	return res
 }
 
+func (ec *executionContext) unmarshalNString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := scalar.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -4326,9 +12343,36 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
+func (ec *executionContext) unmarshalNUpdateImportInput2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐUpdateImportInput(ctx context.Context, v any) (imports.UpdateImportInput, error) {
+	res, err := ec.unmarshalInputUpdateImportInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNUpdateUserInput2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐUpdateUserInput(ctx context.Context, v any) (users.UpdateUserInput, error) {
 	res, err := ec.unmarshalInputUpdateUserInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {
+	res, err := graphql.UnmarshalUpload(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v graphql.Upload) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalUpload(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Upload!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNUploadImportFilePayload2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐUploadImportFilePayload(ctx context.Context, sel ast.SelectionSet, v *model.UploadImportFilePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UploadImportFilePayload!")
+		return graphql.Null
+	}
+	return ec._UploadImportFilePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNUser2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐUser(ctx context.Context, sel ast.SelectionSet, v users.User) graphql.Marshaler {
@@ -4559,6 +12603,23 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
 func (ec *executionContext) unmarshalOID2ᚖint64(ctx context.Context, v any) (*int64, error) {
 	if v == nil {
 		return nil, nil
@@ -4577,6 +12638,50 @@ func (ec *executionContext) marshalOID2ᚖint64(ctx context.Context, sel ast.Sel
 	return res
 }
 
+func (ec *executionContext) marshalOImport2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImport(ctx context.Context, sel ast.SelectionSet, v *imports.Import) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Import(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOImportFile2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFile(ctx context.Context, sel ast.SelectionSet, v *imports.File) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ImportFile(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOImportKind2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐKind(ctx context.Context, v any) (*imports.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(imports.Kind)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOImportKind2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐKind(ctx context.Context, sel ast.SelectionSet, v *imports.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalOImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx context.Context, sel ast.SelectionSet, v *imports.Run) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ImportRun(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOImportRunProgress2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐProgress(ctx context.Context, sel ast.SelectionSet, v *imports.Progress) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ImportRunProgress(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
 	if v == nil {
 		return nil, nil
@@ -4593,6 +12698,83 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = ctx
 	res := graphql.MarshalInt(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOInt2ᚖint64(ctx context.Context, v any) (*int64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalInt64(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInt2ᚖint64(ctx context.Context, sel ast.SelectionSet, v *int64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalInt64(*v)
+	return res
+}
+
+func (ec *executionContext) marshalOMappingEntry2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []imports.MappingEntry) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMappingEntry2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntry(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOMappingEntryInput2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntryᚄ(ctx context.Context, v any) ([]imports.MappingEntry, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]imports.MappingEntry, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMappingEntryInput2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntry(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalORecipient2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐRecipient(ctx context.Context, sel ast.SelectionSet, v *recipients.Recipient) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Recipient(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalORecipientType2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType(ctx context.Context, v any) (*recipients.Type, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(recipients.Type)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORecipientType2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType(ctx context.Context, sel ast.SelectionSet, v *recipients.Type) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalORole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx context.Context, v any) (users.Role, error) {

@@ -206,8 +206,9 @@ func TestReadinessWithoutMigrations(t *testing.T) {
 	d := testdb.Open(t, testdb.Empty(t))
 	m := metrics.New()
 	logger := slog.New(slog.DiscardHandler)
-	h := graph.NewRouter(graph.Deps{Config: config.DefaultServer(), Logger: logger, Metrics: m, DB: d,
-		Services: app.NewServices(d, app.Options{Logger: logger, Metrics: m})})
+	a, err := app.New(d, app.Options{Logger: logger, Metrics: m})
+	require.NoError(t, err)
+	h := graph.NewRouter(graph.Deps{Config: config.DefaultServer(), Logger: logger, Metrics: m, DB: d, Services: a.Services})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	require.Equal(t, http.StatusServiceUnavailable, rec.Code)

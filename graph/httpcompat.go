@@ -155,3 +155,18 @@ func (c *compatWriter) finish() {
 	c.ResponseWriter.WriteHeader(c.status)
 	_, _ = c.ResponseWriter.Write(body)
 }
+
+// uploadLimit answers 413 to a multipart GraphQL request larger than the
+// upload limit, before gqlgen reads it (gqlgen would answer 422, which the
+// GraphQL-over-HTTP rules turn into 200).
+func uploadLimit(max int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if max > 0 && isMultipart(r) && r.ContentLength > max+multipartOverhead {
+				httpx.WriteError(w, r, apperr.TooLarge("the upload is larger than the limit of %d bytes", max))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}

@@ -56,8 +56,11 @@ func NewRouter(d Deps) http.Handler {
 	r.Handle("/metrics", promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))
 
 	r.Group(func(r chi.Router) {
-		r.Use(timeout(d.Config.RequestTimeout, d.Config.UploadTimeout), preventCSRF, authenticate(d.Services.Users, d.Logger))
-		r.With(limitBody(d.Config.MaxBodyBytes), graphqlOverHTTP).Handle("/graphql", gql)
+		r.Use(preventCSRF, authenticate(d.Services.Users, d.Logger), withLoaders(d.Services))
+		r.With(timeout(d.Config.RequestTimeout, d.Config.UploadTimeout), limitBody(d.Config.MaxBodyBytes), uploadLimit(d.Config.MaxUploadBytes), graphqlOverHTTP).
+			Handle("/graphql", gql)
+		r.With(timeout(d.Config.UploadTimeout, d.Config.UploadTimeout)).
+			Post("/imports/{id}/file", uploadFile(d.Services, d.Config.MaxUploadBytes, d.Logger))
 	})
 
 	ui := graphiql.Handler(graphiql.Options{

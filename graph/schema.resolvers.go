@@ -7,10 +7,14 @@ package graph
 
 import (
 	"context"
+	"encoding/hex"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/rollcall/rollcall/graph/model"
+	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/page"
+	"github.com/rollcall/rollcall/internal/recipients"
 	"github.com/rollcall/rollcall/internal/users"
 )
 
@@ -21,6 +25,123 @@ func (r *apiTokenResolver) User(ctx context.Context, obj *users.APIToken) (*user
 
 func (r *apiTokenResolver) Active(ctx context.Context, obj *users.APIToken) (bool, error) {
 	return obj.Active(time.Now()), nil
+}
+
+func (r *attentionReasonResolver) Run(ctx context.Context, obj *imports.AttentionReason) (*imports.Run, error) {
+	return loadOptional(ctx, loadersFrom(ctx).runs, obj.RunID)
+}
+
+func (r *importResolver) ScheduleDescription(ctx context.Context, obj *imports.Import) (string, error) {
+	return r.svc.Imports.ScheduleDescription(obj), nil
+}
+
+func (r *importResolver) Mapping(ctx context.Context, obj *imports.Import) ([]imports.MappingEntry, error) {
+	if obj.Mapping == nil {
+		return nil, nil
+	}
+	return obj.Mapping, nil
+}
+
+func (r *importResolver) KeyColumn(ctx context.Context, obj *imports.Import) (*string, error) {
+	return r.svc.Imports.KeyColumn(ctx, obj)
+}
+
+func (r *importResolver) LastRun(ctx context.Context, obj *imports.Import) (*imports.Run, error) {
+	return loadOptional(ctx, loadersFrom(ctx).runs, obj.LastRunID)
+}
+
+func (r *importResolver) LatestFile(ctx context.Context, obj *imports.Import) (*imports.File, error) {
+	return loadOptional(ctx, loadersFrom(ctx).files, obj.LatestFileID)
+}
+
+func (r *importResolver) NeedsAttention(ctx context.Context, obj *imports.Import) (bool, error) {
+	reasons, err := loadersFrom(ctx).attention.Load(ctx, obj)
+	return len(reasons) > 0, err
+}
+
+func (r *importResolver) AttentionReasons(ctx context.Context, obj *imports.Import) ([]imports.AttentionReason, error) {
+	return loadersFrom(ctx).attention.Load(ctx, obj)
+}
+
+func (r *importResolver) ActiveRun(ctx context.Context, obj *imports.Import) (*imports.Run, error) {
+	return r.svc.Imports.ActiveRun(ctx, obj.ID)
+}
+
+func (r *importResolver) Runs(ctx context.Context, obj *imports.Import, first *int, after *string) (*model.ImportRunConnection, error) {
+	req, err := page.New(first, after)
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.svc.Imports.Runs(ctx, obj.ID, req)
+	if err != nil {
+		return nil, err
+	}
+	c := &model.ImportRunConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Imports.CountRuns(ctx, obj.ID) }}
+	c.Edges, c.Nodes, c.PageInfo = model.Connect(p, runCursor, func(cur string, n imports.Run) model.ImportRunEdge { return model.ImportRunEdge{Cursor: cur, Node: n} })
+	return c, nil
+}
+
+func (r *importResolver) RecipientCount(ctx context.Context, obj *imports.Import) (int, error) {
+	return r.svc.Imports.RecipientCount(ctx, obj.ID)
+}
+
+func (r *importResolver) CreatedBy(ctx context.Context, obj *imports.Import) (*users.User, error) {
+	return loadOptional(ctx, loadersFrom(ctx).users, obj.CreatedBy)
+}
+
+func (r *importFileResolver) Import(ctx context.Context, obj *imports.File) (*imports.Import, error) {
+	return loadersFrom(ctx).imports.Load(ctx, obj.ImportID)
+}
+
+func (r *importFileResolver) Sha256(ctx context.Context, obj *imports.File) (string, error) {
+	return hex.EncodeToString(obj.SHA256), nil
+}
+
+func (r *importFileResolver) UploadedBy(ctx context.Context, obj *imports.File) (*users.User, error) {
+	return loadOptional(ctx, loadersFrom(ctx).users, obj.UploadedBy)
+}
+
+func (r *importRunResolver) Import(ctx context.Context, obj *imports.Run) (*imports.Import, error) {
+	return loadersFrom(ctx).imports.Load(ctx, obj.ImportID)
+}
+
+func (r *importRunResolver) File(ctx context.Context, obj *imports.Run) (*imports.File, error) {
+	return loadersFrom(ctx).files.Load(ctx, obj.FileID)
+}
+
+func (r *importRunResolver) RequestedBy(ctx context.Context, obj *imports.Run) (*users.User, error) {
+	return loadOptional(ctx, loadersFrom(ctx).users, obj.RequestedBy)
+}
+
+func (r *importRunResolver) ApprovedBy(ctx context.Context, obj *imports.Run) (*users.User, error) {
+	return loadOptional(ctx, loadersFrom(ctx).users, obj.ApprovedBy)
+}
+
+func (r *importRunResolver) Progress(ctx context.Context, obj *imports.Run) (*imports.Progress, error) {
+	if obj.Status != imports.StatusRunning || obj.Phase == nil {
+		return nil, nil
+	}
+	return &imports.Progress{Phase: *obj.Phase, RowsProcessed: obj.RowsProcessed, RowsTotal: obj.RowsTotal}, nil
+}
+
+func (r *importRunResolver) Errors(ctx context.Context, obj *imports.Run, first *int, after *string) (*model.ImportRunErrorConnection, error) {
+	req, err := page.New(first, after)
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.svc.Imports.RunErrors(ctx, obj.ID, req)
+	if err != nil {
+		return nil, err
+	}
+	c := &model.ImportRunErrorConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Imports.CountRunErrors(ctx, obj.ID) }}
+	c.Edges, c.Nodes, c.PageInfo = model.Connect(p, runErrorCursor, func(cur string, n imports.RunError) model.ImportRunErrorEdge {
+		return model.ImportRunErrorEdge{Cursor: cur, Node: n}
+	})
+	return c, nil
+}
+
+func (r *importRunResolver) Changes(ctx context.Context, obj *imports.Run) ([]imports.RunChange, error) {
+	return r.svc.Imports.RunChanges(ctx, obj.ID)
 }
 
 func (r *mutationResolver) CreateUser(ctx context.Context, input users.CreateUserInput) (*users.User, error) {
@@ -37,6 +158,34 @@ func (r *mutationResolver) CreateAPIToken(ctx context.Context, userID *int64, na
 
 func (r *mutationResolver) RevokeAPIToken(ctx context.Context, id int64) (*users.APIToken, error) {
 	return r.svc.Users.RevokeToken(ctx, id)
+}
+
+func (r *mutationResolver) CreateImport(ctx context.Context, input imports.CreateImportInput) (*imports.Import, error) {
+	return r.svc.Imports.Create(ctx, input)
+}
+
+func (r *mutationResolver) UpdateImport(ctx context.Context, id int64, input imports.UpdateImportInput) (*imports.Import, error) {
+	return r.svc.Imports.Update(ctx, id, input)
+}
+
+func (r *mutationResolver) UploadImportFile(ctx context.Context, importID int64, file graphql.Upload, runNow *bool) (*model.UploadImportFilePayload, error) {
+	f, run, err := r.svc.Imports.Upload(ctx, importID, file.Filename, file.File, deref(runNow))
+	if err != nil {
+		return nil, err
+	}
+	return &model.UploadImportFilePayload{File: f, Run: run}, nil
+}
+
+func (r *mutationResolver) RunImport(ctx context.Context, importID int64, dryRun *bool) (*imports.Run, error) {
+	return r.svc.Imports.RunImport(ctx, importID, deref(dryRun))
+}
+
+func (r *mutationResolver) ApproveImportRun(ctx context.Context, id int64) (*imports.Run, error) {
+	return r.svc.Imports.Approve(ctx, id)
+}
+
+func (r *mutationResolver) CancelImportRun(ctx context.Context, id int64) (*imports.Run, error) {
+	return r.svc.Imports.Cancel(ctx, id)
 }
 
 func (r *queryResolver) Me(ctx context.Context) (*users.User, error) {
@@ -64,21 +213,87 @@ func (r *queryResolver) User(ctx context.Context, id int64) (*users.User, error)
 	return r.svc.Users.Get(ctx, id)
 }
 
+func (r *queryResolver) Imports(ctx context.Context, first *int, after *string) (*model.ImportConnection, error) {
+	req, err := page.New(first, after)
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.svc.Imports.List(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	c := &model.ImportConnection{Count: r.svc.Imports.Count}
+	c.Edges, c.Nodes, c.PageInfo = model.Connect(p, imports.ImportCursor, func(cur string, n imports.Import) model.ImportEdge { return model.ImportEdge{Cursor: cur, Node: n} })
+	return c, nil
+}
+
+func (r *queryResolver) Import(ctx context.Context, id int64) (*imports.Import, error) {
+	return r.svc.Imports.Get(ctx, id)
+}
+
+func (r *queryResolver) ImportRun(ctx context.Context, id int64) (*imports.Run, error) {
+	return r.svc.Imports.GetRun(ctx, id)
+}
+
+func (r *queryResolver) ProposeMapping(ctx context.Context, importID int64) ([]imports.MappingEntry, error) {
+	return r.svc.Imports.ProposeMapping(ctx, importID)
+}
+
+func (r *queryResolver) Recipient(ctx context.Context, id int64) (*recipients.Recipient, error) {
+	return r.svc.Recipients.Get(ctx, id)
+}
+
+func (r *queryResolver) Recipients(ctx context.Context, importID int64, first *int, after *string, includeRemoved *bool) (*model.RecipientConnection, error) {
+	req, err := page.New(first, after)
+	if err != nil {
+		return nil, err
+	}
+	removed := deref(includeRemoved)
+	p, err := r.svc.Recipients.ListByImport(ctx, importID, removed, req)
+	if err != nil {
+		return nil, err
+	}
+	c := &model.RecipientConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Recipients.CountByImport(ctx, importID, removed) }}
+	c.Edges, c.Nodes, c.PageInfo = model.Connect(p, recipients.ExternalIDCursor, func(cur string, n recipients.Recipient) model.RecipientEdge {
+		return model.RecipientEdge{Cursor: cur, Node: n}
+	})
+	return c, nil
+}
+
+func (r *recipientResolver) Import(ctx context.Context, obj *recipients.Recipient) (*imports.Import, error) {
+	return loadersFrom(ctx).imports.Load(ctx, obj.ImportID)
+}
+
 func (r *userResolver) APITokens(ctx context.Context, obj *users.User) ([]users.APIToken, error) {
 	return r.svc.Users.Tokens(ctx, obj.ID)
 }
 
 func (r *Resolver) ApiToken() ApiTokenResolver { return &apiTokenResolver{r} }
 
+func (r *Resolver) AttentionReason() AttentionReasonResolver { return &attentionReasonResolver{r} }
+
+func (r *Resolver) Import() ImportResolver { return &importResolver{r} }
+
+func (r *Resolver) ImportFile() ImportFileResolver { return &importFileResolver{r} }
+
+func (r *Resolver) ImportRun() ImportRunResolver { return &importRunResolver{r} }
+
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+func (r *Resolver) Recipient() RecipientResolver { return &recipientResolver{r} }
+
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
-	apiTokenResolver struct{ *Resolver }
-	mutationResolver struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
-	userResolver     struct{ *Resolver }
+	apiTokenResolver        struct{ *Resolver }
+	attentionReasonResolver struct{ *Resolver }
+	importResolver          struct{ *Resolver }
+	importFileResolver      struct{ *Resolver }
+	importRunResolver       struct{ *Resolver }
+	mutationResolver        struct{ *Resolver }
+	queryResolver           struct{ *Resolver }
+	recipientResolver       struct{ *Resolver }
+	userResolver            struct{ *Resolver }
 )

@@ -36,8 +36,11 @@ func (a *adminCreateCmd) Run(ctx context.Context, logger *slog.Logger, out stdou
 	if _, err := db.Migrate(ctx, d.DB); err != nil {
 		return err
 	}
-	svc := app.NewServices(d, app.Options{Logger: logger})
-	u, token, err := svc.Users.BootstrapAdmin(ctx, a.Email, a.Name, "admin create "+time.Now().UTC().Format("2006-01-02 15:04"))
+	services, err := app.New(d, app.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	u, token, err := services.Services.Users.BootstrapAdmin(ctx, a.Email, a.Name, "admin create "+time.Now().UTC().Format("2006-01-02 15:04"))
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,9 @@ func TestAdminCreateTwice(t *testing.T) {
 	require.NotEqual(t, first, second)
 
 	d := testdb.Open(t, url)
-	svc := app.NewServices(d, app.Options{})
+	a, err := app.New(d, app.Options{})
+	require.NoError(t, err)
+	svc := a.Services
 	for _, tok := range []string{first, second} {
 		v, err := svc.Users.Authenticate(ctx, tok)
 		require.NoError(t, err)
@@ -54,7 +56,9 @@ func TestAdminCreateReenablesAndPromotes(t *testing.T) {
 
 	var out, errOut bytes.Buffer
 	require.Equal(t, 0, run(ctx, []string{"admin", "create", "--database-url", url, "--email", "x@district.test"}, &out, &errOut), errOut.String())
-	v, err := app.NewServices(d, app.Options{}).Users.Authenticate(ctx, strings.TrimSpace(out.String()))
+	a, err := app.New(d, app.Options{})
+	require.NoError(t, err)
+	v, err := a.Services.Users.Authenticate(ctx, strings.TrimSpace(out.String()))
 	require.NoError(t, err)
 	require.True(t, v.IsAdmin())
 	require.Equal(t, "X", v.User.Name, "the existing name is kept")

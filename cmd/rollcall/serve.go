@@ -14,6 +14,7 @@ import (
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/config"
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/metrics"
 )
 
@@ -50,9 +51,22 @@ func serve(ctx context.Context, logger *slog.Logger, dbCfg config.Database, cfg 
 
 	m := metrics.New()
 	m.MustRegister(db.NewPoolCollector(d))
-	services := app.NewServices(d, app.Options{Logger: logger, Metrics: m})
+	a, err := app.New(d, appOptions(cfg, logger, m))
+	if err != nil {
+		return err
+	}
+	if err := a.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := a.Stop(stopCtx); err != nil {
+			logger.Error("stop workers", slog.String("error", err.Error()))
+		}
+	}()
 
-	handler := graph.NewRouter(graph.Deps{Config: cfg, Logger: logger, Metrics: m, DB: d, Services: services})
+	handler := graph.NewRouter(graph.Deps{Config: cfg, Logger: logger, Metrics: m, DB: d, Services: a.Services})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -64,12 +78,12 @@ func serve(ctx context.Context, logger *slog.Logger, dbCfg config.Database, cfg 
 	if err != nil {
 		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
 	}
-	logger.Info("listening", slog.String("addr", ln.Addr().String()))
+	logger.Info("listening", slog.String("addr", ln.Addr().String()), slog.Int("workers", cfg.Workers))
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if ready != nil {
-		if err := ready(ln.Addr().String(), services); err != nil {
+		if err := ready(ln.Addr().String(), a.Services); err != nil {
 			_ = srv.Close()
 			return err
 		}
@@ -88,4 +102,12 @@ func serve(ctx context.Context, logger *slog.Logger, dbCfg config.Database, cfg 
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// appOptions derives the services' options from the server settings.
+func appOptions(cfg config.Server, logger *slog.Logger, m *metrics.Metrics) app.Options {
+	ic := imports.DefaultConfig()
+	ic.MaxUploadBytes = cfg.MaxUploadBytes
+	ic.RunTimeout = cfg.RunTimeout
+	return app.Options{Logger: logger, Metrics: m, Imports: ic, ImportWorkers: cfg.Workers}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/config"
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/metrics"
 	"github.com/rollcall/rollcall/internal/testkit/testdb"
 	"github.com/rollcall/rollcall/internal/users"
@@ -39,6 +40,8 @@ type Server struct {
 type Options struct {
 	// Configure edits the default server settings.
 	Configure func(*config.Server)
+	// Imports edits the imports settings.
+	Imports func(*imports.Config)
 }
 
 // New starts a server for t on a fresh database.
@@ -57,7 +60,24 @@ func New(t testing.TB, opts *Options) *Server {
 	m := metrics.New()
 	m.MustRegister(db.NewPoolCollector(d))
 	clock := &Clock{}
-	services := app.NewServices(d, app.Options{Logger: logger, Metrics: m, Now: clock.Now})
+	ic := imports.DefaultConfig()
+	ic.MaxUploadBytes = cfg.MaxUploadBytes
+	if opts.Imports != nil {
+		opts.Imports(&ic)
+	}
+	a, err := app.New(d, app.Options{Logger: logger, Metrics: m, Now: clock.Now, Imports: ic, ImportWorkers: cfg.Workers})
+	if err != nil {
+		t.Fatalf("build app: %v", err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatalf("start workers: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = a.Stop(ctx)
+	})
+	services := a.Services
 	hs := httptest.NewServer(graph.NewRouter(graph.Deps{Config: cfg, Logger: logger, Metrics: m, DB: d, Services: services}))
 	t.Cleanup(hs.Close)
 	return &Server{URL: hs.URL, DB: d, Services: services, Metrics: m, Clock: clock, Logs: &logs.buf, client: hs.Client()}

@@ -5,21 +5,34 @@ package model
 import (
 	"context"
 
+	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/page"
+	"github.com/rollcall/rollcall/internal/recipients"
 	"github.com/rollcall/rollcall/internal/users"
 )
 
 // Counter computes a connection's total only when a client asks for it.
 type Counter func(ctx context.Context) (int, error)
 
-// NewPageInfo describes page p whose items have the given cursors.
-func NewPageInfo[T any](p page.Page[T], cursor func(T) string) PageInfo {
-	pi := PageInfo{HasNextPage: p.HasNext, HasPreviousPage: p.HasPrevious}
-	if n := len(p.Items); n > 0 {
-		start, end := cursor(p.Items[0]), cursor(p.Items[n-1])
-		pi.StartCursor, pi.EndCursor = &start, &end
+// Connect builds a connection's edges, nodes and page info from a page.
+func Connect[T, E any](p page.Page[T], cursor func(T) string, edge func(cursor string, node T) E) ([]E, []T, PageInfo) {
+	edges := make([]E, len(p.Items))
+	info := PageInfo{HasNextPage: p.HasNext, HasPreviousPage: p.HasPrevious}
+	for i, item := range p.Items {
+		c := cursor(item)
+		edges[i] = edge(c, item)
+		if i == 0 {
+			info.StartCursor = &c
+		}
+		if i == len(p.Items)-1 {
+			info.EndCursor = &c
+		}
 	}
-	return pi
+	nodes := p.Items
+	if nodes == nil {
+		nodes = []T{}
+	}
+	return edges, nodes, info
 }
 
 // UserConnection is a page of users.
@@ -30,11 +43,69 @@ type UserConnection struct {
 	Count    Counter
 }
 
-// TotalCount runs the count query.
 func (c *UserConnection) TotalCount(ctx context.Context) (int, error) { return c.Count(ctx) }
 
-// UserEdge is a user with its cursor.
 type UserEdge struct {
 	Cursor string
 	Node   users.User
+}
+
+// ImportConnection is a page of imports.
+type ImportConnection struct {
+	Edges    []ImportEdge
+	Nodes    []imports.Import
+	PageInfo PageInfo
+	Count    Counter
+}
+
+func (c *ImportConnection) TotalCount(ctx context.Context) (int, error) { return c.Count(ctx) }
+
+type ImportEdge struct {
+	Cursor string
+	Node   imports.Import
+}
+
+// ImportRunConnection is a page of runs.
+type ImportRunConnection struct {
+	Edges    []ImportRunEdge
+	Nodes    []imports.Run
+	PageInfo PageInfo
+	Count    Counter
+}
+
+func (c *ImportRunConnection) TotalCount(ctx context.Context) (int, error) { return c.Count(ctx) }
+
+type ImportRunEdge struct {
+	Cursor string
+	Node   imports.Run
+}
+
+// ImportRunErrorConnection is a page of a run's errors.
+type ImportRunErrorConnection struct {
+	Edges    []ImportRunErrorEdge
+	Nodes    []imports.RunError
+	PageInfo PageInfo
+	Count    Counter
+}
+
+func (c *ImportRunErrorConnection) TotalCount(ctx context.Context) (int, error) { return c.Count(ctx) }
+
+type ImportRunErrorEdge struct {
+	Cursor string
+	Node   imports.RunError
+}
+
+// RecipientConnection is a page of recipients.
+type RecipientConnection struct {
+	Edges    []RecipientEdge
+	Nodes    []recipients.Recipient
+	PageInfo PageInfo
+	Count    Counter
+}
+
+func (c *RecipientConnection) TotalCount(ctx context.Context) (int, error) { return c.Count(ctx) }
+
+type RecipientEdge struct {
+	Cursor string
+	Node   recipients.Recipient
 }

@@ -2,6 +2,10 @@
 
 package model
 
+import (
+	"github.com/rollcall/rollcall/internal/imports"
+)
+
 type Mutation struct {
 }
 
@@ -14,4 +18,10 @@ type PageInfo struct {
 }
 
 type Query struct {
+}
+
+type UploadImportFilePayload struct {
+	File *imports.File `json:"file"`
+	// The run started by runNow, else null.
+	Run *imports.Run `json:"run,omitempty"`
 }

@@ -1,13 +1,23 @@
-// Package app assembles Rollcall's domain services over one database, so
-// that the server, the command line and the tests build them the same way.
+// Package app assembles Rollcall's domain services and background workers
+// over one database, so that the server, the command line and the tests
+// build them the same way.
 package app
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/metrics"
+	"github.com/rollcall/rollcall/internal/recipients"
 	"github.com/rollcall/rollcall/internal/users"
 )
 
@@ -17,20 +27,103 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Now is the clock; nil means time.Now. Tests set it.
 	Now func() time.Time
+	// Imports tunes imports; zero means imports.DefaultConfig().
+	Imports imports.Config
+	// ImportWorkers is how many runs this process executes at once; 0 makes
+	// an API-only process (runs execute on other nodes).
+	ImportWorkers int
 }
 
 // Services are the domain services.
 type Services struct {
-	Users *users.Service
+	Users      *users.Service
+	Imports    *imports.Service
+	Recipients *recipients.Service
 }
 
-// NewServices builds the services over d.
-func NewServices(d *db.DB, opts Options) *Services {
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	return &Services{
-		Users: users.NewService(d, now),
-	}
+// App is the services plus the job queue's workers.
+type App struct {
+	Services *Services
+	workers  *river.Client[pgx.Tx] // nil for an API-only process
+	logger   *slog.Logger
 }
+
+// New builds the services over d. Background work starts with Start.
+func New(d *db.DB, opts Options) (*App, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Imports == (imports.Config{}) {
+		opts.Imports = imports.DefaultConfig()
+	}
+	workers := river.NewWorkers()
+	// Services insert jobs inside their own (Bun, database/sql)
+	// transactions, through this insert-only client.
+	jobs, err := river.NewClient(riverdatabasesql.New(d.SQL()), &river.Config{Workers: workers, Logger: opts.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("job queue client: %w", err)
+	}
+	svc := &Services{
+		Users:      users.NewService(d, opts.Now),
+		Imports:    imports.NewService(d, jobs, opts.Imports, opts.Now, opts.Logger),
+		Recipients: recipients.NewService(d),
+	}
+	river.AddWorker(workers, imports.NewRunWorker(svc.Imports))
+	river.AddWorker(workers, imports.NewRecoverWorker(svc.Imports))
+
+	a := &App{Services: svc, logger: opts.Logger}
+	if opts.ImportWorkers > 0 {
+		// The working client needs pgx for LISTEN/NOTIFY; it shares the pool.
+		a.workers, err = river.NewClient(riverpgxv5.New(d.Pool), &river.Config{
+			Logger:  opts.Logger,
+			Workers: workers,
+			Queues: map[string]river.QueueConfig{
+				imports.QueueImports: {MaxWorkers: opts.ImportWorkers},
+				river.QueueDefault:   {MaxWorkers: 2},
+			},
+			// Runs have their own, much faster recovery (heartbeats); River's
+			// rescue of stuck jobs must never fire while one is still working.
+			RescueStuckJobsAfter: opts.Imports.RunTimeout + 30*time.Minute,
+			PeriodicJobs: []*river.PeriodicJob{
+				river.NewPeriodicJob(river.PeriodicInterval(15*time.Second),
+					func() (river.JobArgs, *river.InsertOpts) { return imports.RecoverArgs{}, nil },
+					&river.PeriodicJobOpts{RunOnStart: true}),
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("job queue workers: %w", err)
+		}
+	}
+	return a, nil
+}
+
+// Start begins background work (if this process has workers).
+func (a *App) Start(ctx context.Context) error {
+	if a.workers == nil {
+		return nil
+	}
+	if err := a.workers.Start(ctx); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	return nil
+}
+
+// Stop lets running jobs finish until ctx ends, then cancels them (a
+// canceled run rolls back and is retried elsewhere).
+func (a *App) Stop(ctx context.Context) error {
+	if a.workers == nil {
+		return nil
+	}
+	err := a.workers.Stop(ctx)
+	if err != nil {
+		a.logger.Warn("workers did not finish in time; canceling them", slog.String("error", err.Error()))
+		cancelCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		return a.workers.StopAndCancel(cancelCtx)
+	}
+	return nil
+}
+

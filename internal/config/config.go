@@ -29,6 +29,8 @@ type Server struct {
 	MaxComplexity   int           `name:"max-complexity" env:"ROLLCALL_MAX_COMPLEXITY" default:"20000" help:"Largest query complexity (each field 1, lists times their page size)."`
 	MaxDepth        int           `name:"max-depth" env:"ROLLCALL_MAX_DEPTH" default:"12" help:"Deepest query nesting (introspection fields are not counted)."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"ROLLCALL_SHUTDOWN_TIMEOUT" default:"30s" help:"Time to finish requests and jobs on SIGTERM."`
+	Workers         int           `name:"workers" env:"ROLLCALL_WORKERS" default:"2" help:"Import runs this process executes at once; 0 makes an API-only node."`
+	RunTimeout      time.Duration `name:"run-timeout" env:"ROLLCALL_RUN_TIMEOUT" default:"2h" help:"Time limit of one attempt of an import run."`
 }
 
 // DefaultServer returns the server settings with their defaults (for tests
@@ -45,5 +47,7 @@ func DefaultServer() Server {
 		MaxComplexity:   20000,
 		MaxDepth:        12,
 		ShutdownTimeout: 30 * time.Second,
+		Workers:         2,
+		RunTimeout:      2 * time.Hour,
 	}
 }

@@ -1,0 +1,188 @@
+package imports
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/uptrace/bun"
+
+	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/db"
+)
+
+// File is a file as it arrived for an import.
+type File struct {
+	bun.BaseModel `bun:"table:import_files,alias:f"`
+
+	ID         int64     `bun:",pk,autoincrement"`
+	ImportID   int64     `bun:",notnull"`
+	Name       string    `bun:",notnull"`
+	Size       int64     `bun:",notnull"`
+	SHA256     []byte    `bun:"sha256,notnull"`
+	LineCount  int64     `bun:",notnull"`
+	Header     []string  `bun:",array,notnull"`
+	UploadedBy *int64    ``
+	UploadedAt time.Time `bun:",nullzero,notnull,default:current_timestamp"`
+}
+
+// chunkSize is the size of the stored pieces of a file.
+const chunkSize = 1 << 20
+
+// ErrFileTooLarge reports an upload over the configured limit.
+var ErrFileTooLarge = errors.New("file too large")
+
+// chunkSource streams a reader into import_file_chunks rows for COPY,
+// hashing, measuring and counting lines on the way, and keeping the first
+// bytes for reading the header.
+type chunkSource struct {
+	r      io.Reader
+	fileID int64
+	limit  int64
+	buf    []byte
+	seq    int32
+	n      int
+	size   int64
+	lines  int64
+	lastNL bool
+	sha    hash.Hash
+	head   []byte
+	err    error
+	values []any
+}
+
+func (s *chunkSource) Next() bool {
+	if s.err != nil {
+		return false
+	}
+	n, err := io.ReadFull(s.r, s.buf)
+	if n > 0 {
+		s.n = n
+		chunk := s.buf[:n]
+		s.size += int64(n)
+		if s.limit > 0 && s.size > s.limit {
+			s.err = ErrFileTooLarge
+			return false
+		}
+		s.sha.Write(chunk)
+		s.lines += int64(bytes.Count(chunk, []byte{'\n'}))
+		s.lastNL = chunk[n-1] == '\n'
+		if len(s.head) < sniffSize {
+			s.head = append(s.head, chunk[:min(n, sniffSize-len(s.head))]...)
+		}
+		s.seq++
+		s.values[0], s.values[1], s.values[2] = s.fileID, s.seq, chunk
+		return true
+	}
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		s.err = err
+	}
+	return false
+}
+
+func (s *chunkSource) Values() ([]any, error) { return s.values, nil }
+func (s *chunkSource) Err() error             { return s.err }
+
+// storeFile writes a file and its metadata in tx. The file is checked to be
+// CSV-like text (not empty, not a spreadsheet or binary) and its header is
+// read and kept.
+func storeFile(ctx context.Context, tx *db.Tx, f *File, r io.Reader, limit int64) error {
+	if _, err := tx.NewInsert().Model(f).Returning("*").Exec(ctx); err != nil {
+		return fmt.Errorf("insert file: %w", err)
+	}
+	src := &chunkSource{r: r, fileID: f.ID, limit: limit, buf: make([]byte, chunkSize), sha: sha256.New(), values: make([]any, 3)}
+	if _, err := tx.CopyFrom(ctx, "import_file_chunks", []string{"file_id", "seq", "data"}, src); err != nil {
+		if errors.Is(err, ErrFileTooLarge) || isBodyTooLarge(err) {
+			return apperr.TooLarge("the file is larger than the upload limit of %d bytes", limit)
+		}
+		return fmt.Errorf("store file: %w", err)
+	}
+	header, err := ReadHeader(bytes.NewReader(src.head))
+	if err != nil {
+		var fe *FileError
+		if errors.As(err, &fe) {
+			return apperr.Invalid("file", "%s", fe.Message)
+		}
+		return err
+	}
+	f.Size = src.size
+	f.SHA256 = src.sha.Sum(nil)
+	f.LineCount = src.lines
+	if !src.lastNL && src.size > 0 {
+		f.LineCount++
+	}
+	f.Header = header
+	if _, err := tx.NewUpdate().Model(f).Column("size", "sha256", "line_count", "header").WherePK().Exec(ctx); err != nil {
+		return fmt.Errorf("update file: %w", err)
+	}
+	return nil
+}
+
+// isBodyTooLarge recognizes http.MaxBytesReader's error without importing
+// net/http here.
+func isBodyTooLarge(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if e.Error() == "http: request body too large" {
+			return true
+		}
+	}
+	return false
+}
+
+// fileReader streams a stored file from the database, a chunk at a time, on
+// a connection of its own.
+type fileReader struct {
+	conn *pgxpool.Conn
+	rows pgx.Rows
+	cur  []byte
+	err  error
+}
+
+// openFile starts reading file id.
+func openFile(ctx context.Context, pool *pgxpool.Pool, id int64) (*fileReader, error) {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open file %d: %w", id, err)
+	}
+	rows, err := conn.Query(ctx, `SELECT data FROM import_file_chunks WHERE file_id = $1 ORDER BY seq`, id)
+	if err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("open file %d: %w", id, err)
+	}
+	return &fileReader{conn: conn, rows: rows}, nil
+}
+
+func (f *fileReader) Read(p []byte) (int, error) {
+	for len(f.cur) == 0 {
+		if f.err != nil {
+			return 0, f.err
+		}
+		if !f.rows.Next() {
+			f.err = f.rows.Err()
+			if f.err == nil {
+				f.err = io.EOF
+			}
+			return 0, f.err
+		}
+		// RawValues is only valid until the next call to Next, which
+		// happens only after f.cur is used up.
+		f.cur = f.rows.RawValues()[0]
+	}
+	n := copy(p, f.cur)
+	f.cur = f.cur[n:]
+	return n, nil
+}
+
+// Close releases the connection.
+func (f *fileReader) Close() error {
+	f.rows.Close()
+	f.conn.Release()
+	return nil
+}

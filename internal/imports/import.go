@@ -1,0 +1,138 @@
+// Package imports owns imports: named sources of recipient data with a fixed
+// Method, the files that arrive for them, and the runs that apply a file to
+// the recipients through a streaming, set-based pipeline.
+package imports
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/recipients"
+)
+
+// Kind is what an import brings in.
+type Kind string
+
+const (
+	KindRecipient Kind = "RECIPIENT"
+	KindUser      Kind = "USER"
+)
+
+// Method is how a file's rows are applied. It is chosen at creation and can
+// never change.
+type Method string
+
+const (
+	// MethodFull: the file is the complete set; recipients absent from it are
+	// removed.
+	MethodFull Method = "FULL"
+	// MethodUpdate adds and updates, never removes.
+	MethodUpdate Method = "UPDATE"
+	// MethodCreateOnly adds new recipients and leaves existing ones untouched.
+	MethodCreateOnly Method = "CREATE_ONLY"
+)
+
+// IsValid reports whether m is a known method.
+func (m Method) IsValid() bool {
+	return m == MethodFull || m == MethodUpdate || m == MethodCreateOnly
+}
+
+// Default guard thresholds, in percent.
+const (
+	DefaultRemovalThreshold   = 10.0
+	DefaultRejectionThreshold = 5.0
+)
+
+// Import is a named source of recipient data.
+type Import struct {
+	bun.BaseModel `bun:"table:imports,alias:i"`
+
+	ID                   int64           `bun:",pk,autoincrement"`
+	Name                 string          `bun:",notnull"`
+	Description          string          `bun:",notnull"`
+	Kind                 Kind            `bun:",notnull"`
+	Method               Method          `bun:",notnull"`
+	Mapping              Mapping         `bun:",type:jsonb,nullzero"`
+	DefaultRecipientType recipients.Type `bun:",notnull"`
+	RemovalThreshold     float64         `bun:",notnull"`
+	RejectionThreshold   float64         `bun:",notnull"`
+	CreatedBy            *int64          ``
+	CreatedAt            time.Time       `bun:",nullzero,notnull,default:current_timestamp"`
+	UpdatedAt            time.Time       `bun:",nullzero,notnull,default:current_timestamp"`
+	LastRunAt            *time.Time      ``
+	LastRunID            *int64          ``
+	FileDate             *time.Time      ``
+	LatestFileID         *int64          ``
+}
+
+// CreateImportInput defines a new import.
+type CreateImportInput struct {
+	Name                 string
+	Description          *string
+	Kind                 *Kind
+	Method               Method
+	Mapping              []MappingEntry
+	DefaultRecipientType *recipients.Type
+	RemovalThreshold     *float64
+	RejectionThreshold   *float64
+}
+
+// UpdateImportInput changes an import; nil fields stay. There is no Method:
+// it never changes. ClearMapping returns to mapping by header names.
+type UpdateImportInput struct {
+	Name                 *string
+	Description          *string
+	Mapping              []MappingEntry
+	ClearMapping         *bool
+	DefaultRecipientType *recipients.Type
+	RemovalThreshold     *float64
+	RejectionThreshold   *float64
+}
+
+func normalizeImportName(field, name string) (string, error) {
+	n := strings.TrimSpace(name)
+	if n == "" {
+		return "", apperr.Invalid(field, "name is required")
+	}
+	if len([]rune(n)) > 200 {
+		return "", apperr.Invalid(field, "name is longer than 200 characters")
+	}
+	return n, nil
+}
+
+func validThreshold(field string, v float64) error {
+	if v < 0 || v > 100 {
+		return apperr.Invalid(field, "%s must be a percentage between 0 and 100, got %g", field[strings.LastIndexByte(field, '.')+1:], v)
+	}
+	return nil
+}
+
+// MarshalGQL and UnmarshalGQL let the enums bind to GraphQL directly.
+
+func (k Kind) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(k))) }
+
+func (k *Kind) UnmarshalGQL(v any) error {
+	s, _ := v.(string)
+	if Kind(s) != KindRecipient && Kind(s) != KindUser {
+		return fmt.Errorf("%v is not a valid ImportKind", v)
+	}
+	*k = Kind(s)
+	return nil
+}
+
+func (m Method) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(m))) }
+
+func (m *Method) UnmarshalGQL(v any) error {
+	s, _ := v.(string)
+	if !Method(s).IsValid() {
+		return fmt.Errorf("%v is not a valid ImportMethod", v)
+	}
+	*m = Method(s)
+	return nil
+}

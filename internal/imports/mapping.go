@@ -1,0 +1,258 @@
+package imports
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+
+	"github.com/rollcall/rollcall/internal/apperr"
+)
+
+// MappingEntry maps a file column to a recipient field. Field is one of
+// externalId, type, firstName, lastName, grade, school, language, phone,
+// email, or custom:<name>. Phones and emails carry a Label ("Guardian 1").
+type MappingEntry struct {
+	Column string  `json:"column"`
+	Field  string  `json:"field"`
+	Label  *string `json:"label,omitempty"`
+}
+
+// Mapping is an import's list of column mappings. Columns it does not name
+// are kept as custom fields named by their header.
+type Mapping []MappingEntry
+
+// fieldKind is a recipient field a column can feed.
+type fieldKind int
+
+const (
+	fieldExternalID fieldKind = iota
+	fieldType
+	fieldFirstName
+	fieldLastName
+	fieldGrade
+	fieldSchool
+	fieldLanguage
+	numSingleFields // fields above take one column each
+	fieldPhone
+	fieldEmail
+	fieldCustom
+)
+
+var fieldNames = map[string]fieldKind{
+	"externalId": fieldExternalID,
+	"type":       fieldType,
+	"firstName":  fieldFirstName,
+	"lastName":   fieldLastName,
+	"grade":      fieldGrade,
+	"school":     fieldSchool,
+	"language":   fieldLanguage,
+	"phone":      fieldPhone,
+	"email":      fieldEmail,
+}
+
+// fieldName is the API name of a single-valued field kind.
+func (k fieldKind) String() string {
+	for name, kind := range fieldNames {
+		if kind == k {
+			return name
+		}
+	}
+	return "custom"
+}
+
+const customPrefix = "custom:"
+
+// parseField reads a Field value: a known name or custom:<name>.
+func parseField(s string) (fieldKind, string, bool) {
+	s = strings.TrimSpace(s)
+	if k, ok := fieldNames[s]; ok {
+		return k, "", true
+	}
+	if name, ok := strings.CutPrefix(s, customPrefix); ok && strings.TrimSpace(name) != "" {
+		return fieldCustom, strings.TrimSpace(name), true
+	}
+	return 0, "", false
+}
+
+// ValidateMapping checks an explicit mapping given by an administrator and
+// returns it cleaned (trimmed, with default labels). field is the input's
+// name in errors, e.g. "input.mapping".
+func ValidateMapping(field string, m Mapping) (Mapping, error) {
+	if len(m) == 0 {
+		return nil, apperr.Invalid(field, "a mapping needs at least the externalId column; omit it to map by header names")
+	}
+	out := make(Mapping, 0, len(m))
+	columns := map[string]int{}
+	singles := map[fieldKind]int{}
+	customs := map[string]int{}
+	for i, e := range m {
+		at := fmt.Sprintf("%s[%d]", field, i)
+		col := strings.TrimSpace(e.Column)
+		if col == "" {
+			return nil, apperr.Invalid(at+".column", "column is required")
+		}
+		if j, dup := columns[strings.ToLower(col)]; dup {
+			return nil, apperr.Invalid(at+".column", "column %q is already mapped by entry %d", col, j)
+		}
+		columns[strings.ToLower(col)] = i
+		kind, custom, ok := parseField(e.Field)
+		if !ok {
+			return nil, apperr.Invalid(at+".field", "unknown field %q: use externalId, type, firstName, lastName, grade, school, language, phone, email or custom:<name>", e.Field)
+		}
+		entry := MappingEntry{Column: col, Field: strings.TrimSpace(e.Field)}
+		switch kind {
+		case fieldPhone, fieldEmail:
+			label := ""
+			if e.Label != nil {
+				label = strings.TrimSpace(*e.Label)
+			}
+			if label == "" {
+				label = labelFromHeader(col)
+			}
+			entry.Label = &label
+		case fieldCustom:
+			if j, dup := customs[custom]; dup {
+				return nil, apperr.Invalid(at+".field", "custom field %q is already mapped by entry %d", custom, j)
+			}
+			customs[custom] = i
+			entry.Field = customPrefix + custom
+		default:
+			if j, dup := singles[kind]; dup {
+				return nil, apperr.Invalid(at+".field", "field %s is already mapped by entry %d", kind, j)
+			}
+			singles[kind] = i
+		}
+		if e.Label != nil && kind != fieldPhone && kind != fieldEmail {
+			return nil, apperr.Invalid(at+".label", "label applies only to phone and email fields")
+		}
+		out = append(out, entry)
+	}
+	if _, ok := singles[fieldExternalID]; !ok {
+		return nil, apperr.Invalid(field, "the mapping has no externalId column: one column must be the key")
+	}
+	return out, nil
+}
+
+// headerKey is a header reduced for matching: lower case, letters and
+// digits only ("Student ID", "student_id" and "StudentID" are the same).
+func headerKey(h string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(h) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// synonyms lists, per single-valued field, the header keys that map to it,
+// best first.
+var synonyms = [numSingleFields][]string{
+	fieldExternalID: {"externalid", "studentid", "studentnumber", "studentno", "studentnum", "stuid", "id", "sisid", "localid",
+		"personid", "staffid", "employeeid", "employeenumber", "recipientid", "uniqueid", "contactid"},
+	fieldType:      {"type", "recipienttype", "persontype"},
+	fieldFirstName: {"firstname", "first", "givenname", "fname", "studentfirstname", "legalfirstname", "preferredfirstname"},
+	fieldLastName:  {"lastname", "last", "surname", "familyname", "lname", "studentlastname", "legallastname"},
+	fieldGrade:     {"grade", "gradelevel", "grd", "currentgrade", "studentgrade"},
+	fieldSchool:    {"school", "schoolname", "building", "campus", "site", "schoolbuilding"},
+	fieldLanguage:  {"language", "homelanguage", "primarylanguage", "preferredlanguage", "languagepreference", "lang", "contactlanguage"},
+}
+
+// AcceptedKeyHeaders lists the header names recognized as the key column.
+func AcceptedKeyHeaders() []string { return synonyms[fieldExternalID] }
+
+// AutoMapping maps a header by names: known names become their field,
+// columns naming a phone or email become phones and emails labeled from the
+// header ("guardian1_phone" → phone "Guardian 1"), and the rest become
+// custom fields.
+func AutoMapping(header []string) Mapping {
+	keys := make([]string, len(header))
+	for i, h := range header {
+		keys[i] = headerKey(h)
+	}
+	assigned := make([]bool, len(header))
+	m := make(Mapping, len(header))
+	for kind := fieldKind(0); kind < numSingleFields; kind++ {
+	next:
+		for _, syn := range synonyms[kind] {
+			for i, k := range keys {
+				if !assigned[i] && k == syn {
+					assigned[i] = true
+					m[i] = MappingEntry{Column: header[i], Field: kind.String()}
+					break next
+				}
+			}
+		}
+	}
+	for i, h := range header {
+		if assigned[i] {
+			continue
+		}
+		switch k := keys[i]; {
+		case strings.Contains(k, "email") || strings.Contains(k, "emailaddress"):
+			label := labelFromHeader(h)
+			m[i] = MappingEntry{Column: h, Field: "email", Label: &label}
+		case strings.Contains(k, "phone") || strings.HasSuffix(k, "cell") || strings.Contains(k, "mobile"):
+			label := labelFromHeader(h)
+			m[i] = MappingEntry{Column: h, Field: "phone", Label: &label}
+		default:
+			m[i] = MappingEntry{Column: h, Field: customPrefix + customName(h, i)}
+		}
+	}
+	return m
+}
+
+// labelWordsDropped are the words removed from a header to make a label.
+var labelWordsDropped = map[string]bool{"phone": true, "email": true, "e": true, "mail": true, "number": true,
+	"no": true, "num": true, "address": true, "addr": true}
+
+// labelFromHeader turns "guardian1_phone" into "Guardian 1", "Home Phone"
+// into "Home", "mother_cell" into "Mother Cell", and "phone" into "Primary".
+func labelFromHeader(h string) string {
+	var words []string
+	var cur []rune
+	flush := func() {
+		if len(cur) > 0 {
+			words = append(words, string(cur))
+			cur = cur[:0]
+		}
+	}
+	var prev rune
+	for _, r := range h {
+		switch {
+		case unicode.IsLetter(r):
+			if len(cur) > 0 && (unicode.IsDigit(prev) || unicode.IsUpper(r) && unicode.IsLower(prev)) {
+				flush()
+			}
+			cur = append(cur, r)
+		case unicode.IsDigit(r):
+			if len(cur) > 0 && !unicode.IsDigit(prev) {
+				flush()
+			}
+			cur = append(cur, r)
+		default:
+			flush()
+		}
+		prev = r
+	}
+	flush()
+	kept := words[:0]
+	for _, w := range words {
+		if !labelWordsDropped[strings.ToLower(w)] {
+			kept = append(kept, strings.ToUpper(w[:1])+strings.ToLower(w[1:]))
+		}
+	}
+	if len(kept) == 0 {
+		return "Primary"
+	}
+	return strings.Join(kept, " ")
+}
+
+// customName is the custom-field name of an unmapped column: its header,
+// trimmed, or column_N when the header is blank.
+func customName(h string, i int) string {
+	if n := strings.TrimSpace(h); n != "" {
+		return n
+	}
+	return fmt.Sprintf("column_%d", i+1)
+}

@@ -1,0 +1,89 @@
+package imports
+
+import (
+	"fmt"
+	"sort"
+)
+
+// rowError is a problem with one row: the row is rejected, the rest of the
+// file goes on.
+type rowError struct {
+	Line    int
+	Column  string
+	Value   string
+	Message string
+}
+
+func (e *rowError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Message) }
+
+// Limits on what a run keeps of its errors and warnings; counts stay exact.
+const (
+	maxStoredErrors   = 10000
+	maxStoredWarnings = 100
+	maxValueLength    = 200
+)
+
+// notes collects a run's row errors and warnings.
+type notes struct {
+	errors   []rowError
+	dropped  int // errors beyond maxStoredErrors
+	warnings []string
+	// grouped warnings: a kind seen on many lines becomes one message.
+	groups map[string]*warningGroup
+}
+
+type warningGroup struct {
+	format    string // with %d for the count and %d for the first line
+	count     int
+	firstLine int
+}
+
+func (n *notes) reject(e rowError) {
+	if len(e.Value) > maxValueLength {
+		e.Value = e.Value[:maxValueLength] + "…"
+	}
+	if len(n.errors) >= maxStoredErrors {
+		n.dropped++
+		return
+	}
+	n.errors = append(n.errors, e)
+}
+
+func (n *notes) warn(msg string) {
+	if len(n.warnings) < maxStoredWarnings {
+		n.warnings = append(n.warnings, msg)
+	}
+}
+
+// warnLine counts a warning that may occur on many lines; format gets the
+// count and the first line.
+func (n *notes) warnLine(kind, format string, line int) {
+	if n.groups == nil {
+		n.groups = map[string]*warningGroup{}
+	}
+	g, ok := n.groups[kind]
+	if !ok {
+		g = &warningGroup{format: format, firstLine: line}
+		n.groups[kind] = g
+	}
+	g.count++
+}
+
+// allWarnings returns the warnings with grouped ones summarized, in a stable
+// order.
+func (n *notes) allWarnings() []string {
+	out := append([]string(nil), n.warnings...)
+	kinds := make([]string, 0, len(n.groups))
+	for k := range n.groups {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		g := n.groups[k]
+		out = append(out, fmt.Sprintf(g.format, g.count, g.firstLine))
+	}
+	if n.dropped > 0 {
+		out = append(out, fmt.Sprintf("%d more rejected rows are counted but their errors are not listed", n.dropped))
+	}
+	return out
+}

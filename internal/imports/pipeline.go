@@ -1,0 +1,485 @@
+package imports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rollcall/rollcall/internal/db"
+)
+
+// Phases of a run, as progress reports them.
+const (
+	PhaseReading  = "READING"
+	PhaseApplying = "APPLYING"
+)
+
+// maxSampleChanges bounds the sample of changes a run keeps.
+const maxSampleChanges = 100
+
+// progress is shared between the pipeline and the heartbeat that reports it.
+type progress struct {
+	phase atomic.Value // string
+	rows  atomic.Int64
+	total atomic.Int64 // 0: unknown
+}
+
+func (p *progress) snapshot() Progress {
+	phase, _ := p.phase.Load().(string)
+	pr := Progress{Phase: phase, RowsProcessed: p.rows.Load()}
+	if t := p.total.Load(); t > 0 {
+		pr.RowsTotal = &t
+	}
+	return pr
+}
+
+// applySpec is what a run applies.
+type applySpec struct {
+	imp      *Import
+	run      *Run
+	now      time.Time
+	approved bool // a held run an administrator approved: no removal guard
+}
+
+// Counts are a run's row counts.
+type Counts struct {
+	RowsRead, Created, Updated, Unchanged, Removed, Restored, Rejected int
+}
+
+// applyResult is what a run did, or would do.
+type applyResult struct {
+	Status   RunStatus
+	Counts   Counts
+	Message  string
+	Errors   []rowError
+	Warnings []string
+	Changes  []RunChange
+	// Applied: the changes are written in the transaction (commit it).
+	Applied bool
+}
+
+// errRollback ends the pipeline's transaction without committing, carrying
+// the result (dry runs, guards, failed files).
+type errRollback struct{ result *applyResult }
+
+func (e *errRollback) Error() string { return "rolled back: " + string(e.result.Status) }
+
+// entry is what the pipeline knows about one key: from the database and
+// from the file.
+type entry struct {
+	id       int64 // recipient id; 0 for a key new in this file
+	oldHash  int64
+	fileHash int64
+	line     int32
+	flags    uint8
+}
+
+const (
+	flagExisting  uint8 = 1 << iota
+	flagRemoved         // existing, but removed
+	flagSeen            // in the file
+	flagConflict        // in the file more than once, with different values
+	flagRejected        // its row was rejected
+	flagUnchanged       // counted as unchanged
+	flagStaged          // written to staging
+)
+
+// stage operations.
+const (
+	opInsert  = "I"
+	opUpdate  = "U"
+	opRestore = "R"
+)
+
+// pipeline applies one file to one import's recipients inside one
+// transaction. It streams: the file is parsed as it is read, and only rows
+// that are new or changed are normalized and copied to the database.
+// Unchanged rows are recognized by their hash, computed while parsing, and
+// cost a map lookup.
+type pipeline struct {
+	spec     applySpec
+	tx       *db.Tx
+	plan     *columnPlan
+	rr       *recordReader
+	notes    *notes
+	progress *progress
+
+	index   map[string]int32
+	entries []entry
+	active  int // existing recipients not removed
+
+	direct    bool // the import is empty: copy straight into recipients
+	conflicts []string
+	counts    Counts
+	created   []RunChange // sample of creations
+	blank     int
+	dups      int
+
+	// COPY source state
+	digest *xxhash.Digest
+	bufs   rowBuffers
+	values []any
+	err    error
+}
+
+// importLockKey is the advisory lock serializing applies to one import.
+func importLockKey(importID int64) int64 {
+	return int64(xxhash.Sum64String("rollcall:import")) ^ importID
+}
+
+// run executes the pipeline. It returns *errRollback for outcomes that must
+// not be committed.
+func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, error) {
+	if _, err := p.tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", importLockKey(p.spec.imp.ID)); err != nil {
+		return nil, fmt.Errorf("lock import: %w", err)
+	}
+	p.progress.phase.Store(PhaseReading)
+	rr, err := newRecordReader(file, p.notes)
+	if err != nil {
+		return p.fail(err)
+	}
+	p.rr = rr
+	header, err := readHeader(rr)
+	if err != nil {
+		return p.fail(err)
+	}
+	if p.plan, err = planColumns(header, p.spec.imp.Mapping); err != nil {
+		return p.fail(err)
+	}
+	if err := p.loadExisting(ctx); err != nil {
+		return nil, err
+	}
+	p.direct = len(p.entries) == 0
+	p.digest = xxhash.New()
+
+	table, columns := "recipients", recipientColumns
+	if !p.direct {
+		if _, err := p.tx.ExecContext(ctx, createStageSQL); err != nil {
+			return nil, fmt.Errorf("create staging table: %w", err)
+		}
+		table, columns = "import_stage", stageColumns
+	}
+	p.values = make([]any, len(columns))
+	if _, err := p.tx.CopyFrom(ctx, table, columns, p); err != nil {
+		var fe *FileError
+		if errors.As(err, &fe) {
+			return p.fail(fe)
+		}
+		return nil, err
+	}
+	p.rr.finish()
+	if p.counts.RowsRead == 0 {
+		return p.fail(&FileError{Line: 1, Message: "the file has a header but no data rows; nothing was applied"})
+	}
+
+	p.progress.phase.Store(PhaseApplying)
+	removals := p.removals()
+	p.counts.Removed = len(removals)
+	p.counts.Rejected = len(p.notes.errors) + p.notes.dropped
+	if p.dups > 0 {
+		p.notes.warn(fmt.Sprintf("%d row(s) repeated an earlier row exactly (same key and values) and were counted once", p.dups))
+	}
+	if p.blank > 0 {
+		p.notes.warn(fmt.Sprintf("%d blank row(s) skipped", p.blank))
+	}
+
+	if p.counts.RowsRead > 0 && pct(p.counts.Rejected, p.counts.RowsRead) > p.spec.imp.RejectionThreshold {
+		return p.rollback(StatusFailed, fmt.Sprintf(
+			"%d of %d rows (%.1f%%) were rejected, more than the import's limit of %g%%: the file looks damaged, so nothing was applied",
+			p.counts.Rejected, p.counts.RowsRead, pct(p.counts.Rejected, p.counts.RowsRead), p.spec.imp.RejectionThreshold))
+	}
+	if !p.spec.approved && p.active > 0 && pct(len(removals), p.active) > p.spec.imp.RemovalThreshold {
+		res, err := p.rollback(StatusHeld, fmt.Sprintf(
+			"this file would remove %d of %d active recipients (%.1f%%), more than the import's limit of %g%%: nothing was applied; approve the run to apply it, or cancel it",
+			len(removals), p.active, pct(len(removals), p.active), p.spec.imp.RemovalThreshold))
+		return res, err
+	}
+
+	changes, err := p.apply(ctx, removals)
+	if err != nil {
+		return nil, err
+	}
+	res := p.result(StatusSucceeded, "")
+	res.Changes = changes
+	if res.Counts.Rejected > 0 {
+		res.Status = StatusSucceededWithErrors
+	}
+	res.Message = summarize(res.Counts, p.spec.run.DryRun)
+	if p.spec.run.DryRun {
+		return res, &errRollback{res}
+	}
+	res.Applied = true
+	return res, nil
+}
+
+func pct(n, of int) float64 {
+	if of == 0 {
+		return 0
+	}
+	return float64(n) * 100 / float64(of)
+}
+
+func summarize(c Counts, dry bool) string {
+	verb := "applied"
+	if dry {
+		verb = "dry run, nothing applied"
+	}
+	return fmt.Sprintf("%d rows read: %d created, %d updated, %d unchanged, %d removed, %d restored, %d rejected (%s)",
+		c.RowsRead, c.Created, c.Updated, c.Unchanged, c.Removed, c.Restored, c.Rejected, verb)
+}
+
+func (p *pipeline) result(status RunStatus, message string) *applyResult {
+	return &applyResult{Status: status, Counts: p.counts, Message: message, Errors: p.notes.errors, Warnings: p.notes.allWarnings()}
+}
+
+// fail ends the run as FAILED because of err (a file problem), or returns
+// err if it is not one.
+func (p *pipeline) fail(err error) (*applyResult, error) {
+	var fe *FileError
+	if !errors.As(err, &fe) {
+		return nil, err
+	}
+	line := fe.Line
+	p.notes.errors = append([]rowError{{Line: line, Column: fe.Column, Message: fe.Message}}, p.notes.errors...)
+	res := p.result(StatusFailed, fe.Error())
+	res.Counts.Rejected = len(p.notes.errors) - 1 + p.notes.dropped
+	return res, &errRollback{res}
+}
+
+func (p *pipeline) rollback(status RunStatus, message string) (*applyResult, error) {
+	res := p.result(status, message)
+	return res, &errRollback{res}
+}
+
+// loadExisting reads the import's keys and row hashes, with pgx's binary
+// protocol: a million rows take a fraction of a second.
+func (p *pipeline) loadExisting(ctx context.Context) error {
+	p.index = make(map[string]int32)
+	return p.tx.Pgx(func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT id, external_id, row_hash, removed_at IS NOT NULL FROM recipients WHERE import_id = $1`, p.spec.imp.ID)
+		if err != nil {
+			return fmt.Errorf("load recipients: %w", err)
+		}
+		var (
+			id, hash int64
+			key      string
+			removed  bool
+		)
+		_, err = pgx.ForEachRow(rows, []any{&id, &key, &hash, &removed}, func() error {
+			e := entry{id: id, oldHash: hash, flags: flagExisting}
+			if removed {
+				e.flags |= flagRemoved
+			} else {
+				p.active++
+			}
+			p.index[key] = int32(len(p.entries))
+			p.entries = append(p.entries, e)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("load recipients: %w", err)
+		}
+		return nil
+	})
+}
+
+// Next, Values and Err make the pipeline the COPY source: each call to Next
+// reads records until one needs writing.
+func (p *pipeline) Next() bool {
+	if p.err != nil {
+		return false
+	}
+	for {
+		rec, line, err := p.rr.Read()
+		if errors.Is(err, io.EOF) {
+			return false
+		}
+		var re *rowError
+		if errors.As(err, &re) {
+			p.counts.RowsRead++
+			p.notes.reject(*re)
+			continue
+		}
+		if err != nil {
+			p.err = err
+			return false
+		}
+		p.counts.RowsRead++
+		p.progress.rows.Store(int64(p.counts.RowsRead))
+		if p.prepare(rec, line) {
+			return true
+		}
+	}
+}
+
+func (p *pipeline) Values() ([]any, error) { return p.values, nil }
+func (p *pipeline) Err() error             { return p.err }
+
+// prepare decides what a record needs and fills p.values when it must be
+// written.
+func (p *pipeline) prepare(rec []string, line int) bool {
+	plan := p.plan
+	if len(rec) != len(plan.header) {
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			p.blank++
+			p.counts.RowsRead--
+			return false
+		}
+		// The key of a malformed row cannot be trusted to be in place, but
+		// if it looks like a known key, keep that recipient rather than
+		// remove it for a row the file did have.
+		if k := plan.single[fieldExternalID]; k < len(rec) {
+			if idx, ok := p.index[strings.TrimSpace(rec[k])]; ok {
+				p.entries[idx].flags |= flagSeen | flagRejected
+			}
+		}
+		p.notes.reject(rowError{Line: line, Message: fmt.Sprintf("expected %d fields (as in the header), found %d", len(plan.header), len(rec))})
+		return false
+	}
+	key := plan.key(rec)
+	if key == "" {
+		if allBlank(rec) {
+			p.blank++
+			p.counts.RowsRead--
+			return false
+		}
+		p.notes.reject(rowError{Line: line, Column: plan.header[plan.single[fieldExternalID]], Message: "the key is empty"})
+		return false
+	}
+	hash := plan.hashRecord(p.digest, rec)
+
+	idx, known := p.index[key]
+	if !known {
+		idx = int32(len(p.entries))
+		p.entries = append(p.entries, entry{})
+		p.index[key] = idx
+	}
+	e := &p.entries[idx]
+	if e.flags&flagSeen != 0 {
+		return p.repeated(e, key, hash, line)
+	}
+	e.flags |= flagSeen
+	e.fileHash = hash
+	e.line = int32(line)
+
+	existing := e.flags&flagExisting != 0
+	removed := e.flags&flagRemoved != 0
+	if existing && (e.oldHash == hash && !removed || p.spec.imp.Method == MethodCreateOnly) {
+		e.flags |= flagUnchanged
+		p.counts.Unchanged++
+		return false
+	}
+	row, rerr := plan.normalize(rec, line, p.spec.imp.DefaultRecipientType, p.notes, &p.bufs)
+	if rerr != nil {
+		e.flags |= flagRejected
+		p.notes.reject(*rerr)
+		return false
+	}
+	e.flags |= flagStaged
+	op := opInsert
+	switch {
+	case removed:
+		op = opRestore
+	case existing:
+		op = opUpdate
+	}
+	if op == opInsert && len(p.created) < maxSampleChanges/2 {
+		l := line
+		p.created = append(p.created, RunChange{Line: &l, ExternalID: key, Action: ActionCreate})
+	}
+	p.fill(op, line, row, hash)
+	return true
+}
+
+// repeated handles a key seen before in this file: an exact repeat is
+// counted once; different values reject every row with that key, and the
+// recipient is left as it was (neither updated nor removed).
+func (p *pipeline) repeated(e *entry, key string, hash int64, line int) bool {
+	if e.flags&(flagConflict|flagRejected) == 0 && e.fileHash == hash {
+		p.dups++
+		return false
+	}
+	column := p.plan.header[p.plan.single[fieldExternalID]]
+	if e.flags&flagConflict == 0 {
+		e.flags |= flagConflict
+		p.conflicts = append(p.conflicts, key)
+		if e.flags&flagRejected == 0 {
+			p.notes.reject(rowError{Line: int(e.line), Column: column, Value: key,
+				Message: fmt.Sprintf("key %q appears again on line %d with different values; neither row was applied", key, line)})
+			if e.flags&flagUnchanged != 0 {
+				p.counts.Unchanged--
+			}
+		}
+		e.flags |= flagRejected
+	}
+	p.notes.reject(rowError{Line: line, Column: column, Value: key,
+		Message: fmt.Sprintf("key %q already appeared on line %d with different values; neither row was applied", key, e.line)})
+	return false
+}
+
+func allBlank(rec []string) bool {
+	for _, f := range rec {
+		if strings.TrimSpace(f) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// Column lists for COPY.
+var (
+	recipientColumns = []string{"import_id", "external_id", "type", "first_name", "last_name", "grade", "grade_rank",
+		"school", "language", "phones", "emails", "custom_fields", "row_hash", "created_at", "updated_at"}
+	stageColumns = []string{"op", "line", "external_id", "type", "first_name", "last_name", "grade", "grade_rank",
+		"school", "language", "phones", "emails", "custom_fields", "row_hash"}
+)
+
+const createStageSQL = `CREATE TEMP TABLE import_stage (
+	op text NOT NULL, line integer NOT NULL, external_id text NOT NULL, type text NOT NULL,
+	first_name text NOT NULL, last_name text NOT NULL, grade text, grade_rank smallint,
+	school text, language text, phones jsonb NOT NULL, emails jsonb NOT NULL,
+	custom_fields jsonb NOT NULL, row_hash bigint NOT NULL
+) ON COMMIT DROP`
+
+func (p *pipeline) fill(op string, line int, r *stagedRow, hash int64) {
+	v := p.values
+	if p.direct {
+		v[0], v[1], v[2], v[3], v[4] = p.spec.imp.ID, r.externalID, string(r.typ), r.firstName, r.lastName
+		v[5], v[6], v[7], v[8], v[9] = r.grade, r.gradeRank, r.school, r.language, r.phones
+		v[10], v[11], v[12], v[13], v[14] = r.emails, r.custom, hash, p.spec.now, p.spec.now
+		return
+	}
+	v[0], v[1], v[2], v[3], v[4] = op, int32(line), r.externalID, string(r.typ), r.firstName
+	v[5], v[6], v[7], v[8], v[9] = r.lastName, r.grade, r.gradeRank, r.school, r.language
+	v[10], v[11], v[12], v[13] = r.phones, r.emails, r.custom, hash
+}
+
+// removals returns the recipients a FULL run removes: active, and not in
+// the file (a key the file had, even in rejected or conflicting rows, stays).
+func (p *pipeline) removals() []removal {
+	if p.spec.imp.Method != MethodFull {
+		return nil
+	}
+	var out []removal
+	for key, idx := range p.index {
+		e := &p.entries[idx]
+		if e.flags&flagExisting != 0 && e.flags&(flagRemoved|flagSeen) == 0 {
+			out = append(out, removal{id: e.id, key: key})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out
+}
+
+type removal struct {
+	id  int64
+	key string
+}

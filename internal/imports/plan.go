@@ -1,0 +1,307 @@
+package imports
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/rollcall/rollcall/internal/recipients"
+)
+
+// normalizerVersion is part of every row hash. Bump it when normalization
+// changes what a row becomes, so that the next run rewrites every row.
+const normalizerVersion = 1
+
+type labeledColumn struct {
+	idx   int
+	label string
+}
+
+type namedColumn struct {
+	idx  int
+	name string
+}
+
+// columnPlan is a mapping resolved against one file's header: which column
+// index feeds which field.
+type columnPlan struct {
+	header  []string
+	single  [numSingleFields]int // column index, or -1
+	phones  []labeledColumn
+	emails  []labeledColumn
+	custom  []namedColumn
+	seed    uint64 // row-hash seed: the plan and the normalizer version
+	mapping Mapping
+}
+
+// planColumns resolves m (nil: map by header names) against header.
+func planColumns(header []string, m Mapping) (*columnPlan, error) {
+	if len(header) == 0 || len(header) == 1 && header[0] == "" {
+		return nil, &FileError{Line: 1, Message: "the header line is empty"}
+	}
+	explicit := m != nil
+	if !explicit {
+		m = AutoMapping(header)
+	}
+	p := &columnPlan{header: header, mapping: m}
+	for i := range p.single {
+		p.single[i] = -1
+	}
+	used := make([]bool, len(header))
+	customNames := map[string]bool{}
+	for _, e := range m {
+		idx, err := findColumn(header, e.Column)
+		if err != nil {
+			return nil, err
+		}
+		if idx < 0 {
+			kind, _, _ := parseField(e.Field)
+			return nil, &FileError{Line: 1, Column: e.Column, Message: fmt.Sprintf(
+				"the mapping takes %s from column %q, which is not in the file's header (%s)", kind, e.Column, strings.Join(header, ", "))}
+		}
+		used[idx] = true
+		kind, name, _ := parseField(e.Field)
+		switch kind {
+		case fieldPhone:
+			p.phones = append(p.phones, labeledColumn{idx, labelOf(e)})
+		case fieldEmail:
+			p.emails = append(p.emails, labeledColumn{idx, labelOf(e)})
+		case fieldCustom:
+			p.custom = append(p.custom, namedColumn{idx, name})
+			customNames[name] = true
+		default:
+			p.single[kind] = idx
+		}
+	}
+	if p.single[fieldExternalID] < 0 {
+		return nil, &FileError{Line: 1, Message: fmt.Sprintf(
+			"no key column: the header (%s) has none of the names used for the key (%s); add a mapping with an externalId column",
+			strings.Join(header, ", "), strings.Join(AcceptedKeyHeaders(), ", "))}
+	}
+	// Columns the mapping does not name are kept as custom fields.
+	for i, h := range header {
+		if used[i] {
+			continue
+		}
+		name := customName(h, i)
+		for n := 2; customNames[name]; n++ {
+			name = fmt.Sprintf("%s (%d)", customName(h, i), n)
+		}
+		customNames[name] = true
+		p.custom = append(p.custom, namedColumn{i, name})
+	}
+	d := xxhash.New()
+	fmt.Fprintf(d, "v%d|%d|", normalizerVersion, len(header))
+	for _, c := range p.single {
+		fmt.Fprintf(d, "%d,", c)
+	}
+	for _, c := range p.phones {
+		fmt.Fprintf(d, "p%d:%s,", c.idx, c.label)
+	}
+	for _, c := range p.emails {
+		fmt.Fprintf(d, "e%d:%s,", c.idx, c.label)
+	}
+	for _, c := range p.custom {
+		fmt.Fprintf(d, "c%d:%s,", c.idx, c.name)
+	}
+	p.seed = d.Sum64()
+	return p, nil
+}
+
+func labelOf(e MappingEntry) string {
+	if e.Label != nil && *e.Label != "" {
+		return *e.Label
+	}
+	return labelFromHeader(e.Column)
+}
+
+// findColumn finds a mapped column in the header: exactly (ignoring case and
+// surrounding spaces) or, failing that, by its reduced name. Two matches are
+// an error: the mapping would be ambiguous.
+func findColumn(header []string, column string) (int, error) {
+	match := func(eq func(string) bool) (int, error) {
+		found := -1
+		for i, h := range header {
+			if eq(h) {
+				if found >= 0 {
+					return -1, &FileError{Line: 1, Column: column, Message: fmt.Sprintf(
+						"column %q appears twice in the header (columns %d and %d)", column, found+1, i+1)}
+				}
+				found = i
+			}
+		}
+		return found, nil
+	}
+	want := strings.TrimSpace(column)
+	idx, err := match(func(h string) bool { return strings.EqualFold(h, want) })
+	if err != nil || idx >= 0 {
+		return idx, err
+	}
+	key := headerKey(want)
+	if key == "" {
+		return -1, nil
+	}
+	return match(func(h string) bool { return headerKey(h) == key })
+}
+
+// hashRecord hashes a row as the file has it, under the plan's seed.
+func (p *columnPlan) hashRecord(d *xxhash.Digest, rec []string) int64 {
+	d.ResetWithSeed(p.seed)
+	for _, f := range rec {
+		_, _ = d.WriteString(f)
+		_, _ = d.Write(fieldSeparator)
+	}
+	return int64(d.Sum64())
+}
+
+var fieldSeparator = []byte{0x1f}
+
+// key returns the row's key (trimmed).
+func (p *columnPlan) key(rec []string) string {
+	return strings.TrimSpace(rec[p.single[fieldExternalID]])
+}
+
+// stagedRow is a row normalized for the database.
+type stagedRow struct {
+	externalID string
+	typ        recipients.Type
+	firstName  string
+	lastName   string
+	grade      *string
+	gradeRank  *int16
+	school     *string
+	language   *string
+	phones     []byte // JSON
+	emails     []byte // JSON
+	custom     []byte // JSON
+}
+
+// normalize turns a record into a staged row, or reports what is wrong with
+// it. Unknown grades are kept (with a warning) rather than rejected: many
+// districts export ungraded or adult students.
+func (p *columnPlan) normalize(rec []string, line int, defaultType recipients.Type, n *notes, buf *rowBuffers) (*stagedRow, *rowError) {
+	get := func(kind fieldKind) string {
+		if i := p.single[kind]; i >= 0 {
+			return strings.TrimSpace(rec[i])
+		}
+		return ""
+	}
+	opt := func(kind fieldKind) *string {
+		if v := get(kind); v != "" {
+			return &v
+		}
+		return nil
+	}
+	row := &stagedRow{
+		externalID: get(fieldExternalID),
+		typ:        defaultType,
+		firstName:  get(fieldFirstName),
+		lastName:   get(fieldLastName),
+		school:     opt(fieldSchool),
+		language:   opt(fieldLanguage),
+	}
+	if v := get(fieldType); v != "" {
+		t, ok := recipients.NormalizeType(v)
+		if !ok {
+			return nil, &rowError{Line: line, Column: p.header[p.single[fieldType]], Value: v,
+				Message: fmt.Sprintf("unknown type %q: use STUDENT, STAFF, CONTACT or OTHER", v)}
+		}
+		row.typ = t
+	}
+	if v := get(fieldGrade); v != "" {
+		g, rank, ok := recipients.NormalizeGrade(v)
+		row.grade = &g
+		if ok {
+			row.gradeRank = &rank
+		} else {
+			n.warnLine("grade", "%d row(s) have a grade outside PK, K, 1–12 (first on line %d); it is kept as written, and grade ranges do not include them", line)
+		}
+	}
+
+	b := buf.phones[:0]
+	b = append(b, '[')
+	for _, c := range p.phones {
+		for _, raw := range splitMulti(rec[c.idx]) {
+			num, ok := recipients.NormalizePhone(raw)
+			if !ok {
+				return nil, &rowError{Line: line, Column: p.header[c.idx], Value: raw, Message: fmt.Sprintf("%q is not a valid phone number", raw)}
+			}
+			b = appendContact(b, "number", num, c.label)
+		}
+	}
+	row.phones = append(b, ']')
+	buf.phones = row.phones
+
+	b = buf.emails[:0]
+	b = append(b, '[')
+	for _, c := range p.emails {
+		for _, raw := range splitMulti(rec[c.idx]) {
+			addr, ok := recipients.NormalizeEmail(raw)
+			if !ok {
+				return nil, &rowError{Line: line, Column: p.header[c.idx], Value: raw, Message: fmt.Sprintf("%q is not a valid email address", raw)}
+			}
+			b = appendContact(b, "address", addr, c.label)
+		}
+	}
+	row.emails = append(b, ']')
+	buf.emails = row.emails
+
+	b = buf.custom[:0]
+	b = append(b, '{')
+	for _, c := range p.custom {
+		v := strings.TrimSpace(rec[c.idx])
+		if v == "" {
+			continue
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b, _ = jsontext.AppendQuote(b, c.name)
+		b = append(b, ':')
+		b, _ = jsontext.AppendQuote(b, v)
+	}
+	row.custom = append(b, '}')
+	buf.custom = row.custom
+	return row, nil
+}
+
+// rowBuffers are reused between rows; pgx copies values out before the next
+// row is built.
+type rowBuffers struct {
+	phones, emails, custom []byte
+}
+
+func appendContact(b []byte, key, value, label string) []byte {
+	if len(b) > 1 {
+		b = append(b, ',')
+	}
+	b = append(b, `{"`...)
+	b = append(b, key...)
+	b = append(b, `":`...)
+	b, _ = jsontext.AppendQuote(b, value)
+	b = append(b, `,"label":`...)
+	b, _ = jsontext.AppendQuote(b, label)
+	return append(b, '}')
+}
+
+// splitMulti splits a cell holding several phones or emails ("a@x.org;
+// b@y.org") and drops empty parts.
+func splitMulti(s string) []string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	if !strings.ContainsAny(s, ";,") {
+		return []string{s}
+	}
+	parts := strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ',' })
+	out := parts[:0]
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

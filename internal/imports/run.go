@@ -1,0 +1,162 @@
+package imports
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// RunStatus is where a run is in its life.
+type RunStatus string
+
+const (
+	StatusQueued  RunStatus = "QUEUED"
+	StatusRunning RunStatus = "RUNNING"
+	// StatusSucceeded: every row applied.
+	StatusSucceeded RunStatus = "SUCCEEDED"
+	// StatusSucceededWithErrors: bad rows rejected, the rest applied.
+	StatusSucceededWithErrors RunStatus = "SUCCEEDED_WITH_ERRORS"
+	// StatusFailed: nothing applied.
+	StatusFailed RunStatus = "FAILED"
+	// StatusHeld: the run would remove more than the import allows; nothing
+	// applied until an administrator approves or cancels it.
+	StatusHeld     RunStatus = "HELD"
+	StatusCanceled RunStatus = "CANCELED"
+)
+
+// Active reports whether a run still occupies its import (at most one
+// does).
+func (s RunStatus) Active() bool {
+	return s == StatusQueued || s == StatusRunning || s == StatusHeld
+}
+
+// Trigger is what started a run.
+type Trigger string
+
+const (
+	TriggerManual   Trigger = "MANUAL"
+	TriggerUpload   Trigger = "UPLOAD"
+	TriggerSchedule Trigger = "SCHEDULE"
+	TriggerRevert   Trigger = "REVERT"
+)
+
+// Run is one application (or dry run) of a file to an import.
+type Run struct {
+	bun.BaseModel `bun:"table:import_runs,alias:run"`
+
+	ID            int64      `bun:",pk,autoincrement"`
+	ImportID      int64      `bun:",notnull"`
+	FileID        int64      `bun:",notnull"`
+	Status        RunStatus  `bun:",notnull"`
+	Trigger       Trigger    `bun:",notnull"`
+	DryRun        bool       `bun:",notnull"`
+	RequestedBy   *int64     ``
+	ApprovedBy    *int64     ``
+	ApprovedAt    *time.Time ``
+	QueuedAt      time.Time  `bun:",nullzero,notnull,default:current_timestamp"`
+	StartedAt     *time.Time ``
+	FinishedAt    *time.Time ``
+	HeartbeatAt   *time.Time ``
+	JobID         *int64     ``
+	Attempts      int        `bun:",notnull"`
+	Phase         *string    ``
+	RowsProcessed int64      `bun:",notnull"`
+	RowsTotal     *int64     ``
+	RowsRead      int        `bun:",notnull"`
+	Created       int        `bun:",notnull"`
+	Updated       int        `bun:",notnull"`
+	Unchanged     int        `bun:",notnull"`
+	Removed       int        `bun:",notnull"`
+	Restored      int        `bun:",notnull"`
+	Rejected      int        `bun:",notnull"`
+	Message       string     `bun:",notnull"`
+	Warnings      []string   `bun:",array,notnull"`
+}
+
+// Applied reports whether the run's changes are in the data.
+func (r *Run) Applied() bool {
+	return !r.DryRun && (r.Status == StatusSucceeded || r.Status == StatusSucceededWithErrors)
+}
+
+// RunError is a row the run rejected, or the reason a file failed.
+type RunError struct {
+	bun.BaseModel `bun:"table:import_run_errors,alias:e"`
+
+	RunID      int64   `bun:",pk"`
+	Seq        int     `bun:",pk"`
+	Line       int     `bun:",notnull"`
+	ColumnName *string `bun:"column_name"`
+	Value      *string ``
+	Message    string  `bun:",notnull"`
+}
+
+// ChangeAction is what a run did (or would do) to a recipient.
+type ChangeAction string
+
+const (
+	ActionCreate  ChangeAction = "CREATE"
+	ActionUpdate  ChangeAction = "UPDATE"
+	ActionRemove  ChangeAction = "REMOVE"
+	ActionRestore ChangeAction = "RESTORE"
+)
+
+// RunChange is one entry of a run's sample of changes: a field of a
+// recipient, old → new.
+type RunChange struct {
+	bun.BaseModel `bun:"table:import_run_changes,alias:c"`
+
+	RunID      int64        `bun:",pk"`
+	Seq        int          `bun:",pk"`
+	Line       *int         ``
+	ExternalID string       `bun:",notnull"`
+	Action     ChangeAction `bun:",notnull"`
+	Field      *string      ``
+	OldValue   *string      ``
+	NewValue   *string      ``
+}
+
+// Progress is how far a running run is.
+type Progress struct {
+	Phase         string
+	RowsProcessed int64
+	RowsTotal     *int64
+}
+
+func (s RunStatus) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(s))) }
+
+func (s *RunStatus) UnmarshalGQL(v any) error {
+	str, _ := v.(string)
+	switch RunStatus(str) {
+	case StatusQueued, StatusRunning, StatusSucceeded, StatusSucceededWithErrors, StatusFailed, StatusHeld, StatusCanceled:
+		*s = RunStatus(str)
+		return nil
+	}
+	return fmt.Errorf("%v is not a valid ImportRunStatus", v)
+}
+
+func (t Trigger) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(t))) }
+
+func (t *Trigger) UnmarshalGQL(v any) error {
+	str, _ := v.(string)
+	switch Trigger(str) {
+	case TriggerManual, TriggerUpload, TriggerSchedule, TriggerRevert:
+		*t = Trigger(str)
+		return nil
+	}
+	return fmt.Errorf("%v is not a valid ImportRunTrigger", v)
+}
+
+func (a ChangeAction) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(a))) }
+
+func (a *ChangeAction) UnmarshalGQL(v any) error {
+	str, _ := v.(string)
+	switch ChangeAction(str) {
+	case ActionCreate, ActionUpdate, ActionRemove, ActionRestore:
+		*a = ChangeAction(str)
+		return nil
+	}
+	return fmt.Errorf("%v is not a valid ChangeAction", v)
+}

@@ -1,0 +1,551 @@
+package imports
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/uptrace/bun"
+
+	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/page"
+	"github.com/rollcall/rollcall/internal/recipients"
+	"github.com/rollcall/rollcall/internal/users"
+)
+
+// Config tunes imports.
+type Config struct {
+	// MaxUploadBytes bounds a file (0: no limit).
+	MaxUploadBytes int64
+	// RunTimeout bounds one attempt of a run.
+	RunTimeout time.Duration
+	// StaleAfter is how long a running run may go without a heartbeat before
+	// its worker is presumed dead and the run is recovered.
+	StaleAfter time.Duration
+	// MaxRunAttempts is how many times a run is started before it fails.
+	MaxRunAttempts int
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{MaxUploadBytes: 1 << 30, RunTimeout: 2 * time.Hour, StaleAfter: 45 * time.Second, MaxRunAttempts: 3}
+}
+
+// Service holds the rules about imports, files and runs.
+type Service struct {
+	db     *db.DB
+	jobs   *river.Client[*sql.Tx]
+	cfg    Config
+	now    func() time.Time
+	logger *slog.Logger
+}
+
+// NewService returns a Service. jobs inserts River jobs inside the
+// service's transactions.
+func NewService(d *db.DB, jobs *river.Client[*sql.Tx], cfg Config, now func() time.Time, logger *slog.Logger) *Service {
+	return &Service{db: d, jobs: jobs, cfg: cfg, now: now, logger: logger}
+}
+
+// Get returns an import (admins only).
+func (s *Service) Get(ctx context.Context, id int64) (*Import, error) {
+	if _, err := users.RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	return GetImport(ctx, s.db, id)
+}
+
+// GetMany returns imports by id, for dataloaders (caller checked access).
+func (s *Service) GetMany(ctx context.Context, ids []int64) ([]Import, error) {
+	return GetImports(ctx, s.db, ids)
+}
+
+// List returns a page of imports by name (admins only).
+func (s *Service) List(ctx context.Context, req page.Request) (page.Page[Import], error) {
+	if _, err := users.RequireAdmin(ctx); err != nil {
+		return page.Page[Import]{}, err
+	}
+	return ListImports(ctx, s.db, req)
+}
+
+// Count counts imports (admins only).
+func (s *Service) Count(ctx context.Context) (int, error) {
+	if _, err := users.RequireAdmin(ctx); err != nil {
+		return 0, err
+	}
+	return CountImports(ctx, s.db)
+}
+
+// Create defines an import (admins only).
+func (s *Service) Create(ctx context.Context, in CreateImportInput) (*Import, error) {
+	v, err := users.RequireAdmin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	imp := &Import{
+		Kind: KindRecipient, Method: in.Method, DefaultRecipientType: recipients.TypeStudent,
+		RemovalThreshold: DefaultRemovalThreshold, RejectionThreshold: DefaultRejectionThreshold,
+		CreatedBy: &v.User.ID, CreatedAt: s.now(), UpdatedAt: s.now(),
+	}
+	if imp.Name, err = normalizeImportName("input.name", in.Name); err != nil {
+		return nil, err
+	}
+	if !in.Method.IsValid() {
+		return nil, apperr.Invalid("input.method", "unknown method %q: use FULL, UPDATE or CREATE_ONLY", in.Method)
+	}
+	if in.Kind != nil {
+		if *in.Kind != KindRecipient {
+			return nil, apperr.Invalid("input.kind", "only RECIPIENT imports can be created for now")
+		}
+		imp.Kind = *in.Kind
+	}
+	if in.Description != nil {
+		imp.Description = strings.TrimSpace(*in.Description)
+	}
+	if err := s.applyCommon(imp, "input", in.Mapping, false, in.DefaultRecipientType, in.RemovalThreshold, in.RejectionThreshold); err != nil {
+		return nil, err
+	}
+	if _, err := s.db.NewInsert().Model(imp).Returning("*").Exec(ctx); err != nil {
+		if db.IsUniqueViolation(err, "imports_name_key") {
+			return nil, apperr.Conflict("an import named %q already exists", imp.Name).With("field", "input.name")
+		}
+		return nil, fmt.Errorf("create import: %w", err)
+	}
+	return imp, nil
+}
+
+// applyCommon sets the fields create and update share.
+func (s *Service) applyCommon(imp *Import, at string, mapping []MappingEntry, clearMapping bool, typ *recipients.Type, removal, rejection *float64) error {
+	if clearMapping {
+		imp.Mapping = nil
+	} else if mapping != nil {
+		m, err := ValidateMapping(at+".mapping", mapping)
+		if err != nil {
+			return err
+		}
+		imp.Mapping = m
+	}
+	if typ != nil {
+		if !typ.IsValid() {
+			return apperr.Invalid(at+".defaultRecipientType", "unknown recipient type %q", *typ)
+		}
+		imp.DefaultRecipientType = *typ
+	}
+	if removal != nil {
+		if err := validThreshold(at+".removalThreshold", *removal); err != nil {
+			return err
+		}
+		imp.RemovalThreshold = *removal
+	}
+	if rejection != nil {
+		if err := validThreshold(at+".rejectionThreshold", *rejection); err != nil {
+			return err
+		}
+		imp.RejectionThreshold = *rejection
+	}
+	return nil
+}
+
+// Update changes an import's name, description, mapping and guards (admins
+// only). The method cannot change.
+func (s *Service) Update(ctx context.Context, id int64, in UpdateImportInput) (*Import, error) {
+	if _, err := users.RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	var imp *Import
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		if imp, err = GetImport(ctx, tx, id); err != nil {
+			return err
+		}
+		if in.Name != nil {
+			if imp.Name, err = normalizeImportName("input.name", *in.Name); err != nil {
+				return err
+			}
+		}
+		if in.Description != nil {
+			imp.Description = strings.TrimSpace(*in.Description)
+		}
+		if in.ClearMapping != nil && *in.ClearMapping && in.Mapping != nil {
+			return apperr.Invalid("input.clearMapping", "give either mapping or clearMapping, not both")
+		}
+		if err := s.applyCommon(imp, "input", in.Mapping, in.ClearMapping != nil && *in.ClearMapping, in.DefaultRecipientType, in.RemovalThreshold, in.RejectionThreshold); err != nil {
+			return err
+		}
+		imp.UpdatedAt = s.now()
+		_, err = tx.NewUpdate().Model(imp).
+			Column("name", "description", "mapping", "default_recipient_type", "removal_threshold", "rejection_threshold", "updated_at").
+			WherePK().Returning("*").Exec(ctx)
+		if db.IsUniqueViolation(err, "imports_name_key") {
+			return apperr.Conflict("an import named %q already exists", imp.Name).With("field", "input.name")
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return imp, nil
+}
+
+// Upload stores a file for an import and, with runNow, queues a run of it
+// (Submit and Run Now), all in one transaction: the file is stored whole
+// with its metadata or not at all.
+func (s *Service) Upload(ctx context.Context, importID int64, name string, r io.Reader, runNow bool) (*File, *Run, error) {
+	v, err := users.RequireAdmin(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	imp, err := GetImport(ctx, s.db, importID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if runNow {
+		// Fail before reading the upload; the unique index settles races.
+		if err := s.checkNoActiveRun(ctx, s.db, importID); err != nil {
+			return nil, nil, err
+		}
+	}
+	var f *File
+	var run *Run
+	err = s.db.RunInPgxTx(ctx, func(ctx context.Context, tx *db.Tx) error {
+		now := s.now()
+		f = &File{ImportID: importID, Name: cleanFileName(name), SHA256: make([]byte, 32), Header: []string{}, UploadedBy: &v.User.ID, UploadedAt: now}
+		if err := storeFile(ctx, tx, f, r, s.cfg.MaxUploadBytes); err != nil {
+			return err
+		}
+		if _, err := tx.NewUpdate().Model((*Import)(nil)).Set("file_date = ?", now).Set("latest_file_id = ?", f.ID).
+			Where("id = ?", importID).Exec(ctx); err != nil {
+			return fmt.Errorf("record file date: %w", err)
+		}
+		if runNow {
+			var err error
+			run, err = s.enqueueRun(ctx, tx.Tx, imp, f.ID, TriggerManual, false, &v.User.ID)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, run, nil
+}
+
+func cleanFileName(name string) string {
+	name = strings.TrimSpace(path.Base(strings.ReplaceAll(name, "\\", "/")))
+	if name == "" || name == "." || name == "/" {
+		return "upload.csv"
+	}
+	if len(name) > 255 {
+		name = name[:255]
+	}
+	return name
+}
+
+// RunImport queues a run of the import's latest file.
+func (s *Service) RunImport(ctx context.Context, importID int64, dryRun bool) (*Run, error) {
+	v, err := users.RequireAdmin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var run *Run
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		imp, err := GetImport(ctx, tx, importID)
+		if err != nil {
+			return err
+		}
+		if imp.LatestFileID == nil {
+			return apperr.Conflict("import %q has no file yet: upload one first", imp.Name)
+		}
+		run, err = s.enqueueRun(ctx, tx, imp, *imp.LatestFileID, TriggerManual, dryRun, &v.User.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+func (s *Service) checkNoActiveRun(ctx context.Context, idb bun.IDB, importID int64) error {
+	active, err := ActiveRun(ctx, idb, importID)
+	if err != nil {
+		return err
+	}
+	if active != nil {
+		return activeRunConflict(active)
+	}
+	return nil
+}
+
+func activeRunConflict(r *Run) *apperr.Error {
+	what := strings.ToLower(string(r.Status))
+	hint := "wait for it to finish"
+	if r.Status == StatusHeld {
+		hint = "approve or cancel it first"
+	}
+	return apperr.Conflict("import run %d is %s: %s", r.ID, what, hint).With("activeRunId", fmt.Sprint(r.ID))
+}
+
+// enqueueRun inserts a queued run and its job in tx.
+func (s *Service) enqueueRun(ctx context.Context, tx bun.Tx, imp *Import, fileID int64, trigger Trigger, dryRun bool, requestedBy *int64) (*Run, error) {
+	if err := s.checkNoActiveRun(ctx, tx, imp.ID); err != nil {
+		return nil, err
+	}
+	run := &Run{ImportID: imp.ID, FileID: fileID, Status: StatusQueued, Trigger: trigger, DryRun: dryRun,
+		RequestedBy: requestedBy, QueuedAt: s.now(), Warnings: []string{}}
+	// A savepoint, so that losing a race leaves the transaction usable.
+	err := tx.RunInTx(ctx, nil, func(ctx context.Context, sp bun.Tx) error {
+		_, err := sp.NewInsert().Model(run).Returning("*").Exec(ctx)
+		return err
+	})
+	if db.IsUniqueViolation(err, "import_runs_one_active") {
+		if active, aerr := ActiveRun(ctx, tx, imp.ID); aerr == nil && active != nil {
+			return nil, activeRunConflict(active)
+		}
+		return nil, apperr.Conflict("another run of import %q was just started", imp.Name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("insert run: %w", err)
+	}
+	if err := s.insertJob(ctx, tx, run); err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// insertJob queues the River job that executes run, in tx.
+func (s *Service) insertJob(ctx context.Context, tx bun.Tx, run *Run) error {
+	res, err := s.jobs.InsertTx(ctx, tx.Tx, RunArgs{RunID: run.ID}, nil)
+	if err != nil {
+		return fmt.Errorf("queue run %d: %w", run.ID, err)
+	}
+	run.JobID = &res.Job.ID
+	_, err = tx.NewUpdate().Model(run).Column("job_id").WherePK().Exec(ctx)
+	return err
+}
+
+// Approve applies a held run as it is, past the removal guard.
+func (s *Service) Approve(ctx context.Context, runID int64) (*Run, error) {
+	v, err := users.RequireAdmin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var run *Run
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		if run, err = GetRunForUpdate(ctx, tx, runID); err != nil {
+			return err
+		}
+		if run.Status != StatusHeld {
+			return apperr.Conflict("import run %d is %s, not HELD: only held runs can be approved", run.ID, run.Status)
+		}
+		now := s.now()
+		run.Status, run.ApprovedBy, run.ApprovedAt = StatusQueued, &v.User.ID, &now
+		run.Message = fmt.Sprintf("approved by %s; queued to apply", v.User.Email)
+		if _, err := tx.NewUpdate().Model(run).Column("status", "approved_by", "approved_at", "message").WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("approve run %d: %w", run.ID, err)
+		}
+		return s.insertJob(ctx, tx, run)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// Cancel drops a queued or held run, or asks a running one to stop (it then
+// rolls back and ends CANCELED).
+func (s *Service) Cancel(ctx context.Context, runID int64) (*Run, error) {
+	v, err := users.RequireAdmin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var run *Run
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		if run, err = GetRunForUpdate(ctx, tx, runID); err != nil {
+			return err
+		}
+		switch run.Status {
+		case StatusQueued, StatusHeld:
+			run.Status, run.Message = StatusCanceled, "canceled by "+v.User.Email
+			now := s.now()
+			run.FinishedAt = &now
+			if err := setRunFinished(ctx, tx, run.ID, run.Status, run.Message, now); err != nil {
+				return err
+			}
+			if run.JobID != nil && run.Status == StatusCanceled {
+				if _, err := s.jobs.JobCancelTx(ctx, tx.Tx, *run.JobID); err != nil && !errors.Is(err, river.ErrNotFound) {
+					return fmt.Errorf("cancel job: %w", err)
+				}
+			}
+			return nil
+		case StatusRunning:
+			if run.JobID == nil {
+				return apperr.Conflict("import run %d is running without a job", run.ID)
+			}
+			if _, err := s.jobs.JobCancelTx(ctx, tx.Tx, *run.JobID); err != nil && !errors.Is(err, river.ErrNotFound) {
+				return fmt.Errorf("cancel job: %w", err)
+			}
+			run.Message = "cancel requested by " + v.User.Email
+			_, err := tx.NewUpdate().Model(run).Column("message").WherePK().Exec(ctx)
+			return err
+		}
+		return apperr.Conflict("import run %d already ended (%s)", run.ID, run.Status)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// GetRun returns a run (admins only).
+func (s *Service) GetRun(ctx context.Context, id int64) (*Run, error) {
+	if _, err := users.RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	return GetRun(ctx, s.db, id)
+}
+
+// Runs returns an import's runs, newest first.
+func (s *Service) Runs(ctx context.Context, importID int64, req page.Request) (page.Page[Run], error) {
+	if _, err := users.RequireAdmin(ctx); err != nil {
+		return page.Page[Run]{}, err
+	}
+	return ListRuns(ctx, s.db, importID, req)
+}
+
+// CountRuns counts an import's runs.
+func (s *Service) CountRuns(ctx context.Context, importID int64) (int, error) {
+	if _, err := users.RequireAdmin(ctx); err != nil {
+		return 0, err
+	}
+	return CountRuns(ctx, s.db, importID)
+}
+
+// RunErrors returns a page of a run's errors.
+func (s *Service) RunErrors(ctx context.Context, runID int64, req page.Request) (page.Page[RunError], error) {
+	if _, err := users.RequireAdmin(ctx); err != nil {
+		return page.Page[RunError]{}, err
+	}
+	return ListRunErrors(ctx, s.db, runID, req)
+}
+
+// CountRunErrors counts a run's stored errors.
+func (s *Service) CountRunErrors(ctx context.Context, runID int64) (int, error) {
+	if _, err := users.RequireAdmin(ctx); err != nil {
+		return 0, err
+	}
+	return CountRunErrors(ctx, s.db, runID)
+}
+
+// RunChanges returns a run's sample of changes.
+func (s *Service) RunChanges(ctx context.Context, runID int64) ([]RunChange, error) {
+	if _, err := users.RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	return ListRunChanges(ctx, s.db, runID)
+}
+
+// File returns a file (admins only).
+func (s *Service) File(ctx context.Context, id int64) (*File, error) {
+	if _, err := users.RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	return GetFile(ctx, s.db, id)
+}
+
+// RecipientCount counts an import's active recipients.
+func (s *Service) RecipientCount(ctx context.Context, importID int64) (int, error) {
+	if _, err := users.RequireAdmin(ctx); err != nil {
+		return 0, err
+	}
+	return CountActiveRecipients(ctx, s.db, importID)
+}
+
+// ProposeMapping returns the mapping a run of the latest file would use:
+// the import's own mapping, or one made from the header's names, plus the
+// columns kept as custom fields.
+func (s *Service) ProposeMapping(ctx context.Context, importID int64) (Mapping, error) {
+	imp, err := s.Get(ctx, importID)
+	if err != nil {
+		return nil, err
+	}
+	if imp.LatestFileID == nil {
+		return nil, apperr.Conflict("import %q has no file yet: upload one to propose a mapping from its header", imp.Name)
+	}
+	f, err := GetFile(ctx, s.db, *imp.LatestFileID)
+	if err != nil {
+		return nil, err
+	}
+	return EffectiveMapping(f.Header, imp.Mapping), nil
+}
+
+// EffectiveMapping is m (nil: by header names) completed with the header's
+// other columns as custom fields. Mapped columns missing from the header
+// are left in, so that the caller can see them.
+func EffectiveMapping(header []string, m Mapping) Mapping {
+	if m == nil {
+		return AutoMapping(header)
+	}
+	out := append(Mapping(nil), m...)
+	used := map[int]bool{}
+	for _, e := range m {
+		if idx, err := findColumn(header, e.Column); err == nil && idx >= 0 {
+			used[idx] = true
+		}
+	}
+	for i, h := range header {
+		if !used[i] {
+			out = append(out, MappingEntry{Column: h, Field: customPrefix + customName(h, i)})
+		}
+	}
+	return out
+}
+
+// KeyColumn is the column an import takes its key from: from its mapping,
+// or from the latest file's header.
+func (s *Service) KeyColumn(ctx context.Context, imp *Import) (*string, error) {
+	m := imp.Mapping
+	if m == nil {
+		if imp.LatestFileID == nil {
+			return nil, nil
+		}
+		f, err := GetFile(ctx, s.db, *imp.LatestFileID)
+		if err != nil {
+			return nil, err
+		}
+		m = AutoMapping(f.Header)
+	}
+	for _, e := range m {
+		if e.Field == "externalId" {
+			c := e.Column
+			return &c, nil
+		}
+	}
+	return nil, nil
+}
+
+// GetFiles returns files by id, for dataloaders (caller checked access).
+func (s *Service) GetFiles(ctx context.Context, ids []int64) ([]File, error) { return GetFiles(ctx, s.db, ids) }
+
+// GetRuns returns runs by id, for dataloaders (caller checked access).
+func (s *Service) GetRuns(ctx context.Context, ids []int64) ([]Run, error) { return GetRuns(ctx, s.db, ids) }
+
+// ScheduleDescription is the product's Description column: the schedule,
+// or Manual.
+func (s *Service) ScheduleDescription(imp *Import) string { return "Manual" }
+
+// ActiveRun returns the import's queued, running or held run (admins only).
+func (s *Service) ActiveRun(ctx context.Context, importID int64) (*Run, error) {
+	if _, err := users.RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	return ActiveRun(ctx, s.db, importID)
+}

@@ -1,0 +1,10 @@
+DROP TABLE recipients;
+DROP TABLE import_run_changes;
+DROP TABLE import_run_errors;
+ALTER TABLE imports DROP CONSTRAINT imports_last_run_id_fkey;
+DROP TABLE import_runs;
+ALTER TABLE imports DROP CONSTRAINT imports_latest_file_id_fkey;
+DROP TABLE import_file_chunks;
+DROP TABLE import_files;
+DROP TABLE imports;
+DROP FUNCTION imports_fixed_columns();
