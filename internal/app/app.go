@@ -126,4 +126,3 @@ func (a *App) Stop(ctx context.Context) error {
 	}
 	return nil
 }
-

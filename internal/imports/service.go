@@ -533,10 +533,14 @@ func (s *Service) KeyColumn(ctx context.Context, imp *Import) (*string, error) {
 }
 
 // GetFiles returns files by id, for dataloaders (caller checked access).
-func (s *Service) GetFiles(ctx context.Context, ids []int64) ([]File, error) { return GetFiles(ctx, s.db, ids) }
+func (s *Service) GetFiles(ctx context.Context, ids []int64) ([]File, error) {
+	return GetFiles(ctx, s.db, ids)
+}
 
 // GetRuns returns runs by id, for dataloaders (caller checked access).
-func (s *Service) GetRuns(ctx context.Context, ids []int64) ([]Run, error) { return GetRuns(ctx, s.db, ids) }
+func (s *Service) GetRuns(ctx context.Context, ids []int64) ([]Run, error) {
+	return GetRuns(ctx, s.db, ids)
+}
 
 // ScheduleDescription is the product's Description column: the schedule,
 // or Manual.
