@@ -24,7 +24,9 @@ func newGraphQLServer(cfg config.Server, resolver *Resolver, logger *slog.Logger
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
-	srv.AddTransport(transport.MultipartForm{MaxUploadSize: cfg.MaxUploadBytes, MaxMemory: 32 << 20})
+	// The file itself is limited by the import service (to the byte); this
+	// bounds the whole request, framing included.
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: cfg.MaxUploadBytes + multipartOverhead, MaxMemory: 32 << 20})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 
 	// Introspection is switched off per field by guardRootFields, so that

@@ -86,11 +86,57 @@ func graphqlOverHTTP(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if isMultipart(r) {
+			uploadStatus(next, w, r)
+			return
+		}
 		cw := &compatWriter{ResponseWriter: w}
 		next.ServeHTTP(cw, r)
 		cw.finish()
 	})
 }
+
+// uploadStatus answers an upload whose file was over the limit with 413,
+// as an HTTP client expects, instead of GraphQL's 200 (or gqlgen's 422 when
+// it stopped reading the body itself). Upload responses are small, so the
+// response is buffered to look at it.
+func uploadStatus(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	rec := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
+	next.ServeHTTP(rec, r)
+	var resp struct {
+		Errors []struct {
+			Message    string         `json:"message"`
+			Extensions map[string]any `json:"extensions"`
+		} `json:"errors"`
+	}
+	status, body := rec.status, rec.body.Bytes()
+	if json.Unmarshal(body, &resp) == nil {
+		for _, e := range resp.Errors {
+			if e.Extensions["code"] == string(apperr.CodeTooLarge) || strings.Contains(e.Message, "request body too large") {
+				httpx.WriteError(w, r, apperr.TooLarge("%s", strings.TrimPrefix(e.Message, "failed to parse multipart form, ")))
+				return
+			}
+		}
+	}
+	if status == http.StatusUnprocessableEntity {
+		status = http.StatusOK
+	}
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header         { return b.header }
+func (b *bufferedResponse) WriteHeader(code int)        { b.status = code }
+func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
 
 type compatWriter struct {
 	http.ResponseWriter
@@ -156,9 +202,8 @@ func (c *compatWriter) finish() {
 	_, _ = c.ResponseWriter.Write(body)
 }
 
-// uploadLimit answers 413 to a multipart GraphQL request larger than the
-// upload limit, before gqlgen reads it (gqlgen would answer 422, which the
-// GraphQL-over-HTTP rules turn into 200).
+// uploadLimit answers 413 at once to a multipart GraphQL request whose
+// declared length is over the upload limit, before anything reads it.
 func uploadLimit(max int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -248,4 +249,69 @@ func (s *Server) User(t testing.TB, adminToken, email string) (*users.User, stri
 		t.Fatalf("load user: %v", err)
 	}
 	return u, tok.CreateAPIToken.Token
+}
+
+// Upload sends a GraphQL multipart request (the multipart request spec)
+// with one file bound to the variable "file", and returns the response.
+func (s *Server) Upload(t testing.TB, token, query string, vars map[string]any, filename string, content []byte) *Response {
+	t.Helper()
+	if vars == nil {
+		vars = map[string]any{}
+	}
+	vars["file"] = nil
+	ops, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	_ = w.WriteField("operations", string(ops))
+	_ = w.WriteField("map", `{"0": ["variables.file"]}`)
+	part, err := w.CreateFormFile("0", filename)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = part.Write(content)
+	_ = w.Close()
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/graphql", &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return s.Do(t, req)
+}
+
+// RunState is what WaitRun reports.
+type RunState struct {
+	ID         string
+	Status     string
+	DryRun     bool
+	RowsRead   int
+	Created    int
+	Updated    int
+	Unchanged  int
+	Removed    int
+	Restored   int
+	Rejected   int
+	Message    string
+	Warnings   []string
+	FinishedAt *string
+}
+
+// WaitRun polls a run until it is neither QUEUED nor RUNNING.
+func (s *Server) WaitRun(t testing.TB, token, runID string) RunState {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var out struct{ ImportRun RunState }
+		s.MustQuery(t, token, `query($id: ID!) { importRun(id: $id) { id status dryRun rowsRead created updated unchanged
+			removed restored rejected message warnings finishedAt } }`, map[string]any{"id": runID}, &out)
+		if out.ImportRun.Status != "QUEUED" && out.ImportRun.Status != "RUNNING" {
+			return out.ImportRun
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s still %s after 60s", runID, out.ImportRun.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

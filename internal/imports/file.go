@@ -99,6 +99,11 @@ func storeFile(ctx context.Context, tx *db.Tx, f *File, r io.Reader, limit int64
 	}
 	src := &chunkSource{r: r, fileID: f.ID, limit: limit, buf: make([]byte, chunkSize), sha: sha256.New(), values: make([]any, 3)}
 	if _, err := tx.CopyFrom(ctx, "import_file_chunks", []string{"file_id", "seq", "data"}, src); err != nil {
+		// pgx reports a source's failure as the server's "COPY failed";
+		// the source's own error says what happened.
+		if src.err != nil {
+			err = src.err
+		}
 		if errors.Is(err, ErrFileTooLarge) || isBodyTooLarge(err) {
 			return apperr.TooLarge("the file is larger than the upload limit of %d bytes", limit)
 		}

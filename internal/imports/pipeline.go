@@ -169,6 +169,11 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, e
 	}
 	p.values = make([]any, len(columns))
 	if _, err := p.tx.CopyFrom(ctx, table, columns, p); err != nil {
+		// pgx reports a source's failure as the server's "COPY failed";
+		// the source's own error says what happened.
+		if p.err != nil {
+			err = p.err
+		}
 		var fe *FileError
 		if errors.As(err, &fe) {
 			return p.fail(fe)
