@@ -51,7 +51,9 @@ func TestRunSurvivesLostConnection(t *testing.T) {
 	}, 30*time.Second, 5*time.Millisecond)
 
 	// While the retry waits for its backoff, the data is exactly as before.
-	var status struct{ ImportRun struct{ Status, Message string } }
+	var status struct {
+		ImportRun struct{ Status, Message string }
+	}
 	s.MustQuery(t, token, `query($id: ID!) { importRun(id: $id) { status message } }`, map[string]any{"id": runID}, &status)
 	if status.ImportRun.Status == "QUEUED" {
 		require.Contains(t, status.ImportRun.Message, "nothing was applied; retrying")
