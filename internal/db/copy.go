@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -76,4 +77,16 @@ func (d *DB) RunInPgxTx(ctx context.Context, fn func(ctx context.Context, tx *Tx
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// CopyFromText runs a COPY … FROM STDIN statement fed by r (text or CSV
+// format, as the statement says), inside the transaction.
+func (t *Tx) CopyFromText(ctx context.Context, statement string, r io.Reader) (int64, error) {
+	var n int64
+	err := t.Pgx(func(c *pgx.Conn) error {
+		tag, err := c.PgConn().CopyFrom(ctx, r, statement)
+		n = tag.RowsAffected()
+		return err
+	})
+	return n, err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -64,6 +65,8 @@ type applyResult struct {
 	Changes  []RunChange
 	// Applied: the changes are written in the transaction (commit it).
 	Applied bool
+	// Timings of the phases, for the log.
+	Timings []slog.Attr
 }
 
 // errRollback ends the pipeline's transaction without committing, carrying
@@ -124,10 +127,14 @@ type pipeline struct {
 	dups      int
 
 	// COPY source state
-	digest *xxhash.Digest
-	bufs   rowBuffers
-	values []any
-	err    error
+	digest  *xxhash.Digest
+	row     stagedRow
+	copyBuf []byte
+	copyOff int
+	copyEOF bool
+	nowText string // spec.now in COPY's text form
+	err     error
+	timings []slog.Attr
 }
 
 // importLockKey is the advisory lock serializing applies to one import.
@@ -154,9 +161,15 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, e
 	if p.plan, err = planColumns(header, p.spec.imp.Mapping); err != nil {
 		return p.fail(err)
 	}
+	mark := time.Now()
+	lap := func(name string) {
+		p.timings = append(p.timings, slog.Duration(name, time.Since(mark)))
+		mark = time.Now()
+	}
 	if err := p.loadExisting(ctx); err != nil {
 		return nil, err
 	}
+	lap("load_existing")
 	p.direct = len(p.entries) == 0
 	p.digest = xxhash.New()
 
@@ -167,8 +180,9 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, e
 		}
 		table, columns = "import_stage", stageColumns
 	}
-	p.values = make([]any, len(columns))
-	if _, err := p.tx.CopyFrom(ctx, table, columns, p); err != nil {
+	p.nowText = p.spec.now.UTC().Format("2006-01-02 15:04:05.999999Z07:00")
+	statement := fmt.Sprintf("COPY %s (%s) FROM STDIN", table, strings.Join(columns, ", "))
+	if _, err := p.tx.CopyFromText(ctx, statement, p); err != nil {
 		// pgx reports a source's failure as the server's "COPY failed";
 		// the source's own error says what happened.
 		if p.err != nil {
@@ -181,6 +195,7 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, e
 		return nil, err
 	}
 	p.rr.finish()
+	lap("read_and_copy")
 	if p.counts.RowsRead == 0 {
 		return p.fail(&FileError{Line: 1, Message: "the file has a header but no data rows; nothing was applied"})
 	}
@@ -212,6 +227,7 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, e
 	if err != nil {
 		return nil, err
 	}
+	lap("apply")
 	res := p.result(StatusSucceeded, "")
 	res.Changes = changes
 	if res.Counts.Rejected > 0 {
@@ -242,7 +258,8 @@ func summarize(c Counts, dry bool) string {
 }
 
 func (p *pipeline) result(status RunStatus, message string) *applyResult {
-	return &applyResult{Status: status, Counts: p.counts, Message: message, Errors: p.notes.errors, Warnings: p.notes.allWarnings()}
+	return &applyResult{Status: status, Counts: p.counts, Message: message, Errors: p.notes.errors,
+		Warnings: p.notes.allWarnings(), Timings: p.timings}
 }
 
 // fail ends the run as FAILED because of err (a file problem), or returns
@@ -296,16 +313,37 @@ func (p *pipeline) loadExisting(ctx context.Context) error {
 	})
 }
 
-// Next, Values and Err make the pipeline the COPY source: each call to Next
-// reads records until one needs writing.
-func (p *pipeline) Next() bool {
-	if p.err != nil {
-		return false
+// Read makes the pipeline the COPY data: each call fills a buffer with
+// rows, reading records until enough need writing.
+func (p *pipeline) Read(dst []byte) (int, error) {
+	for p.copyOff == len(p.copyBuf) {
+		if p.err != nil {
+			return 0, p.err
+		}
+		if p.copyEOF {
+			return 0, io.EOF
+		}
+		p.copyBuf, p.copyOff = p.copyBuf[:0], 0
+		for len(p.copyBuf) < copyBufferSize && !p.copyEOF && p.err == nil {
+			p.next()
+		}
 	}
+	n := copy(dst, p.copyBuf[p.copyOff:])
+	p.copyOff += n
+	return n, nil
+}
+
+// copyBufferSize is how much COPY data is prepared at a time.
+const copyBufferSize = 256 << 10
+
+// next reads records until one row is appended to the COPY buffer, the file
+// ends (copyEOF) or fails (err).
+func (p *pipeline) next() {
 	for {
 		rec, line, err := p.rr.Read()
 		if errors.Is(err, io.EOF) {
-			return false
+			p.copyEOF = true
+			return
 		}
 		var re *rowError
 		if errors.As(err, &re) {
@@ -315,21 +353,18 @@ func (p *pipeline) Next() bool {
 		}
 		if err != nil {
 			p.err = err
-			return false
+			return
 		}
 		p.counts.RowsRead++
 		p.progress.rows.Store(int64(p.counts.RowsRead))
 		if p.prepare(rec, line) {
-			return true
+			return
 		}
 	}
 }
 
-func (p *pipeline) Values() ([]any, error) { return p.values, nil }
-func (p *pipeline) Err() error             { return p.err }
-
-// prepare decides what a record needs and fills p.values when it must be
-// written.
+// prepare decides what a record needs and appends it to the COPY buffer
+// when it must be written.
 func (p *pipeline) prepare(rec []string, line int) bool {
 	plan := p.plan
 	if len(rec) != len(plan.header) {
@@ -365,7 +400,9 @@ func (p *pipeline) prepare(rec []string, line int) bool {
 	if !known {
 		idx = int32(len(p.entries))
 		p.entries = append(p.entries, entry{})
-		p.index[key] = idx
+		// The key is a piece of the CSV reader's record string; a copy keeps
+		// the map from holding every record of the file in memory.
+		p.index[strings.Clone(key)] = idx
 	}
 	e := &p.entries[idx]
 	if e.flags&flagSeen != 0 {
@@ -382,8 +419,7 @@ func (p *pipeline) prepare(rec []string, line int) bool {
 		p.counts.Unchanged++
 		return false
 	}
-	row, rerr := plan.normalize(rec, line, p.spec.imp.DefaultRecipientType, p.notes, &p.bufs)
-	if rerr != nil {
+	if rerr := plan.normalize(rec, line, p.spec.imp.DefaultRecipientType, p.notes, &p.row); rerr != nil {
 		e.flags |= flagRejected
 		p.notes.reject(*rerr)
 		return false
@@ -400,7 +436,7 @@ func (p *pipeline) prepare(rec []string, line int) bool {
 		l := line
 		p.created = append(p.created, RunChange{Line: &l, ExternalID: key, Action: ActionCreate})
 	}
-	p.fill(op, line, row, hash)
+	p.appendRow(op, line, hash)
 	return true
 }
 
@@ -454,17 +490,52 @@ const createStageSQL = `CREATE TEMP TABLE import_stage (
 	custom_fields jsonb NOT NULL, row_hash bigint NOT NULL
 ) ON COMMIT DROP`
 
-func (p *pipeline) fill(op string, line int, r *stagedRow, hash int64) {
-	v := p.values
+// appendRow writes the staged row in COPY text form, in the column order
+// of recipientColumns (direct) or stageColumns.
+func (p *pipeline) appendRow(op string, line int, hash int64) {
+	r, b := &p.row, p.copyBuf
 	if p.direct {
-		v[0], v[1], v[2], v[3], v[4] = p.spec.imp.ID, r.externalID, string(r.typ), r.firstName, r.lastName
-		v[5], v[6], v[7], v[8], v[9] = r.grade, r.gradeRank, r.school, r.language, r.phones
-		v[10], v[11], v[12], v[13], v[14] = r.emails, r.custom, hash, p.spec.now, p.spec.now
-		return
+		b = appendCopyInt(b, p.spec.imp.ID)
+	} else {
+		b = append(b, op...)
+		b = append(b, '\t')
+		b = appendCopyInt(b, int64(line))
 	}
-	v[0], v[1], v[2], v[3], v[4] = op, int32(line), r.externalID, string(r.typ), r.firstName
-	v[5], v[6], v[7], v[8], v[9] = r.lastName, r.grade, r.gradeRank, r.school, r.language
-	v[10], v[11], v[12], v[13] = r.phones, r.emails, r.custom, hash
+	b = append(b, '\t')
+	b = appendCopyText(b, r.externalID)
+	b = append(b, '\t')
+	b = append(b, r.typ...)
+	b = append(b, '\t')
+	b = appendCopyText(b, r.firstName)
+	b = append(b, '\t')
+	b = appendCopyText(b, r.lastName)
+	b = append(b, '\t')
+	b = appendCopyOptional(b, r.grade)
+	b = append(b, '\t')
+	if r.hasRank {
+		b = appendCopyInt(b, int64(r.gradeRank))
+	} else {
+		b = append(b, copyNull...)
+	}
+	b = append(b, '\t')
+	b = appendCopyOptional(b, r.school)
+	b = append(b, '\t')
+	b = appendCopyOptional(b, r.language)
+	b = append(b, '\t')
+	b = appendCopyText(b, r.phones)
+	b = append(b, '\t')
+	b = appendCopyText(b, r.emails)
+	b = append(b, '\t')
+	b = appendCopyText(b, r.custom)
+	b = append(b, '\t')
+	b = appendCopyInt(b, hash)
+	if p.direct {
+		b = append(b, '\t')
+		b = append(b, p.nowText...)
+		b = append(b, '\t')
+		b = append(b, p.nowText...)
+	}
+	p.copyBuf = append(b, '\n')
 }
 
 // removals returns the recipients a FULL run removes: active, and not in

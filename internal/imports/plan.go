@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
-	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/rollcall/rollcall/internal/recipients"
 )
@@ -163,93 +162,80 @@ func (p *columnPlan) key(rec []string) string {
 	return strings.TrimSpace(rec[p.single[fieldExternalID]])
 }
 
-// stagedRow is a row normalized for the database.
+// stagedRow is a row normalized for the database. Empty optional fields
+// are stored as NULL. One is reused for every row.
 type stagedRow struct {
 	externalID string
 	typ        recipients.Type
 	firstName  string
 	lastName   string
-	grade      *string
-	gradeRank  *int16
-	school     *string
-	language   *string
+	grade      string
+	gradeRank  int16
+	hasRank    bool
+	school     string
+	language   string
 	phones     []byte // JSON
 	emails     []byte // JSON
 	custom     []byte // JSON
 }
 
-// normalize turns a record into a staged row, or reports what is wrong with
-// it. Unknown grades are kept (with a warning) rather than rejected: many
+// normalize fills row from a record, or reports what is wrong with it.
+// Unknown grades are kept (with a warning) rather than rejected: many
 // districts export ungraded or adult students.
-func (p *columnPlan) normalize(rec []string, line int, defaultType recipients.Type, n *notes, buf *rowBuffers) (*stagedRow, *rowError) {
+func (p *columnPlan) normalize(rec []string, line int, defaultType recipients.Type, n *notes, row *stagedRow) *rowError {
 	get := func(kind fieldKind) string {
 		if i := p.single[kind]; i >= 0 {
 			return strings.TrimSpace(rec[i])
 		}
 		return ""
 	}
-	opt := func(kind fieldKind) *string {
-		if v := get(kind); v != "" {
-			return &v
-		}
-		return nil
-	}
-	row := &stagedRow{
-		externalID: get(fieldExternalID),
-		typ:        defaultType,
-		firstName:  get(fieldFirstName),
-		lastName:   get(fieldLastName),
-		school:     opt(fieldSchool),
-		language:   opt(fieldLanguage),
-	}
+	row.externalID = get(fieldExternalID)
+	row.typ = defaultType
+	row.firstName = get(fieldFirstName)
+	row.lastName = get(fieldLastName)
+	row.school = get(fieldSchool)
+	row.language = get(fieldLanguage)
+	row.grade, row.hasRank = "", false
 	if v := get(fieldType); v != "" {
 		t, ok := recipients.NormalizeType(v)
 		if !ok {
-			return nil, &rowError{Line: line, Column: p.header[p.single[fieldType]], Value: v,
+			return &rowError{Line: line, Column: p.header[p.single[fieldType]], Value: v,
 				Message: fmt.Sprintf("unknown type %q: use STUDENT, STAFF, CONTACT or OTHER", v)}
 		}
 		row.typ = t
 	}
 	if v := get(fieldGrade); v != "" {
-		g, rank, ok := recipients.NormalizeGrade(v)
-		row.grade = &g
-		if ok {
-			row.gradeRank = &rank
-		} else {
+		row.grade, row.gradeRank, row.hasRank = recipients.NormalizeGrade(v)
+		if !row.hasRank {
 			n.warnLine("grade", "%d row(s) have a grade outside PK, K, 1–12 (first on line %d); it is kept as written, and grade ranges do not include them", line)
 		}
 	}
 
-	b := buf.phones[:0]
-	b = append(b, '[')
+	b := append(row.phones[:0], '[')
 	for _, c := range p.phones {
 		for _, raw := range splitMulti(rec[c.idx]) {
 			num, ok := recipients.NormalizePhone(raw)
 			if !ok {
-				return nil, &rowError{Line: line, Column: p.header[c.idx], Value: raw, Message: fmt.Sprintf("%q is not a valid phone number", raw)}
+				return &rowError{Line: line, Column: p.header[c.idx], Value: raw, Message: fmt.Sprintf("%q is not a valid phone number", raw)}
 			}
-			b = appendContact(b, "number", num, c.label)
+			b = appendContact(b, `{"number":`, num, c.label)
 		}
 	}
 	row.phones = append(b, ']')
-	buf.phones = row.phones
 
-	b = buf.emails[:0]
-	b = append(b, '[')
+	b = append(row.emails[:0], '[')
 	for _, c := range p.emails {
 		for _, raw := range splitMulti(rec[c.idx]) {
 			addr, ok := recipients.NormalizeEmail(raw)
 			if !ok {
-				return nil, &rowError{Line: line, Column: p.header[c.idx], Value: raw, Message: fmt.Sprintf("%q is not a valid email address", raw)}
+				return &rowError{Line: line, Column: p.header[c.idx], Value: raw, Message: fmt.Sprintf("%q is not a valid email address", raw)}
 			}
-			b = appendContact(b, "address", addr, c.label)
+			b = appendContact(b, `{"address":`, addr, c.label)
 		}
 	}
 	row.emails = append(b, ']')
-	buf.emails = row.emails
 
-	b = buf.custom[:0]
-	b = append(b, '{')
+	b = append(row.custom[:0], '{')
 	for _, c := range p.custom {
 		v := strings.TrimSpace(rec[c.idx])
 		if v == "" {
@@ -258,31 +244,23 @@ func (p *columnPlan) normalize(rec []string, line int, defaultType recipients.Ty
 		if len(b) > 1 {
 			b = append(b, ',')
 		}
-		b, _ = jsontext.AppendQuote(b, c.name)
+		b = appendJSONString(b, c.name)
 		b = append(b, ':')
-		b, _ = jsontext.AppendQuote(b, v)
+		b = appendJSONString(b, v)
 	}
 	row.custom = append(b, '}')
-	buf.custom = row.custom
-	return row, nil
+	return nil
 }
 
-// rowBuffers are reused between rows; pgx copies values out before the next
-// row is built.
-type rowBuffers struct {
-	phones, emails, custom []byte
-}
-
-func appendContact(b []byte, key, value, label string) []byte {
+// appendContact appends one {"number"|"address": value, "label": label}.
+func appendContact(b []byte, open, value, label string) []byte {
 	if len(b) > 1 {
 		b = append(b, ',')
 	}
-	b = append(b, `{"`...)
-	b = append(b, key...)
-	b = append(b, `":`...)
-	b, _ = jsontext.AppendQuote(b, value)
+	b = append(b, open...)
+	b = appendJSONString(b, value)
 	b = append(b, `,"label":`...)
-	b, _ = jsontext.AppendQuote(b, label)
+	b = appendJSONString(b, label)
 	return append(b, '}')
 }
 

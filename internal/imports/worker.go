@@ -103,8 +103,20 @@ func (s *Service) executeRun(ctx context.Context, runID, jobID int64, attempt, m
 }
 
 func (s *Service) logRun(run *Run, res *applyResult) {
-	s.logger.Info("import run finished", slog.Int64("run_id", run.ID), slog.Int64("import_id", run.ImportID),
-		slog.String("status", string(res.Status)), slog.Bool("dry_run", run.DryRun), slog.String("summary", res.Message))
+	attrs := []any{slog.Int64("run_id", run.ID), slog.Int64("import_id", run.ImportID),
+		slog.String("status", string(res.Status)), slog.Bool("dry_run", run.DryRun), slog.String("summary", res.Message)}
+	if len(res.Timings) > 0 {
+		attrs = append(attrs, slog.Group("timings", anySlice(res.Timings)...))
+	}
+	s.logger.Info("import run finished", attrs...)
+}
+
+func anySlice(attrs []slog.Attr) []any {
+	out := make([]any, len(attrs))
+	for i, a := range attrs {
+		out[i] = a
+	}
+	return out
 }
 
 // process applies a started run's file and records the outcome: with the
