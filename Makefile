@@ -34,6 +34,10 @@ test: build test-deps ## Run every test (starts a temporary PostgreSQL unless DA
 		./$(BIN) with-temp-db -- $(GO) test ./... ; \
 	fi
 
+.PHONY: bench
+bench: ## Benchmarks: 1M-row imports against a private PostgreSQL (see docs/benchmarks.md)
+	$(GO) test ./internal/bench -run '^$$' -bench . -benchtime 1x -timeout 90m -v
+
 .PHONY: generate
 generate: ## Regenerate gqlgen code from schema.graphql
 	$(GO) generate ./...
