@@ -75,6 +75,12 @@ func New(d *db.DB, opts Options) (*App, error) {
 	river.AddWorker(workers, imports.NewRecoverWorker(svc.Imports))
 
 	a := &App{Services: svc, logger: opts.Logger}
+	if need := int32(2*opts.ImportWorkers + 4); opts.ImportWorkers > 0 && d.Pool.Config().MaxConns < need {
+		// A run holds two connections (the file's and its transaction's);
+		// the API, heartbeats and the job queue need some too.
+		return nil, fmt.Errorf("a pool of %d database connections is too small for %d import workers: allow at least %d (ROLLCALL_DB_MAX_CONNS) or fewer workers (ROLLCALL_WORKERS)",
+			d.Pool.Config().MaxConns, opts.ImportWorkers, need)
+	}
 	if opts.ImportWorkers > 0 {
 		// The working client needs pgx for LISTEN/NOTIFY; it shares the pool.
 		a.workers, err = river.NewClient(riverpgxv5.New(d.Pool), &river.Config{

@@ -39,13 +39,12 @@ const sniffSize = 64 << 10
 // field by field, so a file that is mostly UTF-8 keeps its UTF-8. The file
 // is never held in memory.
 type recordReader struct {
-	csv       *csv.Reader
-	counter   *countingReader
-	notes     *notes
-	lastLine  int
-	win1252   int
-	firstWin  int
-	decodeBuf []string
+	csv      *csv.Reader
+	counter  *countingReader
+	notes    *notes
+	gzipped  bool
+	win1252  int
+	firstWin int
 }
 
 type countingReader struct {
@@ -60,9 +59,12 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // newRecordReader checks the start of r and prepares to read records.
-func newRecordReader(r io.Reader, notes *notes) (*recordReader, error) {
+// partial says r is only the beginning of the file (at upload, to read the
+// header), so that a compressed stream may end early.
+func newRecordReader(r io.Reader, notes *notes, partial bool) (*recordReader, error) {
 	counter := &countingReader{r: r}
 	br := bufio.NewReaderSize(counter, sniffSize)
+	gzipped := false
 	head, err := br.Peek(sniffSize)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, fmt.Errorf("read file: %w", err)
@@ -74,9 +76,12 @@ func newRecordReader(r io.Reader, notes *notes) (*recordReader, error) {
 		}
 		br = bufio.NewReaderSize(gz, sniffSize)
 		head, err = br.Peek(sniffSize)
-		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		// At upload only the file's first bytes are given (to read the
+		// header), which decompress to a cut-short stream: that is fine.
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) && !(partial && errors.Is(err, io.ErrUnexpectedEOF)) {
 			return nil, &FileError{Message: "the gzip-compressed file is damaged: " + err.Error()}
 		}
+		gzipped = true
 	}
 	if err := checkTextHead(head); err != nil {
 		return nil, err
@@ -85,11 +90,31 @@ func newRecordReader(r io.Reader, notes *notes) (*recordReader, error) {
 		_, _ = br.Discard(3)
 		head = head[3:]
 	}
-	c := csv.NewReader(br)
+	var src io.Reader = br
+	if bytes.IndexByte(head, '\r') >= 0 && bytes.IndexByte(head, '\n') < 0 {
+		// Old Mac line endings (Excel's "CSV (Macintosh)"): a lone CR
+		// ends a line, which encoding/csv does not know.
+		src = crToLF{br}
+		notes.warn("the file ends its lines with CR only (old Mac format); they were read as line breaks")
+	}
+	c := csv.NewReader(src)
 	c.Comma = sniffDelimiter(head)
 	c.FieldsPerRecord = -1
 	c.ReuseRecord = true
-	return &recordReader{csv: c, counter: counter, notes: notes}, nil
+	return &recordReader{csv: c, counter: counter, notes: notes, gzipped: gzipped}, nil
+}
+
+// crToLF turns every CR into LF.
+type crToLF struct{ r io.Reader }
+
+func (c crToLF) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	for i, b := range p[:n] {
+		if b == '\r' {
+			p[i] = '\n'
+		}
+	}
+	return n, err
 }
 
 // checkTextHead refuses what is plainly not a CSV text file, with a message
@@ -113,12 +138,13 @@ func checkTextHead(head []byte) error {
 	return nil
 }
 
-// sniffDelimiter picks the delimiter of the header line: a comma unless the
-// line has none and has tabs, semicolons or pipes.
+// sniffDelimiter picks the delimiter of the header line (the first line
+// that is not blank): a comma unless the line has none and has tabs,
+// semicolons or pipes.
 func sniffDelimiter(head []byte) rune {
-	line := head
-	if i := bytes.IndexAny(head, "\r\n"); i >= 0 {
-		line = head[:i]
+	line := bytes.TrimLeft(head, " \t\r\n")
+	if i := bytes.IndexAny(line, "\r\n"); i >= 0 {
+		line = line[:i]
 	}
 	best, bestCount := ',', bytes.Count(line, []byte{','})
 	if bestCount > 0 {
@@ -134,23 +160,28 @@ func sniffDelimiter(head []byte) rune {
 
 // Read returns the next record and its first line. The slice is reused by
 // the next call. At the end it returns io.EOF. A malformed line that spoils
-// only itself is returned as a *rowError; one that makes the rest of the
-// file unreadable as a *FileError.
+// only itself is returned as a *rowError, with whatever fields could be read
+// (so that its key is still known); one that makes the rest of the file
+// unreadable as a *FileError.
 func (rr *recordReader) Read() ([]string, int, error) {
 	rec, err := rr.csv.Read()
-	line, _ := rr.csv.FieldPos(0)
 	if err != nil {
 		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			return nil, pe.StartLine, rr.parseError(pe)
-		}
-		if errors.Is(err, io.EOF) {
+		switch {
+		case errors.As(err, &pe):
+			return rec, pe.StartLine, rr.parseError(pe)
+		case errors.Is(err, io.EOF):
 			return nil, 0, io.EOF
+		case rr.gzipped:
+			return nil, 0, &FileError{Message: "the gzip-compressed file is damaged: " + err.Error()}
 		}
 		return nil, 0, fmt.Errorf("read file: %w", err)
 	}
-	rr.lastLine = line
+	line, _ := rr.csv.FieldPos(0)
 	for i, f := range rec {
+		if strings.IndexByte(f, 0) >= 0 {
+			return nil, line, &FileError{Line: line, Message: "the line has a NUL byte: the file is not plain text"}
+		}
 		if !utf8.ValidString(f) {
 			rec[i], _ = charmap.Windows1252.NewDecoder().String(f)
 			if rr.win1252 == 0 {
@@ -166,8 +197,8 @@ func (rr *recordReader) parseError(pe *csv.ParseError) error {
 	switch {
 	case errors.Is(pe.Err, csv.ErrQuote) && pe.Line > pe.StartLine:
 		return &FileError{Line: pe.StartLine, Message: fmt.Sprintf(
-			"a quoted field starting on this line (column %d) never closes properly, swallowing lines %d to %d: check for an unbalanced \" character",
-			pe.Column, pe.StartLine, pe.Line)}
+			"a quoted field starting on this line never closes properly, swallowing lines %d to %d: check for an unbalanced \" character",
+			pe.StartLine, pe.Line)}
 	case errors.Is(pe.Err, csv.ErrQuote):
 		return &rowError{Line: pe.StartLine, Message: fmt.Sprintf("malformed quoted field at column %d: a \" inside a quoted field must be doubled", pe.Column)}
 	case errors.Is(pe.Err, csv.ErrBareQuote):
@@ -207,9 +238,9 @@ func readHeader(rr *recordReader) ([]string, error) {
 }
 
 // ReadHeader reads just the header of a file (at upload, for proposing a
-// mapping).
-func ReadHeader(r io.Reader) ([]string, error) {
-	rr, err := newRecordReader(r, &notes{})
+// mapping); partial says r is only the file's beginning.
+func ReadHeader(r io.Reader, partial bool) ([]string, error) {
+	rr, err := newRecordReader(r, &notes{}, partial)
 	if err != nil {
 		return nil, err
 	}

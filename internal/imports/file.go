@@ -3,6 +3,7 @@ package imports
 import (
 	"bytes"
 	"context"
+	"compress/gzip"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -56,6 +57,42 @@ type chunkSource struct {
 	head   []byte
 	err    error
 	values []any
+	gz     *gzipLines // set for gzip-compressed files
+}
+
+// gzipLines counts the lines of a gzip-compressed upload by decompressing
+// a copy of it on the way in, so that progress has a total.
+type gzipLines struct {
+	w     *io.PipeWriter
+	lines chan int64
+}
+
+func newGzipLines() *gzipLines {
+	r, w := io.Pipe()
+	g := &gzipLines{w: w, lines: make(chan int64, 1)}
+	go func() {
+		var n int64
+		if zr, err := gzip.NewReader(r); err == nil {
+			buf := make([]byte, 64<<10)
+			for {
+				k, err := zr.Read(buf)
+				n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+				if err != nil {
+					break
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, r) // drain, so the writer never blocks
+		g.lines <- n
+	}()
+	return g
+}
+
+func (g *gzipLines) write(b []byte) { _, _ = g.w.Write(b) }
+
+func (g *gzipLines) count() int64 {
+	_ = g.w.Close()
+	return <-g.lines
 }
 
 func (s *chunkSource) Next() bool {
@@ -72,8 +109,15 @@ func (s *chunkSource) Next() bool {
 			return false
 		}
 		s.sha.Write(chunk)
-		s.lines += int64(bytes.Count(chunk, []byte{'\n'}))
-		s.lastNL = chunk[n-1] == '\n'
+		if s.seq == 0 && n >= 2 && chunk[0] == 0x1f && chunk[1] == 0x8b {
+			s.gz = newGzipLines()
+		}
+		if s.gz != nil {
+			s.gz.write(chunk)
+		} else {
+			s.lines += int64(bytes.Count(chunk, []byte{'\n'}))
+			s.lastNL = chunk[n-1] == '\n'
+		}
 		if len(s.head) < sniffSize {
 			s.head = append(s.head, chunk[:min(n, sniffSize-len(s.head))]...)
 		}
@@ -98,7 +142,11 @@ func storeFile(ctx context.Context, tx *db.Tx, f *File, r io.Reader, limit int64
 		return fmt.Errorf("insert file: %w", err)
 	}
 	src := &chunkSource{r: r, fileID: f.ID, limit: limit, buf: make([]byte, chunkSize), sha: sha256.New(), values: make([]any, 3)}
-	if _, err := tx.CopyFrom(ctx, "import_file_chunks", []string{"file_id", "seq", "data"}, src); err != nil {
+	_, err := tx.CopyFrom(ctx, "import_file_chunks", []string{"file_id", "seq", "data"}, src)
+	if src.gz != nil {
+		src.lines, src.lastNL = src.gz.count(), true
+	}
+	if err != nil {
 		// pgx reports a source's failure as the server's "COPY failed";
 		// the source's own error says what happened.
 		if src.err != nil {
@@ -109,7 +157,7 @@ func storeFile(ctx context.Context, tx *db.Tx, f *File, r io.Reader, limit int64
 		}
 		return fmt.Errorf("store file: %w", err)
 	}
-	header, err := ReadHeader(bytes.NewReader(src.head))
+	header, err := ReadHeader(bytes.NewReader(src.head), src.size > int64(len(src.head)))
 	if err != nil {
 		var fe *FileError
 		if errors.As(err, &fe) {

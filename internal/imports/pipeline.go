@@ -13,6 +13,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rollcall/rollcall/internal/db"
 )
@@ -149,7 +150,7 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, e
 		return nil, fmt.Errorf("lock import: %w", err)
 	}
 	p.progress.phase.Store(PhaseReading)
-	rr, err := newRecordReader(file, p.notes)
+	rr, err := newRecordReader(file, p.notes, false)
 	if err != nil {
 		return p.fail(err)
 	}
@@ -158,7 +159,7 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, e
 	if err != nil {
 		return p.fail(err)
 	}
-	if p.plan, err = planColumns(header, p.spec.imp.Mapping); err != nil {
+	if p.plan, err = planColumns(header, p.spec.imp.Mapping, p.notes); err != nil {
 		return p.fail(err)
 	}
 	mark := time.Now()
@@ -188,6 +189,7 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, e
 		if p.err != nil {
 			err = p.err
 		}
+		err = dataError(err)
 		var fe *FileError
 		if errors.As(err, &fe) {
 			return p.fail(fe)
@@ -225,7 +227,7 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, e
 
 	changes, err := p.apply(ctx, removals)
 	if err != nil {
-		return nil, err
+		return p.fail(dataError(err))
 	}
 	lap("apply")
 	res := p.result(StatusSucceeded, "")
@@ -348,7 +350,7 @@ func (p *pipeline) next() {
 		var re *rowError
 		if errors.As(err, &re) {
 			p.counts.RowsRead++
-			p.notes.reject(*re)
+			p.rejectUnreadable(rec, line, *re)
 			continue
 		}
 		if err != nil {
@@ -367,43 +369,24 @@ func (p *pipeline) next() {
 // when it must be written.
 func (p *pipeline) prepare(rec []string, line int) bool {
 	plan := p.plan
+	if allBlank(rec) {
+		// Blank lines, and the lines of bare commas spreadsheets leave.
+		p.blank++
+		p.counts.RowsRead--
+		return false
+	}
 	if len(rec) != len(plan.header) {
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			p.blank++
-			p.counts.RowsRead--
-			return false
-		}
-		// The key of a malformed row cannot be trusted to be in place, but
-		// if it looks like a known key, keep that recipient rather than
-		// remove it for a row the file did have.
-		if k := plan.single[fieldExternalID]; k < len(rec) {
-			if idx, ok := p.index[strings.TrimSpace(rec[k])]; ok {
-				p.entries[idx].flags |= flagSeen | flagRejected
-			}
-		}
-		p.notes.reject(rowError{Line: line, Message: fmt.Sprintf("expected %d fields (as in the header), found %d", len(plan.header), len(rec))})
+		p.rejectUnreadable(rec, line, rowError{Line: line, Message: fmt.Sprintf("expected %d fields (as in the header), found %d", len(plan.header), len(rec))})
 		return false
 	}
 	key := plan.key(rec)
 	if key == "" {
-		if allBlank(rec) {
-			p.blank++
-			p.counts.RowsRead--
-			return false
-		}
 		p.notes.reject(rowError{Line: line, Column: plan.header[plan.single[fieldExternalID]], Message: "the key is empty"})
 		return false
 	}
 	hash := plan.hashRecord(p.digest, rec)
 
-	idx, known := p.index[key]
-	if !known {
-		idx = int32(len(p.entries))
-		p.entries = append(p.entries, entry{})
-		// The key is a piece of the CSV reader's record string; a copy keeps
-		// the map from holding every record of the file in memory.
-		p.index[strings.Clone(key)] = idx
-	}
+	idx := p.lookup(key)
 	e := &p.entries[idx]
 	if e.flags&flagSeen != 0 {
 		return p.repeated(e, key, hash, line)
@@ -440,11 +423,49 @@ func (p *pipeline) prepare(rec []string, line int) bool {
 	return true
 }
 
+// lookup returns the entry index of key, adding an entry for a key new to
+// the import.
+func (p *pipeline) lookup(key string) int32 {
+	idx, known := p.index[key]
+	if !known {
+		idx = int32(len(p.entries))
+		p.entries = append(p.entries, entry{})
+		// The key is a piece of the CSV reader's record string; a copy keeps
+		// the map from holding every record of the file in memory.
+		p.index[strings.Clone(key)] = idx
+	}
+	return idx
+}
+
+// rejectUnreadable rejects a row that could not be read whole (wrong number
+// of fields, a quote out of place). If its key can still be read, the
+// recipient is kept as it is: the file did have a row for them, so a FULL
+// run must not remove them, and another row with that key conflicts.
+func (p *pipeline) rejectUnreadable(rec []string, line int, re rowError) {
+	p.notes.reject(re)
+	k := p.plan.single[fieldExternalID]
+	if k >= len(rec) {
+		return
+	}
+	key := strings.TrimSpace(rec[k])
+	if key == "" {
+		return
+	}
+	e := &p.entries[p.lookup(key)]
+	if e.flags&flagSeen != 0 {
+		return
+	}
+	e.flags |= flagSeen | flagRejected
+	e.line = int32(line)
+	e.fileHash = p.plan.hashRecord(p.digest, rec)
+}
+
 // repeated handles a key seen before in this file: an exact repeat is
 // counted once; different values reject every row with that key, and the
 // recipient is left as it was (neither updated nor removed).
 func (p *pipeline) repeated(e *entry, key string, hash int64, line int) bool {
-	if e.flags&(flagConflict|flagRejected) == 0 && e.fileHash == hash {
+	if e.flags&flagConflict == 0 && e.fileHash == hash {
+		// The same row again (rejected or not): counted once.
 		p.dups++
 		return false
 	}
@@ -464,6 +485,21 @@ func (p *pipeline) repeated(e *entry, key string, hash int64, line int) bool {
 	p.notes.reject(rowError{Line: line, Column: column, Value: key,
 		Message: fmt.Sprintf("key %q already appeared on line %d with different values; neither row was applied", key, e.line)})
 	return false
+}
+
+// dataError turns PostgreSQL's refusal of a value (SQLSTATE class 22, data
+// exception: a byte sequence invalid in UTF-8, a value out of range) into a
+// file problem: retrying would fail the same way.
+func dataError(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22") {
+		msg := "the database refused a value of the file: " + pgErr.Message
+		if pgErr.Where != "" {
+			msg += " (" + pgErr.Where + ")"
+		}
+		return &FileError{Message: msg}
+	}
+	return err
 }
 
 func allBlank(rec []string) bool {

@@ -36,11 +36,23 @@ type columnPlan struct {
 }
 
 // planColumns resolves m (nil: map by header names) against header.
-func planColumns(header []string, m Mapping) (*columnPlan, error) {
+// Repeated header names are reported to n.
+func planColumns(header []string, m Mapping, n *notes) (*columnPlan, error) {
 	if len(header) == 0 || len(header) == 1 && header[0] == "" {
 		return nil, &FileError{Line: 1, Message: "the header line is empty"}
 	}
 	explicit := m != nil
+	firstAt := map[string]int{}
+	for i, h := range header {
+		if h == "" {
+			continue
+		}
+		if j, dup := firstAt[strings.ToLower(h)]; dup {
+			n.warn(fmt.Sprintf("column name %q appears twice in the header (columns %d and %d); the second is read as another column", h, j+1, i+1))
+			continue
+		}
+		firstAt[strings.ToLower(h)] = i
+	}
 	if !explicit {
 		m = AutoMapping(header)
 	}
@@ -50,10 +62,13 @@ func planColumns(header []string, m Mapping) (*columnPlan, error) {
 	}
 	used := make([]bool, len(header))
 	customNames := map[string]bool{}
-	for _, e := range m {
-		idx, err := findColumn(header, e.Column)
-		if err != nil {
-			return nil, err
+	for i, e := range m {
+		idx := i // AutoMapping has one entry per column, in order
+		if explicit {
+			var err error
+			if idx, err = findColumn(header, e.Column); err != nil {
+				return nil, err
+			}
 		}
 		if idx < 0 {
 			kind, _, _ := parseField(e.Field)
@@ -68,6 +83,10 @@ func planColumns(header []string, m Mapping) (*columnPlan, error) {
 		case fieldEmail:
 			p.emails = append(p.emails, labeledColumn{idx, labelOf(e)})
 		case fieldCustom:
+			base := name
+			for n := 2; customNames[name]; n++ {
+				name = fmt.Sprintf("%s (%d)", base, n)
+			}
 			p.custom = append(p.custom, namedColumn{idx, name})
 			customNames[name] = true
 		default:

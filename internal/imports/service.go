@@ -89,10 +89,11 @@ func (s *Service) Create(ctx context.Context, in CreateImportInput) (*Import, er
 	if err != nil {
 		return nil, err
 	}
+	creator := v.User.ID // a copy: the insert writes the returned row back
 	imp := &Import{
 		Kind: KindRecipient, Method: in.Method, DefaultRecipientType: recipients.TypeStudent,
 		RemovalThreshold: DefaultRemovalThreshold, RejectionThreshold: DefaultRejectionThreshold,
-		CreatedBy: &v.User.ID, CreatedAt: s.now(), UpdatedAt: s.now(),
+		CreatedBy: &creator, CreatedAt: s.now(), UpdatedAt: s.now(),
 	}
 	if imp.Name, err = normalizeImportName("input.name", in.Name); err != nil {
 		return nil, err
@@ -216,7 +217,8 @@ func (s *Service) Upload(ctx context.Context, importID int64, name string, r io.
 	var run *Run
 	err = s.db.RunInPgxTx(ctx, func(ctx context.Context, tx *db.Tx) error {
 		now := s.now()
-		f = &File{ImportID: importID, Name: cleanFileName(name), SHA256: make([]byte, 32), Header: []string{}, UploadedBy: &v.User.ID, UploadedAt: now}
+		uploader := v.User.ID
+		f = &File{ImportID: importID, Name: cleanFileName(name), SHA256: make([]byte, 32), Header: []string{}, UploadedBy: &uploader, UploadedAt: now}
 		if err := storeFile(ctx, tx, f, r, s.cfg.MaxUploadBytes); err != nil {
 			return err
 		}
@@ -226,7 +228,7 @@ func (s *Service) Upload(ctx context.Context, importID int64, name string, r io.
 		}
 		if runNow {
 			var err error
-			run, err = s.enqueueRun(ctx, tx.Tx, imp, f.ID, TriggerManual, false, &v.User.ID)
+			run, err = s.enqueueRun(ctx, tx.Tx, imp, f.ID, TriggerManual, false, &uploader)
 			return err
 		}
 		return nil
@@ -263,7 +265,8 @@ func (s *Service) RunImport(ctx context.Context, importID int64, dryRun bool) (*
 		if imp.LatestFileID == nil {
 			return apperr.Conflict("import %q has no file yet: upload one first", imp.Name)
 		}
-		run, err = s.enqueueRun(ctx, tx, imp, *imp.LatestFileID, TriggerManual, dryRun, &v.User.ID)
+		requester := v.User.ID
+		run, err = s.enqueueRun(ctx, tx, imp, *imp.LatestFileID, TriggerManual, dryRun, &requester)
 		return err
 	})
 	if err != nil {
@@ -345,8 +348,8 @@ func (s *Service) Approve(ctx context.Context, runID int64) (*Run, error) {
 		if run.Status != StatusHeld {
 			return apperr.Conflict("import run %d is %s, not HELD: only held runs can be approved", run.ID, run.Status)
 		}
-		now := s.now()
-		run.Status, run.ApprovedBy, run.ApprovedAt = StatusQueued, &v.User.ID, &now
+		now, approver := s.now(), v.User.ID
+		run.Status, run.ApprovedBy, run.ApprovedAt = StatusQueued, &approver, &now
 		run.Message = fmt.Sprintf("approved by %s; queued to apply", v.User.Email)
 		if _, err := tx.NewUpdate().Model(run).Column("status", "approved_by", "approved_at", "message").WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("approve run %d: %w", run.ID, err)
