@@ -11,7 +11,7 @@ import (
 // apply writes the staged changes and the removals, set-based, and returns
 // a sample of the changes. Counts come from what the statements touched.
 func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, error) {
-	imp, now := p.spec.imp, p.spec.now
+	imp := p.spec.imp
 	var sample []RunChange
 	err := p.tx.Pgx(func(c *pgx.Conn) error {
 		if len(p.conflicts) > 0 {
@@ -33,9 +33,17 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, 
 			return nil
 		}
 		// Without statistics the planner guesses a tiny staging table and
-		// may pick nested loops over a million rows.
-		if _, err := c.Exec(ctx, `ANALYZE import_stage`); err != nil {
+		// may pick nested loops over a million rows. And the joins below
+		// look up a few thousand of a million recipients by primary key: on
+		// the SSDs databases run on, index lookups cost close to sequential
+		// reads, which the default random_page_cost (meant for spinning
+		// disks) does not know, so the planner would scan every recipient
+		// three times instead.
+		if _, err := c.Exec(ctx, `ANALYZE import_stage (op, id)`); err != nil {
 			return fmt.Errorf("analyze staging: %w", err)
+		}
+		if _, err := c.Exec(ctx, `SET LOCAL random_page_cost = 1.1`); err != nil {
+			return fmt.Errorf("tune planner: %w", err)
 		}
 		var err error
 		if sample, err = p.sampleUpdates(ctx, c); err != nil {
@@ -44,50 +52,54 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, 
 		sample = append(p.created, sample...)
 
 		tag, err := c.Exec(ctx, `INSERT INTO recipients (import_id, external_id, type, first_name, last_name, grade, grade_rank,
-				school, language, phones, emails, custom_fields, row_hash, created_at, updated_at)
+				school, language, phones, emails, custom_fields, row_hash)
 			SELECT $1, external_id, type, first_name, last_name, grade, grade_rank,
-				school, language, phones, emails, custom_fields, row_hash, $2, $2
-			FROM import_stage WHERE op = 'I'`, imp.ID, now)
+				school, language, phones, emails, custom_fields, row_hash
+			FROM import_stage WHERE op = 'I'`, imp.ID)
 		if err != nil {
 			return fmt.Errorf("insert recipients: %w", err)
 		}
 		p.counts.Created = int(tag.RowsAffected())
 
-		rows, err := c.Query(ctx, `UPDATE recipients AS r SET
-				type = s.type, first_name = s.first_name, last_name = s.last_name, grade = s.grade,
-				grade_rank = s.grade_rank, school = s.school, language = s.language, phones = s.phones,
-				emails = s.emails, custom_fields = s.custom_fields, row_hash = s.row_hash, updated_at = $2,
+		// Updates and restores in one statement. A row whose file text
+		// changed but whose values did not (a phone written differently,
+		// say) takes only the new hash and keeps its updated_at; it counts
+		// as unchanged.
+		rows, err := c.Query(ctx, `WITH changed AS (
+				SELECT s.*, (s.type, s.first_name, s.last_name, s.grade, s.grade_rank, s.school, s.language,
+					s.phones, s.emails, s.custom_fields) IS DISTINCT FROM (r.type, r.first_name, r.last_name, r.grade,
+					r.grade_rank, r.school, r.language, r.phones, r.emails, r.custom_fields) AS differs
+				FROM import_stage AS s JOIN recipients AS r ON r.id = s.id
+				WHERE s.op IN ('U', 'R'))
+			UPDATE recipients AS r SET
+				type = c.type, first_name = c.first_name, last_name = c.last_name, grade = c.grade,
+				grade_rank = c.grade_rank, school = c.school, language = c.language, phones = c.phones,
+				emails = c.emails, custom_fields = c.custom_fields, row_hash = c.row_hash,
+				updated_at = CASE WHEN c.differs OR c.op = 'R' THEN now() ELSE r.updated_at END,
 				removed_at = NULL, removed_by_run_id = NULL
-			FROM import_stage AS s
-			WHERE r.import_id = $1 AND r.external_id = s.external_id AND s.op IN ('U', 'R')
-			  AND (s.op = 'R' OR (r.type, r.first_name, r.last_name, r.grade, r.grade_rank, r.school, r.language,
-			       r.phones, r.emails, r.custom_fields) IS DISTINCT FROM (s.type, s.first_name, s.last_name, s.grade,
-			       s.grade_rank, s.school, s.language, s.phones, s.emails, s.custom_fields))
-			RETURNING s.op`, imp.ID, now)
+			FROM changed AS c
+			WHERE r.id = c.id
+			RETURNING c.op, c.differs`)
 		if err != nil {
 			return fmt.Errorf("update recipients: %w", err)
 		}
-		var op string
-		if _, err := pgx.ForEachRow(rows, []any{&op}, func() error {
-			if op == opRestore {
+		var (
+			op      string
+			differs bool
+		)
+		if _, err := pgx.ForEachRow(rows, []any{&op, &differs}, func() error {
+			switch {
+			case op == opRestore:
 				p.counts.Restored++
-			} else {
+			case differs:
 				p.counts.Updated++
+			default:
+				p.counts.Unchanged++
 			}
 			return nil
 		}); err != nil {
 			return fmt.Errorf("update recipients: %w", err)
 		}
-
-		// Rows whose file text changed but whose values did not (a phone
-		// written differently, say) only take the new hash.
-		tag, err = c.Exec(ctx, `UPDATE recipients AS r SET row_hash = s.row_hash
-			FROM import_stage AS s
-			WHERE r.import_id = $1 AND r.external_id = s.external_id AND s.op = 'U' AND r.row_hash <> s.row_hash`, imp.ID)
-		if err != nil {
-			return fmt.Errorf("update row hashes: %w", err)
-		}
-		p.counts.Unchanged += int(tag.RowsAffected())
 		return nil
 	})
 	if err != nil {
@@ -99,8 +111,8 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, 
 			ids[i] = r.id
 		}
 		err := p.tx.Pgx(func(c *pgx.Conn) error {
-			_, err := c.Exec(ctx, `UPDATE recipients SET removed_at = $2, removed_by_run_id = $3, updated_at = $2 WHERE id = ANY($1)`,
-				ids, now, p.spec.run.ID)
+			_, err := c.Exec(ctx, `UPDATE recipients SET removed_at = now(), removed_by_run_id = $2, updated_at = now() WHERE id = ANY($1)`,
+				ids, p.spec.run.ID)
 			return err
 		})
 		if err != nil {
@@ -113,7 +125,26 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, 
 	if len(sample) > maxSampleChanges {
 		sample = sample[:maxSampleChanges]
 	}
+	if err := p.refreshStatistics(ctx); err != nil {
+		return nil, err
+	}
 	return sample, nil
+}
+
+// refreshStatistics analyzes recipients after a run that changed much of
+// them (a first load, say), as autovacuum would a little later: until then
+// the planner would plan the next run's joins for a tiny table and scan a
+// million rows where it should look up a few thousand.
+func (p *pipeline) refreshStatistics(ctx context.Context) error {
+	c := p.counts
+	changed := c.Created + c.Updated + c.Removed + c.Restored
+	if p.spec.run.DryRun || changed < 10000 || changed*10 < p.active {
+		return nil
+	}
+	if _, err := p.tx.ExecContext(ctx, "ANALYZE recipients"); err != nil {
+		return fmt.Errorf("analyze recipients: %w", err)
+	}
+	return nil
 }
 
 // createdCount is the number of rows copied straight into recipients,
@@ -135,10 +166,9 @@ func (p *pipeline) sampleUpdates(ctx context.Context, c *pgx.Conn) ([]RunChange,
 			r.type, s.type, r.first_name, s.first_name, r.last_name, s.last_name, r.grade, s.grade,
 			r.school, s.school, r.language, s.language, r.phones::text, s.phones::text,
 			r.emails::text, s.emails::text, r.custom_fields::text, s.custom_fields::text
-		FROM import_stage AS s JOIN recipients AS r ON r.import_id = $1 AND r.external_id = s.external_id
-		WHERE s.op IN ('U', 'R')
-		ORDER BY s.line
-		LIMIT $2`, p.spec.imp.ID, maxSampleChanges)
+		FROM (SELECT * FROM import_stage WHERE op IN ('U', 'R') ORDER BY line LIMIT $1) AS s
+		JOIN recipients AS r ON r.id = s.id
+		ORDER BY s.line`, maxSampleChanges)
 	if err != nil {
 		return nil, fmt.Errorf("sample changes: %w", err)
 	}

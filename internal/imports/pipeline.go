@@ -2,6 +2,7 @@ package imports
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/jackc/pgx/v5"
@@ -116,8 +118,8 @@ type pipeline struct {
 	notes    *notes
 	progress *progress
 
-	index   map[string]int32
-	entries []entry
+	index   *keyIndex
+	entries []entry // by entry number, as in index
 	active  int // existing recipients not removed
 
 	direct    bool // the import is empty: copy straight into recipients
@@ -133,7 +135,6 @@ type pipeline struct {
 	copyBuf []byte
 	copyOff int
 	copyEOF bool
-	nowText string // spec.now in COPY's text form
 	err     error
 	timings []slog.Attr
 }
@@ -167,7 +168,7 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, e
 		p.timings = append(p.timings, slog.Duration(name, time.Since(mark)))
 		mark = time.Now()
 	}
-	if err := p.loadExisting(ctx); err != nil {
+	if err := p.loadExisting(ctx, p.progress.total.Load()); err != nil {
 		return nil, err
 	}
 	lap("load_existing")
@@ -181,7 +182,6 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, e
 		}
 		table, columns = "import_stage", stageColumns
 	}
-	p.nowText = p.spec.now.UTC().Format("2006-01-02 15:04:05.999999Z07:00")
 	statement := fmt.Sprintf("COPY %s (%s) FROM STDIN", table, strings.Join(columns, ", "))
 	if _, err := p.tx.CopyFromText(ctx, statement, p); err != nil {
 		// pgx reports a source's failure as the server's "COPY failed";
@@ -283,32 +283,46 @@ func (p *pipeline) rollback(status RunStatus, message string) (*applyResult, err
 	return res, &errRollback{res}
 }
 
-// loadExisting reads the import's keys and row hashes, with pgx's binary
-// protocol: a million rows take a fraction of a second.
-func (p *pipeline) loadExisting(ctx context.Context) error {
-	p.index = make(map[string]int32)
+// loadExisting reads the import's keys and row hashes with pgx's binary
+// protocol, straight from the wire into the key index: a million rows take
+// a fraction of a second and allocate almost nothing.
+func (p *pipeline) loadExisting(ctx context.Context, expectRows int64) error {
 	return p.tx.Pgx(func(c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT id, external_id, row_hash, removed_at IS NOT NULL FROM recipients WHERE import_id = $1`, p.spec.imp.ID)
+		var n int64
+		if err := c.QueryRow(ctx, `SELECT count(*) FROM recipients WHERE import_id = $1`, p.spec.imp.ID).Scan(&n); err != nil {
+			return fmt.Errorf("count recipients: %w", err)
+		}
+		capacity := int(n + expectRows/50 + 16) // the file's new keys: a few percent on a normal day
+		if n == 0 {
+			capacity = int(expectRows + 16)
+		}
+		p.index = newKeyIndex(capacity)
+		p.entries = make([]entry, 0, capacity)
+		if n == 0 {
+			return nil
+		}
+		rows, err := c.Query(ctx, `SELECT id, external_id, row_hash, removed_at IS NOT NULL FROM recipients WHERE import_id = $1`,
+			pgx.QueryResultFormats{pgx.BinaryFormatCode}, p.spec.imp.ID)
 		if err != nil {
 			return fmt.Errorf("load recipients: %w", err)
 		}
-		var (
-			id, hash int64
-			key      string
-			removed  bool
-		)
-		_, err = pgx.ForEachRow(rows, []any{&id, &key, &hash, &removed}, func() error {
-			e := entry{id: id, oldHash: hash, flags: flagExisting}
-			if removed {
+		defer rows.Close()
+		for rows.Next() {
+			raw := rows.RawValues()
+			if len(raw[0]) != 8 || len(raw[2]) != 8 || len(raw[3]) != 1 {
+				return errors.New("load recipients: unexpected binary layout")
+			}
+			e := entry{id: int64(binary.BigEndian.Uint64(raw[0])), oldHash: int64(binary.BigEndian.Uint64(raw[2])), flags: flagExisting}
+			if raw[3][0] != 0 {
 				e.flags |= flagRemoved
 			} else {
 				p.active++
 			}
-			p.index[key] = int32(len(p.entries))
+			// The index copies the key; the string only lives for the call.
+			p.index.add(unsafe.String(unsafe.SliceData(raw[1]), len(raw[1])))
 			p.entries = append(p.entries, e)
-			return nil
-		})
-		if err != nil {
+		}
+		if err := rows.Err(); err != nil {
 			return fmt.Errorf("load recipients: %w", err)
 		}
 		return nil
@@ -419,20 +433,17 @@ func (p *pipeline) prepare(rec []string, line int) bool {
 		l := line
 		p.created = append(p.created, RunChange{Line: &l, ExternalID: key, Action: ActionCreate})
 	}
-	p.appendRow(op, line, hash)
+	p.appendRow(op, line, e.id, hash)
 	return true
 }
 
-// lookup returns the entry index of key, adding an entry for a key new to
+// lookup returns the entry number of key, adding an entry for a key new to
 // the import.
 func (p *pipeline) lookup(key string) int32 {
-	idx, known := p.index[key]
+	idx, known := p.index.find(key)
 	if !known {
-		idx = int32(len(p.entries))
+		idx = p.index.add(key)
 		p.entries = append(p.entries, entry{})
-		// The key is a piece of the CSV reader's record string; a copy keeps
-		// the map from holding every record of the file in memory.
-		p.index[strings.Clone(key)] = idx
 	}
 	return idx
 }
@@ -513,14 +524,19 @@ func allBlank(rec []string) bool {
 
 // Column lists for COPY.
 var (
+	// Recipients' timestamps are the database's (its now(): the run's
+	// transaction start); leaving them to the column defaults keeps 60
+	// bytes of text per row out of COPY.
 	recipientColumns = []string{"import_id", "external_id", "type", "first_name", "last_name", "grade", "grade_rank",
-		"school", "language", "phones", "emails", "custom_fields", "row_hash", "created_at", "updated_at"}
-	stageColumns = []string{"op", "line", "external_id", "type", "first_name", "last_name", "grade", "grade_rank",
+		"school", "language", "phones", "emails", "custom_fields", "row_hash"}
+	stageColumns = []string{"op", "line", "id", "external_id", "type", "first_name", "last_name", "grade", "grade_rank",
 		"school", "language", "phones", "emails", "custom_fields", "row_hash"}
 )
 
+// createStageSQL is the staging table: the rows to insert, update or
+// restore, with the recipient's id for the latter two.
 const createStageSQL = `CREATE TEMP TABLE import_stage (
-	op text NOT NULL, line integer NOT NULL, external_id text NOT NULL, type text NOT NULL,
+	op text NOT NULL, line integer NOT NULL, id bigint, external_id text NOT NULL, type text NOT NULL,
 	first_name text NOT NULL, last_name text NOT NULL, grade text, grade_rank smallint,
 	school text, language text, phones jsonb NOT NULL, emails jsonb NOT NULL,
 	custom_fields jsonb NOT NULL, row_hash bigint NOT NULL
@@ -528,7 +544,7 @@ const createStageSQL = `CREATE TEMP TABLE import_stage (
 
 // appendRow writes the staged row in COPY text form, in the column order
 // of recipientColumns (direct) or stageColumns.
-func (p *pipeline) appendRow(op string, line int, hash int64) {
+func (p *pipeline) appendRow(op string, line int, id, hash int64) {
 	r, b := &p.row, p.copyBuf
 	if p.direct {
 		b = appendCopyInt(b, p.spec.imp.ID)
@@ -536,6 +552,12 @@ func (p *pipeline) appendRow(op string, line int, hash int64) {
 		b = append(b, op...)
 		b = append(b, '\t')
 		b = appendCopyInt(b, int64(line))
+		b = append(b, '\t')
+		if id > 0 {
+			b = appendCopyInt(b, id)
+		} else {
+			b = append(b, copyNull...)
+		}
 	}
 	b = append(b, '\t')
 	b = appendCopyText(b, r.externalID)
@@ -565,12 +587,6 @@ func (p *pipeline) appendRow(op string, line int, hash int64) {
 	b = appendCopyText(b, r.custom)
 	b = append(b, '\t')
 	b = appendCopyInt(b, hash)
-	if p.direct {
-		b = append(b, '\t')
-		b = append(b, p.nowText...)
-		b = append(b, '\t')
-		b = append(b, p.nowText...)
-	}
 	p.copyBuf = append(b, '\n')
 }
 
@@ -581,10 +597,10 @@ func (p *pipeline) removals() []removal {
 		return nil
 	}
 	var out []removal
-	for key, idx := range p.index {
-		e := &p.entries[idx]
+	for i := range p.entries {
+		e := &p.entries[i]
 		if e.flags&flagExisting != 0 && e.flags&(flagRemoved|flagSeen) == 0 {
-			out = append(out, removal{id: e.id, key: key})
+			out = append(out, removal{id: e.id, key: p.index.key(int32(i))})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })

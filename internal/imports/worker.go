@@ -74,10 +74,9 @@ func (s *Service) executeRun(ctx context.Context, runID, jobID int64, attempt, m
 	if err != nil || !ok {
 		return err
 	}
-	res, err := s.process(ctx, run, imp)
+	_, err = s.process(ctx, run, imp)
 	switch {
 	case err == nil:
-		s.logRun(run, res)
 		return nil
 	case errors.Is(context.Cause(ctx), river.ErrJobCancelledRemotely):
 		return s.finishStatus(context.WithoutCancel(ctx), run.ID, StatusCanceled, "canceled while running; nothing was applied")
@@ -140,7 +139,10 @@ func (s *Service) process(ctx context.Context, run *Run, imp *Import) (*applyRes
 		if err := s.finishSeparately(context.WithoutCancel(ctx), run, rb.result); err != nil {
 			return nil, err
 		}
-		return rb.result, nil
+		res, err = rb.result, nil
+	}
+	if err == nil {
+		s.logRun(run, res)
 	}
 	return res, err
 }
