@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -97,4 +98,27 @@ func hasRole(ctx context.Context, _ any, next graphql.Resolver, role users.Role)
 		return nil, apperr.Forbidden("this requires the SYSTEM_ADMIN role")
 	}
 	return next(ctx)
+}
+
+// websocketAuth authenticates a WebSocket connection by the Authorization
+// entry of connection_init's payload (browsers cannot set headers on a
+// WebSocket). A connection upgraded with an Authorization header was
+// authenticated by the HTTP middleware already.
+func websocketAuth(svc *users.Service) transport.WebsocketInitFunc {
+	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		header := payload.Authorization()
+		if header == "" {
+			if v, ok := payload["authorization"].(string); ok {
+				header = v
+			}
+		}
+		if header == "" {
+			return ctx, &payload, nil
+		}
+		viewer, err := authenticateHeader(ctx, svc, header)
+		if err != nil {
+			return ctx, nil, err
+		}
+		return users.WithViewer(ctx, viewer), &payload, nil
+	}
 }

@@ -42,6 +42,7 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Recipient() RecipientResolver
+	Subscription() SubscriptionResolver
 	User() UserResolver
 }
 
@@ -97,10 +98,13 @@ type ComplexityRoot struct {
 		Method               func(childComplexity int) int
 		Name                 func(childComplexity int) int
 		NeedsAttention       func(childComplexity int) int
+		NextScheduledRunAt   func(childComplexity int) int
 		RecipientCount       func(childComplexity int) int
 		RejectionThreshold   func(childComplexity int) int
 		RemovalThreshold     func(childComplexity int) int
+		RunOnUpload          func(childComplexity int) int
 		Runs                 func(childComplexity int, first *int, after *string) int
+		Schedule             func(childComplexity int) int
 		ScheduleDescription  func(childComplexity int) int
 		UpdatedAt            func(childComplexity int) int
 	}
@@ -237,11 +241,12 @@ type ComplexityRoot struct {
 	Query struct {
 		Import         func(childComplexity int, id int64) int
 		ImportRun      func(childComplexity int, id int64) int
-		Imports        func(childComplexity int, first *int, after *string) int
+		Imports        func(childComplexity int, first *int, after *string, needsAttention *bool) int
 		Me             func(childComplexity int) int
 		ProposeMapping func(childComplexity int, importID int64) int
 		Recipient      func(childComplexity int, id int64) int
 		Recipients     func(childComplexity int, importID int64, first *int, after *string, includeRemoved *bool) int
+		SystemStatus   func(childComplexity int) int
 		User           func(childComplexity int, id int64) int
 		Users          func(childComplexity int, first *int, after *string, search *string) int
 	}
@@ -274,6 +279,28 @@ type ComplexityRoot struct {
 	RecipientEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	Schedule struct {
+		Cron        func(childComplexity int) int
+		Days        func(childComplexity int) int
+		Description func(childComplexity int) int
+		Time        func(childComplexity int) int
+		TimeZone    func(childComplexity int) int
+	}
+
+	Subscription struct {
+		ImportRunUpdated func(childComplexity int, id int64) int
+	}
+
+	SystemStatus struct {
+		ActiveRuns              func(childComplexity int) int
+		CheckedAt               func(childComplexity int) int
+		ImportsNeedingAttention func(childComplexity int) int
+		OldestDataAgeSeconds    func(childComplexity int) int
+		OldestDataAt            func(childComplexity int) int
+		OldestDataImport        func(childComplexity int) int
+		RecentProblemRuns       func(childComplexity int) int
 	}
 
 	UploadImportFilePayload struct {
@@ -319,6 +346,8 @@ type AttentionReasonResolver interface {
 }
 type ImportResolver interface {
 	ScheduleDescription(ctx context.Context, obj *imports.Import) (string, error)
+
+	NextScheduledRunAt(ctx context.Context, obj *imports.Import) (*time.Time, error)
 
 	Mapping(ctx context.Context, obj *imports.Import) ([]imports.MappingEntry, error)
 	KeyColumn(ctx context.Context, obj *imports.Import) (*string, error)
@@ -369,7 +398,8 @@ type QueryResolver interface {
 	Me(ctx context.Context) (*users.User, error)
 	Users(ctx context.Context, first *int, after *string, search *string) (*model.UserConnection, error)
 	User(ctx context.Context, id int64) (*users.User, error)
-	Imports(ctx context.Context, first *int, after *string) (*model.ImportConnection, error)
+	Imports(ctx context.Context, first *int, after *string, needsAttention *bool) (*model.ImportConnection, error)
+	SystemStatus(ctx context.Context) (*imports.SystemStatus, error)
 	Import(ctx context.Context, id int64) (*imports.Import, error)
 	ImportRun(ctx context.Context, id int64) (*imports.Run, error)
 	ProposeMapping(ctx context.Context, importID int64) ([]imports.MappingEntry, error)
@@ -378,6 +408,9 @@ type QueryResolver interface {
 }
 type RecipientResolver interface {
 	Import(ctx context.Context, obj *recipients.Recipient) (*imports.Import, error)
+}
+type SubscriptionResolver interface {
+	ImportRunUpdated(ctx context.Context, id int64) (<-chan *imports.Run, error)
 }
 type UserResolver interface {
 	APITokens(ctx context.Context, obj *users.User) ([]users.APIToken, error)
@@ -609,6 +642,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Import.NeedsAttention(childComplexity), true
+	case "Import.nextScheduledRunAt":
+		if e.ComplexityRoot.Import.NextScheduledRunAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.NextScheduledRunAt(childComplexity), true
 	case "Import.recipientCount":
 		if e.ComplexityRoot.Import.RecipientCount == nil {
 			break
@@ -627,6 +666,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Import.RemovalThreshold(childComplexity), true
+	case "Import.runOnUpload":
+		if e.ComplexityRoot.Import.RunOnUpload == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.RunOnUpload(childComplexity), true
 	case "Import.runs":
 		if e.ComplexityRoot.Import.Runs == nil {
 			break
@@ -638,6 +683,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Import.Runs(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Import.schedule":
+		if e.ComplexityRoot.Import.Schedule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.Schedule(childComplexity), true
 	case "Import.scheduleDescription":
 		if e.ComplexityRoot.Import.ScheduleDescription == nil {
 			break
@@ -1257,7 +1308,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Imports(childComplexity, args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.Query.Imports(childComplexity, args["first"].(*int), args["after"].(*string), args["needsAttention"].(*bool)), true
 
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
@@ -1298,6 +1349,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Recipients(childComplexity, args["importId"].(int64), args["first"].(*int), args["after"].(*string), args["includeRemoved"].(*bool)), true
+	case "Query.systemStatus":
+		if e.ComplexityRoot.Query.SystemStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.SystemStatus(childComplexity), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -1450,6 +1507,92 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RecipientEdge.Node(childComplexity), true
 
+	case "Schedule.cron":
+		if e.ComplexityRoot.Schedule.Cron == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Schedule.Cron(childComplexity), true
+	case "Schedule.days":
+		if e.ComplexityRoot.Schedule.Days == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Schedule.Days(childComplexity), true
+	case "Schedule.description":
+		if e.ComplexityRoot.Schedule.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Schedule.Description(childComplexity), true
+	case "Schedule.time":
+		if e.ComplexityRoot.Schedule.Time == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Schedule.Time(childComplexity), true
+	case "Schedule.timeZone":
+		if e.ComplexityRoot.Schedule.TimeZone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Schedule.TimeZone(childComplexity), true
+
+	case "Subscription.importRunUpdated":
+		if e.ComplexityRoot.Subscription.ImportRunUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_importRunUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ImportRunUpdated(childComplexity, args["id"].(int64)), true
+
+	case "SystemStatus.activeRuns":
+		if e.ComplexityRoot.SystemStatus.ActiveRuns == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemStatus.ActiveRuns(childComplexity), true
+	case "SystemStatus.checkedAt":
+		if e.ComplexityRoot.SystemStatus.CheckedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemStatus.CheckedAt(childComplexity), true
+	case "SystemStatus.importsNeedingAttention":
+		if e.ComplexityRoot.SystemStatus.ImportsNeedingAttention == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemStatus.ImportsNeedingAttention(childComplexity), true
+	case "SystemStatus.oldestDataAgeSeconds":
+		if e.ComplexityRoot.SystemStatus.OldestDataAgeSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemStatus.OldestDataAgeSeconds(childComplexity), true
+	case "SystemStatus.oldestDataAt":
+		if e.ComplexityRoot.SystemStatus.OldestDataAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemStatus.OldestDataAt(childComplexity), true
+	case "SystemStatus.oldestDataImport":
+		if e.ComplexityRoot.SystemStatus.OldestDataImport == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemStatus.OldestDataImport(childComplexity), true
+	case "SystemStatus.recentProblemRuns":
+		if e.ComplexityRoot.SystemStatus.RecentProblemRuns == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemStatus.RecentProblemRuns(childComplexity), true
+
 	case "UploadImportFilePayload.file":
 		if e.ComplexityRoot.UploadImportFilePayload.File == nil {
 			break
@@ -1562,6 +1705,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateImportInput", ec.unmarshalInputCreateImportInput),
 			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
 			graphql.NewInputUnmarshaler("MappingEntryInput", ec.unmarshalInputMappingEntryInput),
+			graphql.NewInputUnmarshaler("ScheduleInput", ec.unmarshalInputScheduleInput),
 			graphql.NewInputUnmarshaler("UpdateImportInput", ec.unmarshalInputUpdateImportInput),
 			graphql.NewInputUnmarshaler("UpdateUserInput", ec.unmarshalInputUpdateUserInput),
 		)
@@ -1608,6 +1752,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -1819,6 +1980,40 @@ enum AttentionCode {
   LAST_RUN_FAILED
   "The last run is held for approval."
   LAST_RUN_HELD
+  "A scheduled run found no new file."
+  FILE_MISSING
+}
+
+enum Weekday {
+  MONDAY
+  TUESDAY
+  WEDNESDAY
+  THURSDAY
+  FRIDAY
+  SATURDAY
+  SUNDAY
+}
+
+"When an import expects its file: days at a time of day, or a cron expression, in a time zone."
+type Schedule {
+  "Empty: every day (with time)."
+  days: [Weekday!]!
+  "HH:MM, wall-clock time in timeZone."
+  time: String
+  "Five fields (minute hour day-of-month month day-of-week), or six with seconds first."
+  cron: String
+  "IANA name, e.g. America/Chicago."
+  timeZone: String!
+  "As the Description column shows it, e.g. Daily at 02:00 (America/Chicago)."
+  description: String!
+}
+
+"Give days (optional) and time, or cron; and timeZone."
+input ScheduleInput {
+  days: [Weekday!]
+  time: String
+  cron: String
+  timeZone: String!
 }
 
 """
@@ -1855,6 +2050,12 @@ type Import {
   description: String!
   "The product's Description column: the schedule, or Manual."
   scheduleDescription: String!
+  "Null for a Manual import."
+  schedule: Schedule
+  "When the schedule next looks for a file."
+  nextScheduledRunAt: Time
+  "Apply each uploaded file as soon as it arrives (trigger UPLOAD)."
+  runOnUpload: Boolean!
   kind: ImportKind!
   method: ImportMethod!
   "The column mapping; null when columns are mapped by their header names."
@@ -2008,6 +2209,9 @@ input CreateImportInput {
   defaultRecipientType: RecipientType = STUDENT
   removalThreshold: Float = 10
   rejectionThreshold: Float = 5
+  "Null or omitted: Manual."
+  schedule: ScheduleInput
+  runOnUpload: Boolean = false
 }
 
 "Fields left out stay as they are. The method cannot change."
@@ -2020,6 +2224,25 @@ input UpdateImportInput {
   defaultRecipientType: RecipientType
   removalThreshold: Float
   rejectionThreshold: Float
+  schedule: ScheduleInput
+  "Make the import Manual."
+  clearSchedule: Boolean
+  runOnUpload: Boolean
+}
+
+"What needs an administrator's attention now."
+type SystemStatus {
+  "Imports needing attention, by name; each says why in attentionReasons."
+  importsNeedingAttention: [Import!]!
+  "Runs that failed or were held in the last 24 hours, newest first."
+  recentProblemRuns: [ImportRun!]!
+  "Runs queued, running or held now."
+  activeRuns: [ImportRun!]!
+  "The import whose data is oldest (earliest Last Run)."
+  oldestDataImport: Import
+  oldestDataAt: Time
+  oldestDataAgeSeconds: Int
+  checkedAt: Time!
 }
 
 type UploadImportFilePayload {
@@ -2077,8 +2300,10 @@ type RecipientConnection {
 }
 
 extend type Query {
-  "Imports by name."
-  imports(first: Int = 50, after: String): ImportConnection! @hasRole(role: SYSTEM_ADMIN)
+  "Imports by name; needsAttention filters."
+  imports(first: Int = 50, after: String, needsAttention: Boolean): ImportConnection! @hasRole(role: SYSTEM_ADMIN)
+  "The administrator's dashboard."
+  systemStatus: SystemStatus! @hasRole(role: SYSTEM_ADMIN)
   import(id: ID!): Import @hasRole(role: SYSTEM_ADMIN)
   importRun(id: ID!): ImportRun @hasRole(role: SYSTEM_ADMIN)
   "The mapping a run of the import's latest file would use."
@@ -2099,6 +2324,16 @@ extend type Mutation {
   approveImportRun(id: ID!): ImportRun! @hasRole(role: SYSTEM_ADMIN)
   "Drop a queued or held run, or stop a running one (it rolls back)."
   cancelImportRun(id: ID!): ImportRun! @hasRole(role: SYSTEM_ADMIN)
+}
+
+type Subscription {
+  """
+  The run now, then again on each change (progress about once a second while
+  it runs, on whichever node runs it) until it ends. Over WebSocket
+  (graphql-transport-ws); authenticate with {"Authorization": "Bearer <token>"}
+  in connection_init's payload.
+  """
+  importRunUpdated(id: ID!): ImportRun! @hasRole(role: SYSTEM_ADMIN)
 }
 `, BuiltIn: false},
 }
@@ -2176,6 +2411,12 @@ func (ec *executionContext) childFields_Import(ctx context.Context, field graphq
 		return ec.fieldContext_Import_description(ctx, field)
 	case "scheduleDescription":
 		return ec.fieldContext_Import_scheduleDescription(ctx, field)
+	case "schedule":
+		return ec.fieldContext_Import_schedule(ctx, field)
+	case "nextScheduledRunAt":
+		return ec.fieldContext_Import_nextScheduledRunAt(ctx, field)
+	case "runOnUpload":
+		return ec.fieldContext_Import_runOnUpload(ctx, field)
 	case "kind":
 		return ec.fieldContext_Import_kind(ctx, field)
 	case "method":
@@ -2508,6 +2749,42 @@ func (ec *executionContext) childFields_RecipientEdge(ctx context.Context, field
 		return ec.fieldContext_RecipientEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RecipientEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Schedule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "days":
+		return ec.fieldContext_Schedule_days(ctx, field)
+	case "time":
+		return ec.fieldContext_Schedule_time(ctx, field)
+	case "cron":
+		return ec.fieldContext_Schedule_cron(ctx, field)
+	case "timeZone":
+		return ec.fieldContext_Schedule_timeZone(ctx, field)
+	case "description":
+		return ec.fieldContext_Schedule_description(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Schedule", field.Name)
+}
+
+func (ec *executionContext) childFields_SystemStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "importsNeedingAttention":
+		return ec.fieldContext_SystemStatus_importsNeedingAttention(ctx, field)
+	case "recentProblemRuns":
+		return ec.fieldContext_SystemStatus_recentProblemRuns(ctx, field)
+	case "activeRuns":
+		return ec.fieldContext_SystemStatus_activeRuns(ctx, field)
+	case "oldestDataImport":
+		return ec.fieldContext_SystemStatus_oldestDataImport(ctx, field)
+	case "oldestDataAt":
+		return ec.fieldContext_SystemStatus_oldestDataAt(ctx, field)
+	case "oldestDataAgeSeconds":
+		return ec.fieldContext_SystemStatus_oldestDataAgeSeconds(ctx, field)
+	case "checkedAt":
+		return ec.fieldContext_SystemStatus_checkedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SystemStatus", field.Name)
 }
 
 func (ec *executionContext) childFields_UploadImportFilePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2997,6 +3274,14 @@ func (ec *executionContext) field_Query_imports_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "needsAttention",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["needsAttention"] = arg2
 	return args, nil
 }
 
@@ -3107,6 +3392,20 @@ func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["search"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_importRunUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -3692,6 +3991,84 @@ func (ec *executionContext) _Import_scheduleDescription(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_Import_scheduleDescription(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Import", field, true, true, "String")
+}
+
+func (ec *executionContext) _Import_schedule(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_schedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Schedule(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Schedule) graphql.Marshaler {
+			return ec.marshalOSchedule2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐSchedule(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Import_schedule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Import",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Schedule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Import_nextScheduledRunAt(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_nextScheduledRunAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Import().NextScheduledRunAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Import_nextScheduledRunAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, true, true, "Time")
+}
+
+func (ec *executionContext) _Import_runOnUpload(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_runOnUpload(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RunOnUpload, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Import_runOnUpload(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Import_kind(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
@@ -6841,7 +7218,7 @@ func (ec *executionContext) _Query_imports(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Imports(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.Query().Imports(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["needsAttention"].(*bool))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -6889,6 +7266,56 @@ func (ec *executionContext) fieldContext_Query_imports(ctx context.Context, fiel
 	if fc.Args, err = ec.field_Query_imports_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_systemStatus(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_systemStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().SystemStatus(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *imports.SystemStatus
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *imports.SystemStatus
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.SystemStatus) graphql.Marshaler {
+			return ec.marshalNSystemStatus2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐSystemStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_systemStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SystemStatus(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -7787,6 +8214,380 @@ func (ec *executionContext) fieldContext_RecipientEdge_node(_ context.Context, f
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Schedule_days(ctx context.Context, field graphql.CollectedField, obj *imports.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Schedule_days(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Days, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []imports.Weekday) graphql.Marshaler {
+			return ec.marshalNWeekday2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekdayᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Schedule_days(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Schedule", field, false, false, "Weekday")
+}
+
+func (ec *executionContext) _Schedule_time(ctx context.Context, field graphql.CollectedField, obj *imports.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Schedule_time(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Time, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Schedule_time(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Schedule", field, false, false, "String")
+}
+
+func (ec *executionContext) _Schedule_cron(ctx context.Context, field graphql.CollectedField, obj *imports.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Schedule_cron(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cron, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Schedule_cron(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Schedule", field, false, false, "String")
+}
+
+func (ec *executionContext) _Schedule_timeZone(ctx context.Context, field graphql.CollectedField, obj *imports.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Schedule_timeZone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeZone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Schedule_timeZone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Schedule", field, false, false, "String")
+}
+
+func (ec *executionContext) _Schedule_description(ctx context.Context, field graphql.CollectedField, obj *imports.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Schedule_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Schedule_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Schedule", field, true, false, "String")
+}
+
+func (ec *executionContext) _Subscription_importRunUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_importRunUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ImportRunUpdated(ctx, fc.Args["id"].(int64))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *imports.Run
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *imports.Run
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
+			return ec.marshalNImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_importRunUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_importRunUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SystemStatus_importsNeedingAttention(ctx context.Context, field graphql.CollectedField, obj *imports.SystemStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SystemStatus_importsNeedingAttention(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ImportsNeedingAttention, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []imports.Import) graphql.Marshaler {
+			return ec.marshalNImport2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImportᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SystemStatus_importsNeedingAttention(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SystemStatus",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Import(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SystemStatus_recentProblemRuns(ctx context.Context, field graphql.CollectedField, obj *imports.SystemStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SystemStatus_recentProblemRuns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecentProblemRuns, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []imports.Run) graphql.Marshaler {
+			return ec.marshalNImportRun2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SystemStatus_recentProblemRuns(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SystemStatus",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SystemStatus_activeRuns(ctx context.Context, field graphql.CollectedField, obj *imports.SystemStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SystemStatus_activeRuns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActiveRuns, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []imports.Run) graphql.Marshaler {
+			return ec.marshalNImportRun2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SystemStatus_activeRuns(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SystemStatus",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SystemStatus_oldestDataImport(ctx context.Context, field graphql.CollectedField, obj *imports.SystemStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SystemStatus_oldestDataImport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OldestDataImport, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Import) graphql.Marshaler {
+			return ec.marshalOImport2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImport(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SystemStatus_oldestDataImport(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SystemStatus",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Import(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SystemStatus_oldestDataAt(ctx context.Context, field graphql.CollectedField, obj *imports.SystemStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SystemStatus_oldestDataAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OldestDataAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SystemStatus_oldestDataAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SystemStatus", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SystemStatus_oldestDataAgeSeconds(ctx context.Context, field graphql.CollectedField, obj *imports.SystemStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SystemStatus_oldestDataAgeSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OldestDataAgeSeconds(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SystemStatus_oldestDataAgeSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SystemStatus", field, true, false, "Int")
+}
+
+func (ec *executionContext) _SystemStatus_checkedAt(ctx context.Context, field graphql.CollectedField, obj *imports.SystemStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SystemStatus_checkedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CheckedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SystemStatus_checkedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SystemStatus", field, false, false, "Time")
 }
 
 func (ec *executionContext) _UploadImportFilePayload_file(ctx context.Context, field graphql.CollectedField, obj *model.UploadImportFilePayload) (ret graphql.Marshaler) {
@@ -9316,8 +10117,11 @@ func (ec *executionContext) unmarshalInputCreateImportInput(ctx context.Context,
 	if _, present := asMap["rejectionThreshold"]; !present {
 		asMap["rejectionThreshold"] = 5
 	}
+	if _, present := asMap["runOnUpload"]; !present {
+		asMap["runOnUpload"] = false
+	}
 
-	fieldsInOrder := [...]string{"name", "description", "kind", "method", "mapping", "defaultRecipientType", "removalThreshold", "rejectionThreshold"}
+	fieldsInOrder := [...]string{"name", "description", "kind", "method", "mapping", "defaultRecipientType", "removalThreshold", "rejectionThreshold", "schedule", "runOnUpload"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -9380,6 +10184,20 @@ func (ec *executionContext) unmarshalInputCreateImportInput(ctx context.Context,
 				return it, err
 			}
 			it.RejectionThreshold = data
+		case "schedule":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("schedule"))
+			data, err := ec.unmarshalOScheduleInput2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐSchedule(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Schedule = data
+		case "runOnUpload":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runOnUpload"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunOnUpload = data
 		}
 	}
 	return it, nil
@@ -9513,6 +10331,69 @@ func UnmarshalMappingEntryInput(ctx context.Context, raw any) (imports.MappingEn
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputScheduleInput(ctx context.Context, obj any) (imports.Schedule, error) {
+	var it imports.Schedule
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"days", "time", "cron", "timeZone"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "days":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("days"))
+			data, err := ec.unmarshalOWeekday2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekdayᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Days = data
+		case "time":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("time"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Time = data
+		case "cron":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cron"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Cron = data
+		case "timeZone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZone"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZone = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalScheduleInput unmarshals raw into the ScheduleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalScheduleInput(ctx context.Context, raw any) (imports.Schedule, error) {
+	var out imports.Schedule
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ScheduleInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateImportInput(ctx context.Context, obj any) (imports.UpdateImportInput, error) {
 	var it imports.UpdateImportInput
 	if obj == nil {
@@ -9524,7 +10405,7 @@ func (ec *executionContext) unmarshalInputUpdateImportInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "description", "mapping", "clearMapping", "defaultRecipientType", "removalThreshold", "rejectionThreshold"}
+	fieldsInOrder := [...]string{"name", "description", "mapping", "clearMapping", "defaultRecipientType", "removalThreshold", "rejectionThreshold", "schedule", "clearSchedule", "runOnUpload"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -9580,6 +10461,27 @@ func (ec *executionContext) unmarshalInputUpdateImportInput(ctx context.Context,
 				return it, err
 			}
 			it.RejectionThreshold = data
+		case "schedule":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("schedule"))
+			data, err := ec.unmarshalOScheduleInput2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐSchedule(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Schedule = data
+		case "clearSchedule":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearSchedule"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearSchedule = data
+		case "runOnUpload":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runOnUpload"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunOnUpload = data
 		}
 	}
 	return it, nil
@@ -9893,6 +10795,22 @@ func (ec *executionContext) _Import(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Import_scheduleDescription(ctx, field, obj)
 				})
+		case "schedule":
+			out.Values[i] = ec._Import_schedule(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nextScheduledRunAt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Import_nextScheduledRunAt(ctx, field, obj)
+				})
+		case "runOnUpload":
+			out.Values[i] = ec._Import_runOnUpload(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "kind":
 			out.Values[i] = ec._Import_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -10939,6 +11857,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_imports(ctx, field)
 				})
+		case "systemStatus":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_systemStatus(ctx, field)
+				})
 		case "import":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -11171,6 +12095,142 @@ func (ec *executionContext) _RecipientEdge(ctx context.Context, sel ast.Selectio
 			}
 		case "node":
 			out.Values[i] = ec._RecipientEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var scheduleImplementors = []string{"Schedule"}
+
+func (ec *executionContext) _Schedule(ctx context.Context, sel ast.SelectionSet, obj *imports.Schedule) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, scheduleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Schedule")
+		case "days":
+			out.Values[i] = ec._Schedule_days(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "time":
+			out.Values[i] = ec._Schedule_time(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cron":
+			out.Values[i] = ec._Schedule_cron(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "timeZone":
+			out.Values[i] = ec._Schedule_timeZone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._Schedule_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "importRunUpdated":
+		return ec._Subscription_importRunUpdated(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
+var systemStatusImplementors = []string{"SystemStatus"}
+
+func (ec *executionContext) _SystemStatus(ctx context.Context, sel ast.SelectionSet, obj *imports.SystemStatus) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, systemStatusImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SystemStatus")
+		case "importsNeedingAttention":
+			out.Values[i] = ec._SystemStatus_importsNeedingAttention(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recentProblemRuns":
+			out.Values[i] = ec._SystemStatus_recentProblemRuns(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "activeRuns":
+			out.Values[i] = ec._SystemStatus_activeRuns(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "oldestDataImport":
+			out.Values[i] = ec._SystemStatus_oldestDataImport(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "oldestDataAt":
+			out.Values[i] = ec._SystemStatus_oldestDataAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "oldestDataAgeSeconds":
+			out.Values[i] = ec._SystemStatus_oldestDataAgeSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "checkedAt":
+			out.Values[i] = ec._SystemStatus_checkedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -12329,6 +13389,14 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	return ret
 }
 
+func (ec *executionContext) marshalNSystemStatus2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐSystemStatus(ctx context.Context, sel ast.SelectionSet, v *imports.SystemStatus) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SystemStatus!")
+		return graphql.Null
+	}
+	return ec._SystemStatus(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := scalar.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -12420,6 +13488,46 @@ func (ec *executionContext) marshalNUserEdge2ᚕgithubᚗcomᚋrollcallᚋrollca
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNUserEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐUserEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday(ctx context.Context, v any) (imports.Weekday, error) {
+	var res imports.Weekday
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday(ctx context.Context, sel ast.SelectionSet, v imports.Weekday) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNWeekday2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekdayᚄ(ctx context.Context, v any) ([]imports.Weekday, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]imports.Weekday, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNWeekday2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekdayᚄ(ctx context.Context, sel ast.SelectionSet, v []imports.Weekday) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -12803,6 +13911,21 @@ func (ec *executionContext) marshalORole2ᚖgithubᚗcomᚋrollcallᚋrollcall�
 	return v
 }
 
+func (ec *executionContext) marshalOSchedule2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐSchedule(ctx context.Context, sel ast.SelectionSet, v *imports.Schedule) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Schedule(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOScheduleInput2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐSchedule(ctx context.Context, v any) (*imports.Schedule, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputScheduleInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -12844,6 +13967,42 @@ func (ec *executionContext) marshalOUser2ᚖgithubᚗcomᚋrollcallᚋrollcall�
 		return graphql.Null
 	}
 	return ec._User(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOWeekday2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekdayᚄ(ctx context.Context, v any) ([]imports.Weekday, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]imports.Weekday, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOWeekday2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekdayᚄ(ctx context.Context, sel ast.SelectionSet, v []imports.Weekday) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

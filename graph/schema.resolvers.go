@@ -35,6 +35,10 @@ func (r *importResolver) ScheduleDescription(ctx context.Context, obj *imports.I
 	return r.svc.Imports.ScheduleDescription(obj), nil
 }
 
+func (r *importResolver) NextScheduledRunAt(ctx context.Context, obj *imports.Import) (*time.Time, error) {
+	return obj.ScheduleNextAt, nil
+}
+
 func (r *importResolver) Mapping(ctx context.Context, obj *imports.Import) ([]imports.MappingEntry, error) {
 	if obj.Mapping == nil {
 		return nil, nil
@@ -213,10 +217,20 @@ func (r *queryResolver) User(ctx context.Context, id int64) (*users.User, error)
 	return r.svc.Users.Get(ctx, id)
 }
 
-func (r *queryResolver) Imports(ctx context.Context, first *int, after *string) (*model.ImportConnection, error) {
+func (r *queryResolver) Imports(ctx context.Context, first *int, after *string, needsAttention *bool) (*model.ImportConnection, error) {
 	req, err := page.New(first, after)
 	if err != nil {
 		return nil, err
+	}
+	if needsAttention != nil {
+		want := *needsAttention
+		p, err := r.svc.Imports.ListByAttention(ctx, req, want)
+		if err != nil {
+			return nil, err
+		}
+		c := &model.ImportConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Imports.CountByAttention(ctx, want) }}
+		c.Edges, c.Nodes, c.PageInfo = model.Connect(p, imports.ImportCursor, func(cur string, n imports.Import) model.ImportEdge { return model.ImportEdge{Cursor: cur, Node: n} })
+		return c, nil
 	}
 	p, err := r.svc.Imports.List(ctx, req)
 	if err != nil {
@@ -225,6 +239,10 @@ func (r *queryResolver) Imports(ctx context.Context, first *int, after *string) 
 	c := &model.ImportConnection{Count: r.svc.Imports.Count}
 	c.Edges, c.Nodes, c.PageInfo = model.Connect(p, imports.ImportCursor, func(cur string, n imports.Import) model.ImportEdge { return model.ImportEdge{Cursor: cur, Node: n} })
 	return c, nil
+}
+
+func (r *queryResolver) SystemStatus(ctx context.Context) (*imports.SystemStatus, error) {
+	return r.svc.Imports.SystemStatus(ctx)
 }
 
 func (r *queryResolver) Import(ctx context.Context, id int64) (*imports.Import, error) {
@@ -264,6 +282,10 @@ func (r *recipientResolver) Import(ctx context.Context, obj *recipients.Recipien
 	return loadersFrom(ctx).imports.Load(ctx, obj.ImportID)
 }
 
+func (r *subscriptionResolver) ImportRunUpdated(ctx context.Context, id int64) (<-chan *imports.Run, error) {
+	return r.svc.Imports.WatchRun(ctx, id)
+}
+
 func (r *userResolver) APITokens(ctx context.Context, obj *users.User) ([]users.APIToken, error) {
 	return r.svc.Users.Tokens(ctx, obj.ID)
 }
@@ -284,6 +306,8 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
 func (r *Resolver) Recipient() RecipientResolver { return &recipientResolver{r} }
 
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
@@ -295,5 +319,6 @@ type (
 	mutationResolver        struct{ *Resolver }
 	queryResolver           struct{ *Resolver }
 	recipientResolver       struct{ *Resolver }
+	subscriptionResolver    struct{ *Resolver }
 	userResolver            struct{ *Resolver }
 )

@@ -109,5 +109,7 @@ func appOptions(cfg config.Server, logger *slog.Logger, m *metrics.Metrics) app.
 	ic := imports.DefaultConfig()
 	ic.MaxUploadBytes = cfg.MaxUploadBytes
 	ic.RunTimeout = cfg.RunTimeout
+	ic.StaleAfter = cfg.RunStaleAfter
+	ic.SchedulerInterval = cfg.SchedulerEvery
 	return app.Options{Logger: logger, Metrics: m, Imports: ic, ImportWorkers: cfg.Workers}
 }

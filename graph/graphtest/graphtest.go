@@ -63,6 +63,7 @@ func New(t testing.TB, opts *Options) *Server {
 	clock := &Clock{}
 	ic := imports.DefaultConfig()
 	ic.MaxUploadBytes = cfg.MaxUploadBytes
+	ic.SchedulerInterval = time.Hour // tests fire schedules themselves, with their own clock
 	if opts.Imports != nil {
 		opts.Imports(&ic)
 	}

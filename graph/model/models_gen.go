@@ -20,6 +20,9 @@ type PageInfo struct {
 type Query struct {
 }
 
+type Subscription struct {
+}
+
 type UploadImportFilePayload struct {
 	File *imports.File `json:"file"`
 	// The run started by runNow, else null.

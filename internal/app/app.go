@@ -17,6 +17,7 @@ import (
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/metrics"
+	"github.com/rollcall/rollcall/internal/notify"
 	"github.com/rollcall/rollcall/internal/recipients"
 	"github.com/rollcall/rollcall/internal/users"
 )
@@ -45,6 +46,7 @@ type Services struct {
 type App struct {
 	Services *Services
 	workers  *river.Client[pgx.Tx] // nil for an API-only process
+	hub      *notify.Hub
 	logger   *slog.Logger
 }
 
@@ -73,11 +75,18 @@ func New(d *db.DB, opts Options) (*App, error) {
 	}
 	river.AddWorker(workers, imports.NewRunWorker(svc.Imports))
 	river.AddWorker(workers, imports.NewRecoverWorker(svc.Imports))
+	river.AddWorker(workers, imports.NewScheduleWorker(svc.Imports))
 
-	a := &App{Services: svc, logger: opts.Logger}
-	if need := int32(2*opts.ImportWorkers + 4); opts.ImportWorkers > 0 && d.Pool.Config().MaxConns < need {
+	// Every process listens for run changes, so that a subscription held
+	// here follows a run executing on any node.
+	hub := notify.NewHub(d.Pool, opts.Logger, imports.RunChannel)
+	svc.Imports.UseNotifications(hub)
+
+	a := &App{Services: svc, hub: hub, logger: opts.Logger}
+	if need := int32(2*opts.ImportWorkers + 5); opts.ImportWorkers > 0 && d.Pool.Config().MaxConns < need {
 		// A run holds two connections (the file's and its transaction's);
-		// the API, heartbeats and the job queue need some too.
+		// the notification listener holds one; the API, heartbeats and the
+		// job queue need some too.
 		return nil, fmt.Errorf("a pool of %d database connections is too small for %d import workers: allow at least %d (ROLLCALL_DB_MAX_CONNS) or fewer workers (ROLLCALL_WORKERS)",
 			d.Pool.Config().MaxConns, opts.ImportWorkers, need)
 	}
@@ -93,9 +102,14 @@ func New(d *db.DB, opts Options) (*App, error) {
 			// Runs have their own, much faster recovery (heartbeats); River's
 			// rescue of stuck jobs must never fire while one is still working.
 			RescueStuckJobsAfter: opts.Imports.RunTimeout + 30*time.Minute,
+			// Periodic jobs run on the elected leader only: one node fires
+			// schedules and recovers stalled runs, whichever nodes are up.
 			PeriodicJobs: []*river.PeriodicJob{
-				river.NewPeriodicJob(river.PeriodicInterval(15*time.Second),
+				river.NewPeriodicJob(river.PeriodicInterval(max(time.Second, opts.Imports.StaleAfter/3)),
 					func() (river.JobArgs, *river.InsertOpts) { return imports.RecoverArgs{}, nil },
+					&river.PeriodicJobOpts{RunOnStart: true}),
+				river.NewPeriodicJob(river.PeriodicInterval(opts.Imports.SchedulerInterval),
+					func() (river.JobArgs, *river.InsertOpts) { return imports.ScheduleArgs{}, nil },
 					&river.PeriodicJobOpts{RunOnStart: true}),
 			},
 		})
@@ -106,8 +120,10 @@ func New(d *db.DB, opts Options) (*App, error) {
 	return a, nil
 }
 
-// Start begins background work (if this process has workers).
+// Start begins background work: listening for notifications, and the
+// workers if this process has any.
 func (a *App) Start(ctx context.Context) error {
+	a.hub.Start(ctx)
 	if a.workers == nil {
 		return nil
 	}
@@ -120,6 +136,7 @@ func (a *App) Start(ctx context.Context) error {
 // Stop lets running jobs finish until ctx ends, then cancels them (a
 // canceled run rolls back and is retried elsewhere).
 func (a *App) Stop(ctx context.Context) error {
+	defer a.hub.Stop()
 	if a.workers == nil {
 		return nil
 	}

@@ -31,6 +31,8 @@ type Server struct {
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"ROLLCALL_SHUTDOWN_TIMEOUT" default:"30s" help:"Time to finish requests and jobs on SIGTERM."`
 	Workers         int           `name:"workers" env:"ROLLCALL_WORKERS" default:"2" help:"Import runs this process executes at once; 0 makes an API-only node."`
 	RunTimeout      time.Duration `name:"run-timeout" env:"ROLLCALL_RUN_TIMEOUT" default:"2h" help:"Time limit of one attempt of an import run."`
+	RunStaleAfter   time.Duration `name:"run-stale-after" env:"ROLLCALL_RUN_STALE_AFTER" default:"45s" help:"A running import whose node has not reported for this long is recovered by another node."`
+	SchedulerEvery  time.Duration `name:"scheduler-interval" env:"ROLLCALL_SCHEDULER_INTERVAL" default:"15s" help:"How often schedules are checked (a scheduled run starts within this of its time)."`
 }
 
 // DefaultServer returns the server settings with their defaults (for tests
@@ -49,5 +51,7 @@ func DefaultServer() Server {
 		ShutdownTimeout: 30 * time.Second,
 		Workers:         2,
 		RunTimeout:      2 * time.Hour,
+		RunStaleAfter:   45 * time.Second,
+		SchedulerEvery:  15 * time.Second,
 	}
 }

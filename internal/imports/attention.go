@@ -23,6 +23,8 @@ const (
 	AttentionLastRunFailed AttentionCode = "LAST_RUN_FAILED"
 	// AttentionLastRunHeld: the latest run is held for approval.
 	AttentionLastRunHeld AttentionCode = "LAST_RUN_HELD"
+	// AttentionFileMissing: a scheduled run found no new file.
+	AttentionFileMissing AttentionCode = "FILE_MISSING"
 )
 
 // AttentionReason is one reason an import needs attention.
@@ -44,7 +46,7 @@ type attentionState struct {
 	LastRunID      *int64     `bun:"last_run_id"`
 	LastStatusAt   *time.Time `bun:"last_status_at"`
 	LastMessage    *string    `bun:"last_message"`
-	LatestApplied  bool       `bun:"latest_applied"`
+	LatestTaken    bool       `bun:"latest_taken"`
 	HasQueuedOrRun bool       `bun:"has_active"`
 }
 
@@ -67,7 +69,7 @@ func attention(ctx context.Context, idb bun.IDB, imps []*Import, now time.Time) 
 			lr.status AS last_status, lr.id AS last_run_id, coalesce(lr.finished_at, lr.queued_at) AS last_status_at,
 			lr.message AS last_message,
 			EXISTS (SELECT 1 FROM import_runs r WHERE r.file_id = i.latest_file_id AND NOT r.dry_run
-				AND r.status IN ('SUCCEEDED', 'SUCCEEDED_WITH_ERRORS')) AS latest_applied,
+				AND r.status <> 'CANCELED') AS latest_taken,
 			EXISTS (SELECT 1 FROM import_runs r WHERE r.import_id = i.id AND r.status IN ('QUEUED', 'RUNNING')) AS has_active
 		FROM imports i
 		LEFT JOIN LATERAL (SELECT r.status, r.id, r.finished_at, r.queued_at, r.message FROM import_runs r
@@ -85,13 +87,22 @@ func attention(ctx context.Context, idb bun.IDB, imps []*Import, now time.Time) 
 	for _, st := range states {
 		imp := byID[st.ImportID]
 		var reasons []AttentionReason
-		if imp.FileDate != nil && !st.LatestApplied && !st.HasQueuedOrRun && now.Sub(*imp.FileDate) > attentionGrace &&
+		// A file no run has taken, a minute after it arrived. Scheduled
+		// imports take their file at the next slot (and say so if the slot
+		// finds none).
+		if imp.FileDate != nil && !st.LatestTaken && !st.HasQueuedOrRun && imp.ScheduleNextAt == nil &&
+			now.Sub(*imp.FileDate) > attentionGrace &&
 			(imp.LastRunAt == nil || imp.FileDate.Sub(*imp.LastRunAt) > attentionGrace) {
 			msg := fmt.Sprintf("a file arrived at %s and has not been applied", imp.FileDate.UTC().Format(time.RFC3339))
 			if imp.LastRunAt != nil {
 				msg += fmt.Sprintf(" (last run %s)", imp.LastRunAt.UTC().Format(time.RFC3339))
 			}
 			reasons = append(reasons, AttentionReason{Code: AttentionFileNotRun, Message: msg, Since: imp.FileDate})
+		}
+		if imp.ScheduleMissedAt != nil {
+			reasons = append(reasons, AttentionReason{Code: AttentionFileMissing, Since: imp.ScheduleMissedAt,
+				Message: fmt.Sprintf("expected file not received since %s (%s)",
+					imp.ScheduleMissedAt.UTC().Format(time.RFC3339), imp.Schedule().Description())})
 		}
 		if st.LastStatus != nil {
 			switch *st.LastStatus {
@@ -122,7 +133,7 @@ func (c AttentionCode) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strcon
 func (c *AttentionCode) UnmarshalGQL(v any) error {
 	str, _ := v.(string)
 	switch AttentionCode(str) {
-	case AttentionFileNotRun, AttentionLastRunFailed, AttentionLastRunHeld:
+	case AttentionFileNotRun, AttentionLastRunFailed, AttentionLastRunHeld, AttentionFileMissing:
 		*c = AttentionCode(str)
 		return nil
 	}

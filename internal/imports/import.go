@@ -69,6 +69,49 @@ type Import struct {
 	LastRunID            *int64          ``
 	FileDate             *time.Time      ``
 	LatestFileID         *int64          ``
+	ScheduleDays         []int16         `bun:",array"`
+	ScheduleTime         *string         ``
+	ScheduleCron         *string         ``
+	ScheduleTimeZone     *string         ``
+	ScheduleNextAt       *time.Time      ``
+	ScheduleMissedAt     *time.Time      ``
+	RunOnUpload          bool            `bun:",notnull"`
+}
+
+// Schedule returns the import's schedule, or nil for a manual import.
+func (imp *Import) Schedule() *Schedule {
+	if imp.ScheduleTimeZone == nil {
+		return nil
+	}
+	s := &Schedule{Time: imp.ScheduleTime, Cron: imp.ScheduleCron, TimeZone: *imp.ScheduleTimeZone}
+	for _, d := range imp.ScheduleDays {
+		if d >= 0 && int(d) < len(weekdays) {
+			s.Days = append(s.Days, weekdays[d])
+		}
+	}
+	return s
+}
+
+// setSchedule stores s (nil: manual) and plans its next slot after now.
+func (imp *Import) setSchedule(s *Schedule, now time.Time) error {
+	imp.ScheduleDays, imp.ScheduleTime, imp.ScheduleCron, imp.ScheduleTimeZone = nil, nil, nil, nil
+	imp.ScheduleNextAt, imp.ScheduleMissedAt = nil, nil
+	if s == nil {
+		return nil
+	}
+	next, err := s.Next(now)
+	if err != nil {
+		return err
+	}
+	if s.Time != nil {
+		imp.ScheduleDays = []int16{}
+		for _, d := range s.Days {
+			imp.ScheduleDays = append(imp.ScheduleDays, int16(d.index()))
+		}
+	}
+	imp.ScheduleTime, imp.ScheduleCron, imp.ScheduleTimeZone = s.Time, s.Cron, &s.TimeZone
+	imp.ScheduleNextAt = &next
+	return nil
 }
 
 // CreateImportInput defines a new import.
@@ -81,6 +124,8 @@ type CreateImportInput struct {
 	DefaultRecipientType *recipients.Type
 	RemovalThreshold     *float64
 	RejectionThreshold   *float64
+	Schedule             *ScheduleInput
+	RunOnUpload          *bool
 }
 
 // UpdateImportInput changes an import; nil fields stay. There is no Method:
@@ -93,6 +138,10 @@ type UpdateImportInput struct {
 	DefaultRecipientType *recipients.Type
 	RemovalThreshold     *float64
 	RejectionThreshold   *float64
+	// Schedule sets the schedule; ClearSchedule makes the import Manual.
+	Schedule      *ScheduleInput
+	ClearSchedule *bool
+	RunOnUpload   *bool
 }
 
 func normalizeImportName(field, name string) (string, error) {

@@ -18,28 +18,28 @@ type keyIndex struct {
 	byHash   map[uint64]int32
 	overflow map[string]int32
 	arena    []byte
-	spans    []keySpan // by entry number
+	ends     []uint32 // by entry number: where its key ends in arena
 }
 
-type keySpan struct{ off, n uint32 }
-
 func newKeyIndex(capacity int) *keyIndex {
-	return &keyIndex{byHash: make(map[uint64]int32, capacity), spans: make([]keySpan, 0, capacity), arena: make([]byte, 0, capacity*10)}
+	return &keyIndex{byHash: make(map[uint64]int32, capacity), ends: make([]uint32, 0, capacity), arena: make([]byte, 0, capacity*10)}
 }
 
 // len is the number of keys.
-func (x *keyIndex) len() int { return len(x.spans) }
+func (x *keyIndex) len() int { return len(x.ends) }
+
+func (x *keyIndex) bytes(i int32) []byte {
+	start := uint32(0)
+	if i > 0 {
+		start = x.ends[i-1]
+	}
+	return x.arena[start:x.ends[i]]
+}
 
 // key returns the key of entry i.
-func (x *keyIndex) key(i int32) string {
-	s := x.spans[i]
-	return string(x.arena[s.off : s.off+s.n])
-}
+func (x *keyIndex) key(i int32) string { return string(x.bytes(i)) }
 
-func (x *keyIndex) equal(i int32, key string) bool {
-	s := x.spans[i]
-	return string(x.arena[s.off:s.off+s.n]) == key
-}
+func (x *keyIndex) equal(i int32, key string) bool { return string(x.bytes(i)) == key }
 
 // find returns the entry number of key.
 func (x *keyIndex) find(key string) (int32, bool) {
@@ -56,9 +56,9 @@ func (x *keyIndex) find(key string) (int32, bool) {
 // add records key, which must not be present, as the next entry number. The
 // key is copied.
 func (x *keyIndex) add(key string) int32 {
-	i := int32(len(x.spans))
-	x.spans = append(x.spans, keySpan{off: uint32(len(x.arena)), n: uint32(len(key))})
+	i := int32(len(x.ends))
 	x.arena = append(x.arena, key...)
+	x.ends = append(x.ends, uint32(len(x.arena)))
 	h := xxhash.Sum64String(key)
 	if _, taken := x.byHash[h]; taken {
 		if x.overflow == nil {

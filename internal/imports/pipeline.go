@@ -78,14 +78,20 @@ type errRollback struct{ result *applyResult }
 
 func (e *errRollback) Error() string { return "rolled back: " + string(e.result.Status) }
 
-// entry is what the pipeline knows about one key: from the database and
-// from the file.
+// entry is what the pipeline knows about one key from the file (and its
+// state in the database). Keys already in the database come first, so entry
+// number i < len(existing) has existing[i]. Both are kept small and free of
+// pointers: there is one per key, a million in a large district.
 type entry struct {
-	id       int64 // recipient id; 0 for a key new in this file
-	oldHash  int64
 	fileHash int64
 	line     int32
 	flags    uint8
+}
+
+// existingRow is a recipient the import already has.
+type existingRow struct {
+	id      int64
+	oldHash int64
 }
 
 const (
@@ -118,8 +124,9 @@ type pipeline struct {
 	notes    *notes
 	progress *progress
 
-	index   *keyIndex
-	entries []entry // by entry number, as in index
+	index    *keyIndex
+	entries  []entry       // by entry number, as in index
+	existing []existingRow // by entry number, for keys already in the database
 	active  int // existing recipients not removed
 
 	direct    bool // the import is empty: copy straight into recipients
@@ -301,6 +308,7 @@ func (p *pipeline) loadExisting(ctx context.Context, expectRows int64) error {
 		if n == 0 {
 			return nil
 		}
+		p.existing = make([]existingRow, 0, n)
 		rows, err := c.Query(ctx, `SELECT id, external_id, row_hash, removed_at IS NOT NULL FROM recipients WHERE import_id = $1`,
 			pgx.QueryResultFormats{pgx.BinaryFormatCode}, p.spec.imp.ID)
 		if err != nil {
@@ -312,7 +320,8 @@ func (p *pipeline) loadExisting(ctx context.Context, expectRows int64) error {
 			if len(raw[0]) != 8 || len(raw[2]) != 8 || len(raw[3]) != 1 {
 				return errors.New("load recipients: unexpected binary layout")
 			}
-			e := entry{id: int64(binary.BigEndian.Uint64(raw[0])), oldHash: int64(binary.BigEndian.Uint64(raw[2])), flags: flagExisting}
+			p.existing = append(p.existing, existingRow{id: int64(binary.BigEndian.Uint64(raw[0])), oldHash: int64(binary.BigEndian.Uint64(raw[2]))})
+			e := entry{flags: flagExisting}
 			if raw[3][0] != 0 {
 				e.flags |= flagRemoved
 			} else {
@@ -411,7 +420,11 @@ func (p *pipeline) prepare(rec []string, line int) bool {
 
 	existing := e.flags&flagExisting != 0
 	removed := e.flags&flagRemoved != 0
-	if existing && (e.oldHash == hash && !removed || p.spec.imp.Method == MethodCreateOnly) {
+	var old existingRow
+	if existing {
+		old = p.existing[idx]
+	}
+	if existing && (old.oldHash == hash && !removed || p.spec.imp.Method == MethodCreateOnly) {
 		e.flags |= flagUnchanged
 		p.counts.Unchanged++
 		return false
@@ -433,7 +446,7 @@ func (p *pipeline) prepare(rec []string, line int) bool {
 		l := line
 		p.created = append(p.created, RunChange{Line: &l, ExternalID: key, Action: ActionCreate})
 	}
-	p.appendRow(op, line, e.id, hash)
+	p.appendRow(op, line, old.id, hash)
 	return true
 }
 
@@ -600,7 +613,7 @@ func (p *pipeline) removals() []removal {
 	for i := range p.entries {
 		e := &p.entries[i]
 		if e.flags&flagExisting != 0 && e.flags&(flagRemoved|flagSeen) == 0 {
-			out = append(out, removal{id: e.id, key: p.index.key(int32(i))})
+			out = append(out, removal{id: p.existing[i].id, key: p.index.key(int32(i))})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })

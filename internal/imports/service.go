@@ -16,6 +16,7 @@ import (
 
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/notify"
 	"github.com/rollcall/rollcall/internal/page"
 	"github.com/rollcall/rollcall/internal/recipients"
 	"github.com/rollcall/rollcall/internal/users"
@@ -23,6 +24,8 @@ import (
 
 // Config tunes imports.
 type Config struct {
+	// SchedulerInterval is how often due schedules are looked for.
+	SchedulerInterval time.Duration
 	// MaxUploadBytes bounds a file (0: no limit).
 	MaxUploadBytes int64
 	// RunTimeout bounds one attempt of a run.
@@ -36,7 +39,8 @@ type Config struct {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{MaxUploadBytes: 1 << 30, RunTimeout: 2 * time.Hour, StaleAfter: 45 * time.Second, MaxRunAttempts: 3}
+	return Config{MaxUploadBytes: 1 << 30, RunTimeout: 2 * time.Hour, StaleAfter: 45 * time.Second, MaxRunAttempts: 3,
+		SchedulerInterval: 15 * time.Second}
 }
 
 // Service holds the rules about imports, files and runs.
@@ -46,6 +50,7 @@ type Service struct {
 	cfg    Config
 	now    func() time.Time
 	logger *slog.Logger
+	hub    *notify.Hub // optional: run notifications
 }
 
 // NewService returns a Service. jobs inserts River jobs inside the
@@ -113,6 +118,9 @@ func (s *Service) Create(ctx context.Context, in CreateImportInput) (*Import, er
 	if err := s.applyCommon(imp, "input", in.Mapping, false, in.DefaultRecipientType, in.RemovalThreshold, in.RejectionThreshold); err != nil {
 		return nil, err
 	}
+	if err := s.applySchedule(imp, "input", in.Schedule, false, in.RunOnUpload); err != nil {
+		return nil, err
+	}
 	if _, err := s.db.NewInsert().Model(imp).Returning("*").Exec(ctx); err != nil {
 		if db.IsUniqueViolation(err, "imports_name_key") {
 			return nil, apperr.Conflict("an import named %q already exists", imp.Name).With("field", "input.name")
@@ -154,8 +162,28 @@ func (s *Service) applyCommon(imp *Import, at string, mapping []MappingEntry, cl
 	return nil
 }
 
-// Update changes an import's name, description, mapping and guards (admins
-// only). The method cannot change.
+// applySchedule sets or clears the schedule and the run-on-upload flag.
+func (s *Service) applySchedule(imp *Import, at string, in *ScheduleInput, clear bool, runOnUpload *bool) error {
+	if runOnUpload != nil {
+		imp.RunOnUpload = *runOnUpload
+	}
+	switch {
+	case clear:
+		return imp.setSchedule(nil, s.now())
+	case in != nil:
+		sched, err := in.validate(at + ".schedule")
+		if err != nil {
+			return err
+		}
+		if err := imp.setSchedule(&sched, s.now()); err != nil {
+			return apperr.Invalid(at+".schedule", "%v", err)
+		}
+	}
+	return nil
+}
+
+// Update changes an import's name, description, mapping, guards and
+// schedule (admins only). The method cannot change.
 func (s *Service) Update(ctx context.Context, id int64, in UpdateImportInput) (*Import, error) {
 	if _, err := users.RequireAdmin(ctx); err != nil {
 		return nil, err
@@ -180,9 +208,16 @@ func (s *Service) Update(ctx context.Context, id int64, in UpdateImportInput) (*
 		if err := s.applyCommon(imp, "input", in.Mapping, in.ClearMapping != nil && *in.ClearMapping, in.DefaultRecipientType, in.RemovalThreshold, in.RejectionThreshold); err != nil {
 			return err
 		}
+		if in.ClearSchedule != nil && *in.ClearSchedule && in.Schedule != nil {
+			return apperr.Invalid("input.clearSchedule", "give either schedule or clearSchedule, not both")
+		}
+		if err := s.applySchedule(imp, "input", in.Schedule, in.ClearSchedule != nil && *in.ClearSchedule, in.RunOnUpload); err != nil {
+			return err
+		}
 		imp.UpdatedAt = s.now()
 		_, err = tx.NewUpdate().Model(imp).
-			Column("name", "description", "mapping", "default_recipient_type", "removal_threshold", "rejection_threshold", "updated_at").
+			Column("name", "description", "mapping", "default_recipient_type", "removal_threshold", "rejection_threshold", "updated_at",
+				"schedule_days", "schedule_time", "schedule_cron", "schedule_time_zone", "schedule_next_at", "schedule_missed_at", "run_on_upload").
 			WherePK().Returning("*").Exec(ctx)
 		if db.IsUniqueViolation(err, "imports_name_key") {
 			return apperr.Conflict("an import named %q already exists", imp.Name).With("field", "input.name")
@@ -223,12 +258,23 @@ func (s *Service) Upload(ctx context.Context, importID int64, name string, r io.
 			return err
 		}
 		if _, err := tx.NewUpdate().Model((*Import)(nil)).Set("file_date = ?", now).Set("latest_file_id = ?", f.ID).
-			Where("id = ?", importID).Exec(ctx); err != nil {
+			Set("schedule_missed_at = NULL").Where("id = ?", importID).Exec(ctx); err != nil {
 			return fmt.Errorf("record file date: %w", err)
 		}
-		if runNow {
+		imp.LatestFileID, imp.FileDate = &f.ID, &now
+		switch {
+		case runNow:
 			var err error
 			run, err = s.enqueueRun(ctx, tx.Tx, imp, f.ID, TriggerManual, false, &uploader)
+			return err
+		case imp.RunOnUpload:
+			// Applied on arrival, unless a run is busy: then the file waits,
+			// and is taken when that run ends (see followUp).
+			active, err := ActiveRun(ctx, tx, importID)
+			if err != nil || active != nil {
+				return err
+			}
+			run, err = s.enqueueRun(ctx, tx.Tx, imp, f.ID, TriggerUpload, false, nil)
 			return err
 		}
 		return nil
@@ -547,7 +593,7 @@ func (s *Service) GetRuns(ctx context.Context, ids []int64) ([]Run, error) {
 
 // ScheduleDescription is the product's Description column: the schedule,
 // or Manual.
-func (s *Service) ScheduleDescription(imp *Import) string { return "Manual" }
+func (s *Service) ScheduleDescription(imp *Import) string { return imp.Schedule().Description() }
 
 // ActiveRun returns the import's queued, running or held run (admins only).
 func (s *Service) ActiveRun(ctx context.Context, importID int64) (*Run, error) {

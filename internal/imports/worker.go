@@ -281,7 +281,28 @@ func (s *Service) recordOutcome(ctx context.Context, tx *db.Tx, run *Run, res *a
 			return fmt.Errorf("record last run: %w", err)
 		}
 	}
-	return nil
+	if run.DryRun || res.Status == StatusHeld {
+		return nil
+	}
+	return s.followUp(ctx, tx.Tx, run.ImportID)
+}
+
+// followUp starts the run of a file that arrived while another run was busy,
+// for imports that apply files on arrival.
+func (s *Service) followUp(ctx context.Context, tx bun.Tx, importID int64) error {
+	imp, err := GetImport(ctx, tx, importID)
+	if err != nil || !imp.RunOnUpload {
+		return err
+	}
+	waiting, err := fileWaiting(ctx, tx, imp)
+	if err != nil || !waiting {
+		return err
+	}
+	if active, err := ActiveRun(ctx, tx, importID); err != nil || active != nil {
+		return err
+	}
+	_, err = s.enqueueRun(ctx, tx, imp, *imp.LatestFileID, TriggerUpload, false, nil)
+	return err
 }
 
 func (s *Service) finishStatus(ctx context.Context, runID int64, status RunStatus, message string) error {

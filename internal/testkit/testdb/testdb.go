@@ -110,7 +110,7 @@ func New(t testing.TB) *db.DB {
 // Open opens url for the duration of t.
 func Open(t testing.TB, url string) *db.DB {
 	t.Helper()
-	d, err := db.Open(context.Background(), url, db.Options{MaxConns: 8, ApplicationName: t.Name()})
+	d, err := db.Open(context.Background(), url, db.Options{MaxConns: 12, ApplicationName: t.Name()})
 	if err != nil {
 		t.Fatalf("open test database: %v", err)
 	}
