@@ -127,7 +127,7 @@ type pipeline struct {
 	index    *keyIndex
 	entries  []entry       // by entry number, as in index
 	existing []existingRow // by entry number, for keys already in the database
-	active  int // existing recipients not removed
+	active   int           // existing recipients not removed
 
 	direct    bool // the import is empty: copy straight into recipients
 	conflicts []string
