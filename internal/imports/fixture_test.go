@@ -5,11 +5,16 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+
 	"github.com/stretchr/testify/require"
 
+	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/testkit/testdb"
 	"github.com/rollcall/rollcall/internal/users"
@@ -20,11 +25,33 @@ func TestMain(m *testing.M) { testdb.Main(m) }
 // fixture is an import on a fresh database, with an administrator's
 // context, that runs files synchronously (no job queue).
 type fixture struct {
-	t   *testing.T
-	ctx context.Context
-	db  *db.DB
-	svc *Service
-	imp *Import
+	t     *testing.T
+	ctx   context.Context
+	db    *db.DB
+	svc   *Service
+	imp   *Import
+	clock *testClock
+}
+
+// testClock is a settable clock (zero: real time).
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.now.IsZero() {
+		return time.Now()
+	}
+	return c.now
+}
+
+func (c *testClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
 }
 
 func newFixture(t *testing.T, in CreateImportInput) *fixture {
@@ -34,7 +61,12 @@ func newFixture(t *testing.T, in CreateImportInput) *fixture {
 	admin, err := users.NewService(d, nil).EnsureAdmin(ctx, "admin@district.test", "Admin")
 	require.NoError(t, err)
 	ctx = users.WithViewer(ctx, &users.Viewer{User: *admin})
-	svc := NewService(d, nil, DefaultConfig(), time.Now, slog.New(slog.DiscardHandler))
+	// Jobs are inserted (an insert-only client) but not worked: tests run
+	// runs themselves.
+	jobs, err := river.NewClient(riverdatabasesql.New(d.SQL()), &river.Config{})
+	require.NoError(t, err)
+	clock := &testClock{}
+	svc := NewService(d, jobs, DefaultConfig(), clock.Now, slog.New(slog.DiscardHandler))
 	if in.Name == "" {
 		in.Name = "SIS students"
 	}
@@ -43,7 +75,7 @@ func newFixture(t *testing.T, in CreateImportInput) *fixture {
 	}
 	imp, err := svc.Create(ctx, in)
 	require.NoError(t, err)
-	return &fixture{t: t, ctx: ctx, db: d, svc: svc, imp: imp}
+	return &fixture{t: t, ctx: ctx, db: d, svc: svc, imp: imp, clock: clock}
 }
 
 // runFile uploads content and applies it as a run would, returning the
@@ -139,4 +171,11 @@ func (f *fixture) errors(run *Run) []RunError {
 func counts(r *Run) Counts {
 	return Counts{RowsRead: r.RowsRead, Created: r.Created, Updated: r.Updated, Unchanged: r.Unchanged,
 		Removed: r.Removed, Restored: r.Restored, Rejected: r.Rejected}
+}
+
+func asAppErr(t *testing.T, err error) *apperr.Error {
+	t.Helper()
+	ae, ok := apperr.As(err)
+	require.True(t, ok, "%v is not an apperr", err)
+	return ae
 }

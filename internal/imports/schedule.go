@@ -132,12 +132,36 @@ func (s Schedule) Next(t time.Time) (time.Time, error) {
 		if !s.onDay(day.Weekday()) {
 			continue
 		}
-		slot := time.Date(day.Year(), day.Month(), day.Day(), clock.Hour(), clock.Minute(), 0, 0, loc)
+		slot := wallClock(day.Year(), day.Month(), day.Day(), clock.Hour(), clock.Minute(), loc)
 		if slot.After(t) {
 			return slot.UTC(), nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("schedule has no day")
+}
+
+// wallClock is the instant a clock in loc shows y-m-d hh:mm. Around a
+// daylight-saving change time.Date only promises "one of the two zones";
+// the rule here is explicit: a time that happens twice is its first
+// occurrence, and a time that never happens (the spring-forward gap) is
+// read with the offset from before the change, which lands just after the
+// gap (02:30 → 03:30 daylight time), so a job is late, never early.
+func wallClock(y int, m time.Month, d, hh, mm int, loc *time.Location) time.Time {
+	naive := time.Date(y, m, d, hh, mm, 0, 0, time.UTC)
+	_, before := naive.Add(-36 * time.Hour).In(loc).Zone()
+	_, after := naive.Add(36 * time.Hour).In(loc).Zone()
+	var best time.Time
+	for _, off := range []int{before, after} {
+		inst := naive.Add(-time.Duration(off) * time.Second)
+		l := inst.In(loc)
+		if l.Hour() == hh && l.Minute() == mm && l.Day() == d && (best.IsZero() || inst.Before(best)) {
+			best = inst
+		}
+	}
+	if best.IsZero() {
+		best = naive.Add(-time.Duration(before) * time.Second)
+	}
+	return best.In(loc)
 }
 
 func (s Schedule) onDay(d time.Weekday) bool {
