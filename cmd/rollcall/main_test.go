@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -12,7 +13,14 @@ import (
 	"github.com/rollcall/rollcall/internal/testkit/testdb"
 )
 
-func TestMain(m *testing.M) { testdb.Main(m) }
+func TestMain(m *testing.M) {
+	// The cluster tests run this test binary as rollcall itself.
+	if os.Getenv("ROLLCALL_TEST_MAIN") == "1" {
+		main()
+		return
+	}
+	testdb.Main(m)
+}
 
 func TestAdminCreateTwice(t *testing.T) {
 	t.Parallel()

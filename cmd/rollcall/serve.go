@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -33,7 +34,9 @@ func (s *serveCmd) Run(ctx context.Context, logger *slog.Logger) error {
 // serve runs the HTTP server until ctx ends, then shuts down gracefully.
 // ready, when not nil, is called once the server listens.
 func serve(ctx context.Context, logger *slog.Logger, dbCfg config.Database, cfg config.Server, ready func(addr string, svc *app.Services) error) error {
-	d, err := db.Open(ctx, dbCfg.DatabaseURL, db.Options{MaxConns: dbCfg.DBMaxConns, ApplicationName: "rollcall"})
+	// The process id in application_name tells an operator (and the tests)
+	// which node a database session belongs to.
+	d, err := db.Open(ctx, dbCfg.DatabaseURL, db.Options{MaxConns: dbCfg.DBMaxConns, ApplicationName: fmt.Sprintf("rollcall/%d", os.Getpid())})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,335 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rollcall/rollcall/graph/graphtest"
+	"github.com/rollcall/rollcall/internal/app"
+	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/testkit/testdb"
+)
+
+// node is a `rollcall serve` process (this test binary, re-executed).
+type node struct {
+	name string
+	cmd  *exec.Cmd
+	url  string
+	logs *syncBuffer
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func startNode(t *testing.T, name, dbURL string, workers int) *node {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	require.NoError(t, l.Close())
+	n := &node{name: name, url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &syncBuffer{}}
+	n.cmd = exec.Command(os.Args[0], "serve")
+	n.cmd.Env = append(os.Environ(), "ROLLCALL_TEST_MAIN=1", "DATABASE_URL="+dbURL, "PORT="+strconv.Itoa(port),
+		"ROLLCALL_WORKERS="+strconv.Itoa(workers), "ROLLCALL_DB_MAX_CONNS=10", "ROLLCALL_LOG_LEVEL=info",
+		"ROLLCALL_SCHEDULER_INTERVAL=1s", "ROLLCALL_RUN_STALE_AFTER=5s")
+	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs
+	require.NoError(t, n.cmd.Start())
+	t.Cleanup(func() {
+		if n.cmd.ProcessState == nil {
+			_ = n.cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { _ = n.cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				_ = n.cmd.Process.Kill()
+			}
+		}
+		if t.Failed() {
+			t.Logf("logs of node %s (%d bytes):\n%s", n.name, len(n.logs.String()), n.logs.String())
+		}
+	})
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(n.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 50*time.Millisecond, "node %s not ready", name)
+	return n
+}
+
+type gqlResponse struct {
+	Data   json.RawMessage
+	Errors []struct {
+		Message    string
+		Extensions map[string]any
+	}
+}
+
+func (n *node) query(t *testing.T, token, query string, vars map[string]any) gqlResponse {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, n.url+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out gqlResponse
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	return out
+}
+
+func (n *node) mustQuery(t *testing.T, token, query string, vars map[string]any, v any) {
+	t.Helper()
+	r := n.query(t, token, query, vars)
+	require.Empty(t, r.Errors, "%s", r.Data)
+	if v != nil {
+		require.NoError(t, json.Unmarshal(r.Data, v))
+	}
+}
+
+func (n *node) upload(t *testing.T, token, importID, content string, run bool) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/imports/%s/file?run=%v", n.url, importID, run), strings.NewReader(content))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	var out struct{ Run *struct{ ID string } }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	if out.Run == nil {
+		return ""
+	}
+	return out.Run.ID
+}
+
+type runState struct {
+	ID, Status, Trigger, Message string
+	Created, Updated, Attempts   int
+}
+
+func (n *node) run(t *testing.T, token, id string) runState {
+	var out struct{ ImportRun runState }
+	n.mustQuery(t, token, `query($id: ID!) { importRun(id: $id) { id status trigger message created updated attempts } }`, map[string]any{"id": id}, &out)
+	return out.ImportRun
+}
+
+func (n *node) waitRun(t *testing.T, token, id string, within time.Duration) runState {
+	t.Helper()
+	var r runState
+	require.Eventually(t, func() bool {
+		r = n.run(t, token, id)
+		return r.Status != "QUEUED" && r.Status != "RUNNING"
+	}, within, 50*time.Millisecond, "run %s did not end", id)
+	return r
+}
+
+func students(n int, variant string) string {
+	var b strings.Builder
+	b.WriteString("student_id,first_name,last_name,grade,school,guardian1_phone,homeroom\n")
+	for i := range n {
+		fmt.Fprintf(&b, "S%07d,First%d,Last%d,%d,School %d,612-555-%04d,Room %s%d\n", i, i, i, i%12+1, i%7, i%10000, variant, i%40)
+	}
+	return b.String()
+}
+
+// TestCluster runs three nodes on one database, the way a district runs
+// Rollcall: an API-only node and two worker nodes.
+func TestCluster(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts three server processes")
+	}
+	ctx := context.Background()
+	url := testdb.URL(t)
+	d := testdb.Open(t, url)
+	a, err := app.New(d, app.Options{})
+	require.NoError(t, err)
+	_, token, err := a.Services.Users.BootstrapAdmin(ctx, "admin@district.test", "Admin", "cluster test")
+	require.NoError(t, err)
+
+	api := startNode(t, "api", url, 0)
+	w1 := startNode(t, "worker1", url, 1)
+	w2 := startNode(t, "worker2", url, 1)
+	nodes := []*node{api, w1, w2}
+
+	var created struct{ CreateImport struct{ ID string } }
+	api.mustQuery(t, token, `mutation { createImport(input: {name: "SIS", method: FULL}) { id } }`, nil, &created)
+	id := created.CreateImport.ID
+	api.upload(t, token, id, students(1000, "A"), false)
+
+	t.Run("OneRunOfTwentyConcurrentRequests", func(t *testing.T) {
+		var wg sync.WaitGroup
+		results := make([]gqlResponse, 20)
+		for i := range results {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i] = nodes[i%3].query(t, token, `mutation($id: ID!) { runImport(importId: $id) { id } }`, map[string]any{"id": id})
+			}()
+		}
+		wg.Wait()
+		var winners []string
+		for _, r := range results {
+			if len(r.Errors) == 0 {
+				var out struct{ RunImport struct{ ID string } }
+				require.NoError(t, json.Unmarshal(r.Data, &out))
+				winners = append(winners, out.RunImport.ID)
+				continue
+			}
+			require.Equal(t, "CONFLICT", r.Errors[0].Extensions["code"], r.Errors[0].Message)
+		}
+		require.Len(t, winners, 1)
+		require.Equal(t, "SUCCEEDED", api.waitRun(t, token, winners[0], time.Minute).Status)
+		var n int
+		require.NoError(t, d.NewRaw("SELECT count(*) FROM import_runs").Scan(ctx, &n))
+		require.Equal(t, 1, n, "exactly one run applied")
+	})
+
+	t.Run("ScheduleFiresOnce", func(t *testing.T) {
+		// Every three seconds; the first slot after the upload takes the
+		// file, later slots find none.
+		api.mustQuery(t, token, `mutation($id: ID!) { updateImport(id: $id, input: {schedule: {cron: "*/3 * * * * *", timeZone: "UTC"}}) { id } }`,
+			map[string]any{"id": id}, nil)
+		api.upload(t, token, id, students(1000, "B"), false)
+		var runs []runState
+		require.Eventually(t, func() bool {
+			runs = scheduledRuns(t, d)
+			return len(runs) == 1 && runs[0].Status == "SUCCEEDED"
+		}, 30*time.Second, 100*time.Millisecond)
+		time.Sleep(7 * time.Second) // two more slots
+		require.Len(t, scheduledRuns(t, d), 1, "one file, one scheduled run")
+		var imp struct {
+			Import struct{ AttentionReasons []struct{ Code string } }
+		}
+		api.mustQuery(t, token, `query($id: ID!) { import(id: $id) { attentionReasons { code } } }`, map[string]any{"id": id}, &imp)
+		require.Equal(t, "FILE_MISSING", imp.Import.AttentionReasons[0].Code)
+		api.mustQuery(t, token, `mutation($id: ID!) { updateImport(id: $id, input: {clearSchedule: true}) { id } }`, map[string]any{"id": id}, nil)
+	})
+
+	t.Run("KilledWorkerIsRecoveredElsewhere", func(t *testing.T) {
+		before := snapshot(t, d)
+		big := students(300000, "C")
+		runID := api.upload(t, token, id, big, true)
+
+		// Watch it from the API node, which runs nothing itself.
+		subCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		defer cancel()
+		updates := graphtest.Subscribe(subCtx, t, api.url, token,
+			`subscription($id: ID!) { importRunUpdated(id: $id) { status attempts progress { rowsProcessed } } }`, map[string]any{"id": runID})
+
+		// Wait until a worker is writing the file, and kill that worker.
+		var pid int
+		require.Eventually(t, func() bool {
+			var app string
+			err := d.NewRaw(`SELECT application_name FROM pg_stat_activity
+				WHERE datname = current_database() AND query ILIKE 'copy import_stage%' AND state = 'active' LIMIT 1`).Scan(ctx, &app)
+			if err != nil {
+				return false
+			}
+			pid, _ = strconv.Atoi(strings.TrimPrefix(app, "rollcall/"))
+			return pid > 0
+		}, time.Minute, 10*time.Millisecond)
+		var progressed bool
+		for !progressed {
+			select {
+			case data := <-updates:
+				var u struct {
+					ImportRunUpdated struct{ Progress *struct{ RowsProcessed int } }
+				}
+				require.NoError(t, json.Unmarshal(data, &u))
+				progressed = u.ImportRunUpdated.Progress != nil && u.ImportRunUpdated.Progress.RowsProcessed > 0
+			case <-subCtx.Done():
+				t.Fatal("no progress reached the API node")
+			}
+		}
+		var victim *node
+		for _, n := range []*node{w1, w2} {
+			if n.cmd.Process.Pid == pid {
+				victim = n
+			}
+		}
+		require.NotNil(t, victim, "the COPY runs on a worker node (pid %d)", pid)
+		require.NoError(t, victim.cmd.Process.Signal(syscall.SIGKILL))
+		_ = victim.cmd.Wait()
+		killedAt := time.Now()
+
+		// Nothing of the killed run is in the data.
+		require.Eventually(t, func() bool { return equalSnapshots(before, snapshot(t, d)) }, 10*time.Second, 50*time.Millisecond)
+
+		// The other worker takes the run over and finishes it, well within
+		// two minutes (the file takes longer than the staleness window).
+		done := api.waitRun(t, token, runID, 2*time.Minute)
+		require.Equal(t, "SUCCEEDED", done.Status, done.Message)
+		require.Less(t, time.Since(killedAt), 2*time.Minute)
+		require.Equal(t, 2, done.Attempts)
+		require.Equal(t, 299000, done.Created)
+		require.Equal(t, 1000, done.Updated)
+
+		// The subscription saw it through to the end.
+		var last string
+		for data := range updates {
+			var u struct{ ImportRunUpdated struct{ Status string } }
+			require.NoError(t, json.Unmarshal(data, &u))
+			last = u.ImportRunUpdated.Status
+		}
+		require.Equal(t, "SUCCEEDED", last)
+	})
+}
+
+func scheduledRuns(t *testing.T, d *db.DB) []runState {
+	var out []runState
+	require.NoError(t, d.NewRaw(`SELECT id::text AS id, status, trigger, message, created, updated, attempts
+		FROM import_runs WHERE trigger = 'SCHEDULE' ORDER BY id`).Scan(context.Background(), &out))
+	return out
+}
+
+func snapshot(t *testing.T, d *db.DB) []string {
+	var rows []string
+	require.NoError(t, d.NewRaw(`SELECT r::text FROM recipients r ORDER BY id`).Scan(context.Background(), &rows))
+	return rows
+}
+
+func equalSnapshots(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
