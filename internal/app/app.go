@@ -81,6 +81,9 @@ func New(d *db.DB, opts Options) (*App, error) {
 	// here follows a run executing on any node.
 	hub := notify.NewHub(d.Pool, opts.Logger, imports.RunChannel)
 	svc.Imports.UseNotifications(hub)
+	if opts.Metrics != nil {
+		svc.Imports.UseMetrics(opts.Metrics)
+	}
 
 	a := &App{Services: svc, hub: hub, logger: opts.Logger}
 	if need := int32(2*opts.ImportWorkers + 5); opts.ImportWorkers > 0 && d.Pool.Config().MaxConns < need {

@@ -63,12 +63,14 @@ func BenchmarkImport(b *testing.B) {
 		{"rerun/copy", "ratio (target ≤ 2)", t.median("rerun") / copyMed},
 		{"next_day/copy", "ratio (target ≤ 3)", t.median("next") / copyMed},
 		{"rss_growth_MB", "first load (target ≤ 150)", t.median("rss")},
+		{"rss_rerun_MB", "re-run (target ≤ 150)", t.median("rss_rerun")},
+		{"rss_next_day_MB", "next day (target ≤ 150)", t.median("rss_next")},
 	}
 	for _, r := range report {
 		b.ReportMetric(r.v, r.name)
 		b.Logf("%-16s %8.2f  %s", r.name, r.v, r.unit)
 	}
-	for _, name := range []string{"copy", "insert", "upload", "first", "rerun", "next", "rss"} {
+	for _, name := range []string{"copy", "insert", "upload", "first", "rerun", "next", "rss", "rss_rerun", "rss_next"} {
 		b.Logf("all %-7s %s", name, t.all(name))
 	}
 }
@@ -154,16 +156,22 @@ func pipeline(b *testing.B, e *env, t timings, name, day0, day1 string) {
 	t.add("first", time.Since(start).Seconds())
 	t.add("rss", float64(peak()-before)/(1<<20))
 
+	before = s.rss()
+	peak = s.peakRSS()
 	start = time.Now()
 	var run struct{ RunImport struct{ ID string } }
 	s.graphql(b, `mutation($id: ID!) { runImport(importId: $id) { id } }`, map[string]any{"id": id}, &run)
 	s.wait(b, run.RunImport.ID, 0)
 	t.add("rerun", time.Since(start).Seconds())
+	t.add("rss_rerun", float64(peak()-before)/(1<<20))
 
+	before = s.rss()
+	peak = s.peakRSS()
 	start = time.Now()
 	runID, _ = upload(b, s, id, day1)
 	s.wait(b, runID, -1)
 	t.add("next", time.Since(start).Seconds())
+	t.add("rss_next", float64(peak()-before)/(1<<20))
 }
 
 // upload posts a file with ?run=true and returns the run's id and the time

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/metrics"
 	"github.com/rollcall/rollcall/internal/notify"
 	"github.com/rollcall/rollcall/internal/page"
 	"github.com/rollcall/rollcall/internal/recipients"
@@ -50,8 +51,12 @@ type Service struct {
 	cfg    Config
 	now    func() time.Time
 	logger *slog.Logger
-	hub    *notify.Hub // optional: run notifications
+	hub    *notify.Hub      // optional: run notifications
+	m      *metrics.Metrics // optional
 }
+
+// UseMetrics records runs in m.
+func (s *Service) UseMetrics(m *metrics.Metrics) { s.m = m }
 
 // NewService returns a Service. jobs inserts River jobs inside the
 // service's transactions.

@@ -101,6 +101,27 @@ func (s *Service) executeRun(ctx context.Context, runID, jobID int64, attempt, m
 	return err
 }
 
+// observe records a finished run in the metrics.
+func (s *Service) observe(run *Run, res *applyResult, took time.Duration) {
+	if s.m == nil {
+		return
+	}
+	status := string(res.Status)
+	if run.DryRun {
+		status = "dry_run"
+	}
+	s.m.ImportRuns.WithLabelValues(status, string(run.Trigger)).Inc()
+	s.m.ImportRunDuration.WithLabelValues(status).Observe(took.Seconds())
+	if !res.Applied {
+		return
+	}
+	c := res.Counts
+	for outcome, n := range map[string]int{"created": c.Created, "updated": c.Updated, "unchanged": c.Unchanged,
+		"removed": c.Removed, "restored": c.Restored, "rejected": c.Rejected} {
+		s.m.ImportRows.WithLabelValues(outcome).Add(float64(n))
+	}
+}
+
 func (s *Service) logRun(run *Run, res *applyResult) {
 	attrs := []any{slog.Int64("run_id", run.ID), slog.Int64("import_id", run.ImportID),
 		slog.String("status", string(res.Status)), slog.Bool("dry_run", run.DryRun), slog.String("summary", res.Message)}
@@ -132,8 +153,14 @@ func (s *Service) process(ctx context.Context, run *Run, imp *Import) (*applyRes
 		prog.total.Store(file.LineCount - 1)
 	}
 	stop := s.heartbeat(ctx, run.ID, prog)
+	started := time.Now()
 	res, err := s.applyRun(ctx, run, imp, file, prog)
 	stop()
+	defer func() {
+		if err == nil {
+			s.observe(run, res, time.Since(started))
+		}
+	}()
 	var rb *errRollback
 	if errors.As(err, &rb) {
 		if err := s.finishSeparately(context.WithoutCancel(ctx), run, rb.result); err != nil {

@@ -17,6 +17,10 @@ type Metrics struct {
 
 	GraphQLOperations *prometheus.CounterVec
 	GraphQLDuration   *prometheus.HistogramVec
+
+	ImportRuns        *prometheus.CounterVec
+	ImportRows        *prometheus.CounterVec
+	ImportRunDuration *prometheus.HistogramVec
 }
 
 // New registers the process, Go runtime and service metrics on a new registry.
@@ -47,7 +51,21 @@ func New() *Metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"type", "name"}),
 	}
-	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.GraphQLOperations, m.GraphQLDuration)
+	m.ImportRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rollcall_import_runs_total",
+		Help: "Import runs finished on this node, by status and trigger (dry runs have status dry_run).",
+	}, []string{"status", "trigger"})
+	m.ImportRows = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rollcall_import_rows_total",
+		Help: "Rows of applied import runs on this node, by outcome (created, updated, unchanged, removed, restored, rejected).",
+	}, []string{"outcome"})
+	m.ImportRunDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "rollcall_import_run_duration_seconds",
+		Help:    "Time from start to end of an import run attempt on this node, by status.",
+		Buckets: []float64{.1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800},
+	}, []string{"status"})
+	reg.MustRegister(m.HTTPRequests, m.HTTPDuration, m.GraphQLOperations, m.GraphQLDuration,
+		m.ImportRuns, m.ImportRows, m.ImportRunDuration)
 	return m
 }
 
