@@ -51,8 +51,10 @@ func Seed(ctx context.Context, svc *app.Services, adminEmail string) error {
 	}
 	imp, err := svc.Imports.Create(ctx, imports.CreateImportInput{
 		Name:        ImportName,
-		Description: ptr("Demo: the SIS export of Lincoln, Adams and Jefferson schools."),
+		Description: ptr("Demo: the SIS pushes its nightly export; each file is applied on arrival."),
 		Method:      imports.MethodFull,
+		Schedule:    &imports.Schedule{Time: ptr("02:00"), TimeZone: "America/Chicago"},
+		RunOnUpload: ptr(true),
 	})
 	if err != nil {
 		return fmt.Errorf("demo import: %w", err)
