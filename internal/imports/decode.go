@@ -169,6 +169,9 @@ func (rr *recordReader) Read() ([]string, int, error) {
 		var pe *csv.ParseError
 		switch {
 		case errors.As(err, &pe):
+			if ferr := rr.decode(rec, pe.StartLine); ferr != nil {
+				return nil, pe.StartLine, ferr
+			}
 			return rec, pe.StartLine, rr.parseError(pe)
 		case errors.Is(err, io.EOF):
 			return nil, 0, io.EOF
@@ -178,9 +181,18 @@ func (rr *recordReader) Read() ([]string, int, error) {
 		return nil, 0, fmt.Errorf("read file: %w", err)
 	}
 	line, _ := rr.csv.FieldPos(0)
+	if ferr := rr.decode(rec, line); ferr != nil {
+		return nil, line, ferr
+	}
+	return rec, line, nil
+}
+
+// decode makes every field valid UTF-8 (reading invalid ones as
+// Windows-1252) and refuses NUL bytes, which PostgreSQL's text cannot hold.
+func (rr *recordReader) decode(rec []string, line int) error {
 	for i, f := range rec {
 		if strings.IndexByte(f, 0) >= 0 {
-			return nil, line, &FileError{Line: line, Message: "the line has a NUL byte: the file is not plain text"}
+			return &FileError{Line: line, Message: "the line has a NUL byte: the file is not plain text"}
 		}
 		if !utf8.ValidString(f) {
 			rec[i], _ = charmap.Windows1252.NewDecoder().String(f)
@@ -190,7 +202,7 @@ func (rr *recordReader) Read() ([]string, int, error) {
 			rr.win1252++
 		}
 	}
-	return rec, line, nil
+	return nil
 }
 
 func (rr *recordReader) parseError(pe *csv.ParseError) error {

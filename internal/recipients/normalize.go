@@ -102,8 +102,17 @@ func NormalizePhone(s string) (string, bool) {
 	return "", false
 }
 
+// extensionStart finds an extension marker ("x12", "ext. 9"), matching
+// ASCII letters without regard to case (and without changing byte offsets,
+// which strings.ToLower would on invalid UTF-8).
 func extensionStart(s string) int {
-	lower := strings.ToLower(s)
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	lower := string(b)
 	for _, marker := range []string{"ext.", "ext", " x", "x"} {
 		if i := strings.Index(lower, marker); i > 0 {
 			return i

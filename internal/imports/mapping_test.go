@@ -1,0 +1,133 @@
+package imports
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestAutoMapping(t *testing.T) {
+	t.Parallel()
+	header := []string{"Student Number", "ID", "First Name", "LAST_NAME", "Grade Level", "School Name", "Home Language",
+		"guardian1_phone", "Mother Cell", "Guardian1 Email", "student_email", "Homeroom", ""}
+	got := map[string]string{}
+	for _, e := range AutoMapping(header) {
+		v := e.Field
+		if e.Label != nil {
+			v += "/" + *e.Label
+		}
+		got[e.Column] = v
+	}
+	require.Equal(t, map[string]string{
+		"Student Number":  "externalId", // a better synonym than ID
+		"ID":              "custom:ID",
+		"First Name":      "firstName",
+		"LAST_NAME":       "lastName",
+		"Grade Level":     "grade",
+		"School Name":     "school",
+		"Home Language":   "language",
+		"guardian1_phone": "phone/Guardian 1",
+		"Mother Cell":     "phone/Mother Cell",
+		"Guardian1 Email": "email/Guardian 1",
+		"student_email":   "email/Student",
+		"Homeroom":        "custom:Homeroom",
+		"":                "custom:column_13",
+	}, got)
+}
+
+func TestLabelFromHeader(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"guardian1_phone": "Guardian 1", "Home Phone": "Home", "phone": "Primary", "Email": "Primary",
+		"motherCellPhone": "Mother Cell", "Guardian2EmailAddress": "Guardian 2", "e-mail": "Primary",
+	} {
+		require.Equal(t, want, labelFromHeader(in), in)
+	}
+}
+
+func TestValidateMapping(t *testing.T) {
+	t.Parallel()
+	label := "Mom"
+	m, err := ValidateMapping("input.mapping", Mapping{
+		{Column: " Student ID ", Field: "externalId"},
+		{Column: "Mom Cell", Field: "phone", Label: &label},
+		{Column: "Dad Cell", Field: "phone"},
+		{Column: "Bus", Field: "custom: bus route "},
+	})
+	require.NoError(t, err)
+	require.Equal(t, "Student ID", m[0].Column)
+	require.Equal(t, "Mom", *m[1].Label)
+	require.Equal(t, "Dad Cell", *m[2].Label)
+	require.Equal(t, "custom:bus route", m[3].Field)
+
+	bad := []struct {
+		m     Mapping
+		field string
+	}{
+		{Mapping{}, "input.mapping"},
+		{Mapping{{Column: "Name", Field: "firstName"}}, "input.mapping"},
+		{Mapping{{Column: "", Field: "externalId"}}, "input.mapping[0].column"},
+		{Mapping{{Column: "ID", Field: "externalId"}, {Column: "id", Field: "firstName"}}, "input.mapping[1].column"},
+		{Mapping{{Column: "ID", Field: "externalId"}, {Column: "K", Field: "externalId"}}, "input.mapping[1].field"},
+		{Mapping{{Column: "ID", Field: "externalId"}, {Column: "X", Field: "custom:"}}, "input.mapping[1].field"},
+		{Mapping{{Column: "ID", Field: "externalId", Label: &label}}, "input.mapping[0].label"},
+	}
+	for _, c := range bad {
+		_, err := ValidateMapping("input.mapping", c.m)
+		require.Error(t, err, "%+v", c.m)
+		require.Equal(t, c.field, asAppErr(t, err).Field, "%+v", c.m)
+	}
+}
+
+func TestPlanColumnsWithExplicitMapping(t *testing.T) {
+	t.Parallel()
+	header := []string{"Pupil #", "Given", "Family", "Notes", "Notes"}
+	_, err := planColumns(header, Mapping{{Column: "Pupil ID", Field: "externalId"}}, &notes{})
+	var fe *FileError
+	require.ErrorAs(t, err, &fe)
+	require.Contains(t, fe.Message, `column "Pupil ID", which is not in the file's header`)
+	// Matching ignores case, then everything but letters and digits.
+	p, err := planColumns(header, Mapping{{Column: "pupil", Field: "externalId"}, {Column: "GIVEN", Field: "firstName"}}, &notes{})
+	require.NoError(t, err)
+	require.Equal(t, 0, p.single[fieldExternalID])
+	require.Equal(t, 1, p.single[fieldFirstName])
+	var names []string
+	for _, c := range p.custom {
+		names = append(names, c.name)
+	}
+	require.Equal(t, []string{"Family", "Notes", "Notes (2)"}, names)
+}
+
+// FuzzRecordReader: any bytes give records or errors, never a panic, and
+// every record's fields are valid UTF-8 without NUL (what COPY needs).
+func FuzzRecordReader(f *testing.F) {
+	for _, s := range []string{"a,b\n1,2\n", "\xef\xbb\xbfid;name\r\n1;Jos\xe9\r\n", "\"a\nb\",c\n", "x\"y,z\n", "\x1f\x8b\x08", "\x00", "a\tb\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rr, err := newRecordReader(bytes.NewReader(b), &notes{}, false)
+		if err != nil {
+			return
+		}
+		for range 1000 {
+			rec, _, err := rr.Read()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			var fe *FileError
+			if errors.As(err, &fe) {
+				return
+			}
+			for _, field := range rec {
+				require.NotContains(t, field, "\x00")
+				require.True(t, validUTF8(field), "%q", field)
+			}
+		}
+	})
+}
+
+func validUTF8(s string) bool { return utf8.ValidString(s) }
