@@ -22,6 +22,7 @@ import (
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/metrics"
+	"github.com/rollcall/rollcall/internal/testkit/clock"
 	"github.com/rollcall/rollcall/internal/testkit/testdb"
 	"github.com/rollcall/rollcall/internal/users"
 )
@@ -32,7 +33,7 @@ type Server struct {
 	DB       *db.DB
 	Services *app.Services
 	Metrics  *metrics.Metrics
-	Clock    *Clock
+	Clock    *clock.Clock
 	Logs     *bytes.Buffer // everything the server logged (JSON lines)
 	client   *http.Client
 }
@@ -60,7 +61,7 @@ func New(t testing.TB, opts *Options) *Server {
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := metrics.New()
 	m.MustRegister(db.NewPoolCollector(d))
-	clock := &Clock{}
+	clock := &clock.Clock{}
 	ic := imports.DefaultConfig()
 	ic.MaxUploadBytes = cfg.MaxUploadBytes
 	ic.SchedulerInterval = time.Hour // tests fire schedules themselves, with their own clock
@@ -94,39 +95,6 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.Write(p)
-}
-
-// Clock is a clock tests can set; zero means the real time.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// Now returns the set time, or time.Now.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.now.IsZero() {
-		return time.Now()
-	}
-	return c.now
-}
-
-// Set fixes the clock at t.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-// Advance moves a set clock forward (setting it to now first if unset).
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.now.IsZero() {
-		c.now = time.Now()
-	}
-	c.now = c.now.Add(d)
 }
 
 // Error is one GraphQL error.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/testkit/clock"
 	"github.com/rollcall/rollcall/internal/testkit/testdb"
 	"github.com/rollcall/rollcall/internal/users"
 )
@@ -30,28 +30,7 @@ type fixture struct {
 	db    *db.DB
 	svc   *Service
 	imp   *Import
-	clock *testClock
-}
-
-// testClock is a settable clock (zero: real time).
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.now.IsZero() {
-		return time.Now()
-	}
-	return c.now
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
+	clock *clock.Clock
 }
 
 func newFixture(t *testing.T, in CreateImportInput) *fixture {
@@ -65,7 +44,7 @@ func newFixture(t *testing.T, in CreateImportInput) *fixture {
 	// runs themselves.
 	jobs, err := river.NewClient(riverdatabasesql.New(d.SQL()), &river.Config{})
 	require.NoError(t, err)
-	clock := &testClock{}
+	clock := &clock.Clock{}
 	svc := NewService(d, jobs, DefaultConfig(), clock.Now, slog.New(slog.DiscardHandler))
 	if in.Name == "" {
 		in.Name = "SIS students"

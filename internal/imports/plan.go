@@ -230,31 +230,15 @@ func (p *columnPlan) normalize(rec []string, line int, defaultType recipients.Ty
 		}
 	}
 
-	b := append(row.phones[:0], '[')
-	for _, c := range p.phones {
-		for _, raw := range splitMulti(rec[c.idx]) {
-			num, ok := recipients.NormalizePhone(raw)
-			if !ok {
-				return &rowError{Line: line, Column: p.header[c.idx], Value: raw, Message: fmt.Sprintf("%q is not a valid phone number", raw)}
-			}
-			b = appendContact(b, `{"number":`, num, c.label)
-		}
+	var rerr *rowError
+	if row.phones, rerr = p.appendContacts(row.phones[:0], p.phones, rec, line, `{"number":`, recipients.NormalizePhone, "phone number"); rerr != nil {
+		return rerr
 	}
-	row.phones = append(b, ']')
-
-	b = append(row.emails[:0], '[')
-	for _, c := range p.emails {
-		for _, raw := range splitMulti(rec[c.idx]) {
-			addr, ok := recipients.NormalizeEmail(raw)
-			if !ok {
-				return &rowError{Line: line, Column: p.header[c.idx], Value: raw, Message: fmt.Sprintf("%q is not a valid email address", raw)}
-			}
-			b = appendContact(b, `{"address":`, addr, c.label)
-		}
+	if row.emails, rerr = p.appendContacts(row.emails[:0], p.emails, rec, line, `{"address":`, recipients.NormalizeEmail, "email address"); rerr != nil {
+		return rerr
 	}
-	row.emails = append(b, ']')
 
-	b = append(row.custom[:0], '{')
+	b := append(row.custom[:0], '{')
 	for _, c := range p.custom {
 		v := strings.TrimSpace(rec[c.idx])
 		if v == "" {
@@ -269,6 +253,23 @@ func (p *columnPlan) normalize(rec []string, line int, defaultType recipients.Ty
 	}
 	row.custom = append(b, '}')
 	return nil
+}
+
+// appendContacts appends the JSON array of the phones or emails in cols,
+// each cell holding one or several (separated by ; or ,).
+func (p *columnPlan) appendContacts(b []byte, cols []labeledColumn, rec []string, line int, open string,
+	normalize func(string) (string, bool), what string) ([]byte, *rowError) {
+	b = append(b, '[')
+	for _, c := range cols {
+		for _, raw := range splitMulti(rec[c.idx]) {
+			v, ok := normalize(raw)
+			if !ok {
+				return b, &rowError{Line: line, Column: p.header[c.idx], Value: raw, Message: fmt.Sprintf("%q is not a valid %s", raw, what)}
+			}
+			b = appendContact(b, open, v, c.label)
+		}
+	}
+	return append(b, ']'), nil
 }
 
 // appendContact appends one {"number"|"address": value, "label": label}.

@@ -64,12 +64,19 @@ func NewService(d *db.DB, jobs *river.Client[*sql.Tx], cfg Config, now func() ti
 	return &Service{db: d, jobs: jobs, cfg: cfg, now: now, logger: logger}
 }
 
+// adminOnly runs read if the viewer is a system administrator: imports are
+// system data.
+func adminOnly[T any](ctx context.Context, read func() (T, error)) (T, error) {
+	if _, err := users.RequireAdmin(ctx); err != nil {
+		var zero T
+		return zero, err
+	}
+	return read()
+}
+
 // Get returns an import (admins only).
 func (s *Service) Get(ctx context.Context, id int64) (*Import, error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
-		return nil, err
-	}
-	return GetImport(ctx, s.db, id)
+	return adminOnly(ctx, func() (*Import, error) { return GetImport(ctx, s.db, id) })
 }
 
 // GetMany returns imports by id, for dataloaders (caller checked access).
@@ -79,18 +86,12 @@ func (s *Service) GetMany(ctx context.Context, ids []int64) ([]Import, error) {
 
 // List returns a page of imports by name (admins only).
 func (s *Service) List(ctx context.Context, req page.Request) (page.Page[Import], error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
-		return page.Page[Import]{}, err
-	}
-	return ListImports(ctx, s.db, req)
+	return adminOnly(ctx, func() (page.Page[Import], error) { return ListImports(ctx, s.db, req) })
 }
 
 // Count counts imports (admins only).
 func (s *Service) Count(ctx context.Context) (int, error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
-		return 0, err
-	}
-	return CountImports(ctx, s.db)
+	return adminOnly(ctx, func() (int, error) { return CountImports(ctx, s.db) })
 }
 
 // Create defines an import (admins only).
@@ -461,66 +462,42 @@ func (s *Service) Cancel(ctx context.Context, runID int64) (*Run, error) {
 
 // GetRun returns a run (admins only).
 func (s *Service) GetRun(ctx context.Context, id int64) (*Run, error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
-		return nil, err
-	}
-	return GetRun(ctx, s.db, id)
+	return adminOnly(ctx, func() (*Run, error) { return GetRun(ctx, s.db, id) })
 }
 
 // Runs returns an import's runs, newest first.
 func (s *Service) Runs(ctx context.Context, importID int64, req page.Request) (page.Page[Run], error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
-		return page.Page[Run]{}, err
-	}
-	return ListRuns(ctx, s.db, importID, req)
+	return adminOnly(ctx, func() (page.Page[Run], error) { return ListRuns(ctx, s.db, importID, req) })
 }
 
 // CountRuns counts an import's runs.
 func (s *Service) CountRuns(ctx context.Context, importID int64) (int, error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
-		return 0, err
-	}
-	return CountRuns(ctx, s.db, importID)
+	return adminOnly(ctx, func() (int, error) { return CountRuns(ctx, s.db, importID) })
 }
 
 // RunErrors returns a page of a run's errors.
 func (s *Service) RunErrors(ctx context.Context, runID int64, req page.Request) (page.Page[RunError], error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
-		return page.Page[RunError]{}, err
-	}
-	return ListRunErrors(ctx, s.db, runID, req)
+	return adminOnly(ctx, func() (page.Page[RunError], error) { return ListRunErrors(ctx, s.db, runID, req) })
 }
 
 // CountRunErrors counts a run's stored errors.
 func (s *Service) CountRunErrors(ctx context.Context, runID int64) (int, error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
-		return 0, err
-	}
-	return CountRunErrors(ctx, s.db, runID)
+	return adminOnly(ctx, func() (int, error) { return CountRunErrors(ctx, s.db, runID) })
 }
 
 // RunChanges returns a run's sample of changes.
 func (s *Service) RunChanges(ctx context.Context, runID int64) ([]RunChange, error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
-		return nil, err
-	}
-	return ListRunChanges(ctx, s.db, runID)
+	return adminOnly(ctx, func() ([]RunChange, error) { return ListRunChanges(ctx, s.db, runID) })
 }
 
 // File returns a file (admins only).
 func (s *Service) File(ctx context.Context, id int64) (*File, error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
-		return nil, err
-	}
-	return GetFile(ctx, s.db, id)
+	return adminOnly(ctx, func() (*File, error) { return GetFile(ctx, s.db, id) })
 }
 
 // RecipientCount counts an import's active recipients.
 func (s *Service) RecipientCount(ctx context.Context, importID int64) (int, error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
-		return 0, err
-	}
-	return CountActiveRecipients(ctx, s.db, importID)
+	return adminOnly(ctx, func() (int, error) { return CountActiveRecipients(ctx, s.db, importID) })
 }
 
 // ProposeMapping returns the mapping a run of the latest file would use:
@@ -602,8 +579,5 @@ func (s *Service) ScheduleDescription(imp *Import) string { return imp.Schedule(
 
 // ActiveRun returns the import's queued, running or held run (admins only).
 func (s *Service) ActiveRun(ctx context.Context, importID int64) (*Run, error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
-		return nil, err
-	}
-	return ActiveRun(ctx, s.db, importID)
+	return adminOnly(ctx, func() (*Run, error) { return ActiveRun(ctx, s.db, importID) })
 }
