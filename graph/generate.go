@@ -1,3 +1,4 @@
 package graph
 
-//go:generate go tool gqlgen generate --config ../gqlgen.yml
+// gqlgen resolves the packages in gqlgen.yml from the module root.
+//go:generate go -C .. tool gqlgen generate --config gqlgen.yml
