@@ -2,13 +2,16 @@ package recipients
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
+	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/page"
 	"github.com/rollcall/rollcall/internal/users"
 )
 
-// Service reads recipients.
+// Service reads recipients within each viewer's restriction.
 type Service struct {
 	db *db.DB
 }
@@ -16,26 +19,183 @@ type Service struct {
 // NewService returns a Service.
 func NewService(d *db.DB) *Service { return &Service{db: d} }
 
-// Get returns a recipient (admins only, until data restrictions exist).
+// Scope returns what the request's viewer may see.
+func (s *Service) Scope(ctx context.Context) (*Scope, error) {
+	return ScopeOf(users.ViewerFrom(ctx))
+}
+
+// Get returns a recipient the viewer may see. One outside the viewer's
+// restriction is NOT_FOUND, as if it did not exist.
 func (s *Service) Get(ctx context.Context, id int64) (*Recipient, error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
+	scope, err := s.Scope(ctx)
+	if err != nil {
 		return nil, err
 	}
-	return GetRecipient(ctx, s.db, id)
+	if scope.Admin {
+		return GetRecipient(ctx, s.db, id)
+	}
+	p := &Params{}
+	where, err := Query{}.where(scope, p)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := scanRecipients(ctx, s.db.DB, "SELECT r.* FROM recipients AS r WHERE r.id = "+p.Add(id)+" AND "+where, p.Args)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, apperr.NotFound("recipient", id)
+	}
+	return &rows[0], nil
 }
 
-// ListByImport returns a page of an import's recipients.
-func (s *Service) ListByImport(ctx context.Context, importID int64, includeRemoved bool, req page.Request) (page.Page[Recipient], error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
+// GetMany returns the recipients with ids that the viewer may see (others
+// are left out), for dataloaders.
+func (s *Service) GetMany(ctx context.Context, ids []int64) ([]Recipient, error) {
+	scope, err := s.Scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := &Params{}
+	where, err := Query{IncludeRemoved: true}.where(scope, p)
+	if err != nil {
+		return nil, err
+	}
+	return scanRecipients(ctx, s.db.DB, "SELECT r.* FROM recipients AS r WHERE r.id = ANY("+p.Add(ids)+") AND "+where, p.Args)
+}
+
+// checkQuery applies who may ask what: browsing an import with its removed
+// recipients is for administrators.
+func checkQuery(scope *Scope, q Query) error {
+	if (q.ImportID != nil || q.IncludeRemoved) && !scope.Admin {
+		return apperr.Forbidden("browsing an import's recipients requires the SYSTEM_ADMIN role; use a filter")
+	}
+	if q.Filter == nil && q.ImportID == nil {
+		return apperr.Invalid("filter", "give a filter (to select everyone say {all: true})")
+	}
+	return nil
+}
+
+// Search returns a page of the recipients matching q that the viewer may
+// see.
+func (s *Service) Search(ctx context.Context, q Query, o Order, req page.Request) (page.Page[Recipient], error) {
+	scope, err := s.Scope(ctx)
+	if err != nil {
 		return page.Page[Recipient]{}, err
 	}
-	return ListByImport(ctx, s.db, importID, includeRemoved, req)
+	if err := checkQuery(scope, q); err != nil {
+		return page.Page[Recipient]{}, err
+	}
+	p := &Params{}
+	where, err := q.where(scope, p)
+	if err != nil {
+		return page.Page[Recipient]{}, err
+	}
+	return SelectPage(ctx, s.db.DB, where, p, o, req)
 }
 
-// CountByImport counts an import's recipients.
-func (s *Service) CountByImport(ctx context.Context, importID int64, includeRemoved bool) (int, error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
+// Count counts the recipients matching q that the viewer may see.
+func (s *Service) Count(ctx context.Context, q Query) (int, error) {
+	scope, err := s.Scope(ctx)
+	if err != nil {
 		return 0, err
 	}
-	return CountByImport(ctx, s.db, importID, includeRemoved)
+	if err := checkQuery(scope, q); err != nil {
+		return 0, err
+	}
+	p := &Params{}
+	where, err := q.where(scope, p)
+	if err != nil {
+		return 0, err
+	}
+	return CountWhere(ctx, s.db.DB, where, p)
+}
+
+// GroupField is what recipient counts are grouped by.
+type GroupField string
+
+const (
+	GroupSchool   GroupField = "SCHOOL"
+	GroupGrade    GroupField = "GRADE"
+	GroupLanguage GroupField = "LANGUAGE"
+	GroupType     GroupField = "TYPE"
+	GroupCustom   GroupField = "CUSTOM"
+)
+
+// GroupBy is one grouping: a field, or a custom field's key.
+type GroupBy struct {
+	Field GroupField
+	Key   *string
+}
+
+// GroupCount is a group's values (in GroupBy order; null for none) and count.
+type GroupCount struct {
+	Values []*string
+	Count  int
+}
+
+// maxGroups bounds an aggregate's rows.
+const maxGroups = 10000
+
+// Counts counts the recipients matching f that the viewer may see, by group.
+func (s *Service) Counts(ctx context.Context, f *Filter, groupBy []GroupBy) ([]GroupCount, error) {
+	scope, err := s.Scope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(groupBy) == 0 || len(groupBy) > 4 {
+		return nil, apperr.Invalid("groupBy", "group by one to four fields")
+	}
+	p := &Params{}
+	where, err := Query{Filter: f}.where(scope, p)
+	if err != nil {
+		return nil, err
+	}
+	exprs := make([]string, len(groupBy))
+	orderBy := make([]string, len(groupBy))
+	for i, g := range groupBy {
+		switch g.Field {
+		case GroupSchool:
+			exprs[i], orderBy[i] = "r.school", "lower(r.school)"
+		case GroupGrade:
+			exprs[i], orderBy[i] = "r.grade", "min(r.grade_rank)"
+		case GroupLanguage:
+			exprs[i], orderBy[i] = "r.language", "lower(r.language)"
+		case GroupType:
+			exprs[i], orderBy[i] = "r.type", "r.type"
+		case GroupCustom:
+			if g.Key == nil || strings.TrimSpace(*g.Key) == "" {
+				return nil, apperr.Invalid(fmt.Sprintf("groupBy[%d].key", i), "a custom grouping needs the custom field's key")
+			}
+			exprs[i] = "(r.custom_fields ->> " + p.Add(strings.TrimSpace(*g.Key)) + ")"
+			orderBy[i] = exprs[i]
+		default:
+			return nil, apperr.Invalid(fmt.Sprintf("groupBy[%d].field", i), "unknown grouping %q", g.Field)
+		}
+		if g.Field != GroupCustom && g.Key != nil {
+			return nil, apperr.Invalid(fmt.Sprintf("groupBy[%d].key", i), "key goes with CUSTOM only")
+		}
+	}
+	group := strings.Join(exprs, ", ")
+	sql := "SELECT " + group + ", count(*) FROM recipients AS r WHERE " + where +
+		" GROUP BY " + group + " ORDER BY " + strings.Join(orderBy, ", ") + " NULLS LAST LIMIT " + p.Add(maxGroups)
+	rows, err := s.db.DB.DB.QueryContext(ctx, sql, p.Args...)
+	if err != nil {
+		return nil, fmt.Errorf("count recipients by group: %w", err)
+	}
+	defer rows.Close()
+	var out []GroupCount
+	for rows.Next() {
+		gc := GroupCount{Values: make([]*string, len(groupBy))}
+		dest := make([]any, 0, len(groupBy)+1)
+		for i := range gc.Values {
+			dest = append(dest, &gc.Values[i])
+		}
+		dest = append(dest, &gc.Count)
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("count recipients by group: %w", err)
+		}
+		out = append(out, gc)
+	}
+	return out, rows.Err()
 }

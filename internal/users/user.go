@@ -3,6 +3,7 @@
 package users
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/mail"
@@ -51,6 +52,13 @@ type User struct {
 	Disabled  bool      `bun:",notnull"`
 	CreatedAt time.Time `bun:",nullzero,notnull,default:current_timestamp"`
 	UpdatedAt time.Time `bun:",nullzero,notnull,default:current_timestamp"`
+	// Restriction is the recipient filter (stored form, see
+	// recipients.EncodeFilter) the user's view of recipients is limited
+	// to; nil for none. System administrators are never restricted.
+	Restriction json.RawMessage `bun:",type:jsonb,nullzero"`
+	// ImportID is the USER import that manages the account, if any.
+	ImportID *int64 ``
+	RowHash  *int64 ``
 }
 
 // IsAdmin reports whether u is an enabled system administrator.

@@ -1,0 +1,310 @@
+package lists
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/page"
+	"github.com/rollcall/rollcall/internal/recipients"
+	"github.com/rollcall/rollcall/internal/users"
+)
+
+// handPicked says whether lists have hand-made additions and skips, so that
+// membership queries leave out what a list does not use (most lists are
+// just a rule, and a rule alone lets the planner use the filter indexes).
+type handPicked struct{ additions, exclusions bool }
+
+func (s *Service) handPicked(ctx context.Context, ids []int64) (map[int64]handPicked, error) {
+	rows, err := s.db.DB.DB.QueryContext(ctx, `SELECT l.id,
+			EXISTS (SELECT 1 FROM list_additions a WHERE a.list_id = l.id),
+			EXISTS (SELECT 1 FROM list_exclusions x WHERE x.list_id = l.id)
+		FROM unnest($1::bigint[]) AS l(id)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("list hand-picked: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]handPicked{}
+	for rows.Next() {
+		var id int64
+		var h handPicked
+		if err := rows.Scan(&id, &h.additions, &h.exclusions); err != nil {
+			return nil, err
+		}
+		out[id] = h
+	}
+	return out, rows.Err()
+}
+
+// membership compiles "recipient r is a member of l, as the viewer sees it"
+// into p: active, and matching the rule or added by hand, and not skipped,
+// and inside the viewer's restriction.
+func membership(l *List, h handPicked, scope *recipients.Scope, p *recipients.Params) (string, error) {
+	f, err := l.DecodedFilter()
+	if err != nil {
+		return "", err
+	}
+	rule := "FALSE"
+	if f != nil {
+		if rule, err = recipients.CompileFilter("filter", f, p); err != nil {
+			return "", err
+		}
+	}
+	member := "(" + rule + ")"
+	if h.additions {
+		member = "(" + rule + " OR r.id IN (SELECT recipient_id FROM list_additions WHERE list_id = " + p.Add(l.ID) + "))"
+	}
+	conds := []string{"r.removed_at IS NULL", member}
+	if h.exclusions {
+		conds = append(conds, "r.id NOT IN (SELECT recipient_id FROM list_exclusions WHERE list_id = "+p.Add(l.ID)+")")
+	}
+	if scope.Restriction != nil {
+		restriction, err := scope.Where(p)
+		if err != nil {
+			return "", err
+		}
+		conds = append(conds, "("+restriction+")")
+	}
+	return strings.Join(conds, " AND "), nil
+}
+
+// memberWhere is membership for the request's viewer.
+func (s *Service) memberWhere(ctx context.Context, l *List, p *recipients.Params) (string, error) {
+	scope, err := recipients.ScopeOf(users.ViewerFrom(ctx))
+	if err != nil {
+		return "", err
+	}
+	h, err := s.handPicked(ctx, []int64{l.ID})
+	if err != nil {
+		return "", err
+	}
+	return membership(l, h[l.ID], scope, p)
+}
+
+// Members returns a page of a list's members the viewer may see.
+func (s *Service) Members(ctx context.Context, l *List, o recipients.Order, req page.Request) (page.Page[recipients.Recipient], error) {
+	p := &recipients.Params{}
+	where, err := s.memberWhere(ctx, l, p)
+	if err != nil {
+		return page.Page[recipients.Recipient]{}, err
+	}
+	return recipients.SelectPage(ctx, s.db.DB, where, p, o, req)
+}
+
+// MemberCount counts a list's members the viewer may see.
+func (s *Service) MemberCount(ctx context.Context, l *List) (int, error) {
+	counts, err := s.MemberCounts(ctx, []*List{l})
+	if err != nil {
+		return 0, err
+	}
+	return counts[l.ID], nil
+}
+
+// MemberCounts counts the members of several lists in one statement (for a
+// page of lists: one query, not one per list).
+func (s *Service) MemberCounts(ctx context.Context, ls []*List) (map[int64]int, error) {
+	scope, err := recipients.ScopeOf(users.ViewerFrom(ctx))
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(ls))
+	for i, l := range ls {
+		ids[i] = l.ID
+	}
+	hands, err := s.handPicked(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	p := &recipients.Params{}
+	parts := make([]string, len(ls))
+	for i, l := range ls {
+		where, err := membership(l, hands[l.ID], scope, p)
+		if err != nil {
+			return nil, err
+		}
+		parts[i] = "SELECT " + p.Add(l.ID) + "::bigint, count(*) FROM recipients AS r WHERE " + where
+	}
+	rows, err := s.db.DB.DB.QueryContext(ctx, strings.Join(parts, " UNION ALL "), p.Args...)
+	if err != nil {
+		return nil, fmt.Errorf("count members: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[int64]int, len(ls))
+	for rows.Next() {
+		var id int64
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		out[id] = n
+	}
+	return out, rows.Err()
+}
+
+// Preview is what a filter selects, before a list is saved.
+type Preview struct {
+	Count int
+	Page  page.Page[recipients.Recipient]
+	Order recipients.Order
+}
+
+// Preview counts and returns the first page of what f selects for the
+// viewer, without saving anything.
+func (s *Service) Preview(ctx context.Context, f *recipients.Filter, o recipients.Order, first *int) (*Preview, error) {
+	scope, err := recipients.ScopeOf(users.ViewerFrom(ctx))
+	if err != nil {
+		return nil, err
+	}
+	if err := recipients.ValidateFilter("filter", f); err != nil {
+		return nil, err
+	}
+	req, err := page.New(first, nil)
+	if err != nil {
+		return nil, err
+	}
+	l := &List{}
+	if l.Filter, err = recipients.EncodeFilter("filter", f); err != nil {
+		return nil, err
+	}
+	p := &recipients.Params{}
+	where, err := membership(l, handPicked{}, scope, p)
+	if err != nil {
+		return nil, err
+	}
+	n, err := recipients.CountWhere(ctx, s.db.DB, where, p)
+	if err != nil {
+		return nil, err
+	}
+	pg, err := recipients.SelectPage(ctx, s.db.DB, where, p, o, req)
+	if err != nil {
+		return nil, err
+	}
+	return &Preview{Count: n, Page: pg, Order: o}, nil
+}
+
+// ExportCSV streams a list's members as the viewer sees them, with their
+// phones and emails, for reporting tools. Rows are written as they come
+// from the database.
+func (s *Service) ExportCSV(ctx context.Context, id int64, w io.Writer) error {
+	_, l, err := s.load(ctx, s.db, id, accessRead)
+	if err != nil {
+		return err
+	}
+	p := &recipients.Params{}
+	where, err := s.memberWhere(ctx, l, p)
+	if err != nil {
+		return err
+	}
+	rows, err := s.db.DB.DB.QueryContext(ctx, `SELECT r.id, r.external_id, r.type, r.first_name, r.last_name,
+			coalesce(r.grade, ''), coalesce(r.school, ''), coalesce(r.language, ''),
+			coalesce((SELECT string_agg(x->>'label' || ': ' || (x->>'number'), '; ') FROM jsonb_array_elements(r.phones) x), ''),
+			coalesce((SELECT string_agg(x->>'label' || ': ' || (x->>'address'), '; ') FROM jsonb_array_elements(r.emails) x), ''),
+			i.name
+		FROM recipients AS r JOIN imports AS i ON i.id = r.import_id
+		WHERE `+where+` ORDER BY r.last_name, r.first_name, r.id`, p.Args...)
+	if err != nil {
+		return fmt.Errorf("export list %d: %w", l.ID, err)
+	}
+	defer rows.Close()
+	cw := csv.NewWriter(w)
+	if err := cw.Write([]string{"id", "external_id", "type", "first_name", "last_name", "grade", "school", "language", "phones", "emails", "import"}); err != nil {
+		return err
+	}
+	rec := make([]string, 11)
+	var rid int64
+	n := 0
+	for rows.Next() {
+		if err := rows.Scan(&rid, &rec[1], &rec[2], &rec[3], &rec[4], &rec[5], &rec[6], &rec[7], &rec[8], &rec[9], &rec[10]); err != nil {
+			return err
+		}
+		rec[0] = strconv.FormatInt(rid, 10)
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+		if n++; n%1000 == 0 {
+			cw.Flush()
+			if err := cw.Error(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// ContactPoints returns a page of the phone numbers or email addresses of a
+// list's members (as the viewer sees them), each once, with the members it
+// reaches: what a messaging system needs to send to the list.
+func (s *Service) ContactPoints(ctx context.Context, l *List, kind ContactKind, req page.Request) (page.Page[ContactPoint], error) {
+	col, key := "r.phones", "number"
+	switch kind {
+	case ContactPhone:
+	case ContactEmail:
+		col, key = "r.emails", "address"
+	default:
+		return page.Page[ContactPoint]{}, apperr.Invalid("kind", "kind must be PHONE or EMAIL")
+	}
+	var after string
+	if err := req.Cursor(&after); err != nil {
+		return page.Page[ContactPoint]{}, err
+	}
+	p := &recipients.Params{}
+	where, err := s.memberWhere(ctx, l, p)
+	if err != nil {
+		return page.Page[ContactPoint]{}, err
+	}
+	cond := ""
+	if req.HasCursor() {
+		cond = " WHERE x->>'" + key + "' > " + p.Add(after)
+	}
+	sql := `SELECT x->>'` + key + `' AS value, array_agg(DISTINCT x->>'label' ORDER BY x->>'label'), array_agg(DISTINCT m.id ORDER BY m.id)
+		FROM (SELECT r.id, ` + col + ` AS contacts FROM recipients AS r WHERE ` + where + `) AS m,
+			jsonb_array_elements(m.contacts) AS x` + cond + `
+		GROUP BY value ORDER BY value LIMIT ` + p.Add(req.Limit())
+	rows, err := s.db.DB.DB.QueryContext(ctx, sql, p.Args...)
+	if err != nil {
+		return page.Page[ContactPoint]{}, fmt.Errorf("contact points: %w", err)
+	}
+	defer rows.Close()
+	var out []ContactPoint
+	types := pgtype.NewMap() // not safe for concurrent use: one per call
+	for rows.Next() {
+		var cp ContactPoint
+		if err := rows.Scan(&cp.Value, types.SQLScanner(&cp.Labels), types.SQLScanner(&cp.RecipientIDs)); err != nil {
+			return page.Page[ContactPoint]{}, err
+		}
+		out = append(out, cp)
+	}
+	if err := rows.Err(); err != nil {
+		return page.Page[ContactPoint]{}, err
+	}
+	return page.Trim(req, out), nil
+}
+
+// ContactPointCursor is cp's cursor.
+func ContactPointCursor(cp ContactPoint) string { return page.EncodeCursor(cp.Value) }
+
+// CountContactPoints counts a list's distinct phones or emails.
+func (s *Service) CountContactPoints(ctx context.Context, l *List, kind ContactKind) (int, error) {
+	col, key := "r.phones", "number"
+	if kind == ContactEmail {
+		col, key = "r.emails", "address"
+	}
+	p := &recipients.Params{}
+	where, err := s.memberWhere(ctx, l, p)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = s.db.DB.DB.QueryRowContext(ctx, `SELECT count(DISTINCT x->>'`+key+`') FROM recipients AS r, jsonb_array_elements(`+col+`) AS x WHERE `+where, p.Args...).Scan(&n)
+	return n, err
+}

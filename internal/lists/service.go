@@ -1,0 +1,420 @@
+package lists
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+
+	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/page"
+	"github.com/rollcall/rollcall/internal/recipients"
+	"github.com/rollcall/rollcall/internal/users"
+)
+
+// Service holds the rules about lists.
+type Service struct {
+	db  *db.DB
+	now func() time.Time
+}
+
+// NewService returns a Service.
+func NewService(d *db.DB, now func() time.Time) *Service { return &Service{db: d, now: now} }
+
+// maxHandPicked bounds one add or remove call.
+const maxHandPicked = 10000
+
+func normalizeName(field, name string) (string, error) {
+	n := strings.TrimSpace(name)
+	if n == "" {
+		return "", apperr.Invalid(field, "name is required")
+	}
+	if len([]rune(n)) > 200 {
+		return "", apperr.Invalid(field, "name is longer than 200 characters")
+	}
+	return n, nil
+}
+
+// access is what a viewer may do with a list.
+type access int
+
+const (
+	accessNone access = iota
+	accessRead        // shared with the viewer
+	accessWrite       // the owner, or an administrator
+)
+
+func (s *Service) accessTo(ctx context.Context, idb bun.IDB, v *users.Viewer, l *List) (access, error) {
+	if v.IsAdmin() || l.OwnerID == v.User.ID {
+		return accessWrite, nil
+	}
+	shared, err := idb.NewSelect().Table("list_shares").Where("list_id = ? AND user_id = ?", l.ID, v.User.ID).Exists(ctx)
+	if err != nil {
+		return accessNone, fmt.Errorf("list access: %w", err)
+	}
+	if shared {
+		return accessRead, nil
+	}
+	return accessNone, nil
+}
+
+// load returns list id if the viewer has at least `need` access to it. A
+// list the viewer cannot see is NOT_FOUND.
+func (s *Service) load(ctx context.Context, idb bun.IDB, id int64, need access) (*users.Viewer, *List, error) {
+	v, err := users.RequireViewer(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	l := new(List)
+	q := idb.NewSelect().Model(l).Where("id = ?", id)
+	if need == accessWrite {
+		q = q.For("UPDATE")
+	}
+	if err := q.Scan(ctx); err != nil {
+		if db.IsNoRows(err) {
+			return nil, nil, apperr.NotFound("list", id)
+		}
+		return nil, nil, fmt.Errorf("get list %d: %w", id, err)
+	}
+	a, err := s.accessTo(ctx, idb, v, l)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case a == accessNone:
+		return nil, nil, apperr.NotFound("list", id)
+	case a < need:
+		return nil, nil, apperr.Forbidden("list %d is shared with you to read; only its owner can change it", id)
+	}
+	return v, l, nil
+}
+
+// Get returns a list the viewer owns, is shared or (admins) any.
+func (s *Service) Get(ctx context.Context, id int64) (*List, error) {
+	_, l, err := s.load(ctx, s.db, id, accessRead)
+	return l, err
+}
+
+// GetMany returns lists by id for dataloaders (caller checked access).
+func (s *Service) GetMany(ctx context.Context, ids []int64) ([]List, error) {
+	var out []List
+	if err := s.db.NewSelect().Model(&out).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("get lists: %w", err)
+	}
+	return out, nil
+}
+
+// listCursor orders lists by name, then id.
+type listCursor struct {
+	Name string `json:"n"`
+	ID   int64  `json:"i"`
+}
+
+// Cursor is l's cursor in List.
+func Cursor(l List) string {
+	return page.EncodeCursor(listCursor{Name: strings.ToLower(l.Name), ID: l.ID})
+}
+
+func (s *Service) visible(ctx context.Context, v *users.Viewer, q *bun.SelectQuery) *bun.SelectQuery {
+	if v.IsAdmin() {
+		return q
+	}
+	return q.Where("(l.owner_id = ? OR EXISTS (SELECT 1 FROM list_shares AS sh WHERE sh.list_id = l.id AND sh.user_id = ?))", v.User.ID, v.User.ID)
+}
+
+// List returns a page of the viewer's lists and those shared with them (all
+// lists for an admin), by name.
+func (s *Service) List(ctx context.Context, req page.Request) (page.Page[List], error) {
+	v, err := users.RequireViewer(ctx)
+	if err != nil {
+		return page.Page[List]{}, err
+	}
+	var c listCursor
+	if err := req.Cursor(&c); err != nil {
+		return page.Page[List]{}, err
+	}
+	var out []List
+	q := s.visible(ctx, v, s.db.NewSelect().Model(&out)).OrderExpr("lower(l.name), l.id").Limit(req.Limit())
+	if req.HasCursor() {
+		q = q.Where("(lower(l.name), l.id) > (?, ?)", c.Name, c.ID)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return page.Page[List]{}, fmt.Errorf("list lists: %w", err)
+	}
+	return page.Trim(req, out), nil
+}
+
+// Count counts the lists List would show.
+func (s *Service) Count(ctx context.Context) (int, error) {
+	v, err := users.RequireViewer(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.visible(ctx, v, s.db.NewSelect().Model((*List)(nil))).Count(ctx)
+	return int(n), err
+}
+
+// Create makes a list owned by the viewer.
+func (s *Service) Create(ctx context.Context, in CreateListInput) (*List, error) {
+	v, err := users.RequireViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l := &List{OwnerID: v.User.ID, CreatedAt: s.now(), UpdatedAt: s.now()}
+	if l.Name, err = normalizeName("input.name", in.Name); err != nil {
+		return nil, err
+	}
+	if in.Description != nil {
+		l.Description = strings.TrimSpace(*in.Description)
+	}
+	if in.Filter != nil {
+		if l.Filter, err = recipients.EncodeFilter("input.filter", in.Filter); err != nil {
+			return nil, err
+		}
+	}
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(l).Returning("*").Exec(ctx); err != nil {
+			return fmt.Errorf("create list: %w", err)
+		}
+		if len(in.RecipientIDs) > 0 {
+			return s.add(ctx, tx, v, l, "input.recipientIds", in.RecipientIDs)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Update changes a list's name, description or rule (owner or admin).
+func (s *Service) Update(ctx context.Context, id int64, in UpdateListInput) (*List, error) {
+	var l *List
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		if _, l, err = s.load(ctx, tx, id, accessWrite); err != nil {
+			return err
+		}
+		if in.Name != nil {
+			if l.Name, err = normalizeName("input.name", *in.Name); err != nil {
+				return err
+			}
+		}
+		if in.Description != nil {
+			l.Description = strings.TrimSpace(*in.Description)
+		}
+		clear := in.ClearFilter != nil && *in.ClearFilter
+		switch {
+		case clear && in.Filter != nil:
+			return apperr.Invalid("input.clearFilter", "give either filter or clearFilter, not both")
+		case clear:
+			l.Filter = nil
+		case in.Filter != nil:
+			if l.Filter, err = recipients.EncodeFilter("input.filter", in.Filter); err != nil {
+				return err
+			}
+		}
+		l.UpdatedAt = s.now()
+		_, err = tx.NewUpdate().Model(l).Column("name", "description", "filter", "updated_at").WherePK().Returning("*").Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Delete deletes a list (owner or admin); its hand-made additions, skips and
+// shares go with it. The recipients are not touched.
+func (s *Service) Delete(ctx context.Context, id int64) (*List, error) {
+	var l *List
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		if _, l, err = s.load(ctx, tx, id, accessWrite); err != nil {
+			return err
+		}
+		_, err = tx.NewDelete().Model(l).WherePK().Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Share shares the list with exactly these users (owner or admin): others
+// it was shared with lose access.
+func (s *Service) Share(ctx context.Context, id int64, userIDs []int64) (*List, error) {
+	var l *List
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		v, list, err := s.load(ctx, tx, id, accessWrite)
+		if err != nil {
+			return err
+		}
+		l = list
+		want := map[int64]bool{}
+		for _, u := range userIDs {
+			if u != l.OwnerID {
+				want[u] = true
+			}
+		}
+		ids := make([]int64, 0, len(want))
+		for u := range want {
+			ids = append(ids, u)
+		}
+		if len(ids) > 0 {
+			found, err := users.GetUsers(ctx, tx, ids)
+			if err != nil {
+				return err
+			}
+			if len(found) != len(ids) {
+				have := map[int64]bool{}
+				for _, u := range found {
+					have[u.ID] = true
+				}
+				for i, u := range userIDs {
+					if want[u] && !have[u] {
+						return apperr.Invalid(fmt.Sprintf("userIds[%d]", i), "user %d not found", u)
+					}
+				}
+			}
+		}
+		if _, err := tx.NewDelete().Table("list_shares").Where("list_id = ?", l.ID).Where("user_id NOT IN (?)", bun.List(append(ids, 0))).Exec(ctx); err != nil {
+			return fmt.Errorf("unshare list: %w", err)
+		}
+		for _, u := range ids {
+			if _, err := tx.NewRaw(`INSERT INTO list_shares (list_id, user_id, shared_by, shared_at) VALUES (?, ?, ?, ?)
+				ON CONFLICT DO NOTHING`, l.ID, u, v.User.ID, s.now()).Exec(ctx); err != nil {
+				return fmt.Errorf("share list: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// SharedWith returns the users a list is shared with.
+func (s *Service) SharedWith(ctx context.Context, l *List) ([]users.User, error) {
+	var out []users.User
+	err := s.db.NewSelect().Model(&out).
+		Where("id IN (SELECT user_id FROM list_shares WHERE list_id = ?)", l.ID).OrderExpr("id").Scan(ctx)
+	return out, err
+}
+
+// requireVisible fails (NOT_FOUND, naming the position) for recipients the
+// viewer may not see or that are removed: a list cannot hold them.
+func (s *Service) requireVisible(ctx context.Context, tx bun.Tx, v *users.Viewer, field string, ids []int64) error {
+	scope, err := recipients.ScopeOf(v)
+	if err != nil {
+		return err
+	}
+	p := &recipients.Params{}
+	where, err := scope.Where(p)
+	if err != nil {
+		return err
+	}
+	rows, err := tx.Tx.QueryContext(ctx, "SELECT r.id FROM recipients AS r WHERE r.removed_at IS NULL AND r.id = ANY("+p.Add(ids)+") AND "+where, p.Args...)
+	if err != nil {
+		return fmt.Errorf("check recipients: %w", err)
+	}
+	defer rows.Close()
+	seen := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		seen[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i, id := range ids {
+		if !seen[id] {
+			return &apperr.Error{Code: apperr.CodeNotFound, Field: fmt.Sprintf("%s[%d]", field, i), Message: fmt.Sprintf("recipient %d not found", id)}
+		}
+	}
+	return nil
+}
+
+// add adds recipients by hand (and lifts their skips).
+func (s *Service) add(ctx context.Context, tx bun.Tx, v *users.Viewer, l *List, field string, ids []int64) error {
+	if len(ids) > maxHandPicked {
+		return apperr.Invalid(field, "at most %d recipients at a time", maxHandPicked)
+	}
+	if err := s.requireVisible(ctx, tx, v, field, ids); err != nil {
+		return err
+	}
+	if _, err := tx.NewDelete().Table("list_exclusions").Where("list_id = ? AND recipient_id IN (?)", l.ID, bun.List(ids)).Exec(ctx); err != nil {
+		return fmt.Errorf("lift skips: %w", err)
+	}
+	_, err := tx.NewRaw(`INSERT INTO list_additions (list_id, recipient_id, added_by, added_at)
+		SELECT ?, unnest(?::bigint[]), ?, ? ON CONFLICT DO NOTHING`, l.ID, pgdialect.Array(ids), v.User.ID, s.now()).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("add members: %w", err)
+	}
+	return nil
+}
+
+// AddMembers adds recipients to a list by hand (owner or admin).
+func (s *Service) AddMembers(ctx context.Context, id int64, recipientIDs []int64) (*List, error) {
+	var l *List
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		v, list, err := s.load(ctx, tx, id, accessWrite)
+		if err != nil {
+			return err
+		}
+		l = list
+		return s.add(ctx, tx, v, l, "recipientIds", recipientIDs)
+	})
+	return l, err
+}
+
+// RemoveMembers takes recipients off a list (owner or admin): a hand-made
+// addition is dropped, and a person the rule matches is kept out as a skip
+// (a skipped person who stops matching is simply out).
+func (s *Service) RemoveMembers(ctx context.Context, id int64, recipientIDs []int64) (*List, error) {
+	if len(recipientIDs) > maxHandPicked {
+		return nil, apperr.Invalid("recipientIds", "at most %d recipients at a time", maxHandPicked)
+	}
+	var l *List
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		v, list, err := s.load(ctx, tx, id, accessWrite)
+		if err != nil {
+			return err
+		}
+		l = list
+		if err := s.requireVisible(ctx, tx, v, "recipientIds", recipientIDs); err != nil {
+			return err
+		}
+		if _, err := tx.NewDelete().Table("list_additions").Where("list_id = ? AND recipient_id IN (?)", l.ID, bun.List(recipientIDs)).Exec(ctx); err != nil {
+			return fmt.Errorf("remove additions: %w", err)
+		}
+		f, err := l.DecodedFilter()
+		if err != nil || f == nil {
+			return err
+		}
+		p := &recipients.Params{}
+		rule, err := recipients.CompileFilter("filter", f, p)
+		if err != nil {
+			return err
+		}
+		// Skip those the rule matches now.
+		sql := `INSERT INTO list_exclusions (list_id, recipient_id, excluded_by, excluded_at)
+			SELECT ` + p.Add(l.ID) + `, r.id, ` + p.Add(v.User.ID) + `, ` + p.Add(s.now()) + `
+			FROM recipients AS r WHERE r.id = ANY(` + p.Add(recipientIDs) + `) AND (` + rule + `)
+			ON CONFLICT DO NOTHING`
+		if _, err := tx.Tx.ExecContext(ctx, sql, p.Args...); err != nil {
+			return fmt.Errorf("skip members: %w", err)
+		}
+		return nil
+	})
+	return l, err
+}

@@ -1,0 +1,484 @@
+package recipients
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/rollcall/rollcall/internal/db"
+)
+
+// Where is compiled SQL: a boolean expression over the recipients table
+// (alias r) with numbered parameters. Values are only ever parameters, never
+// SQL text; fields and operators come from a fixed list.
+type Where struct {
+	SQL  string
+	Args []any
+}
+
+// Params numbers a query's parameters as conditions are compiled into it,
+// so that several filters (a list's, the viewer's restriction) can share
+// one statement.
+type Params struct{ Args []any }
+
+// Add appends v and returns its placeholder.
+func (p *Params) Add(v any) string {
+	p.Args = append(p.Args, v)
+	return "$" + strconv.Itoa(len(p.Args))
+}
+
+// CompileFilter turns f into SQL with its values as parameters of p. field
+// names the input in errors.
+func CompileFilter(field string, f *Filter, p *Params) (string, error) {
+	if f == nil {
+		return "", invalid(field, "a filter is required; to select everyone say {all: true}")
+	}
+	c := &compiler{p: p}
+	return c.filter(field, f, 0)
+}
+
+type compiler struct {
+	p            *Params
+	validateOnly bool
+	conditions   int
+}
+
+func (c *compiler) arg(v any) string {
+	if c.validateOnly {
+		return "$0"
+	}
+	return c.p.Add(v)
+}
+
+func (c *compiler) count(field string) error {
+	c.conditions++
+	if c.conditions > MaxFilterConditions {
+		return invalid(field, "the filter has more than %d conditions", MaxFilterConditions)
+	}
+	return nil
+}
+
+func (c *compiler) filter(field string, f *Filter, depth int) (string, error) {
+	if depth > MaxFilterDepth {
+		return "", invalid(field, "the filter nests more than %d levels", MaxFilterDepth)
+	}
+	var parts []string
+	add := func(s string, err error) error {
+		if err != nil {
+			return err
+		}
+		parts = append(parts, s)
+		return nil
+	}
+	if f.All != nil {
+		if !*f.All {
+			return "", invalid(field+".all", "all can only be true (it selects everyone)")
+		}
+		if err := add("TRUE", c.count(field+".all")); err != nil {
+			return "", err
+		}
+	}
+	for _, group := range []struct {
+		name string
+		list []Filter
+	}{{"and", f.And}, {"or", f.Or}} {
+		name, list := group.name, group.list
+		if list == nil {
+			continue
+		}
+		if len(list) == 0 {
+			return "", invalid(field+"."+name, "%s needs at least one filter", name)
+		}
+		subs := make([]string, len(list))
+		for i := range list {
+			s, err := c.filter(fmt.Sprintf("%s.%s[%d]", field, name, i), &list[i], depth+1)
+			if err != nil {
+				return "", err
+			}
+			subs[i] = "(" + s + ")"
+		}
+		join := " AND "
+		if name == "or" {
+			join = " OR "
+		}
+		parts = append(parts, strings.Join(subs, join))
+	}
+	if f.Not != nil {
+		s, err := c.filter(field+".not", f.Not, depth+1)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, "NOT ("+s+")")
+	}
+	text := []struct {
+		name string
+		f    *StringFilter
+		col  string
+		ci   bool // case-insensitive
+	}{
+		{"externalId", f.ExternalID, "r.external_id", false},
+		{"firstName", f.FirstName, "r.first_name", true},
+		{"lastName", f.LastName, "r.last_name", true},
+		{"school", f.School, "r.school", true},
+		{"language", f.Language, "r.language", true},
+	}
+	for _, t := range text {
+		if t.f != nil {
+			if err := add(c.column(field+"."+t.name, t.f, t.col, t.ci)); err != nil {
+				return "", err
+			}
+		}
+	}
+	if f.Type != nil {
+		if err := add(c.typeFilter(field+".type", f.Type)); err != nil {
+			return "", err
+		}
+	}
+	if f.Grade != nil {
+		if err := add(c.grade(field+".grade", f.Grade)); err != nil {
+			return "", err
+		}
+	}
+	if f.ImportID != nil {
+		if err := add(c.importID(field+".importId", f.ImportID)); err != nil {
+			return "", err
+		}
+	}
+	if f.Email != nil {
+		if err := add(c.contacts(field+".email", f.Email, "r.emails", "address", normalizeEmailFilter)); err != nil {
+			return "", err
+		}
+	}
+	if f.Phone != nil {
+		if err := add(c.contacts(field+".phone", f.Phone, "r.phones", "number", normalizePhoneFilter)); err != nil {
+			return "", err
+		}
+	}
+	for i := range f.CustomFields {
+		if err := add(c.custom(fmt.Sprintf("%s.customFields[%d]", field, i), &f.CustomFields[i])); err != nil {
+			return "", err
+		}
+	}
+	if len(parts) == 0 {
+		return "", invalid(field, "the filter has no conditions; to select everyone say {all: true}")
+	}
+	return strings.Join(parts, " AND "), nil
+}
+
+// ops collects one field filter's conditions (and-ed), refusing a filter
+// without any.
+type ops struct {
+	c     *compiler
+	field string
+	parts []string
+	err   error
+}
+
+func (o *ops) add(op, sql string) {
+	if o.err == nil {
+		o.err = o.c.count(o.field + "." + op)
+	}
+	o.parts = append(o.parts, sql)
+}
+
+func (o *ops) fail(op, format string, args ...any) {
+	if o.err == nil {
+		o.err = invalid(o.field+"."+op, format, args...)
+	}
+}
+
+func (o *ops) done() (string, error) {
+	if o.err != nil {
+		return "", o.err
+	}
+	if len(o.parts) == 0 {
+		return "", invalid(o.field, "no condition: give an operator (a null value is not one; use isNull)")
+	}
+	return strings.Join(o.parts, " AND "), nil
+}
+
+func (o *ops) text(op, v string) bool {
+	if len(v) > MaxFilterText {
+		o.fail(op, "the value is longer than %d characters", MaxFilterText)
+		return false
+	}
+	return true
+}
+
+func (o *ops) list(op string, n int) bool {
+	switch {
+	case n == 0:
+		o.fail(op, "%s needs at least one value", op)
+	case n > MaxFilterValues:
+		o.fail(op, "%s has more than %d values", op, MaxFilterValues)
+	default:
+		return true
+	}
+	return false
+}
+
+func lowerAll(vs []string) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = strings.ToLower(v)
+	}
+	return out
+}
+
+// column compiles a text filter on a column (empty text counts as null).
+func (c *compiler) column(field string, f *StringFilter, col string, ci bool) (string, error) {
+	o := &ops{c: c, field: field}
+	expr, norm := col, func(s string) string { return s }
+	if ci {
+		expr, norm = "lower("+col+")", strings.ToLower
+	}
+	if f.Eq != nil && o.text("eq", *f.Eq) {
+		o.add("eq", expr+" = "+c.arg(norm(*f.Eq)))
+	}
+	if f.Neq != nil && o.text("neq", *f.Neq) {
+		o.add("neq", expr+" IS DISTINCT FROM "+c.arg(norm(*f.Neq)))
+	}
+	if f.In != nil && o.list("in", len(f.In)) {
+		vs := f.In
+		if ci {
+			vs = lowerAll(vs)
+		}
+		o.add("in", expr+" = ANY("+c.arg(vs)+")")
+	}
+	if f.Nin != nil && o.list("nin", len(f.Nin)) {
+		vs := f.Nin
+		if ci {
+			vs = lowerAll(vs)
+		}
+		o.add("nin", "("+col+" IS NULL OR NOT ("+expr+" = ANY("+c.arg(vs)+")))")
+	}
+	if f.StartsWith != nil && o.text("startsWith", *f.StartsWith) {
+		o.add("startsWith", "lower("+col+") LIKE "+c.arg(db.EscapeLike(strings.ToLower(*f.StartsWith))+"%"))
+	}
+	if f.Contains != nil && o.text("contains", *f.Contains) {
+		o.add("contains", "lower("+col+") LIKE "+c.arg("%"+db.EscapeLike(strings.ToLower(*f.Contains))+"%"))
+	}
+	if f.IsNull != nil {
+		if *f.IsNull {
+			o.add("isNull", "("+col+" IS NULL OR "+col+" = '')")
+		} else {
+			o.add("isNull", "("+col+" IS NOT NULL AND "+col+" <> '')")
+		}
+	}
+	return o.done()
+}
+
+func (c *compiler) typeFilter(field string, f *TypeFilter) (string, error) {
+	o := &ops{c: c, field: field}
+	check := func(op string, ts ...Type) []string {
+		out := make([]string, len(ts))
+		for i, t := range ts {
+			if !t.IsValid() {
+				o.fail(op, "unknown recipient type %q", t)
+			}
+			out[i] = string(t)
+		}
+		return out
+	}
+	if f.Eq != nil {
+		o.add("eq", "r.type = "+c.arg(check("eq", *f.Eq)[0]))
+	}
+	if f.Neq != nil {
+		o.add("neq", "r.type <> "+c.arg(check("neq", *f.Neq)[0]))
+	}
+	if f.In != nil && o.list("in", len(f.In)) {
+		o.add("in", "r.type = ANY("+c.arg(check("in", f.In...))+")")
+	}
+	if f.Nin != nil && o.list("nin", len(f.Nin)) {
+		o.add("nin", "NOT (r.type = ANY("+c.arg(check("nin", f.Nin...))+"))")
+	}
+	return o.done()
+}
+
+func (c *compiler) importID(field string, f *IDFilter) (string, error) {
+	o := &ops{c: c, field: field}
+	if f.Eq != nil {
+		o.add("eq", "r.import_id = "+c.arg(*f.Eq))
+	}
+	if f.Neq != nil {
+		o.add("neq", "r.import_id <> "+c.arg(*f.Neq))
+	}
+	if f.In != nil && o.list("in", len(f.In)) {
+		o.add("in", "r.import_id = ANY("+c.arg(f.In)+")")
+	}
+	if f.Nin != nil && o.list("nin", len(f.Nin)) {
+		o.add("nin", "NOT (r.import_id = ANY("+c.arg(f.Nin)+"))")
+	}
+	return o.done()
+}
+
+// grade compiles a grade filter: grades on the PK–12 scale compare by rank,
+// others (UG, Adult) by their text.
+func (c *compiler) grade(field string, f *GradeFilter) (string, error) {
+	o := &ops{c: c, field: field}
+	rank := func(op, v string) (int16, bool) {
+		_, r, ok := NormalizeGrade(v)
+		if !ok {
+			o.fail(op, "%q is not a grade between PK and 12, so it has no order", v)
+		}
+		return r, ok
+	}
+	split := func(vs []string) (ranks []int16, other []string) {
+		for _, v := range vs {
+			g, r, ok := NormalizeGrade(v)
+			if ok {
+				ranks = append(ranks, r)
+			} else {
+				other = append(other, g)
+			}
+		}
+		return ranks, other
+	}
+	match := func(vs []string) string {
+		ranks, other := split(vs)
+		var alt []string
+		if len(ranks) > 0 {
+			alt = append(alt, "r.grade_rank = ANY("+c.arg(ranks)+")")
+		}
+		if len(other) > 0 {
+			alt = append(alt, "(r.grade_rank IS NULL AND upper(r.grade) = ANY("+c.arg(other)+"))")
+		}
+		return strings.Join(alt, " OR ")
+	}
+	if f.Eq != nil {
+		o.add("eq", "("+match([]string{*f.Eq})+")")
+	}
+	if f.Neq != nil {
+		o.add("neq", "(r.grade IS NULL OR NOT ("+match([]string{*f.Neq})+"))")
+	}
+	if f.In != nil && o.list("in", len(f.In)) {
+		o.add("in", "("+match(f.In)+")")
+	}
+	if f.Nin != nil && o.list("nin", len(f.Nin)) {
+		o.add("nin", "(r.grade IS NULL OR NOT ("+match(f.Nin)+"))")
+	}
+	for _, cmp := range []struct {
+		op, sql string
+		v       *string
+	}{{"gt", ">", f.Gt}, {"gte", ">=", f.Gte}, {"lt", "<", f.Lt}, {"lte", "<=", f.Lte}} {
+		if cmp.v != nil {
+			if r, ok := rank(cmp.op, *cmp.v); ok {
+				o.add(cmp.op, "r.grade_rank "+cmp.sql+" "+c.arg(r))
+			}
+		}
+	}
+	if f.IsNull != nil {
+		if *f.IsNull {
+			o.add("isNull", "r.grade IS NULL")
+		} else {
+			o.add("isNull", "r.grade IS NOT NULL")
+		}
+	}
+	return o.done()
+}
+
+func normalizeEmailFilter(v string) (string, bool) { return NormalizeEmail(v) }
+func normalizePhoneFilter(v string) (string, bool) { return NormalizePhone(v) }
+
+// contacts compiles a filter on phones or emails: it matches when any of the
+// recipient's numbers or addresses does. Equality uses containment (which an
+// index can serve); values are normalized as imports store them.
+func (c *compiler) contacts(field string, f *StringFilter, col, key string, normalize func(string) (string, bool)) (string, error) {
+	o := &ops{c: c, field: field}
+	norm := func(op, v string) string {
+		n, ok := normalize(v)
+		if !ok {
+			o.fail(op, "%q is not a valid %s", v, map[string]string{"address": "email address", "number": "phone number"}[key])
+		}
+		return n
+	}
+	contains := func(v string) string {
+		b, _ := json.Marshal([]map[string]string{{key: v}})
+		return col + " @> " + c.arg(string(b)) + "::jsonb"
+	}
+	any := func(cond string) string {
+		return "EXISTS (SELECT 1 FROM jsonb_array_elements(" + col + ") AS x WHERE " + cond + ")"
+	}
+	if f.Eq != nil {
+		o.add("eq", contains(norm("eq", *f.Eq)))
+	}
+	if f.Neq != nil {
+		o.add("neq", "NOT "+contains(norm("neq", *f.Neq)))
+	}
+	normAll := func(op string, vs []string) []string {
+		out := make([]string, len(vs))
+		for i, v := range vs {
+			out[i] = norm(op, v)
+		}
+		return out
+	}
+	if f.In != nil && o.list("in", len(f.In)) {
+		o.add("in", any("x->>'"+key+"' = ANY("+c.arg(normAll("in", f.In))+")"))
+	}
+	if f.Nin != nil && o.list("nin", len(f.Nin)) {
+		o.add("nin", "NOT "+any("x->>'"+key+"' = ANY("+c.arg(normAll("nin", f.Nin))+")"))
+	}
+	if f.StartsWith != nil && o.text("startsWith", *f.StartsWith) {
+		o.add("startsWith", any("lower(x->>'"+key+"') LIKE "+c.arg(db.EscapeLike(strings.ToLower(*f.StartsWith))+"%")))
+	}
+	if f.Contains != nil && o.text("contains", *f.Contains) {
+		o.add("contains", any("lower(x->>'"+key+"') LIKE "+c.arg("%"+db.EscapeLike(strings.ToLower(*f.Contains))+"%")))
+	}
+	if f.IsNull != nil {
+		if *f.IsNull {
+			o.add("isNull", "jsonb_array_length("+col+") = 0")
+		} else {
+			o.add("isNull", "jsonb_array_length("+col+") > 0")
+		}
+	}
+	return o.done()
+}
+
+func (c *compiler) custom(field string, f *CustomFieldFilter) (string, error) {
+	o := &ops{c: c, field: field}
+	key := strings.TrimSpace(f.Key)
+	if key == "" {
+		return "", invalid(field+".key", "key is required: the name of the custom field")
+	}
+	if !o.text("key", key) {
+		return o.done()
+	}
+	value := func() string { return "(r.custom_fields ->> " + c.arg(key) + ")" }
+	if f.Eq != nil && o.text("eq", *f.Eq) {
+		b, _ := json.Marshal(map[string]string{key: *f.Eq})
+		o.add("eq", "r.custom_fields @> "+c.arg(string(b))+"::jsonb")
+	}
+	if f.Neq != nil && o.text("neq", *f.Neq) {
+		o.add("neq", value()+" IS DISTINCT FROM "+c.arg(*f.Neq))
+	}
+	if f.In != nil && o.list("in", len(f.In)) {
+		o.add("in", value()+" = ANY("+c.arg(f.In)+")")
+	}
+	if f.Nin != nil && o.list("nin", len(f.Nin)) {
+		v := value()
+		o.add("nin", "("+v+" IS NULL OR NOT ("+v+" = ANY("+c.arg(f.Nin)+")))")
+	}
+	for _, cmp := range []struct {
+		op, sql string
+		v       *string
+	}{{"gt", ">", f.Gt}, {"gte", ">=", f.Gte}, {"lt", "<", f.Lt}, {"lte", "<=", f.Lte}} {
+		if cmp.v != nil && o.text(cmp.op, *cmp.v) {
+			o.add(cmp.op, value()+" "+cmp.sql+" "+c.arg(*cmp.v))
+		}
+	}
+	if f.StartsWith != nil && o.text("startsWith", *f.StartsWith) {
+		o.add("startsWith", "lower"+value()+" LIKE "+c.arg(db.EscapeLike(strings.ToLower(*f.StartsWith))+"%"))
+	}
+	if f.Contains != nil && o.text("contains", *f.Contains) {
+		o.add("contains", "lower"+value()+" LIKE "+c.arg("%"+db.EscapeLike(strings.ToLower(*f.Contains))+"%"))
+	}
+	if f.IsNull != nil {
+		if *f.IsNull {
+			o.add("isNull", "NOT jsonb_exists(r.custom_fields, "+c.arg(key)+")")
+		} else {
+			o.add("isNull", "jsonb_exists(r.custom_fields, "+c.arg(key)+")")
+		}
+	}
+	return o.done()
+}

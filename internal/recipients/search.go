@@ -1,0 +1,230 @@
+package recipients
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/uptrace/bun"
+
+	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/page"
+	"github.com/rollcall/rollcall/internal/users"
+)
+
+// Order is the order of a page of recipients.
+type Order string
+
+const (
+	OrderLastName   Order = "LAST_NAME"
+	OrderFirstName  Order = "FIRST_NAME"
+	OrderExternalID Order = "EXTERNAL_ID"
+	OrderGrade      Order = "GRADE"
+	OrderSchool     Order = "SCHOOL"
+)
+
+// orderKey is one ORDER BY expression and the type of its cursor value.
+type orderKey struct {
+	expr string
+	num  bool
+}
+
+// orders are the keyset orders; each ends with the id, so keys are unique.
+// Expressions never yield NULL, so row comparisons work for keysets.
+var orders = map[Order][]orderKey{
+	OrderLastName:   {{"r.last_name", false}, {"r.first_name", false}, {"r.id", true}},
+	OrderFirstName:  {{"r.first_name", false}, {"r.last_name", false}, {"r.id", true}},
+	OrderExternalID: {{"r.external_id", false}, {"r.id", true}},
+	OrderGrade:      {{"coalesce(r.grade_rank, 99)", true}, {"r.last_name", false}, {"r.first_name", false}, {"r.id", true}},
+	OrderSchool:     {{"coalesce(lower(r.school), '')", false}, {"r.last_name", false}, {"r.first_name", false}, {"r.id", true}},
+}
+
+// cursorValues reads the keys of r for order o, for its cursor.
+func (o Order) cursor(r *Recipient) string {
+	keys := orders[o]
+	vals := make([]any, len(keys))
+	for i, k := range keys {
+		switch k.expr {
+		case "r.last_name":
+			vals[i] = r.LastName
+		case "r.first_name":
+			vals[i] = r.FirstName
+		case "r.external_id":
+			vals[i] = r.ExternalID
+		case "r.id":
+			vals[i] = r.ID
+		case "coalesce(r.grade_rank, 99)":
+			v := int16(99)
+			if r.GradeRank != nil {
+				v = *r.GradeRank
+			}
+			vals[i] = v
+		default: // school
+			s := ""
+			if r.School != nil {
+				s = strings.ToLower(*r.School)
+			}
+			vals[i] = s
+		}
+	}
+	return page.EncodeCursor(vals)
+}
+
+// Cursor returns r's cursor in order o.
+func (o Order) Cursor(r Recipient) string { return o.cursor(&r) }
+
+// Scope is the part of a query every path adds: the viewer's restriction
+// (and that removed recipients are out, unless asked for by an admin).
+type Scope struct {
+	// Restriction, when set, limits what the viewer sees.
+	Restriction *Filter
+	// Admin viewers may see removed recipients and browse imports.
+	Admin bool
+}
+
+// ScopeOf returns what viewer v may see.
+func ScopeOf(v *users.Viewer) (*Scope, error) {
+	if v == nil {
+		return nil, apperr.Unauthenticated("authentication required")
+	}
+	if v.IsAdmin() {
+		return &Scope{Admin: true}, nil
+	}
+	s := &Scope{}
+	if len(v.User.Restriction) > 0 {
+		f, err := DecodeFilter(v.User.Restriction)
+		if err != nil {
+			return nil, fmt.Errorf("restriction of user %d: %w", v.User.ID, err)
+		}
+		s.Restriction = f
+	}
+	return s, nil
+}
+
+// Where compiles the scope into p.
+func (s *Scope) Where(p *Params) (string, error) {
+	if s.Restriction == nil {
+		return "TRUE", nil
+	}
+	return CompileFilter("restriction", s.Restriction, p)
+}
+
+// Query is a selection of recipients.
+type Query struct {
+	Filter   *Filter
+	ImportID *int64
+	// IncludeRemoved lists removed recipients too (admins, browsing an
+	// import).
+	IncludeRemoved bool
+}
+
+// where compiles the query and scope into p.
+func (q Query) where(s *Scope, p *Params) (string, error) {
+	var conds []string
+	if !(q.IncludeRemoved && s.Admin) {
+		conds = append(conds, "r.removed_at IS NULL")
+	}
+	if q.ImportID != nil {
+		conds = append(conds, "r.import_id = "+p.Add(*q.ImportID))
+	}
+	if q.Filter != nil {
+		sql, err := CompileFilter("filter", q.Filter, p)
+		if err != nil {
+			return "", err
+		}
+		conds = append(conds, "("+sql+")")
+	}
+	if s.Restriction != nil {
+		sql, err := s.Where(p)
+		if err != nil {
+			return "", err
+		}
+		conds = append(conds, "("+sql+")")
+	}
+	if len(conds) == 0 {
+		return "TRUE", nil
+	}
+	return strings.Join(conds, " AND "), nil
+}
+
+// keyset adds order o's ORDER BY and, after a cursor, its predicate.
+func keyset(o Order, req page.Request, p *Params) (where, orderBy string, err error) {
+	keys, ok := orders[o]
+	if !ok {
+		return "", "", apperr.Invalid("orderBy", "unknown order %q", o)
+	}
+	exprs := make([]string, len(keys))
+	for i, k := range keys {
+		exprs[i] = k.expr
+	}
+	orderBy = strings.Join(exprs, ", ")
+	if !req.HasCursor() {
+		return "", orderBy, nil
+	}
+	var raw []json.RawMessage
+	if err := req.Cursor(&raw); err != nil || len(raw) != len(keys) {
+		return "", "", apperr.Invalid("after", "after is not a cursor for this order")
+	}
+	params := make([]string, len(keys))
+	for i, k := range keys {
+		var v any
+		if k.num {
+			var n int64
+			if json.Unmarshal(raw[i], &n) != nil {
+				return "", "", apperr.Invalid("after", "after is not a cursor for this order")
+			}
+			v = n
+		} else {
+			var s string
+			if json.Unmarshal(raw[i], &s) != nil {
+				return "", "", apperr.Invalid("after", "after is not a cursor for this order")
+			}
+			v = s
+		}
+		params[i] = p.Add(v)
+	}
+	return "(" + orderBy + ") > (" + strings.Join(params, ", ") + ")", orderBy, nil
+}
+
+// scanRecipients runs a query with numbered parameters (values never enter
+// the SQL text: Bun would inline them) and scans rows with Bun.
+func scanRecipients(ctx context.Context, db *bun.DB, sql string, args []any) ([]Recipient, error) {
+	rows, err := db.DB.QueryContext(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query recipients: %w", err)
+	}
+	defer rows.Close()
+	var out []Recipient
+	if err := db.ScanRows(ctx, rows, &out); err != nil {
+		return nil, fmt.Errorf("scan recipients: %w", err)
+	}
+	return out, nil
+}
+
+// SelectPage runs a page of query q in scope s, ordered by o. extra, when
+// set, is more SQL conditions (with their parameters already in p).
+func SelectPage(ctx context.Context, db *bun.DB, where string, p *Params, o Order, req page.Request) (page.Page[Recipient], error) {
+	ks, orderBy, err := keyset(o, req, p)
+	if err != nil {
+		return page.Page[Recipient]{}, err
+	}
+	if ks != "" {
+		where = "(" + where + ") AND " + ks
+	}
+	sql := "SELECT r.* FROM recipients AS r WHERE " + where + " ORDER BY " + orderBy + " LIMIT " + p.Add(req.Limit())
+	rows, err := scanRecipients(ctx, db, sql, p.Args)
+	if err != nil {
+		return page.Page[Recipient]{}, err
+	}
+	return page.Trim(req, rows), nil
+}
+
+// CountWhere counts the recipients matching where.
+func CountWhere(ctx context.Context, db *bun.DB, where string, p *Params) (int, error) {
+	var n int
+	if err := db.DB.QueryRowContext(ctx, "SELECT count(*) FROM recipients AS r WHERE "+where, p.Args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count recipients: %w", err)
+	}
+	return n, nil
+}

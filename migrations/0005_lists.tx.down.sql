@@ -1,0 +1,10 @@
+DROP INDEX recipients_custom_fields_idx;
+DROP INDEX recipients_name_idx;
+DROP INDEX recipients_grade_idx;
+DROP INDEX recipients_school_grade_idx;
+DROP TABLE list_shares;
+DROP TABLE list_exclusions;
+DROP TABLE list_additions;
+DROP TABLE lists;
+DROP INDEX users_import_id_idx;
+ALTER TABLE users DROP COLUMN row_hash, DROP COLUMN import_id, DROP COLUMN restriction;
