@@ -4,6 +4,7 @@ import (
 	"github.com/rollcall/rollcall/graph/model"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/page"
+	"github.com/rollcall/rollcall/internal/recipients"
 	"github.com/rollcall/rollcall/internal/users"
 )
 
@@ -22,5 +23,21 @@ func runErrorCursor(e imports.RunError) string { return page.EncodeCursor(e.Seq)
 func newUserConnection(p page.Page[users.User], count model.Counter) *model.UserConnection {
 	c := &model.UserConnection{Count: count}
 	c.Edges, c.Nodes, c.PageInfo = model.Connect(p, userCursor, func(cur string, n users.User) model.UserEdge { return model.UserEdge{Cursor: cur, Node: n} })
+	return c
+}
+
+func orderOr(o *recipients.Order) recipients.Order {
+	if o == nil {
+		return recipients.OrderLastName
+	}
+	return *o
+}
+
+// recipientConnection builds a page of recipients in order o.
+func recipientConnection(p page.Page[recipients.Recipient], o recipients.Order, count model.Counter) *model.RecipientConnection {
+	c := &model.RecipientConnection{Count: count}
+	c.Edges, c.Nodes, c.PageInfo = model.Connect(p, o.Cursor, func(cur string, n recipients.Recipient) model.RecipientEdge {
+		return model.RecipientEdge{Cursor: cur, Node: n}
+	})
 	return c
 }

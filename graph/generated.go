@@ -18,6 +18,7 @@ import (
 	"github.com/rollcall/rollcall/graph/model"
 	"github.com/rollcall/rollcall/graph/scalar"
 	"github.com/rollcall/rollcall/internal/imports"
+	"github.com/rollcall/rollcall/internal/lists"
 	"github.com/rollcall/rollcall/internal/recipients"
 	"github.com/rollcall/rollcall/internal/users"
 	gqlparser "github.com/vektah/gqlparser/v2"
@@ -36,9 +37,11 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	ApiToken() ApiTokenResolver
 	AttentionReason() AttentionReasonResolver
+	ContactPoint() ContactPointResolver
 	Import() ImportResolver
 	ImportFile() ImportFileResolver
 	ImportRun() ImportRunResolver
+	List() ListResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Recipient() RecipientResolver
@@ -68,6 +71,25 @@ type ComplexityRoot struct {
 		Message func(childComplexity int) int
 		Run     func(childComplexity int) int
 		Since   func(childComplexity int) int
+	}
+
+	ContactPoint struct {
+		Labels         func(childComplexity int) int
+		RecipientCount func(childComplexity int) int
+		Recipients     func(childComplexity int) int
+		Value          func(childComplexity int) int
+	}
+
+	ContactPointConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ContactPointEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	CreateApiTokenPayload struct {
@@ -207,6 +229,54 @@ type ComplexityRoot struct {
 		RowsTotal     func(childComplexity int) int
 	}
 
+	List struct {
+		Additions         func(childComplexity int, first *int, after *string) int
+		CanEdit           func(childComplexity int) int
+		ContactPoints     func(childComplexity int, kind lists.ContactKind, first *int, after *string) int
+		CreatedAt         func(childComplexity int) int
+		Description       func(childComplexity int) int
+		Exclusions        func(childComplexity int, first *int, after *string) int
+		Explain           func(childComplexity int, recipientID int64) int
+		Filter            func(childComplexity int) int
+		FilterDescription func(childComplexity int) int
+		ID                func(childComplexity int) int
+		MemberCount       func(childComplexity int) int
+		Members           func(childComplexity int, first *int, after *string, orderBy *recipients.Order) int
+		Name              func(childComplexity int) int
+		Owner             func(childComplexity int) int
+		SharedWith        func(childComplexity int) int
+		UpdatedAt         func(childComplexity int) int
+	}
+
+	ListConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ListEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ListExplanation struct {
+		FailedConditions  func(childComplexity int) int
+		MatchedConditions func(childComplexity int) int
+		Member            func(childComplexity int) int
+		Reasons           func(childComplexity int) int
+	}
+
+	ListPreview struct {
+		Count      func(childComplexity int) int
+		Recipients func(childComplexity int) int
+	}
+
+	ListReason struct {
+		Code    func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
 	MappingEntry struct {
 		Column func(childComplexity int) int
 		Field  func(childComplexity int) int
@@ -214,16 +284,24 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ApproveImportRun func(childComplexity int, id int64) int
-		CancelImportRun  func(childComplexity int, id int64) int
-		CreateAPIToken   func(childComplexity int, userID *int64, name string, expiresAt *time.Time) int
-		CreateImport     func(childComplexity int, input imports.CreateImportInput) int
-		CreateUser       func(childComplexity int, input users.CreateUserInput) int
-		RevokeAPIToken   func(childComplexity int, id int64) int
-		RunImport        func(childComplexity int, importID int64, dryRun *bool) int
-		UpdateImport     func(childComplexity int, id int64, input imports.UpdateImportInput) int
-		UpdateUser       func(childComplexity int, id int64, input users.UpdateUserInput) int
-		UploadImportFile func(childComplexity int, importID int64, file graphql.Upload, runNow *bool) int
+		AddListMembers       func(childComplexity int, listID int64, recipientIds []int64) int
+		ApproveImportRun     func(childComplexity int, id int64) int
+		CancelImportRun      func(childComplexity int, id int64) int
+		ClearUserRestriction func(childComplexity int, userID int64) int
+		CreateAPIToken       func(childComplexity int, userID *int64, name string, expiresAt *time.Time) int
+		CreateImport         func(childComplexity int, input imports.CreateImportInput) int
+		CreateList           func(childComplexity int, input lists.CreateListInput) int
+		CreateUser           func(childComplexity int, input users.CreateUserInput) int
+		DeleteList           func(childComplexity int, id int64) int
+		RemoveListMembers    func(childComplexity int, listID int64, recipientIds []int64) int
+		RevokeAPIToken       func(childComplexity int, id int64) int
+		RunImport            func(childComplexity int, importID int64, dryRun *bool) int
+		SetUserRestriction   func(childComplexity int, userID int64, filter recipients.Filter) int
+		ShareList            func(childComplexity int, listID int64, userIds []int64) int
+		UpdateImport         func(childComplexity int, id int64, input imports.UpdateImportInput) int
+		UpdateList           func(childComplexity int, id int64, input lists.UpdateListInput) int
+		UpdateUser           func(childComplexity int, id int64, input users.UpdateUserInput) int
+		UploadImportFile     func(childComplexity int, importID int64, file graphql.Upload, runNow *bool) int
 	}
 
 	PageInfo struct {
@@ -239,16 +317,22 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Import         func(childComplexity int, id int64) int
-		ImportRun      func(childComplexity int, id int64) int
-		Imports        func(childComplexity int, first *int, after *string, needsAttention *bool) int
-		Me             func(childComplexity int) int
-		ProposeMapping func(childComplexity int, importID int64) int
-		Recipient      func(childComplexity int, id int64) int
-		Recipients     func(childComplexity int, importID int64, first *int, after *string, includeRemoved *bool) int
-		SystemStatus   func(childComplexity int) int
-		User           func(childComplexity int, id int64) int
-		Users          func(childComplexity int, first *int, after *string, search *string) int
+		FindUsers       func(childComplexity int, search string, first *int) int
+		Import          func(childComplexity int, id int64) int
+		ImportRun       func(childComplexity int, id int64) int
+		Imports         func(childComplexity int, first *int, after *string, needsAttention *bool) int
+		List            func(childComplexity int, id int64) int
+		Lists           func(childComplexity int, first *int, after *string) int
+		Me              func(childComplexity int) int
+		PreviewList     func(childComplexity int, filter recipients.Filter, first *int, orderBy *recipients.Order) int
+		ProposeMapping  func(childComplexity int, importID int64) int
+		Recipient       func(childComplexity int, id int64) int
+		RecipientCount  func(childComplexity int, filter recipients.Filter) int
+		RecipientCounts func(childComplexity int, filter recipients.Filter, groupBy []recipients.GroupBy) int
+		Recipients      func(childComplexity int, filter *recipients.Filter, importID *int64, first *int, after *string, orderBy *recipients.Order, includeRemoved *bool) int
+		SystemStatus    func(childComplexity int) int
+		User            func(childComplexity int, id int64) int
+		Users           func(childComplexity int, first *int, after *string, search *string) int
 	}
 
 	Recipient struct {
@@ -274,6 +358,11 @@ type ComplexityRoot struct {
 		Nodes      func(childComplexity int) int
 		PageInfo   func(childComplexity int) int
 		TotalCount func(childComplexity int) int
+	}
+
+	RecipientCountRow struct {
+		Count  func(childComplexity int) int
+		Values func(childComplexity int) int
 	}
 
 	RecipientEdge struct {
@@ -309,14 +398,16 @@ type ComplexityRoot struct {
 	}
 
 	User struct {
-		APITokens func(childComplexity int) int
-		CreatedAt func(childComplexity int) int
-		Disabled  func(childComplexity int) int
-		Email     func(childComplexity int) int
-		ID        func(childComplexity int) int
-		Name      func(childComplexity int) int
-		Role      func(childComplexity int) int
-		UpdatedAt func(childComplexity int) int
+		APITokens              func(childComplexity int) int
+		CreatedAt              func(childComplexity int) int
+		Disabled               func(childComplexity int) int
+		Email                  func(childComplexity int) int
+		ID                     func(childComplexity int) int
+		Name                   func(childComplexity int) int
+		Restriction            func(childComplexity int) int
+		RestrictionDescription func(childComplexity int) int
+		Role                   func(childComplexity int) int
+		UpdatedAt              func(childComplexity int) int
 	}
 
 	UserConnection struct {
@@ -343,6 +434,10 @@ type ApiTokenResolver interface {
 }
 type AttentionReasonResolver interface {
 	Run(ctx context.Context, obj *imports.AttentionReason) (*imports.Run, error)
+}
+type ContactPointResolver interface {
+	RecipientCount(ctx context.Context, obj *lists.ContactPoint) (int, error)
+	Recipients(ctx context.Context, obj *lists.ContactPoint) ([]recipients.Recipient, error)
 }
 type ImportResolver interface {
 	ScheduleDescription(ctx context.Context, obj *imports.Import) (string, error)
@@ -382,6 +477,19 @@ type ImportRunResolver interface {
 
 	Changes(ctx context.Context, obj *imports.Run) ([]imports.RunChange, error)
 }
+type ListResolver interface {
+	Owner(ctx context.Context, obj *lists.List) (*users.User, error)
+	Filter(ctx context.Context, obj *lists.List) (json.RawMessage, error)
+	FilterDescription(ctx context.Context, obj *lists.List) (string, error)
+	Additions(ctx context.Context, obj *lists.List, first *int, after *string) (*model.RecipientConnection, error)
+	Exclusions(ctx context.Context, obj *lists.List, first *int, after *string) (*model.RecipientConnection, error)
+	Members(ctx context.Context, obj *lists.List, first *int, after *string, orderBy *recipients.Order) (*model.RecipientConnection, error)
+	MemberCount(ctx context.Context, obj *lists.List) (int, error)
+	SharedWith(ctx context.Context, obj *lists.List) ([]users.User, error)
+	CanEdit(ctx context.Context, obj *lists.List) (bool, error)
+	Explain(ctx context.Context, obj *lists.List, recipientID int64) (*lists.Explanation, error)
+	ContactPoints(ctx context.Context, obj *lists.List, kind lists.ContactKind, first *int, after *string) (*model.ContactPointConnection, error)
+}
 type MutationResolver interface {
 	CreateUser(ctx context.Context, input users.CreateUserInput) (*users.User, error)
 	UpdateUser(ctx context.Context, id int64, input users.UpdateUserInput) (*users.User, error)
@@ -393,6 +501,14 @@ type MutationResolver interface {
 	RunImport(ctx context.Context, importID int64, dryRun *bool) (*imports.Run, error)
 	ApproveImportRun(ctx context.Context, id int64) (*imports.Run, error)
 	CancelImportRun(ctx context.Context, id int64) (*imports.Run, error)
+	CreateList(ctx context.Context, input lists.CreateListInput) (*lists.List, error)
+	UpdateList(ctx context.Context, id int64, input lists.UpdateListInput) (*lists.List, error)
+	DeleteList(ctx context.Context, id int64) (*lists.List, error)
+	AddListMembers(ctx context.Context, listID int64, recipientIds []int64) (*lists.List, error)
+	RemoveListMembers(ctx context.Context, listID int64, recipientIds []int64) (*lists.List, error)
+	ShareList(ctx context.Context, listID int64, userIds []int64) (*lists.List, error)
+	SetUserRestriction(ctx context.Context, userID int64, filter recipients.Filter) (*users.User, error)
+	ClearUserRestriction(ctx context.Context, userID int64) (*users.User, error)
 }
 type QueryResolver interface {
 	Me(ctx context.Context) (*users.User, error)
@@ -404,7 +520,13 @@ type QueryResolver interface {
 	ImportRun(ctx context.Context, id int64) (*imports.Run, error)
 	ProposeMapping(ctx context.Context, importID int64) ([]imports.MappingEntry, error)
 	Recipient(ctx context.Context, id int64) (*recipients.Recipient, error)
-	Recipients(ctx context.Context, importID int64, first *int, after *string, includeRemoved *bool) (*model.RecipientConnection, error)
+	Recipients(ctx context.Context, filter *recipients.Filter, importID *int64, first *int, after *string, orderBy *recipients.Order, includeRemoved *bool) (*model.RecipientConnection, error)
+	Lists(ctx context.Context, first *int, after *string) (*model.ListConnection, error)
+	List(ctx context.Context, id int64) (*lists.List, error)
+	PreviewList(ctx context.Context, filter recipients.Filter, first *int, orderBy *recipients.Order) (*lists.Preview, error)
+	RecipientCount(ctx context.Context, filter recipients.Filter) (int, error)
+	RecipientCounts(ctx context.Context, filter recipients.Filter, groupBy []recipients.GroupBy) ([]recipients.GroupCount, error)
+	FindUsers(ctx context.Context, search string, first *int) ([]users.User, error)
 }
 type RecipientResolver interface {
 	Import(ctx context.Context, obj *recipients.Recipient) (*imports.Import, error)
@@ -414,6 +536,8 @@ type SubscriptionResolver interface {
 }
 type UserResolver interface {
 	APITokens(ctx context.Context, obj *users.User) ([]users.APIToken, error)
+	Restriction(ctx context.Context, obj *users.User) (json.RawMessage, error)
+	RestrictionDescription(ctx context.Context, obj *users.User) (*string, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -513,6 +637,69 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AttentionReason.Since(childComplexity), true
+
+	case "ContactPoint.labels":
+		if e.ComplexityRoot.ContactPoint.Labels == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactPoint.Labels(childComplexity), true
+	case "ContactPoint.recipientCount":
+		if e.ComplexityRoot.ContactPoint.RecipientCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactPoint.RecipientCount(childComplexity), true
+	case "ContactPoint.recipients":
+		if e.ComplexityRoot.ContactPoint.Recipients == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactPoint.Recipients(childComplexity), true
+	case "ContactPoint.value":
+		if e.ComplexityRoot.ContactPoint.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactPoint.Value(childComplexity), true
+
+	case "ContactPointConnection.edges":
+		if e.ComplexityRoot.ContactPointConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactPointConnection.Edges(childComplexity), true
+	case "ContactPointConnection.nodes":
+		if e.ComplexityRoot.ContactPointConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactPointConnection.Nodes(childComplexity), true
+	case "ContactPointConnection.pageInfo":
+		if e.ComplexityRoot.ContactPointConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactPointConnection.PageInfo(childComplexity), true
+	case "ContactPointConnection.totalCount":
+		if e.ComplexityRoot.ContactPointConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactPointConnection.TotalCount(childComplexity), true
+
+	case "ContactPointEdge.cursor":
+		if e.ComplexityRoot.ContactPointEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactPointEdge.Cursor(childComplexity), true
+	case "ContactPointEdge.node":
+		if e.ComplexityRoot.ContactPointEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ContactPointEdge.Node(childComplexity), true
 
 	case "CreateApiTokenPayload.apiToken":
 		if e.ComplexityRoot.CreateApiTokenPayload.APIToken == nil {
@@ -1108,6 +1295,217 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ImportRunProgress.RowsTotal(childComplexity), true
 
+	case "List.additions":
+		if e.ComplexityRoot.List.Additions == nil {
+			break
+		}
+
+		args, err := ec.field_List_additions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.List.Additions(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "List.canEdit":
+		if e.ComplexityRoot.List.CanEdit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.List.CanEdit(childComplexity), true
+	case "List.contactPoints":
+		if e.ComplexityRoot.List.ContactPoints == nil {
+			break
+		}
+
+		args, err := ec.field_List_contactPoints_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.List.ContactPoints(childComplexity, args["kind"].(lists.ContactKind), args["first"].(*int), args["after"].(*string)), true
+	case "List.createdAt":
+		if e.ComplexityRoot.List.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.List.CreatedAt(childComplexity), true
+	case "List.description":
+		if e.ComplexityRoot.List.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.List.Description(childComplexity), true
+	case "List.exclusions":
+		if e.ComplexityRoot.List.Exclusions == nil {
+			break
+		}
+
+		args, err := ec.field_List_exclusions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.List.Exclusions(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "List.explain":
+		if e.ComplexityRoot.List.Explain == nil {
+			break
+		}
+
+		args, err := ec.field_List_explain_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.List.Explain(childComplexity, args["recipientId"].(int64)), true
+	case "List.filter":
+		if e.ComplexityRoot.List.Filter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.List.Filter(childComplexity), true
+	case "List.filterDescription":
+		if e.ComplexityRoot.List.FilterDescription == nil {
+			break
+		}
+
+		return e.ComplexityRoot.List.FilterDescription(childComplexity), true
+	case "List.id":
+		if e.ComplexityRoot.List.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.List.ID(childComplexity), true
+	case "List.memberCount":
+		if e.ComplexityRoot.List.MemberCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.List.MemberCount(childComplexity), true
+	case "List.members":
+		if e.ComplexityRoot.List.Members == nil {
+			break
+		}
+
+		args, err := ec.field_List_members_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.List.Members(childComplexity, args["first"].(*int), args["after"].(*string), args["orderBy"].(*recipients.Order)), true
+	case "List.name":
+		if e.ComplexityRoot.List.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.List.Name(childComplexity), true
+	case "List.owner":
+		if e.ComplexityRoot.List.Owner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.List.Owner(childComplexity), true
+	case "List.sharedWith":
+		if e.ComplexityRoot.List.SharedWith == nil {
+			break
+		}
+
+		return e.ComplexityRoot.List.SharedWith(childComplexity), true
+	case "List.updatedAt":
+		if e.ComplexityRoot.List.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.List.UpdatedAt(childComplexity), true
+
+	case "ListConnection.edges":
+		if e.ComplexityRoot.ListConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ListConnection.Edges(childComplexity), true
+	case "ListConnection.nodes":
+		if e.ComplexityRoot.ListConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ListConnection.Nodes(childComplexity), true
+	case "ListConnection.pageInfo":
+		if e.ComplexityRoot.ListConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ListConnection.PageInfo(childComplexity), true
+	case "ListConnection.totalCount":
+		if e.ComplexityRoot.ListConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ListConnection.TotalCount(childComplexity), true
+
+	case "ListEdge.cursor":
+		if e.ComplexityRoot.ListEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ListEdge.Cursor(childComplexity), true
+	case "ListEdge.node":
+		if e.ComplexityRoot.ListEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ListEdge.Node(childComplexity), true
+
+	case "ListExplanation.failedConditions":
+		if e.ComplexityRoot.ListExplanation.FailedConditions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ListExplanation.FailedConditions(childComplexity), true
+	case "ListExplanation.matchedConditions":
+		if e.ComplexityRoot.ListExplanation.MatchedConditions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ListExplanation.MatchedConditions(childComplexity), true
+	case "ListExplanation.member":
+		if e.ComplexityRoot.ListExplanation.Member == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ListExplanation.Member(childComplexity), true
+	case "ListExplanation.reasons":
+		if e.ComplexityRoot.ListExplanation.Reasons == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ListExplanation.Reasons(childComplexity), true
+
+	case "ListPreview.count":
+		if e.ComplexityRoot.ListPreview.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ListPreview.Count(childComplexity), true
+	case "ListPreview.recipients":
+		if e.ComplexityRoot.ListPreview.Recipients == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ListPreview.Recipients(childComplexity), true
+
+	case "ListReason.code":
+		if e.ComplexityRoot.ListReason.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ListReason.Code(childComplexity), true
+	case "ListReason.message":
+		if e.ComplexityRoot.ListReason.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ListReason.Message(childComplexity), true
+
 	case "MappingEntry.column":
 		if e.ComplexityRoot.MappingEntry.Column == nil {
 			break
@@ -1127,6 +1525,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MappingEntry.Label(childComplexity), true
 
+	case "Mutation.addListMembers":
+		if e.ComplexityRoot.Mutation.AddListMembers == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addListMembers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddListMembers(childComplexity, args["listId"].(int64), args["recipientIds"].([]int64)), true
 	case "Mutation.approveImportRun":
 		if e.ComplexityRoot.Mutation.ApproveImportRun == nil {
 			break
@@ -1149,6 +1558,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelImportRun(childComplexity, args["id"].(int64)), true
+	case "Mutation.clearUserRestriction":
+		if e.ComplexityRoot.Mutation.ClearUserRestriction == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_clearUserRestriction_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ClearUserRestriction(childComplexity, args["userId"].(int64)), true
 	case "Mutation.createApiToken":
 		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
 			break
@@ -1171,6 +1591,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateImport(childComplexity, args["input"].(imports.CreateImportInput)), true
+	case "Mutation.createList":
+		if e.ComplexityRoot.Mutation.CreateList == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createList_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateList(childComplexity, args["input"].(lists.CreateListInput)), true
 	case "Mutation.createUser":
 		if e.ComplexityRoot.Mutation.CreateUser == nil {
 			break
@@ -1182,6 +1613,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateUser(childComplexity, args["input"].(users.CreateUserInput)), true
+	case "Mutation.deleteList":
+		if e.ComplexityRoot.Mutation.DeleteList == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteList_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteList(childComplexity, args["id"].(int64)), true
+	case "Mutation.removeListMembers":
+		if e.ComplexityRoot.Mutation.RemoveListMembers == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeListMembers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveListMembers(childComplexity, args["listId"].(int64), args["recipientIds"].([]int64)), true
 	case "Mutation.revokeApiToken":
 		if e.ComplexityRoot.Mutation.RevokeAPIToken == nil {
 			break
@@ -1204,6 +1657,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RunImport(childComplexity, args["importId"].(int64), args["dryRun"].(*bool)), true
+	case "Mutation.setUserRestriction":
+		if e.ComplexityRoot.Mutation.SetUserRestriction == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setUserRestriction_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetUserRestriction(childComplexity, args["userId"].(int64), args["filter"].(recipients.Filter)), true
+	case "Mutation.shareList":
+		if e.ComplexityRoot.Mutation.ShareList == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_shareList_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ShareList(childComplexity, args["listId"].(int64), args["userIds"].([]int64)), true
 	case "Mutation.updateImport":
 		if e.ComplexityRoot.Mutation.UpdateImport == nil {
 			break
@@ -1215,6 +1690,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateImport(childComplexity, args["id"].(int64), args["input"].(imports.UpdateImportInput)), true
+	case "Mutation.updateList":
+		if e.ComplexityRoot.Mutation.UpdateList == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateList_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateList(childComplexity, args["id"].(int64), args["input"].(lists.UpdateListInput)), true
 	case "Mutation.updateUser":
 		if e.ComplexityRoot.Mutation.UpdateUser == nil {
 			break
@@ -1276,6 +1762,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Phone.Number(childComplexity), true
 
+	case "Query.findUsers":
+		if e.ComplexityRoot.Query.FindUsers == nil {
+			break
+		}
+
+		args, err := ec.field_Query_findUsers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.FindUsers(childComplexity, args["search"].(string), args["first"].(*int)), true
 	case "Query.import":
 		if e.ComplexityRoot.Query.Import == nil {
 			break
@@ -1310,12 +1807,45 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Imports(childComplexity, args["first"].(*int), args["after"].(*string), args["needsAttention"].(*bool)), true
 
+	case "Query.list":
+		if e.ComplexityRoot.Query.List == nil {
+			break
+		}
+
+		args, err := ec.field_Query_list_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.List(childComplexity, args["id"].(int64)), true
+	case "Query.lists":
+		if e.ComplexityRoot.Query.Lists == nil {
+			break
+		}
+
+		args, err := ec.field_Query_lists_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Lists(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.previewList":
+		if e.ComplexityRoot.Query.PreviewList == nil {
+			break
+		}
+
+		args, err := ec.field_Query_previewList_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PreviewList(childComplexity, args["filter"].(recipients.Filter), args["first"].(*int), args["orderBy"].(*recipients.Order)), true
 	case "Query.proposeMapping":
 		if e.ComplexityRoot.Query.ProposeMapping == nil {
 			break
@@ -1338,6 +1868,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Recipient(childComplexity, args["id"].(int64)), true
+	case "Query.recipientCount":
+		if e.ComplexityRoot.Query.RecipientCount == nil {
+			break
+		}
+
+		args, err := ec.field_Query_recipientCount_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RecipientCount(childComplexity, args["filter"].(recipients.Filter)), true
+	case "Query.recipientCounts":
+		if e.ComplexityRoot.Query.RecipientCounts == nil {
+			break
+		}
+
+		args, err := ec.field_Query_recipientCounts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RecipientCounts(childComplexity, args["filter"].(recipients.Filter), args["groupBy"].([]recipients.GroupBy)), true
 	case "Query.recipients":
 		if e.ComplexityRoot.Query.Recipients == nil {
 			break
@@ -1348,7 +1900,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Recipients(childComplexity, args["importId"].(int64), args["first"].(*int), args["after"].(*string), args["includeRemoved"].(*bool)), true
+		return e.ComplexityRoot.Query.Recipients(childComplexity, args["filter"].(*recipients.Filter), args["importId"].(*int64), args["first"].(*int), args["after"].(*string), args["orderBy"].(*recipients.Order), args["includeRemoved"].(*bool)), true
 	case "Query.systemStatus":
 		if e.ComplexityRoot.Query.SystemStatus == nil {
 			break
@@ -1493,6 +2045,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RecipientConnection.TotalCount(childComplexity), true
+
+	case "RecipientCountRow.count":
+		if e.ComplexityRoot.RecipientCountRow.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientCountRow.Count(childComplexity), true
+	case "RecipientCountRow.values":
+		if e.ComplexityRoot.RecipientCountRow.Values == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientCountRow.Values(childComplexity), true
 
 	case "RecipientEdge.cursor":
 		if e.ComplexityRoot.RecipientEdge.Cursor == nil {
@@ -1642,6 +2207,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Name(childComplexity), true
+	case "User.restriction":
+		if e.ComplexityRoot.User.Restriction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Restriction(childComplexity), true
+	case "User.restrictionDescription":
+		if e.ComplexityRoot.User.RestrictionDescription == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.RestrictionDescription(childComplexity), true
 	case "User.role":
 		if e.ComplexityRoot.User.Role == nil {
 			break
@@ -1703,10 +2280,19 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("CreateImportInput", ec.unmarshalInputCreateImportInput),
+			graphql.NewInputUnmarshaler("CreateListInput", ec.unmarshalInputCreateListInput),
 			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
+			graphql.NewInputUnmarshaler("CustomFieldFilter", ec.unmarshalInputCustomFieldFilter),
+			graphql.NewInputUnmarshaler("GradeFilter", ec.unmarshalInputGradeFilter),
+			graphql.NewInputUnmarshaler("IDFilter", ec.unmarshalInputIDFilter),
 			graphql.NewInputUnmarshaler("MappingEntryInput", ec.unmarshalInputMappingEntryInput),
+			graphql.NewInputUnmarshaler("RecipientFilter", ec.unmarshalInputRecipientFilter),
+			graphql.NewInputUnmarshaler("RecipientGroupBy", ec.unmarshalInputRecipientGroupBy),
+			graphql.NewInputUnmarshaler("RecipientTypeFilter", ec.unmarshalInputRecipientTypeFilter),
 			graphql.NewInputUnmarshaler("ScheduleInput", ec.unmarshalInputScheduleInput),
+			graphql.NewInputUnmarshaler("StringFilter", ec.unmarshalInputStringFilter),
 			graphql.NewInputUnmarshaler("UpdateImportInput", ec.unmarshalInputUpdateImportInput),
+			graphql.NewInputUnmarshaler("UpdateListInput", ec.unmarshalInputUpdateListInput),
 			graphql.NewInputUnmarshaler("UpdateUserInput", ec.unmarshalInputUpdateUserInput),
 		)
 	}
@@ -2309,8 +2895,11 @@ extend type Query {
   "The mapping a run of the import's latest file would use."
   proposeMapping(importId: ID!): [MappingEntry!]! @hasRole(role: SYSTEM_ADMIN)
   recipient(id: ID!): Recipient
-  "An import's recipients, by external id."
-  recipients(importId: ID!, first: Int = 50, after: String, includeRemoved: Boolean = false): RecipientConnection!
+  """
+  Recipients matching filter, within your restriction. Administrators may
+  instead browse an import (importId), removed recipients included on request.
+  """
+  recipients(filter: RecipientFilter, importId: ID, first: Int = 50, after: String, orderBy: RecipientOrderBy = LAST_NAME, includeRemoved: Boolean = false): RecipientConnection!
 }
 
 extend type Mutation {
@@ -2334,6 +2923,267 @@ type Subscription {
   in connection_init's payload.
   """
   importRunUpdated(id: ID!): ImportRun! @hasRole(role: SYSTEM_ADMIN)
+}
+
+# ---------------------------------------------------------------------------
+# Filters, lists, restrictions and reporting.
+
+"""
+Text conditions. Names, school, language and email ignore case; externalId is
+exact. Empty text counts as null.
+"""
+input StringFilter {
+  eq: String
+  neq: String
+  in: [String!]
+  nin: [String!]
+  startsWith: String
+  contains: String
+  isNull: Boolean
+}
+
+"Grade conditions, in school order: PK < K < 1 … 12."
+input GradeFilter {
+  eq: String
+  neq: String
+  in: [String!]
+  nin: [String!]
+  gt: String
+  gte: String
+  lt: String
+  lte: String
+  isNull: Boolean
+}
+
+input RecipientTypeFilter {
+  eq: RecipientType
+  neq: RecipientType
+  in: [RecipientType!]
+  nin: [RecipientType!]
+}
+
+input IDFilter {
+  eq: ID
+  neq: ID
+  in: [ID!]
+  nin: [ID!]
+}
+
+"A custom field's conditions. eq is exact (and uses an index); the others compare text."
+input CustomFieldFilter {
+  key: String!
+  eq: String
+  neq: String
+  in: [String!]
+  nin: [String!]
+  gt: String
+  gte: String
+  lt: String
+  lte: String
+  startsWith: String
+  contains: String
+  isNull: Boolean
+}
+
+"""
+Selects recipients. Conditions at one level are and-ed. A filter must say
+something: {} and null operator values are errors; to select everyone, say
+{all: true}. Removed recipients never match.
+"""
+input RecipientFilter {
+  all: Boolean
+  and: [RecipientFilter!]
+  or: [RecipientFilter!]
+  not: RecipientFilter
+  externalId: StringFilter
+  type: RecipientTypeFilter
+  firstName: StringFilter
+  lastName: StringFilter
+  grade: GradeFilter
+  school: StringFilter
+  language: StringFilter
+  "Any of the recipient's addresses."
+  email: StringFilter
+  "Any of the recipient's numbers (written any way: they are normalized)."
+  phone: StringFilter
+  importId: IDFilter
+  customFields: [CustomFieldFilter!]
+}
+
+enum RecipientOrderBy {
+  LAST_NAME
+  FIRST_NAME
+  EXTERNAL_ID
+  GRADE
+  SCHOOL
+}
+
+enum RecipientGroupField {
+  SCHOOL
+  GRADE
+  LANGUAGE
+  TYPE
+  "A custom field: give its key."
+  CUSTOM
+}
+
+input RecipientGroupBy {
+  field: RecipientGroupField!
+  key: String
+}
+
+"One group of recipientCounts: the values, in groupBy order (null: none), and the count."
+type RecipientCountRow {
+  values: [String]!
+  count: Int!
+}
+
+enum ContactKind {
+  PHONE
+  EMAIL
+}
+
+"A phone number or email address, once, with the list members it reaches."
+type ContactPoint {
+  value: String!
+  labels: [String!]!
+  recipientCount: Int!
+  recipients: [Recipient!]!
+}
+
+type ContactPointEdge {
+  cursor: String!
+  node: ContactPoint!
+}
+
+type ContactPointConnection {
+  edges: [ContactPointEdge!]!
+  nodes: [ContactPoint!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+enum ListReasonCode {
+  RULE_MATCH
+  NO_MATCH
+  ADDED
+  SKIPPED
+  REMOVED_BY_IMPORT
+  OUTSIDE_RESTRICTION
+}
+
+type ListReason {
+  code: ListReasonCode!
+  message: String!
+}
+
+"Why a person is in a list or not."
+type ListExplanation {
+  member: Boolean!
+  reasons: [ListReason!]!
+  "The rule's top-level conditions the person meets, in words."
+  matchedConditions: [String!]!
+  failedConditions: [String!]!
+}
+
+"""
+A user's recipient group: a saved filter over recipients, plus people added
+or skipped by hand. Membership follows every import by itself. Each viewer
+sees only the members inside their own data restriction.
+"""
+type List {
+  id: ID!
+  name: String!
+  description: String!
+  owner: User!
+  "The rule, as given (RecipientFilter); null when the list holds only people added by hand."
+  filter: JSON
+  "The rule in words, e.g. grade = 5 and school is one of Lincoln, Adams."
+  filterDescription: String!
+  "People added by hand."
+  additions(first: Int = 50, after: String): RecipientConnection!
+  "People the rule matches but who were taken off by hand."
+  exclusions(first: Int = 50, after: String): RecipientConnection!
+  members(first: Int = 50, after: String, orderBy: RecipientOrderBy = LAST_NAME): RecipientConnection!
+  memberCount: Int!
+  sharedWith: [User!]!
+  "The viewer owns the list (or is an administrator) and may change it."
+  canEdit: Boolean!
+  explain(recipientId: ID!): ListExplanation!
+  "The members' phones or emails, each once (what a broadcast sends to)."
+  contactPoints(kind: ContactKind!, first: Int = 100, after: String): ContactPointConnection!
+  createdAt: Time!
+  updatedAt: Time!
+}
+
+type ListEdge {
+  cursor: String!
+  node: List!
+}
+
+type ListConnection {
+  edges: [ListEdge!]!
+  nodes: [List!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type ListPreview {
+  count: Int!
+  "The first page, in orderBy order."
+  recipients: [Recipient!]!
+}
+
+input CreateListInput {
+  name: String!
+  description: String
+  "Omit for a list of people added by hand."
+  filter: RecipientFilter
+  "People to add by hand at once."
+  recipientIds: [ID!]
+}
+
+input UpdateListInput {
+  name: String
+  description: String
+  filter: RecipientFilter
+  "Drop the rule (hand-added people stay)."
+  clearFilter: Boolean
+}
+
+extend type User {
+  "The recipients this user may see (a RecipientFilter); null: all. Shown to the user and to administrators."
+  restriction: JSON
+  restrictionDescription: String
+}
+
+extend type Query {
+  "Your lists and those shared with you (all lists for an administrator), by name."
+  lists(first: Int = 50, after: String): ListConnection!
+  list(id: ID!): List
+  "What a filter selects, before saving a list."
+  previewList(filter: RecipientFilter!, first: Int = 50, orderBy: RecipientOrderBy = LAST_NAME): ListPreview!
+  recipientCount(filter: RecipientFilter!): Int!
+  "Counts by school, grade, language, type or custom field, within your restriction."
+  recipientCounts(filter: RecipientFilter!, groupBy: [RecipientGroupBy!]!): [RecipientCountRow!]!
+  "Enabled users whose name or email contains search (at least 2 characters), to share lists with."
+  findUsers(search: String!, first: Int = 20): [User!]!
+}
+
+extend type Mutation {
+  createList(input: CreateListInput!): List!
+  updateList(id: ID!, input: UpdateListInput!): List!
+  "Deletes the list (not its recipients) and returns it as it was."
+  deleteList(id: ID!): List!
+  "Add people by hand (this also lifts their skips)."
+  addListMembers(listId: ID!, recipientIds: [ID!]!): List!
+  "Take people off: hand-added ones are dropped; people the rule matches are skipped."
+  removeListMembers(listId: ID!, recipientIds: [ID!]!): List!
+  "Share the list with exactly these users (others lose access)."
+  shareList(listId: ID!, userIds: [ID!]!): List!
+  "Limit what a user may ever see to recipients matching filter (system administrators are never limited)."
+  setUserRestriction(userId: ID!, filter: RecipientFilter!): User! @hasRole(role: SYSTEM_ADMIN)
+  clearUserRestriction(userId: ID!): User! @hasRole(role: SYSTEM_ADMIN)
 }
 `, BuiltIn: false},
 }
@@ -2379,6 +3229,44 @@ func (ec *executionContext) childFields_AttentionReason(ctx context.Context, fie
 		return ec.fieldContext_AttentionReason_run(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AttentionReason", field.Name)
+}
+
+func (ec *executionContext) childFields_ContactPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "value":
+		return ec.fieldContext_ContactPoint_value(ctx, field)
+	case "labels":
+		return ec.fieldContext_ContactPoint_labels(ctx, field)
+	case "recipientCount":
+		return ec.fieldContext_ContactPoint_recipientCount(ctx, field)
+	case "recipients":
+		return ec.fieldContext_ContactPoint_recipients(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ContactPoint", field.Name)
+}
+
+func (ec *executionContext) childFields_ContactPointConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ContactPointConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ContactPointConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ContactPointConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ContactPointConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ContactPointConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ContactPointEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ContactPointEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ContactPointEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ContactPointEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_CreateApiTokenPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2655,6 +3543,102 @@ func (ec *executionContext) childFields_ImportRunProgress(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type ImportRunProgress", field.Name)
 }
 
+func (ec *executionContext) childFields_List(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_List_id(ctx, field)
+	case "name":
+		return ec.fieldContext_List_name(ctx, field)
+	case "description":
+		return ec.fieldContext_List_description(ctx, field)
+	case "owner":
+		return ec.fieldContext_List_owner(ctx, field)
+	case "filter":
+		return ec.fieldContext_List_filter(ctx, field)
+	case "filterDescription":
+		return ec.fieldContext_List_filterDescription(ctx, field)
+	case "additions":
+		return ec.fieldContext_List_additions(ctx, field)
+	case "exclusions":
+		return ec.fieldContext_List_exclusions(ctx, field)
+	case "members":
+		return ec.fieldContext_List_members(ctx, field)
+	case "memberCount":
+		return ec.fieldContext_List_memberCount(ctx, field)
+	case "sharedWith":
+		return ec.fieldContext_List_sharedWith(ctx, field)
+	case "canEdit":
+		return ec.fieldContext_List_canEdit(ctx, field)
+	case "explain":
+		return ec.fieldContext_List_explain(ctx, field)
+	case "contactPoints":
+		return ec.fieldContext_List_contactPoints(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_List_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_List_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type List", field.Name)
+}
+
+func (ec *executionContext) childFields_ListConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ListConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ListConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ListConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ListConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ListConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ListEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ListEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ListEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ListEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ListExplanation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "member":
+		return ec.fieldContext_ListExplanation_member(ctx, field)
+	case "reasons":
+		return ec.fieldContext_ListExplanation_reasons(ctx, field)
+	case "matchedConditions":
+		return ec.fieldContext_ListExplanation_matchedConditions(ctx, field)
+	case "failedConditions":
+		return ec.fieldContext_ListExplanation_failedConditions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ListExplanation", field.Name)
+}
+
+func (ec *executionContext) childFields_ListPreview(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "count":
+		return ec.fieldContext_ListPreview_count(ctx, field)
+	case "recipients":
+		return ec.fieldContext_ListPreview_recipients(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ListPreview", field.Name)
+}
+
+func (ec *executionContext) childFields_ListReason(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_ListReason_code(ctx, field)
+	case "message":
+		return ec.fieldContext_ListReason_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ListReason", field.Name)
+}
+
 func (ec *executionContext) childFields_MappingEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "column":
@@ -2741,6 +3725,16 @@ func (ec *executionContext) childFields_RecipientConnection(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type RecipientConnection", field.Name)
 }
 
+func (ec *executionContext) childFields_RecipientCountRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "values":
+		return ec.fieldContext_RecipientCountRow_values(ctx, field)
+	case "count":
+		return ec.fieldContext_RecipientCountRow_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RecipientCountRow", field.Name)
+}
+
 func (ec *executionContext) childFields_RecipientEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "cursor":
@@ -2815,6 +3809,10 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_updatedAt(ctx, field)
 	case "apiTokens":
 		return ec.fieldContext_User_apiTokens(ctx, field)
+	case "restriction":
+		return ec.fieldContext_User_restriction(ctx, field)
+	case "restrictionDescription":
+		return ec.fieldContext_User_restrictionDescription(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -3017,6 +4015,146 @@ func (ec *executionContext) field_Import_runs_args(ctx context.Context, rawArgs 
 	return args, nil
 }
 
+func (ec *executionContext) field_List_additions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_List_contactPoints_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "kind",
+		func(ctx context.Context, v any) (lists.ContactKind, error) {
+			return ec.unmarshalNContactKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐContactKind(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kind"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_List_exclusions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_List_explain_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "recipientId",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["recipientId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_List_members_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*recipients.Order, error) {
+			return ec.unmarshalORecipientOrderBy2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_addListMembers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "listId",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["listId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "recipientIds",
+		func(ctx context.Context, v any) ([]int64, error) {
+			return ec.unmarshalNID2ᚕint64ᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["recipientIds"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_approveImportRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3042,6 +4180,20 @@ func (ec *executionContext) field_Mutation_cancelImportRun_args(ctx context.Cont
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_clearUserRestriction_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg0
 	return args, nil
 }
 
@@ -3089,6 +4241,20 @@ func (ec *executionContext) field_Mutation_createImport_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createList_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (lists.CreateListInput, error) {
+			return ec.unmarshalNCreateListInput2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐCreateListInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3100,6 +4266,42 @@ func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, 
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteList_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeListMembers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "listId",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["listId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "recipientIds",
+		func(ctx context.Context, v any) ([]int64, error) {
+			return ec.unmarshalNID2ᚕint64ᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["recipientIds"] = arg1
 	return args, nil
 }
 
@@ -3139,6 +4341,50 @@ func (ec *executionContext) field_Mutation_runImport_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_setUserRestriction_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "userId",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (recipients.Filter, error) {
+			return ec.unmarshalNRecipientFilter2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_shareList_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "listId",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["listId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "userIds",
+		func(ctx context.Context, v any) ([]int64, error) {
+			return ec.unmarshalNID2ᚕint64ᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["userIds"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateImport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3153,6 +4399,28 @@ func (ec *executionContext) field_Mutation_updateImport_args(ctx context.Context
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (imports.UpdateImportInput, error) {
 			return ec.unmarshalNUpdateImportInput2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐUpdateImportInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateList_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (lists.UpdateListInput, error) {
+			return ec.unmarshalNUpdateListInput2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐUpdateListInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3227,6 +4495,28 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_findUsers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["search"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_importRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3285,6 +4575,72 @@ func (ec *executionContext) field_Query_imports_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_list_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_lists_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_previewList_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (recipients.Filter, error) {
+			return ec.unmarshalNRecipientFilter2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*recipients.Order, error) {
+			return ec.unmarshalORecipientOrderBy2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_proposeMapping_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3296,6 +4652,42 @@ func (ec *executionContext) field_Query_proposeMapping_args(ctx context.Context,
 		return nil, err
 	}
 	args["importId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_recipientCount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (recipients.Filter, error) {
+			return ec.unmarshalNRecipientFilter2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_recipientCounts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (recipients.Filter, error) {
+			return ec.unmarshalNRecipientFilter2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "groupBy",
+		func(ctx context.Context, v any) ([]recipients.GroupBy, error) {
+			return ec.unmarshalNRecipientGroupBy2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGroupByᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["groupBy"] = arg1
 	return args, nil
 }
 
@@ -3316,38 +4708,54 @@ func (ec *executionContext) field_Query_recipient_args(ctx context.Context, rawA
 func (ec *executionContext) field_Query_recipients_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "importId",
-		func(ctx context.Context, v any) (int64, error) {
-			return ec.unmarshalNID2int64(ctx, v)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*recipients.Filter, error) {
+			return ec.unmarshalORecipientFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilter(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["importId"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "importId",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["importId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["first"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
 		func(ctx context.Context, v any) (*string, error) {
 			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["after"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeRemoved",
+	args["after"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*recipients.Order, error) {
+			return ec.unmarshalORecipientOrderBy2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "includeRemoved",
 		func(ctx context.Context, v any) (*bool, error) {
 			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["includeRemoved"] = arg3
+	args["includeRemoved"] = arg5
 	return args, nil
 }
 
@@ -3795,6 +5203,281 @@ func (ec *executionContext) fieldContext_AttentionReason_run(_ context.Context, 
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ImportRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ContactPoint_value(ctx context.Context, field graphql.CollectedField, obj *lists.ContactPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactPoint_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactPoint_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactPoint", field, false, false, "String")
+}
+
+func (ec *executionContext) _ContactPoint_labels(ctx context.Context, field graphql.CollectedField, obj *lists.ContactPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactPoint_labels(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Labels, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactPoint_labels(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactPoint", field, false, false, "String")
+}
+
+func (ec *executionContext) _ContactPoint_recipientCount(ctx context.Context, field graphql.CollectedField, obj *lists.ContactPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactPoint_recipientCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ContactPoint().RecipientCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactPoint_recipientCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactPoint", field, true, true, "Int")
+}
+
+func (ec *executionContext) _ContactPoint_recipients(ctx context.Context, field graphql.CollectedField, obj *lists.ContactPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactPoint_recipients(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ContactPoint().Recipients(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []recipients.Recipient) graphql.Marshaler {
+			return ec.marshalNRecipient2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐRecipientᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactPoint_recipients(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ContactPoint",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Recipient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ContactPointConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ContactPointConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactPointConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ContactPointEdge) graphql.Marshaler {
+			return ec.marshalNContactPointEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐContactPointEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactPointConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ContactPointConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactPointEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ContactPointConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ContactPointConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactPointConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []lists.ContactPoint) graphql.Marshaler {
+			return ec.marshalNContactPoint2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐContactPointᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactPointConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ContactPointConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactPoint(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ContactPointConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ContactPointConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactPointConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactPointConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ContactPointConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ContactPointConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ContactPointConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactPointConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactPointConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactPointConnection", field, true, false, "Int")
+}
+
+func (ec *executionContext) _ContactPointEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ContactPointEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactPointEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactPointEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ContactPointEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ContactPointEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ContactPointEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ContactPointEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v lists.ContactPoint) graphql.Marshaler {
+			return ec.marshalNContactPoint2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐContactPoint(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ContactPointEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ContactPointEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactPoint(ctx, field)
 		},
 	}
 	return fc, nil
@@ -6279,6 +7962,873 @@ func (ec *executionContext) fieldContext_ImportRunProgress_rowsTotal(_ context.C
 	return graphql.NewScalarFieldContext("ImportRunProgress", field, false, false, "Int")
 }
 
+func (ec *executionContext) _List_id(ctx context.Context, field graphql.CollectedField, obj *lists.List) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_List_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_List_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("List", field, false, false, "ID")
+}
+
+func (ec *executionContext) _List_name(ctx context.Context, field graphql.CollectedField, obj *lists.List) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_List_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_List_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("List", field, false, false, "String")
+}
+
+func (ec *executionContext) _List_description(ctx context.Context, field graphql.CollectedField, obj *lists.List) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_List_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_List_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("List", field, false, false, "String")
+}
+
+func (ec *executionContext) _List_owner(ctx context.Context, field graphql.CollectedField, obj *lists.List) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_List_owner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.List().Owner(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *users.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_List_owner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "List",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _List_filter(ctx context.Context, field graphql.CollectedField, obj *lists.List) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_List_filter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.List().Filter(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v json.RawMessage) graphql.Marshaler {
+			return ec.marshalOJSON2encodingᚋjsonᚐRawMessage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_List_filter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("List", field, true, true, "JSON")
+}
+
+func (ec *executionContext) _List_filterDescription(ctx context.Context, field graphql.CollectedField, obj *lists.List) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_List_filterDescription(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.List().FilterDescription(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_List_filterDescription(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("List", field, true, true, "String")
+}
+
+func (ec *executionContext) _List_additions(ctx context.Context, field graphql.CollectedField, obj *lists.List) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_List_additions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.List().Additions(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RecipientConnection) graphql.Marshaler {
+			return ec.marshalNRecipientConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_List_additions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "List",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecipientConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_List_additions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _List_exclusions(ctx context.Context, field graphql.CollectedField, obj *lists.List) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_List_exclusions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.List().Exclusions(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RecipientConnection) graphql.Marshaler {
+			return ec.marshalNRecipientConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_List_exclusions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "List",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecipientConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_List_exclusions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _List_members(ctx context.Context, field graphql.CollectedField, obj *lists.List) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_List_members(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.List().Members(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["orderBy"].(*recipients.Order))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RecipientConnection) graphql.Marshaler {
+			return ec.marshalNRecipientConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_List_members(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "List",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecipientConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_List_members_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _List_memberCount(ctx context.Context, field graphql.CollectedField, obj *lists.List) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_List_memberCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.List().MemberCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_List_memberCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("List", field, true, true, "Int")
+}
+
+func (ec *executionContext) _List_sharedWith(ctx context.Context, field graphql.CollectedField, obj *lists.List) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_List_sharedWith(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.List().SharedWith(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []users.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐUserᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_List_sharedWith(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "List",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _List_canEdit(ctx context.Context, field graphql.CollectedField, obj *lists.List) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_List_canEdit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.List().CanEdit(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_List_canEdit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("List", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _List_explain(ctx context.Context, field graphql.CollectedField, obj *lists.List) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_List_explain(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.List().Explain(ctx, obj, fc.Args["recipientId"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *lists.Explanation) graphql.Marshaler {
+			return ec.marshalNListExplanation2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐExplanation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_List_explain(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "List",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ListExplanation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_List_explain_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _List_contactPoints(ctx context.Context, field graphql.CollectedField, obj *lists.List) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_List_contactPoints(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.List().ContactPoints(ctx, obj, fc.Args["kind"].(lists.ContactKind), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ContactPointConnection) graphql.Marshaler {
+			return ec.marshalNContactPointConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐContactPointConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_List_contactPoints(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "List",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ContactPointConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_List_contactPoints_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _List_createdAt(ctx context.Context, field graphql.CollectedField, obj *lists.List) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_List_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_List_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("List", field, false, false, "Time")
+}
+
+func (ec *executionContext) _List_updatedAt(ctx context.Context, field graphql.CollectedField, obj *lists.List) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_List_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_List_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("List", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ListConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ListConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ListConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ListEdge) graphql.Marshaler {
+			return ec.marshalNListEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐListEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ListConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ListConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ListEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ListConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ListConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ListConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []lists.List) graphql.Marshaler {
+			return ec.marshalNList2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐListᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ListConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ListConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_List(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ListConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ListConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ListConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ListConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ListConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ListConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ListConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ListConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ListConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ListConnection", field, true, false, "Int")
+}
+
+func (ec *executionContext) _ListEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ListEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ListEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ListEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ListEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ListEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ListEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ListEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v lists.List) graphql.Marshaler {
+			return ec.marshalNList2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐList(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ListEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ListEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_List(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ListExplanation_member(ctx context.Context, field graphql.CollectedField, obj *lists.Explanation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ListExplanation_member(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Member, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ListExplanation_member(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ListExplanation", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ListExplanation_reasons(ctx context.Context, field graphql.CollectedField, obj *lists.Explanation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ListExplanation_reasons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reasons, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []lists.Reason) graphql.Marshaler {
+			return ec.marshalNListReason2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐReasonᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ListExplanation_reasons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ListExplanation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ListReason(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ListExplanation_matchedConditions(ctx context.Context, field graphql.CollectedField, obj *lists.Explanation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ListExplanation_matchedConditions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MatchedConditions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ListExplanation_matchedConditions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ListExplanation", field, false, false, "String")
+}
+
+func (ec *executionContext) _ListExplanation_failedConditions(ctx context.Context, field graphql.CollectedField, obj *lists.Explanation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ListExplanation_failedConditions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FailedConditions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ListExplanation_failedConditions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ListExplanation", field, false, false, "String")
+}
+
+func (ec *executionContext) _ListPreview_count(ctx context.Context, field graphql.CollectedField, obj *lists.Preview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ListPreview_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ListPreview_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ListPreview", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ListPreview_recipients(ctx context.Context, field graphql.CollectedField, obj *lists.Preview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ListPreview_recipients(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Recipients, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []recipients.Recipient) graphql.Marshaler {
+			return ec.marshalNRecipient2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐRecipientᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ListPreview_recipients(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ListPreview",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Recipient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ListReason_code(ctx context.Context, field graphql.CollectedField, obj *lists.Reason) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ListReason_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v lists.ReasonCode) graphql.Marshaler {
+			return ec.marshalNListReasonCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐReasonCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ListReason_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ListReason", field, false, false, "ListReasonCode")
+}
+
+func (ec *executionContext) _ListReason_message(ctx context.Context, field graphql.CollectedField, obj *lists.Reason) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ListReason_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ListReason_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ListReason", field, false, false, "String")
+}
+
 func (ec *executionContext) _MappingEntry_column(ctx context.Context, field graphql.CollectedField, obj *imports.MappingEntry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6932,6 +9482,394 @@ func (ec *executionContext) fieldContext_Mutation_cancelImportRun(ctx context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createList(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createList(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateList(ctx, fc.Args["input"].(lists.CreateListInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *lists.List) graphql.Marshaler {
+			return ec.marshalNList2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐList(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createList(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_List(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createList_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateList(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateList(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateList(ctx, fc.Args["id"].(int64), fc.Args["input"].(lists.UpdateListInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *lists.List) graphql.Marshaler {
+			return ec.marshalNList2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐList(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateList(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_List(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateList_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteList(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteList(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteList(ctx, fc.Args["id"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *lists.List) graphql.Marshaler {
+			return ec.marshalNList2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐList(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteList(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_List(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteList_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addListMembers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addListMembers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddListMembers(ctx, fc.Args["listId"].(int64), fc.Args["recipientIds"].([]int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *lists.List) graphql.Marshaler {
+			return ec.marshalNList2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐList(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addListMembers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_List(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addListMembers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeListMembers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeListMembers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveListMembers(ctx, fc.Args["listId"].(int64), fc.Args["recipientIds"].([]int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *lists.List) graphql.Marshaler {
+			return ec.marshalNList2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐList(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeListMembers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_List(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeListMembers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_shareList(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_shareList(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ShareList(ctx, fc.Args["listId"].(int64), fc.Args["userIds"].([]int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *lists.List) graphql.Marshaler {
+			return ec.marshalNList2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐList(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_shareList(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_List(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_shareList_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setUserRestriction(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setUserRestriction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetUserRestriction(ctx, fc.Args["userId"].(int64), fc.Args["filter"].(recipients.Filter))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *users.User
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *users.User
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *users.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setUserRestriction(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setUserRestriction_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_clearUserRestriction(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_clearUserRestriction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ClearUserRestriction(ctx, fc.Args["userId"].(int64))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *users.User
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *users.User
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *users.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_clearUserRestriction(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_clearUserRestriction_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7560,7 +10498,7 @@ func (ec *executionContext) _Query_recipients(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Recipients(ctx, fc.Args["importId"].(int64), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["includeRemoved"].(*bool))
+			return ec.Resolvers.Query().Recipients(ctx, fc.Args["filter"].(*recipients.Filter), fc.Args["importId"].(*int64), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["orderBy"].(*recipients.Order), fc.Args["includeRemoved"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RecipientConnection) graphql.Marshaler {
@@ -7588,6 +10526,270 @@ func (ec *executionContext) fieldContext_Query_recipients(ctx context.Context, f
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_recipients_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_lists(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_lists(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Lists(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ListConnection) graphql.Marshaler {
+			return ec.marshalNListConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐListConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_lists(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ListConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_lists_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_list(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_list(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().List(ctx, fc.Args["id"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *lists.List) graphql.Marshaler {
+			return ec.marshalOList2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐList(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_list(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_List(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_list_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_previewList(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_previewList(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PreviewList(ctx, fc.Args["filter"].(recipients.Filter), fc.Args["first"].(*int), fc.Args["orderBy"].(*recipients.Order))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *lists.Preview) graphql.Marshaler {
+			return ec.marshalNListPreview2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐPreview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_previewList(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ListPreview(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_previewList_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_recipientCount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_recipientCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RecipientCount(ctx, fc.Args["filter"].(recipients.Filter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_recipientCount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Int does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_recipientCount_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_recipientCounts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_recipientCounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RecipientCounts(ctx, fc.Args["filter"].(recipients.Filter), fc.Args["groupBy"].([]recipients.GroupBy))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []recipients.GroupCount) graphql.Marshaler {
+			return ec.marshalNRecipientCountRow2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGroupCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_recipientCounts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecipientCountRow(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_recipientCounts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_findUsers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_findUsers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().FindUsers(ctx, fc.Args["search"].(string), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []users.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐUserᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_findUsers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_findUsers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -8159,6 +11361,52 @@ func (ec *executionContext) _RecipientConnection_totalCount(ctx context.Context,
 }
 func (ec *executionContext) fieldContext_RecipientConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RecipientConnection", field, true, false, "Int")
+}
+
+func (ec *executionContext) _RecipientCountRow_values(ctx context.Context, field graphql.CollectedField, obj *recipients.GroupCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientCountRow_values(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Values, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*string) graphql.Marshaler {
+			return ec.marshalNString2ᚕᚖstring(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientCountRow_values(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecipientCountRow", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecipientCountRow_count(ctx context.Context, field graphql.CollectedField, obj *recipients.GroupCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientCountRow_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientCountRow_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecipientCountRow", field, false, false, "Int")
 }
 
 func (ec *executionContext) _RecipientEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.RecipientEdge) (ret graphql.Marshaler) {
@@ -8845,6 +12093,52 @@ func (ec *executionContext) fieldContext_User_apiTokens(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _User_restriction(ctx context.Context, field graphql.CollectedField, obj *users.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_restriction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().Restriction(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v json.RawMessage) graphql.Marshaler {
+			return ec.marshalOJSON2encodingᚋjsonᚐRawMessage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_User_restriction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, true, true, "JSON")
+}
+
+func (ec *executionContext) _User_restrictionDescription(ctx context.Context, field graphql.CollectedField, obj *users.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_restrictionDescription(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().RestrictionDescription(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_User_restrictionDescription(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, true, true, "String")
 }
 
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.UserConnection) (ret graphql.Marshaler) {
@@ -10215,6 +13509,69 @@ func UnmarshalCreateImportInput(ctx context.Context, raw any) (imports.CreateImp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateListInput(ctx context.Context, obj any) (lists.CreateListInput, error) {
+	var it lists.CreateListInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "filter", "recipientIds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "filter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("filter"))
+			data, err := ec.unmarshalORecipientFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Filter = data
+		case "recipientIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recipientIds"))
+			data, err := ec.unmarshalOID2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RecipientIDs = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateListInput unmarshals raw into the CreateListInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateListInput(ctx context.Context, raw any) (lists.CreateListInput, error) {
+	var out lists.CreateListInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateListInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateUserInput(ctx context.Context, obj any) (users.CreateUserInput, error) {
 	var it users.CreateUserInput
 	if obj == nil {
@@ -10275,6 +13632,286 @@ func UnmarshalCreateUserInput(ctx context.Context, raw any) (users.CreateUserInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCustomFieldFilter(ctx context.Context, obj any) (recipients.CustomFieldFilter, error) {
+	var it recipients.CustomFieldFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "eq", "neq", "in", "nin", "gt", "gte", "lt", "lte", "startsWith", "contains", "isNull"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "eq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eq"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Eq = data
+		case "neq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("neq"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Neq = data
+		case "in":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("in"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.In = data
+		case "nin":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nin"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Nin = data
+		case "gt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("gt"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Gt = data
+		case "gte":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("gte"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Gte = data
+		case "lt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lt"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lt = data
+		case "lte":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lte"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lte = data
+		case "startsWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsWith"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsWith = data
+		case "contains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Contains = data
+		case "isNull":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isNull"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsNull = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCustomFieldFilter unmarshals raw into the CustomFieldFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCustomFieldFilter(ctx context.Context, raw any) (recipients.CustomFieldFilter, error) {
+	var out recipients.CustomFieldFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CustomFieldFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputGradeFilter(ctx context.Context, obj any) (recipients.GradeFilter, error) {
+	var it recipients.GradeFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"eq", "neq", "in", "nin", "gt", "gte", "lt", "lte", "isNull"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "eq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eq"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Eq = data
+		case "neq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("neq"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Neq = data
+		case "in":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("in"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.In = data
+		case "nin":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nin"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Nin = data
+		case "gt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("gt"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Gt = data
+		case "gte":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("gte"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Gte = data
+		case "lt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lt"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lt = data
+		case "lte":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lte"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lte = data
+		case "isNull":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isNull"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsNull = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalGradeFilter unmarshals raw into the GradeFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalGradeFilter(ctx context.Context, raw any) (recipients.GradeFilter, error) {
+	var out recipients.GradeFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "GradeFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputIDFilter(ctx context.Context, obj any) (recipients.IDFilter, error) {
+	var it recipients.IDFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"eq", "neq", "in", "nin"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "eq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eq"))
+			data, err := ec.unmarshalOID2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Eq = data
+		case "neq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("neq"))
+			data, err := ec.unmarshalOID2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Neq = data
+		case "in":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("in"))
+			data, err := ec.unmarshalOID2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.In = data
+		case "nin":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nin"))
+			data, err := ec.unmarshalOID2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Nin = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalIDFilter unmarshals raw into the IDFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalIDFilter(ctx context.Context, raw any) (recipients.IDFilter, error) {
+	var out recipients.IDFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "IDFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputMappingEntryInput(ctx context.Context, obj any) (imports.MappingEntry, error) {
 	var it imports.MappingEntry
 	if obj == nil {
@@ -10328,6 +13965,258 @@ func (ec *executionContext) unmarshalInputMappingEntryInput(ctx context.Context,
 func UnmarshalMappingEntryInput(ctx context.Context, raw any) (imports.MappingEntry, error) {
 	var out imports.MappingEntry
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "MappingEntryInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRecipientFilter(ctx context.Context, obj any) (recipients.Filter, error) {
+	var it recipients.Filter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"all", "and", "or", "not", "externalId", "type", "firstName", "lastName", "grade", "school", "language", "email", "phone", "importId", "customFields"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "all":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("all"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.All = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalORecipientFilter2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilterᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalORecipientFilter2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilterᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalORecipientFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "externalId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalId"))
+			data, err := ec.unmarshalOStringFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐStringFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExternalID = data
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalORecipientTypeFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐTypeFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "firstName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("firstName"))
+			data, err := ec.unmarshalOStringFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐStringFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FirstName = data
+		case "lastName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastName"))
+			data, err := ec.unmarshalOStringFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐStringFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastName = data
+		case "grade":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("grade"))
+			data, err := ec.unmarshalOGradeFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGradeFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Grade = data
+		case "school":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("school"))
+			data, err := ec.unmarshalOStringFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐStringFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.School = data
+		case "language":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("language"))
+			data, err := ec.unmarshalOStringFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐStringFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Language = data
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalOStringFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐStringFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "phone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
+			data, err := ec.unmarshalOStringFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐStringFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phone = data
+		case "importId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("importId"))
+			data, err := ec.unmarshalOIDFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐIDFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ImportID = data
+		case "customFields":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customFields"))
+			data, err := ec.unmarshalOCustomFieldFilter2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐCustomFieldFilterᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomFields = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRecipientFilter unmarshals raw into the RecipientFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRecipientFilter(ctx context.Context, raw any) (recipients.Filter, error) {
+	var out recipients.Filter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RecipientFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRecipientGroupBy(ctx context.Context, obj any) (recipients.GroupBy, error) {
+	var it recipients.GroupBy
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"field", "key"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNRecipientGroupField2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGroupField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRecipientGroupBy unmarshals raw into the RecipientGroupBy input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRecipientGroupBy(ctx context.Context, raw any) (recipients.GroupBy, error) {
+	var out recipients.GroupBy
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RecipientGroupBy", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRecipientTypeFilter(ctx context.Context, obj any) (recipients.TypeFilter, error) {
+	var it recipients.TypeFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"eq", "neq", "in", "nin"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "eq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eq"))
+			data, err := ec.unmarshalORecipientType2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Eq = data
+		case "neq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("neq"))
+			data, err := ec.unmarshalORecipientType2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Neq = data
+		case "in":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("in"))
+			data, err := ec.unmarshalORecipientType2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.In = data
+		case "nin":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nin"))
+			data, err := ec.unmarshalORecipientType2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Nin = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRecipientTypeFilter unmarshals raw into the RecipientTypeFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRecipientTypeFilter(ctx context.Context, raw any) (recipients.TypeFilter, error) {
+	var out recipients.TypeFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RecipientTypeFilter", raw, &out)
 	return out, err
 }
 
@@ -10391,6 +14280,90 @@ func (ec *executionContext) unmarshalInputScheduleInput(ctx context.Context, obj
 func UnmarshalScheduleInput(ctx context.Context, raw any) (imports.Schedule, error) {
 	var out imports.Schedule
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ScheduleInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputStringFilter(ctx context.Context, obj any) (recipients.StringFilter, error) {
+	var it recipients.StringFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"eq", "neq", "in", "nin", "startsWith", "contains", "isNull"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "eq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eq"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Eq = data
+		case "neq":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("neq"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Neq = data
+		case "in":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("in"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.In = data
+		case "nin":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nin"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Nin = data
+		case "startsWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("startsWith"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StartsWith = data
+		case "contains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Contains = data
+		case "isNull":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isNull"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsNull = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStringFilter unmarshals raw into the StringFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStringFilter(ctx context.Context, raw any) (recipients.StringFilter, error) {
+	var out recipients.StringFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StringFilter", raw, &out)
 	return out, err
 }
 
@@ -10496,6 +14469,69 @@ func (ec *executionContext) unmarshalInputUpdateImportInput(ctx context.Context,
 func UnmarshalUpdateImportInput(ctx context.Context, raw any) (imports.UpdateImportInput, error) {
 	var out imports.UpdateImportInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateImportInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateListInput(ctx context.Context, obj any) (lists.UpdateListInput, error) {
+	var it lists.UpdateListInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "filter", "clearFilter"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "filter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("filter"))
+			data, err := ec.unmarshalORecipientFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Filter = data
+		case "clearFilter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearFilter"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearFilter = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateListInput unmarshals raw into the UpdateListInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateListInput(ctx context.Context, raw any) (lists.UpdateListInput, error) {
+	var out lists.UpdateListInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateListInput", raw, &out)
 	return out, err
 }
 
@@ -10670,6 +14706,143 @@ func (ec *executionContext) _AttentionReason(ctx context.Context, sel ast.Select
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._AttentionReason_run(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var contactPointImplementors = []string{"ContactPoint"}
+
+func (ec *executionContext) _ContactPoint(ctx context.Context, sel ast.SelectionSet, obj *lists.ContactPoint) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, contactPointImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ContactPoint")
+		case "value":
+			out.Values[i] = ec._ContactPoint_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "labels":
+			out.Values[i] = ec._ContactPoint_labels(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "recipientCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ContactPoint_recipientCount(ctx, field, obj)
+				})
+		case "recipients":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ContactPoint_recipients(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var contactPointConnectionImplementors = []string{"ContactPointConnection"}
+
+func (ec *executionContext) _ContactPointConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ContactPointConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, contactPointConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ContactPointConnection")
+		case "edges":
+			out.Values[i] = ec._ContactPointConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nodes":
+			out.Values[i] = ec._ContactPointConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ContactPointConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ContactPointConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var contactPointEdgeImplementors = []string{"ContactPointEdge"}
+
+func (ec *executionContext) _ContactPointEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ContactPointEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, contactPointEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ContactPointEdge")
+		case "cursor":
+			out.Values[i] = ec._ContactPointEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ContactPointEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -11579,6 +15752,336 @@ func (ec *executionContext) _ImportRunProgress(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var listImplementors = []string{"List"}
+
+func (ec *executionContext) _List(ctx context.Context, sel ast.SelectionSet, obj *lists.List) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, listImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("List")
+		case "id":
+			out.Values[i] = ec._List_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._List_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._List_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "owner":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._List_owner(ctx, field, obj)
+				})
+		case "filter":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._List_filter(ctx, field, obj)
+				})
+		case "filterDescription":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._List_filterDescription(ctx, field, obj)
+				})
+		case "additions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._List_additions(ctx, field, obj)
+				})
+		case "exclusions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._List_exclusions(ctx, field, obj)
+				})
+		case "members":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._List_members(ctx, field, obj)
+				})
+		case "memberCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._List_memberCount(ctx, field, obj)
+				})
+		case "sharedWith":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._List_sharedWith(ctx, field, obj)
+				})
+		case "canEdit":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._List_canEdit(ctx, field, obj)
+				})
+		case "explain":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._List_explain(ctx, field, obj)
+				})
+		case "contactPoints":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._List_contactPoints(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._List_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._List_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var listConnectionImplementors = []string{"ListConnection"}
+
+func (ec *executionContext) _ListConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ListConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, listConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ListConnection")
+		case "edges":
+			out.Values[i] = ec._ListConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nodes":
+			out.Values[i] = ec._ListConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ListConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ListConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var listEdgeImplementors = []string{"ListEdge"}
+
+func (ec *executionContext) _ListEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ListEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, listEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ListEdge")
+		case "cursor":
+			out.Values[i] = ec._ListEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ListEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var listExplanationImplementors = []string{"ListExplanation"}
+
+func (ec *executionContext) _ListExplanation(ctx context.Context, sel ast.SelectionSet, obj *lists.Explanation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, listExplanationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ListExplanation")
+		case "member":
+			out.Values[i] = ec._ListExplanation_member(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reasons":
+			out.Values[i] = ec._ListExplanation_reasons(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "matchedConditions":
+			out.Values[i] = ec._ListExplanation_matchedConditions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failedConditions":
+			out.Values[i] = ec._ListExplanation_failedConditions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var listPreviewImplementors = []string{"ListPreview"}
+
+func (ec *executionContext) _ListPreview(ctx context.Context, sel ast.SelectionSet, obj *lists.Preview) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, listPreviewImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ListPreview")
+		case "count":
+			out.Values[i] = ec._ListPreview_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recipients":
+			out.Values[i] = ec._ListPreview_recipients(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var listReasonImplementors = []string{"ListReason"}
+
+func (ec *executionContext) _ListReason(ctx context.Context, sel ast.SelectionSet, obj *lists.Reason) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, listReasonImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ListReason")
+		case "code":
+			out.Values[i] = ec._ListReason_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._ListReason_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mappingEntryImplementors = []string{"MappingEntry"}
 
 func (ec *executionContext) _MappingEntry(ctx context.Context, sel ast.SelectionSet, obj *imports.MappingEntry) graphql.Marshaler {
@@ -11707,6 +16210,62 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "cancelImportRun":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_cancelImportRun(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createList":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createList(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateList":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateList(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteList":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteList(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addListMembers":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addListMembers(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeListMembers":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeListMembers(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "shareList":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_shareList(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setUserRestriction":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setUserRestriction(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clearUserRestriction":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_clearUserRestriction(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -11893,6 +16452,42 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_recipients(ctx, field)
 				})
+		case "lists":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_lists(ctx, field)
+				})
+		case "list":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_list(ctx, field)
+				})
+		case "previewList":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_previewList(ctx, field)
+				})
+		case "recipientCount":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_recipientCount(ctx, field)
+				})
+		case "recipientCounts":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_recipientCounts(ctx, field)
+				})
+		case "findUsers":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_findUsers(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -12060,6 +16655,44 @@ func (ec *executionContext) _RecipientConnection(ctx context.Context, sel ast.Se
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._RecipientConnection_totalCount(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var recipientCountRowImplementors = []string{"RecipientCountRow"}
+
+func (ec *executionContext) _RecipientCountRow(ctx context.Context, sel ast.SelectionSet, obj *recipients.GroupCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recipientCountRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RecipientCountRow")
+		case "values":
+			out.Values[i] = ec._RecipientCountRow_values(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._RecipientCountRow_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -12340,6 +16973,18 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_apiTokens(ctx, field, obj)
+				})
+		case "restriction":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_restriction(ctx, field, obj)
+				})
+		case "restrictionDescription":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_restrictionDescription(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -12889,6 +17534,64 @@ func (ec *executionContext) marshalNChangeAction2githubᚗcomᚋrollcallᚋrollc
 	return v
 }
 
+func (ec *executionContext) unmarshalNContactKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐContactKind(ctx context.Context, v any) (lists.ContactKind, error) {
+	var res lists.ContactKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNContactKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐContactKind(ctx context.Context, sel ast.SelectionSet, v lists.ContactKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNContactPoint2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐContactPoint(ctx context.Context, sel ast.SelectionSet, v lists.ContactPoint) graphql.Marshaler {
+	return ec._ContactPoint(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNContactPoint2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐContactPointᚄ(ctx context.Context, sel ast.SelectionSet, v []lists.ContactPoint) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNContactPoint2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐContactPoint(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNContactPointConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐContactPointConnection(ctx context.Context, sel ast.SelectionSet, v *model.ContactPointConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ContactPointConnection!")
+		return graphql.Null
+	}
+	return ec._ContactPointConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNContactPointEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐContactPointEdge(ctx context.Context, sel ast.SelectionSet, v model.ContactPointEdge) graphql.Marshaler {
+	return ec._ContactPointEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNContactPointEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐContactPointEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ContactPointEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNContactPointEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐContactPointEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNCreateApiTokenPayload2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐCreateTokenResult(ctx context.Context, sel ast.SelectionSet, v *users.CreateTokenResult) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "CreateApiTokenPayload!")
@@ -12902,8 +17605,18 @@ func (ec *executionContext) unmarshalNCreateImportInput2githubᚗcomᚋrollcall�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateListInput2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐCreateListInput(ctx context.Context, v any) (lists.CreateListInput, error) {
+	res, err := ec.unmarshalInputCreateListInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateUserInput2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐCreateUserInput(ctx context.Context, v any) (users.CreateUserInput, error) {
 	res, err := ec.unmarshalInputCreateUserInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCustomFieldFilter2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐCustomFieldFilter(ctx context.Context, v any) (recipients.CustomFieldFilter, error) {
+	res, err := ec.unmarshalInputCustomFieldFilter(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -12953,6 +17666,35 @@ func (ec *executionContext) marshalNID2int64(ctx context.Context, sel ast.Select
 		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNID2ᚕint64ᚄ(ctx context.Context, v any) ([]int64, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int64, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2int64(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNID2ᚕint64ᚄ(ctx context.Context, sel ast.SelectionSet, v []int64) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2int64(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNImport2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImport(ctx context.Context, sel ast.SelectionSet, v imports.Import) graphql.Marshaler {
@@ -13229,6 +17971,108 @@ func (ec *executionContext) marshalNJSON2encodingᚋjsonᚐRawMessage(ctx contex
 	return res
 }
 
+func (ec *executionContext) marshalNList2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐList(ctx context.Context, sel ast.SelectionSet, v lists.List) graphql.Marshaler {
+	return ec._List(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNList2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐListᚄ(ctx context.Context, sel ast.SelectionSet, v []lists.List) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNList2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐList(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNList2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐList(ctx context.Context, sel ast.SelectionSet, v *lists.List) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "List!")
+		return graphql.Null
+	}
+	return ec._List(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNListConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐListConnection(ctx context.Context, sel ast.SelectionSet, v *model.ListConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ListConnection!")
+		return graphql.Null
+	}
+	return ec._ListConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNListEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐListEdge(ctx context.Context, sel ast.SelectionSet, v model.ListEdge) graphql.Marshaler {
+	return ec._ListEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNListEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐListEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ListEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNListEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐListEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNListExplanation2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐExplanation(ctx context.Context, sel ast.SelectionSet, v *lists.Explanation) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ListExplanation!")
+		return graphql.Null
+	}
+	return ec._ListExplanation(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNListPreview2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐPreview(ctx context.Context, sel ast.SelectionSet, v *lists.Preview) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ListPreview!")
+		return graphql.Null
+	}
+	return ec._ListPreview(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNListReason2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐReason(ctx context.Context, sel ast.SelectionSet, v lists.Reason) graphql.Marshaler {
+	return ec._ListReason(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNListReason2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐReasonᚄ(ctx context.Context, sel ast.SelectionSet, v []lists.Reason) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNListReason2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐReason(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNListReasonCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐReasonCode(ctx context.Context, v any) (lists.ReasonCode, error) {
+	var res lists.ReasonCode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNListReasonCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐReasonCode(ctx context.Context, sel ast.SelectionSet, v lists.ReasonCode) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNMappingEntry2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntry(ctx context.Context, sel ast.SelectionSet, v imports.MappingEntry) graphql.Marshaler {
 	return ec._MappingEntry(ctx, sel, &v)
 }
@@ -13306,6 +18150,26 @@ func (ec *executionContext) marshalNRecipientConnection2ᚖgithubᚗcomᚋrollca
 	return ec._RecipientConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNRecipientCountRow2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGroupCount(ctx context.Context, sel ast.SelectionSet, v recipients.GroupCount) graphql.Marshaler {
+	return ec._RecipientCountRow(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNRecipientCountRow2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGroupCountᚄ(ctx context.Context, sel ast.SelectionSet, v []recipients.GroupCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRecipientCountRow2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGroupCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNRecipientEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientEdge(ctx context.Context, sel ast.SelectionSet, v model.RecipientEdge) graphql.Marshaler {
 	return ec._RecipientEdge(ctx, sel, &v)
 }
@@ -13324,6 +18188,40 @@ func (ec *executionContext) marshalNRecipientEdge2ᚕgithubᚗcomᚋrollcallᚋr
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNRecipientFilter2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilter(ctx context.Context, v any) (recipients.Filter, error) {
+	res, err := ec.unmarshalInputRecipientFilter(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNRecipientGroupBy2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGroupBy(ctx context.Context, v any) (recipients.GroupBy, error) {
+	res, err := ec.unmarshalInputRecipientGroupBy(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNRecipientGroupBy2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGroupByᚄ(ctx context.Context, v any) ([]recipients.GroupBy, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]recipients.GroupBy, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNRecipientGroupBy2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGroupBy(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNRecipientGroupField2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGroupField(ctx context.Context, v any) (recipients.GroupField, error) {
+	var res recipients.GroupField
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRecipientGroupField2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGroupField(ctx context.Context, sel ast.SelectionSet, v recipients.GroupField) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNRecipientType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType(ctx context.Context, v any) (recipients.Type, error) {
@@ -13389,6 +18287,29 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	return ret
 }
 
+func (ec *executionContext) unmarshalNString2ᚕᚖstring(ctx context.Context, v any) ([]*string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalOString2ᚖstring(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕᚖstring(ctx context.Context, sel ast.SelectionSet, v []*string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalOString2ᚖstring(ctx, sel, v[i])
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNSystemStatus2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐSystemStatus(ctx context.Context, sel ast.SelectionSet, v *imports.SystemStatus) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "SystemStatus!")
@@ -13413,6 +18334,11 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 
 func (ec *executionContext) unmarshalNUpdateImportInput2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐUpdateImportInput(ctx context.Context, v any) (imports.UpdateImportInput, error) {
 	res, err := ec.unmarshalInputUpdateImportInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateListInput2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐUpdateListInput(ctx context.Context, v any) (lists.UpdateListInput, error) {
+	res, err := ec.unmarshalInputUpdateListInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -13711,6 +18637,23 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) unmarshalOCustomFieldFilter2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐCustomFieldFilterᚄ(ctx context.Context, v any) ([]recipients.CustomFieldFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]recipients.CustomFieldFilter, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCustomFieldFilter2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐCustomFieldFilter(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
 	if v == nil {
 		return nil, nil
@@ -13726,6 +18669,49 @@ func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel as
 	_ = sel
 	res := graphql.MarshalFloatContext(*v)
 	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) unmarshalOGradeFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGradeFilter(ctx context.Context, v any) (*recipients.GradeFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputGradeFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOID2ᚕint64ᚄ(ctx context.Context, v any) ([]int64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int64, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2int64(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOID2ᚕint64ᚄ(ctx context.Context, sel ast.SelectionSet, v []int64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2int64(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOID2ᚖint64(ctx context.Context, v any) (*int64, error) {
@@ -13744,6 +18730,14 @@ func (ec *executionContext) marshalOID2ᚖint64(ctx context.Context, sel ast.Sel
 	_ = ctx
 	res := scalar.MarshalInt64ID(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOIDFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐIDFilter(ctx context.Context, v any) (*recipients.IDFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputIDFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOImport2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImport(ctx context.Context, sel ast.SelectionSet, v *imports.Import) graphql.Marshaler {
@@ -13826,6 +18820,31 @@ func (ec *executionContext) marshalOInt2ᚖint64(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalOJSON2encodingᚋjsonᚐRawMessage(ctx context.Context, v any) (json.RawMessage, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := scalar.UnmarshalJSON(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOJSON2encodingᚋjsonᚐRawMessage(ctx context.Context, sel ast.SelectionSet, v json.RawMessage) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := scalar.MarshalJSON(v)
+	return res
+}
+
+func (ec *executionContext) marshalOList2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐList(ctx context.Context, sel ast.SelectionSet, v *lists.List) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._List(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOMappingEntry2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []imports.MappingEntry) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -13869,6 +18888,83 @@ func (ec *executionContext) marshalORecipient2ᚖgithubᚗcomᚋrollcallᚋrollc
 	return ec._Recipient(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalORecipientFilter2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilterᚄ(ctx context.Context, v any) ([]recipients.Filter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]recipients.Filter, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNRecipientFilter2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilter(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalORecipientFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilter(ctx context.Context, v any) (*recipients.Filter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRecipientFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalORecipientOrderBy2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐOrder(ctx context.Context, v any) (*recipients.Order, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(recipients.Order)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORecipientOrderBy2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐOrder(ctx context.Context, sel ast.SelectionSet, v *recipients.Order) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalORecipientType2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐTypeᚄ(ctx context.Context, v any) ([]recipients.Type, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]recipients.Type, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNRecipientType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalORecipientType2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []recipients.Type) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRecipientType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalORecipientType2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType(ctx context.Context, v any) (*recipients.Type, error) {
 	if v == nil {
 		return nil, nil
@@ -13883,6 +18979,14 @@ func (ec *executionContext) marshalORecipientType2ᚖgithubᚗcomᚋrollcallᚋr
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalORecipientTypeFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐTypeFilter(ctx context.Context, v any) (*recipients.TypeFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRecipientTypeFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalORole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx context.Context, v any) (users.Role, error) {
@@ -13926,6 +19030,41 @@ func (ec *executionContext) unmarshalOScheduleInput2ᚖgithubᚗcomᚋrollcall�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -13942,6 +19081,14 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOStringFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐStringFilter(ctx context.Context, v any) (*recipients.StringFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputStringFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {

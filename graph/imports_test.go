@@ -154,7 +154,7 @@ func TestImportWorkflow(t *testing.T) {
 			}
 		}
 	}
-	q := `query($id: ID!, $after: String) { recipients(importId: $id, first: 4, after: $after) { totalCount
+	q := `query($id: ID!, $after: String) { recipients(importId: $id, first: 4, after: $after, orderBy: EXTERNAL_ID) { totalCount
 		nodes { externalId firstName lastName type grade school language phones { number label } emails { address label } customFields import { name } }
 		pageInfo { hasNextPage endCursor } } }`
 	s.MustQuery(t, token, q, map[string]any{"id": id}, &page1)

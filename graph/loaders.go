@@ -10,6 +10,8 @@ import (
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/imports"
+	"github.com/rollcall/rollcall/internal/lists"
+	"github.com/rollcall/rollcall/internal/recipients"
 	"github.com/rollcall/rollcall/internal/users"
 )
 
@@ -21,6 +23,10 @@ type loaders struct {
 	files     *dataloadgen.Loader[int64, *imports.File]
 	runs      *dataloadgen.Loader[int64, *imports.Run]
 	attention *dataloadgen.Loader[*imports.Import, []imports.AttentionReason]
+	// recipients are loaded within the viewer's restriction: ids outside it
+	// come back NOT_FOUND.
+	recipients   *dataloadgen.Loader[int64, *recipients.Recipient]
+	memberCounts *dataloadgen.Loader[*lists.List, int]
 }
 
 type loadersKey struct{}
@@ -35,6 +41,18 @@ func newLoaders(svc *app.Services) *loaders {
 		imports: dataloadgen.NewLoader(byID("import", svc.Imports.GetMany, func(i *imports.Import) int64 { return i.ID }), opt),
 		files:   dataloadgen.NewLoader(byID("file", svc.Imports.GetFiles, func(f *imports.File) int64 { return f.ID }), opt),
 		runs:    dataloadgen.NewLoader(byID("import run", svc.Imports.GetRuns, func(r *imports.Run) int64 { return r.ID }), opt),
+		recipients: dataloadgen.NewLoader(byID("recipient", svc.Recipients.GetMany, func(r *recipients.Recipient) int64 { return r.ID }), opt),
+		memberCounts: dataloadgen.NewLoader(func(ctx context.Context, ls []*lists.List) ([]int, []error) {
+			counts, err := svc.Lists.MemberCounts(ctx, ls)
+			out := make([]int, len(ls))
+			if err != nil {
+				return out, []error{err}
+			}
+			for i, l := range ls {
+				out[i] = counts[l.ID]
+			}
+			return out, nil
+		}, opt),
 		attention: dataloadgen.NewLoader(func(ctx context.Context, imps []*imports.Import) ([][]imports.AttentionReason, []error) {
 			reasons, err := svc.Imports.Attention(ctx, imps)
 			out := make([][]imports.AttentionReason, len(imps))

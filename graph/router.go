@@ -61,6 +61,8 @@ func NewRouter(d Deps) http.Handler {
 			Handle("/graphql", gql)
 		r.With(timeout(d.Config.UploadTimeout, d.Config.UploadTimeout)).
 			Post("/imports/{id}/file", uploadFile(d.Services, d.Config.MaxUploadBytes, d.Logger))
+		r.With(timeout(d.Config.UploadTimeout, d.Config.UploadTimeout)).
+			Get("/lists/{id}/members.csv", exportMembers(d.Services, d.Logger))
 	})
 
 	ui := graphiql.Handler(graphiql.Options{

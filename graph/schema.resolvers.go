@@ -8,11 +8,13 @@ package graph
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/rollcall/rollcall/graph/model"
 	"github.com/rollcall/rollcall/internal/imports"
+	"github.com/rollcall/rollcall/internal/lists"
 	"github.com/rollcall/rollcall/internal/page"
 	"github.com/rollcall/rollcall/internal/recipients"
 	"github.com/rollcall/rollcall/internal/users"
@@ -29,6 +31,22 @@ func (r *apiTokenResolver) Active(ctx context.Context, obj *users.APIToken) (boo
 
 func (r *attentionReasonResolver) Run(ctx context.Context, obj *imports.AttentionReason) (*imports.Run, error) {
 	return loadOptional(ctx, loadersFrom(ctx).runs, obj.RunID)
+}
+
+func (r *contactPointResolver) RecipientCount(ctx context.Context, obj *lists.ContactPoint) (int, error) {
+	return len(obj.RecipientIDs), nil
+}
+
+func (r *contactPointResolver) Recipients(ctx context.Context, obj *lists.ContactPoint) ([]recipients.Recipient, error) {
+	rs, err := loadersFrom(ctx).recipients.LoadAll(ctx, obj.RecipientIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]recipients.Recipient, len(rs))
+	for i, r := range rs {
+		out[i] = *r
+	}
+	return out, nil
 }
 
 func (r *importResolver) ScheduleDescription(ctx context.Context, obj *imports.Import) (string, error) {
@@ -148,6 +166,85 @@ func (r *importRunResolver) Changes(ctx context.Context, obj *imports.Run) ([]im
 	return r.svc.Imports.RunChanges(ctx, obj.ID)
 }
 
+func (r *listResolver) Owner(ctx context.Context, obj *lists.List) (*users.User, error) {
+	return loadersFrom(ctx).users.Load(ctx, obj.OwnerID)
+}
+
+func (r *listResolver) Filter(ctx context.Context, obj *lists.List) (json.RawMessage, error) {
+	return recipients.FilterJSON(obj.Filter), nil
+}
+
+func (r *listResolver) FilterDescription(ctx context.Context, obj *lists.List) (string, error) {
+	f, err := obj.DecodedFilter()
+	if err != nil {
+		return "", err
+	}
+	return recipients.DescribeFilter(f), nil
+}
+
+func (r *listResolver) Additions(ctx context.Context, obj *lists.List, first *int, after *string) (*model.RecipientConnection, error) {
+	req, err := page.New(first, after)
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.svc.Lists.Additions(ctx, obj, req)
+	return recipientConnection(p, recipients.OrderLastName, nil), err
+}
+
+func (r *listResolver) Exclusions(ctx context.Context, obj *lists.List, first *int, after *string) (*model.RecipientConnection, error) {
+	req, err := page.New(first, after)
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.svc.Lists.Exclusions(ctx, obj, req)
+	return recipientConnection(p, recipients.OrderLastName, nil), err
+}
+
+func (r *listResolver) Members(ctx context.Context, obj *lists.List, first *int, after *string, orderBy *recipients.Order) (*model.RecipientConnection, error) {
+	req, err := page.New(first, after)
+	if err != nil {
+		return nil, err
+	}
+	order := orderOr(orderBy)
+	p, err := r.svc.Lists.Members(ctx, obj, order, req)
+	if err != nil {
+		return nil, err
+	}
+	return recipientConnection(p, order, func(ctx context.Context) (int, error) { return loadersFrom(ctx).memberCounts.Load(ctx, obj) }), nil
+}
+
+func (r *listResolver) MemberCount(ctx context.Context, obj *lists.List) (int, error) {
+	return loadersFrom(ctx).memberCounts.Load(ctx, obj)
+}
+
+func (r *listResolver) SharedWith(ctx context.Context, obj *lists.List) ([]users.User, error) {
+	return r.svc.Lists.SharedWith(ctx, obj)
+}
+
+func (r *listResolver) CanEdit(ctx context.Context, obj *lists.List) (bool, error) {
+	return r.svc.Lists.CanEdit(ctx, obj), nil
+}
+
+func (r *listResolver) Explain(ctx context.Context, obj *lists.List, recipientID int64) (*lists.Explanation, error) {
+	return r.svc.Lists.Explain(ctx, obj, recipientID)
+}
+
+func (r *listResolver) ContactPoints(ctx context.Context, obj *lists.List, kind lists.ContactKind, first *int, after *string) (*model.ContactPointConnection, error) {
+	req, err := page.New(first, after)
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.svc.Lists.ContactPoints(ctx, obj, kind, req)
+	if err != nil {
+		return nil, err
+	}
+	c := &model.ContactPointConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Lists.CountContactPoints(ctx, obj, kind) }}
+	c.Edges, c.Nodes, c.PageInfo = model.Connect(p, lists.ContactPointCursor, func(cur string, n lists.ContactPoint) model.ContactPointEdge {
+		return model.ContactPointEdge{Cursor: cur, Node: n}
+	})
+	return c, nil
+}
+
 func (r *mutationResolver) CreateUser(ctx context.Context, input users.CreateUserInput) (*users.User, error) {
 	return r.svc.Users.Create(ctx, input)
 }
@@ -190,6 +287,42 @@ func (r *mutationResolver) ApproveImportRun(ctx context.Context, id int64) (*imp
 
 func (r *mutationResolver) CancelImportRun(ctx context.Context, id int64) (*imports.Run, error) {
 	return r.svc.Imports.Cancel(ctx, id)
+}
+
+func (r *mutationResolver) CreateList(ctx context.Context, input lists.CreateListInput) (*lists.List, error) {
+	return r.svc.Lists.Create(ctx, input)
+}
+
+func (r *mutationResolver) UpdateList(ctx context.Context, id int64, input lists.UpdateListInput) (*lists.List, error) {
+	return r.svc.Lists.Update(ctx, id, input)
+}
+
+func (r *mutationResolver) DeleteList(ctx context.Context, id int64) (*lists.List, error) {
+	return r.svc.Lists.Delete(ctx, id)
+}
+
+func (r *mutationResolver) AddListMembers(ctx context.Context, listID int64, recipientIds []int64) (*lists.List, error) {
+	return r.svc.Lists.AddMembers(ctx, listID, recipientIds)
+}
+
+func (r *mutationResolver) RemoveListMembers(ctx context.Context, listID int64, recipientIds []int64) (*lists.List, error) {
+	return r.svc.Lists.RemoveMembers(ctx, listID, recipientIds)
+}
+
+func (r *mutationResolver) ShareList(ctx context.Context, listID int64, userIds []int64) (*lists.List, error) {
+	return r.svc.Lists.Share(ctx, listID, userIds)
+}
+
+func (r *mutationResolver) SetUserRestriction(ctx context.Context, userID int64, filter recipients.Filter) (*users.User, error) {
+	raw, err := recipients.EncodeFilter("filter", &filter)
+	if err != nil {
+		return nil, err
+	}
+	return r.svc.Users.SetRestriction(ctx, userID, raw)
+}
+
+func (r *mutationResolver) ClearUserRestriction(ctx context.Context, userID int64) (*users.User, error) {
+	return r.svc.Users.SetRestriction(ctx, userID, nil)
 }
 
 func (r *queryResolver) Me(ctx context.Context) (*users.User, error) {
@@ -261,21 +394,52 @@ func (r *queryResolver) Recipient(ctx context.Context, id int64) (*recipients.Re
 	return r.svc.Recipients.Get(ctx, id)
 }
 
-func (r *queryResolver) Recipients(ctx context.Context, importID int64, first *int, after *string, includeRemoved *bool) (*model.RecipientConnection, error) {
+func (r *queryResolver) Recipients(ctx context.Context, filter *recipients.Filter, importID *int64, first *int, after *string, orderBy *recipients.Order, includeRemoved *bool) (*model.RecipientConnection, error) {
 	req, err := page.New(first, after)
 	if err != nil {
 		return nil, err
 	}
-	removed := deref(includeRemoved)
-	p, err := r.svc.Recipients.ListByImport(ctx, importID, removed, req)
+	q := recipients.Query{Filter: filter, ImportID: importID, IncludeRemoved: deref(includeRemoved)}
+	order := orderOr(orderBy)
+	p, err := r.svc.Recipients.Search(ctx, q, order, req)
 	if err != nil {
 		return nil, err
 	}
-	c := &model.RecipientConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Recipients.CountByImport(ctx, importID, removed) }}
-	c.Edges, c.Nodes, c.PageInfo = model.Connect(p, recipients.ExternalIDCursor, func(cur string, n recipients.Recipient) model.RecipientEdge {
-		return model.RecipientEdge{Cursor: cur, Node: n}
-	})
+	return recipientConnection(p, order, func(ctx context.Context) (int, error) { return r.svc.Recipients.Count(ctx, q) }), nil
+}
+
+func (r *queryResolver) Lists(ctx context.Context, first *int, after *string) (*model.ListConnection, error) {
+	req, err := page.New(first, after)
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.svc.Lists.List(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	c := &model.ListConnection{Count: r.svc.Lists.Count}
+	c.Edges, c.Nodes, c.PageInfo = model.Connect(p, lists.Cursor, func(cur string, n lists.List) model.ListEdge { return model.ListEdge{Cursor: cur, Node: n} })
 	return c, nil
+}
+
+func (r *queryResolver) List(ctx context.Context, id int64) (*lists.List, error) {
+	return r.svc.Lists.Get(ctx, id)
+}
+
+func (r *queryResolver) PreviewList(ctx context.Context, filter recipients.Filter, first *int, orderBy *recipients.Order) (*lists.Preview, error) {
+	return r.svc.Lists.Preview(ctx, &filter, orderOr(orderBy), first)
+}
+
+func (r *queryResolver) RecipientCount(ctx context.Context, filter recipients.Filter) (int, error) {
+	return r.svc.Recipients.Count(ctx, recipients.Query{Filter: &filter})
+}
+
+func (r *queryResolver) RecipientCounts(ctx context.Context, filter recipients.Filter, groupBy []recipients.GroupBy) ([]recipients.GroupCount, error) {
+	return r.svc.Recipients.Counts(ctx, &filter, groupBy)
+}
+
+func (r *queryResolver) FindUsers(ctx context.Context, search string, first *int) ([]users.User, error) {
+	return r.svc.Users.Find(ctx, search, deref(first))
 }
 
 func (r *recipientResolver) Import(ctx context.Context, obj *recipients.Recipient) (*imports.Import, error) {
@@ -290,15 +454,38 @@ func (r *userResolver) APITokens(ctx context.Context, obj *users.User) ([]users.
 	return r.svc.Users.Tokens(ctx, obj.ID)
 }
 
+func (r *userResolver) Restriction(ctx context.Context, obj *users.User) (json.RawMessage, error) {
+	if err := r.canSeeUser(ctx, obj); err != nil || len(obj.Restriction) == 0 {
+		return nil, err
+	}
+	return recipients.FilterJSON(obj.Restriction), nil
+}
+
+func (r *userResolver) RestrictionDescription(ctx context.Context, obj *users.User) (*string, error) {
+	if err := r.canSeeUser(ctx, obj); err != nil || len(obj.Restriction) == 0 {
+		return nil, err
+	}
+	f, err := recipients.DecodeFilter(obj.Restriction)
+	if err != nil {
+		return nil, err
+	}
+	d := recipients.DescribeFilter(f)
+	return &d, nil
+}
+
 func (r *Resolver) ApiToken() ApiTokenResolver { return &apiTokenResolver{r} }
 
 func (r *Resolver) AttentionReason() AttentionReasonResolver { return &attentionReasonResolver{r} }
+
+func (r *Resolver) ContactPoint() ContactPointResolver { return &contactPointResolver{r} }
 
 func (r *Resolver) Import() ImportResolver { return &importResolver{r} }
 
 func (r *Resolver) ImportFile() ImportFileResolver { return &importFileResolver{r} }
 
 func (r *Resolver) ImportRun() ImportRunResolver { return &importRunResolver{r} }
+
+func (r *Resolver) List() ListResolver { return &listResolver{r} }
 
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
@@ -313,9 +500,11 @@ func (r *Resolver) User() UserResolver { return &userResolver{r} }
 type (
 	apiTokenResolver        struct{ *Resolver }
 	attentionReasonResolver struct{ *Resolver }
+	contactPointResolver    struct{ *Resolver }
 	importResolver          struct{ *Resolver }
 	importFileResolver      struct{ *Resolver }
 	importRunResolver       struct{ *Resolver }
+	listResolver            struct{ *Resolver }
 	mutationResolver        struct{ *Resolver }
 	queryResolver           struct{ *Resolver }
 	recipientResolver       struct{ *Resolver }

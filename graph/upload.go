@@ -53,14 +53,7 @@ type queuedRun struct {
 //	curl -H "Authorization: Bearer $TOKEN" --data-binary @students.csv "$URL/imports/1/file?name=students.csv"
 func uploadFile(svc *app.Services, maxBytes int64, logger *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		fail := func(err error) {
-			ae, ok := apperr.As(err)
-			if !ok {
-				logger.ErrorContext(r.Context(), "upload", slog.String("request_id", httpx.RequestID(r.Context())), slog.String("error", err.Error()))
-				ae = &apperr.Error{Code: apperr.CodeInternal, Message: "internal error (request id " + httpx.RequestID(r.Context()) + ")"}
-			}
-			httpx.WriteError(w, r, ae)
-		}
+		fail := func(err error) { writeErr(w, r, logger, err) }
 		if _, err := users.RequireViewer(r.Context()); err != nil {
 			fail(err)
 			return

@@ -6,6 +6,7 @@ import (
 	"context"
 
 	"github.com/rollcall/rollcall/internal/imports"
+	"github.com/rollcall/rollcall/internal/lists"
 	"github.com/rollcall/rollcall/internal/page"
 	"github.com/rollcall/rollcall/internal/recipients"
 	"github.com/rollcall/rollcall/internal/users"
@@ -108,4 +109,34 @@ func (c *RecipientConnection) TotalCount(ctx context.Context) (int, error) { ret
 type RecipientEdge struct {
 	Cursor string
 	Node   recipients.Recipient
+}
+
+// ListConnection is a page of lists.
+type ListConnection struct {
+	Edges    []ListEdge
+	Nodes    []lists.List
+	PageInfo PageInfo
+	Count    Counter
+}
+
+func (c *ListConnection) TotalCount(ctx context.Context) (int, error) { return c.Count(ctx) }
+
+type ListEdge struct {
+	Cursor string
+	Node   lists.List
+}
+
+// ContactPointConnection is a page of a list's contact points.
+type ContactPointConnection struct {
+	Edges    []ContactPointEdge
+	Nodes    []lists.ContactPoint
+	PageInfo PageInfo
+	Count    Counter
+}
+
+func (c *ContactPointConnection) TotalCount(ctx context.Context) (int, error) { return c.Count(ctx) }
+
+type ContactPointEdge struct {
+	Cursor string
+	Node   lists.ContactPoint
 }

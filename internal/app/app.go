@@ -16,6 +16,7 @@ import (
 
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/imports"
+	"github.com/rollcall/rollcall/internal/lists"
 	"github.com/rollcall/rollcall/internal/metrics"
 	"github.com/rollcall/rollcall/internal/notify"
 	"github.com/rollcall/rollcall/internal/recipients"
@@ -40,6 +41,7 @@ type Services struct {
 	Users      *users.Service
 	Imports    *imports.Service
 	Recipients *recipients.Service
+	Lists      *lists.Service
 }
 
 // App is the services plus the job queue's workers.
@@ -72,6 +74,7 @@ func New(d *db.DB, opts Options) (*App, error) {
 		Users:      users.NewService(d, opts.Now),
 		Imports:    imports.NewService(d, jobs, opts.Imports, opts.Now, opts.Logger),
 		Recipients: recipients.NewService(d),
+		Lists:      lists.NewService(d, opts.Now),
 	}
 	river.AddWorker(workers, imports.NewRunWorker(svc.Imports))
 	river.AddWorker(workers, imports.NewRecoverWorker(svc.Imports))

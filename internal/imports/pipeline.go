@@ -117,12 +117,10 @@ const (
 // Unchanged rows are recognized by their hash, computed while parsing, and
 // cost a map lookup.
 type pipeline struct {
-	spec     applySpec
-	tx       *db.Tx
-	plan     *columnPlan
-	rr       *recordReader
-	notes    *notes
-	progress *progress
+	runBase
+	tx   *db.Tx
+	plan *columnPlan
+	rr   *recordReader
 
 	index    *keyIndex
 	entries  []entry       // by entry number, as in index
@@ -131,7 +129,6 @@ type pipeline struct {
 
 	direct    bool // the import is empty: copy straight into recipients
 	conflicts []string
-	counts    Counts
 	created   []RunChange // sample of creations
 	blank     int
 	dups      int
@@ -143,7 +140,6 @@ type pipeline struct {
 	copyOff int
 	copyEOF bool
 	err     error
-	timings []slog.Attr
 }
 
 // importLockKey is the advisory lock serializing applies to one import.
@@ -220,16 +216,8 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, e
 		p.notes.warn(fmt.Sprintf("%d blank row(s) skipped", p.blank))
 	}
 
-	if p.counts.RowsRead > 0 && pct(p.counts.Rejected, p.counts.RowsRead) > p.spec.imp.RejectionThreshold {
-		return p.rollback(StatusFailed, fmt.Sprintf(
-			"%d of %d rows (%.1f%%) were rejected, more than the import's limit of %g%%: the file looks damaged, so nothing was applied",
-			p.counts.Rejected, p.counts.RowsRead, pct(p.counts.Rejected, p.counts.RowsRead), p.spec.imp.RejectionThreshold))
-	}
-	if !p.spec.approved && p.active > 0 && pct(len(removals), p.active) > p.spec.imp.RemovalThreshold {
-		res, err := p.rollback(StatusHeld, fmt.Sprintf(
-			"this file would remove %d of %d active recipients (%.1f%%), more than the import's limit of %g%%: nothing was applied; approve the run to apply it, or cancel it",
-			len(removals), p.active, pct(len(removals), p.active), p.spec.imp.RemovalThreshold))
-		return res, err
+	if rb := p.guard(len(removals), p.active, recipientWords); rb != nil {
+		return rb.result, rb
 	}
 
 	changes, err := p.apply(ctx, removals)
@@ -237,17 +225,7 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, e
 		return p.fail(dataError(err))
 	}
 	lap("apply")
-	res := p.result(StatusSucceeded, "")
-	res.Changes = changes
-	if res.Counts.Rejected > 0 {
-		res.Status = StatusSucceededWithErrors
-	}
-	res.Message = summarize(res.Counts, p.spec.run.DryRun)
-	if p.spec.run.DryRun {
-		return res, &errRollback{res}
-	}
-	res.Applied = true
-	return res, nil
+	return p.succeed(changes, recipientWords)
 }
 
 func pct(n, of int) float64 {
@@ -257,37 +235,99 @@ func pct(n, of int) float64 {
 	return float64(n) * 100 / float64(of)
 }
 
-func summarize(c Counts, dry bool) string {
+// words name what an import keeps, and what happens to those absent from
+// a FULL file, in run messages.
+type words struct {
+	things   string // "recipients"
+	remove   string // "remove"
+	removed  string // "removed"
+	restored string // "restored"
+}
+
+var (
+	recipientWords = words{things: "recipients", remove: "remove", removed: "removed", restored: "restored"}
+	userWords      = words{things: "users", remove: "disable", removed: "disabled", restored: "re-enabled"}
+)
+
+func summarize(c Counts, dry bool, w words) string {
 	verb := "applied"
 	if dry {
 		verb = "dry run, nothing applied"
 	}
-	return fmt.Sprintf("%d rows read: %d created, %d updated, %d unchanged, %d removed, %d restored, %d rejected (%s)",
-		c.RowsRead, c.Created, c.Updated, c.Unchanged, c.Removed, c.Restored, c.Rejected, verb)
+	return fmt.Sprintf("%d rows read: %d created, %d updated, %d unchanged, %d %s, %d %s, %d rejected (%s)",
+		c.RowsRead, c.Created, c.Updated, c.Unchanged, c.Removed, w.removed, c.Restored, w.restored, c.Rejected, verb)
 }
 
-func (p *pipeline) result(status RunStatus, message string) *applyResult {
-	return &applyResult{Status: status, Counts: p.counts, Message: message, Errors: p.notes.errors,
-		Warnings: p.notes.allWarnings(), Timings: p.timings}
+// runBase is what every kind of import's pipeline shares: the run, its
+// notes, progress and counts, and the way a run ends.
+type runBase struct {
+	spec     applySpec
+	notes    *notes
+	progress *progress
+	counts   Counts
+	timings  []slog.Attr
+}
+
+func (b *runBase) result(status RunStatus, message string) *applyResult {
+	return &applyResult{Status: status, Counts: b.counts, Message: message, Errors: b.notes.errors,
+		Warnings: b.notes.allWarnings(), Timings: b.timings}
 }
 
 // fail ends the run as FAILED because of err (a file problem), or returns
 // err if it is not one.
-func (p *pipeline) fail(err error) (*applyResult, error) {
+func (b *runBase) fail(err error) (*applyResult, error) {
 	var fe *FileError
 	if !errors.As(err, &fe) {
 		return nil, err
 	}
 	line := fe.Line
-	p.notes.errors = append([]rowError{{Line: line, Column: fe.Column, Message: fe.Message}}, p.notes.errors...)
-	res := p.result(StatusFailed, fe.Error())
-	res.Counts.Rejected = len(p.notes.errors) - 1 + p.notes.dropped
+	b.notes.errors = append([]rowError{{Line: line, Column: fe.Column, Message: fe.Message}}, b.notes.errors...)
+	res := b.result(StatusFailed, fe.Error())
+	res.Counts.Rejected = len(b.notes.errors) - 1 + b.notes.dropped
 	return res, &errRollback{res}
 }
 
-func (p *pipeline) rollback(status RunStatus, message string) (*applyResult, error) {
-	res := p.result(status, message)
+func (b *runBase) rollback(status RunStatus, message string) (*applyResult, error) {
+	res := b.result(status, message)
 	return res, &errRollback{res}
+}
+
+// guard applies the import's guards once the run knows what it would do
+// (counts.RowsRead and counts.Rejected set): a run rejecting more rows than
+// the rejection threshold fails; a FULL run removing more than the removal
+// threshold of the active set (active, before the run) is held unless an
+// administrator approved it. It returns nil when the run may apply.
+func (b *runBase) guard(removals, active int, w words) *errRollback {
+	imp, c := b.spec.imp, b.counts
+	if c.RowsRead > 0 && pct(c.Rejected, c.RowsRead) > imp.RejectionThreshold {
+		res := b.result(StatusFailed, fmt.Sprintf(
+			"%d of %d rows (%.1f%%) were rejected, more than the import's limit of %g%%: the file looks damaged, so nothing was applied",
+			c.Rejected, c.RowsRead, pct(c.Rejected, c.RowsRead), imp.RejectionThreshold))
+		return &errRollback{res}
+	}
+	if !b.spec.approved && active > 0 && pct(removals, active) > imp.RemovalThreshold {
+		res := b.result(StatusHeld, fmt.Sprintf(
+			"this file would %s %d of %d active %s (%.1f%%), more than the import's limit of %g%%: nothing was applied; approve the run to apply it, or cancel it",
+			w.remove, removals, active, w.things, pct(removals, active), imp.RemovalThreshold))
+		return &errRollback{res}
+	}
+	return nil
+}
+
+// succeed ends a run whose changes are written in its transaction: applied,
+// or rolled back for a dry run.
+func (b *runBase) succeed(changes []RunChange, w words) (*applyResult, error) {
+	res := b.result(StatusSucceeded, "")
+	res.Changes = changes
+	if res.Counts.Rejected > 0 {
+		res.Status = StatusSucceededWithErrors
+	}
+	res.Message = summarize(res.Counts, b.spec.run.DryRun, w)
+	if b.spec.run.DryRun {
+		return res, &errRollback{res}
+	}
+	res.Applied = true
+	return res, nil
 }
 
 // loadExisting reads the import's keys and row hashes with pgx's binary

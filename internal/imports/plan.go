@@ -42,17 +42,7 @@ func planColumns(header []string, m Mapping, n *notes) (*columnPlan, error) {
 		return nil, &FileError{Line: 1, Message: "the header line is empty"}
 	}
 	explicit := m != nil
-	firstAt := map[string]int{}
-	for i, h := range header {
-		if h == "" {
-			continue
-		}
-		if j, dup := firstAt[strings.ToLower(h)]; dup {
-			n.warn(fmt.Sprintf("column name %q appears twice in the header (columns %d and %d); the second is read as another column", h, j+1, i+1))
-			continue
-		}
-		firstAt[strings.ToLower(h)] = i
-	}
+	warnRepeatedHeaders(header, n)
 	if !explicit {
 		m = AutoMapping(header)
 	}
@@ -126,6 +116,21 @@ func planColumns(header []string, m Mapping, n *notes) (*columnPlan, error) {
 	}
 	p.seed = d.Sum64()
 	return p, nil
+}
+
+// warnRepeatedHeaders reports header names that appear more than once.
+func warnRepeatedHeaders(header []string, n *notes) {
+	firstAt := map[string]int{}
+	for i, h := range header {
+		if h == "" {
+			continue
+		}
+		if j, dup := firstAt[strings.ToLower(h)]; dup {
+			n.warn(fmt.Sprintf("column name %q appears twice in the header (columns %d and %d); the second is read as another column", h, j+1, i+1))
+			continue
+		}
+		firstAt[strings.ToLower(h)] = i
+	}
 }
 
 func labelOf(e MappingEntry) string {

@@ -233,8 +233,9 @@ func (s *Service) recordProgress(ctx context.Context, runID int64, p Progress) e
 	return err
 }
 
-// applyRun streams the file through the pipeline in one transaction; when
-// the changes apply, the run's outcome is recorded in the same transaction.
+// applyRun streams the file through the pipeline of the import's kind in
+// one transaction; when the changes apply, the run's outcome is recorded in
+// the same transaction.
 func (s *Service) applyRun(ctx context.Context, run *Run, imp *Import, file *File, prog *progress) (*applyResult, error) {
 	fr, err := openFile(ctx, s.db.Pool, file.ID)
 	if err != nil {
@@ -243,14 +244,19 @@ func (s *Service) applyRun(ctx context.Context, run *Run, imp *Import, file *Fil
 	defer fr.Close()
 	var res *applyResult
 	err = s.db.RunInPgxTx(ctx, func(ctx context.Context, tx *db.Tx) error {
-		p := &pipeline{
+		base := runBase{
 			spec:     applySpec{imp: imp, run: run, now: s.now(), approved: run.ApprovedAt != nil},
-			tx:       tx,
 			notes:    &notes{},
 			progress: prog,
 		}
 		var err error
-		if res, err = p.execute(ctx, fr); err != nil {
+		switch imp.Kind {
+		case KindUser:
+			res, err = (&userPipeline{runBase: base, tx: tx}).execute(ctx, fr)
+		default:
+			res, err = (&pipeline{runBase: base, tx: tx}).execute(ctx, fr)
+		}
+		if err != nil {
 			return err
 		}
 		return s.recordOutcome(ctx, tx, run, res)

@@ -6,6 +6,9 @@ package lists
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -95,4 +98,23 @@ type ContactPoint struct {
 	Value        string
 	Labels       []string
 	RecipientIDs []int64
+}
+
+func (k ContactKind) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(k))) }
+
+func (k *ContactKind) UnmarshalGQL(v any) error {
+	s, _ := v.(string)
+	if ContactKind(s) != ContactPhone && ContactKind(s) != ContactEmail {
+		return fmt.Errorf("%v is not a valid ContactKind", v)
+	}
+	*k = ContactKind(s)
+	return nil
+}
+
+func (c ReasonCode) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(c))) }
+
+func (c *ReasonCode) UnmarshalGQL(v any) error {
+	s, _ := v.(string)
+	*c = ReasonCode(s)
+	return nil
 }

@@ -149,9 +149,8 @@ func (s *Service) MemberCounts(ctx context.Context, ls []*List) (map[int64]int, 
 
 // Preview is what a filter selects, before a list is saved.
 type Preview struct {
-	Count int
-	Page  page.Page[recipients.Recipient]
-	Order recipients.Order
+	Count      int
+	Recipients []recipients.Recipient
 }
 
 // Preview counts and returns the first page of what f selects for the
@@ -185,7 +184,7 @@ func (s *Service) Preview(ctx context.Context, f *recipients.Filter, o recipient
 	if err != nil {
 		return nil, err
 	}
-	return &Preview{Count: n, Page: pg, Order: o}, nil
+	return &Preview{Count: n, Recipients: pg.Items}, nil
 }
 
 // ExportCSV streams a list's members as the viewer sees them, with their
@@ -307,4 +306,37 @@ func (s *Service) CountContactPoints(ctx context.Context, l *List, kind ContactK
 	var n int
 	err = s.db.DB.DB.QueryRowContext(ctx, `SELECT count(DISTINCT x->>'`+key+`') FROM recipients AS r, jsonb_array_elements(`+col+`) AS x WHERE `+where, p.Args...).Scan(&n)
 	return n, err
+}
+
+// handPickedPage returns a page of a list's hand-added (table
+// list_additions) or skipped (list_exclusions) people, as the viewer sees
+// them.
+func (s *Service) handPickedPage(ctx context.Context, l *List, table string, req page.Request) (page.Page[recipients.Recipient], error) {
+	scope, err := recipients.ScopeOf(users.ViewerFrom(ctx))
+	if err != nil {
+		return page.Page[recipients.Recipient]{}, err
+	}
+	p := &recipients.Params{}
+	restriction, err := scope.Where(p)
+	if err != nil {
+		return page.Page[recipients.Recipient]{}, err
+	}
+	where := "r.id IN (SELECT recipient_id FROM " + table + " WHERE list_id = " + p.Add(l.ID) + ") AND " + restriction
+	return recipients.SelectPage(ctx, s.db.DB, where, p, recipients.OrderLastName, req)
+}
+
+// Additions returns a page of the people added to the list by hand.
+func (s *Service) Additions(ctx context.Context, l *List, req page.Request) (page.Page[recipients.Recipient], error) {
+	return s.handPickedPage(ctx, l, "list_additions", req)
+}
+
+// Exclusions returns a page of the people skipped by hand.
+func (s *Service) Exclusions(ctx context.Context, l *List, req page.Request) (page.Page[recipients.Recipient], error) {
+	return s.handPickedPage(ctx, l, "list_exclusions", req)
+}
+
+// CanEdit reports whether the viewer may change l.
+func (s *Service) CanEdit(ctx context.Context, l *List) bool {
+	v := users.ViewerFrom(ctx)
+	return v != nil && (v.IsAdmin() || v.User.ID == l.OwnerID)
 }

@@ -43,9 +43,9 @@ func normalizeName(field, name string) (string, error) {
 type access int
 
 const (
-	accessNone access = iota
-	accessRead        // shared with the viewer
-	accessWrite       // the owner, or an administrator
+	accessNone  access = iota
+	accessRead         // shared with the viewer
+	accessWrite        // the owner, or an administrator
 )
 
 func (s *Service) accessTo(ctx context.Context, idb bun.IDB, v *users.Viewer, l *List) (access, error) {

@@ -109,7 +109,9 @@ func (c *compiler) filter(field string, f *Filter, depth int) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		parts = append(parts, "NOT ("+s+")")
+		// IS NOT TRUE, not NOT: a condition on a missing value (no school)
+		// is unknown in SQL, and "not school = X" must include them.
+		parts = append(parts, "("+s+") IS NOT TRUE")
 	}
 	text := []struct {
 		name string
@@ -350,13 +352,13 @@ func (c *compiler) grade(field string, f *GradeFilter) (string, error) {
 		o.add("eq", "("+match([]string{*f.Eq})+")")
 	}
 	if f.Neq != nil {
-		o.add("neq", "(r.grade IS NULL OR NOT ("+match([]string{*f.Neq})+"))")
+		o.add("neq", "("+match([]string{*f.Neq})+") IS NOT TRUE")
 	}
 	if f.In != nil && o.list("in", len(f.In)) {
 		o.add("in", "("+match(f.In)+")")
 	}
 	if f.Nin != nil && o.list("nin", len(f.Nin)) {
-		o.add("nin", "(r.grade IS NULL OR NOT ("+match(f.Nin)+"))")
+		o.add("nin", "("+match(f.Nin)+") IS NOT TRUE")
 	}
 	for _, cmp := range []struct {
 		op, sql string

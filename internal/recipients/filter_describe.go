@@ -16,25 +16,6 @@ func DescribeFilter(f *Filter) string {
 	if f.All != nil && *f.All {
 		parts = append(parts, "everyone")
 	}
-	for _, g := range []struct {
-		list []Filter
-		join string
-	}{{f.And, " and "}, {f.Or, " or "}} {
-		if len(g.list) == 0 {
-			continue
-		}
-		subs := make([]string, len(g.list))
-		for i := range g.list {
-			subs[i] = DescribeFilter(&g.list[i])
-			if len(g.list) > 1 && strings.Contains(subs[i], " ") {
-				subs[i] = "(" + subs[i] + ")"
-			}
-		}
-		parts = append(parts, strings.Join(subs, g.join))
-	}
-	if f.Not != nil {
-		parts = append(parts, "not ("+DescribeFilter(f.Not)+")")
-	}
 	for _, t := range []struct {
 		name string
 		f    *StringFilter
@@ -59,7 +40,43 @@ func DescribeFilter(f *Filter) string {
 	for i := range f.CustomFields {
 		parts = append(parts, describeCustom(&f.CustomFields[i])...)
 	}
+	for i := range f.And {
+		parts = append(parts, group(DescribeFilter(&f.And[i]), " or "))
+	}
+	if len(f.Or) > 0 {
+		subs := make([]string, len(f.Or))
+		for i := range f.Or {
+			subs[i] = group(DescribeFilter(&f.Or[i]), " and ")
+		}
+		parts = append(parts, strings.Join(subs, " or "))
+	}
+	if f.Not != nil {
+		parts = append(parts, "not ("+DescribeFilter(f.Not)+")")
+	}
+	if len(parts) > 1 {
+		for i, p := range parts {
+			parts[i] = group(p, " or ")
+		}
+	}
 	return strings.Join(parts, " and ")
+}
+
+// group parenthesizes s if it contains sep (outside parentheses), so that
+// and/or read unambiguously.
+func group(s, sep string) string {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		}
+		if depth == 0 && strings.HasPrefix(s[i:], sep) {
+			return "(" + s + ")"
+		}
+	}
+	return s
 }
 
 func oneOf(vs []string) string { return strings.Join(vs, ", ") }

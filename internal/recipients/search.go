@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"strconv"
 	"strings"
 
 	"github.com/uptrace/bun"
@@ -227,4 +229,15 @@ func CountWhere(ctx context.Context, db *bun.DB, where string, p *Params) (int, 
 		return 0, fmt.Errorf("count recipients: %w", err)
 	}
 	return n, nil
+}
+
+func (o Order) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(o))) }
+
+func (o *Order) UnmarshalGQL(v any) error {
+	s, _ := v.(string)
+	if _, ok := orders[Order(s)]; !ok {
+		return fmt.Errorf("%v is not a valid RecipientOrderBy", v)
+	}
+	*o = Order(s)
+	return nil
 }

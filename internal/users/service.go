@@ -2,6 +2,7 @@ package users
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -295,4 +296,43 @@ func (s *Service) upsertAdmin(ctx context.Context, idb bun.IDB, email, name stri
 		return nil, fmt.Errorf("upsert admin %s: %w", email, err)
 	}
 	return u, nil
+}
+
+// SetRestriction limits what a user may see to recipients matching the
+// filter in restriction (stored form; nil clears it). Admins only. System
+// administrators see everything whatever is set; the restriction applies if
+// they become users.
+func (s *Service) SetRestriction(ctx context.Context, userID int64, restriction json.RawMessage) (*User, error) {
+	if _, err := RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	u, err := GetUser(ctx, s.db, userID)
+	if err != nil {
+		return nil, err
+	}
+	u.Restriction, u.UpdatedAt = restriction, s.now()
+	if _, err := s.db.NewUpdate().Model(u).Column("restriction", "updated_at").WherePK().Returning("*").Exec(ctx); err != nil {
+		return nil, fmt.Errorf("set restriction of user %d: %w", userID, err)
+	}
+	return u, nil
+}
+
+// Find returns enabled users whose name or email contains search, for any
+// user (to share lists with).
+func (s *Service) Find(ctx context.Context, search string, first int) ([]User, error) {
+	if _, err := RequireViewer(ctx); err != nil {
+		return nil, err
+	}
+	search = strings.TrimSpace(search)
+	if len([]rune(search)) < 2 {
+		return nil, apperr.Invalid("search", "search needs at least 2 characters")
+	}
+	if first < 1 || first > 100 {
+		return nil, apperr.Invalid("first", "first must be between 1 and 100")
+	}
+	var out []User
+	pattern := "%" + db.EscapeLike(search) + "%"
+	err := s.db.NewSelect().Model(&out).Where("NOT disabled").Where("(email ILIKE ? OR name ILIKE ?)", pattern, pattern).
+		OrderExpr("name, id").Limit(int64(first)).Scan(ctx)
+	return out, err
 }
