@@ -129,6 +129,7 @@ type ComplexityRoot struct {
 		Schedule             func(childComplexity int) int
 		ScheduleDescription  func(childComplexity int) int
 		UpdatedAt            func(childComplexity int) int
+		UserCount            func(childComplexity int) int
 	}
 
 	ImportConnection struct {
@@ -403,6 +404,7 @@ type ComplexityRoot struct {
 		Disabled               func(childComplexity int) int
 		Email                  func(childComplexity int) int
 		ID                     func(childComplexity int) int
+		ManagedBy              func(childComplexity int) int
 		Name                   func(childComplexity int) int
 		Restriction            func(childComplexity int) int
 		RestrictionDescription func(childComplexity int) int
@@ -455,6 +457,7 @@ type ImportResolver interface {
 	ActiveRun(ctx context.Context, obj *imports.Import) (*imports.Run, error)
 	Runs(ctx context.Context, obj *imports.Import, first *int, after *string) (*model.ImportRunConnection, error)
 	RecipientCount(ctx context.Context, obj *imports.Import) (int, error)
+	UserCount(ctx context.Context, obj *imports.Import) (int, error)
 	CreatedBy(ctx context.Context, obj *imports.Import) (*users.User, error)
 }
 type ImportFileResolver interface {
@@ -536,6 +539,7 @@ type SubscriptionResolver interface {
 }
 type UserResolver interface {
 	APITokens(ctx context.Context, obj *users.User) ([]users.APIToken, error)
+	ManagedBy(ctx context.Context, obj *users.User) (*imports.Import, error)
 	Restriction(ctx context.Context, obj *users.User) (json.RawMessage, error)
 	RestrictionDescription(ctx context.Context, obj *users.User) (*string, error)
 }
@@ -888,6 +892,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Import.UpdatedAt(childComplexity), true
+	case "Import.userCount":
+		if e.ComplexityRoot.Import.UserCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.UserCount(childComplexity), true
 
 	case "ImportConnection.edges":
 		if e.ComplexityRoot.ImportConnection.Edges == nil {
@@ -2201,6 +2211,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.ID(childComplexity), true
+	case "User.managedBy":
+		if e.ComplexityRoot.User.ManagedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.ManagedBy(childComplexity), true
 	case "User.name":
 		if e.ComplexityRoot.User.Name == nil {
 			break
@@ -2668,6 +2684,8 @@ type Import {
   runs(first: Int = 20, after: String): ImportRunConnection!
   "Active (not removed) recipients."
   recipientCount: Int!
+  "For USER imports: the enabled accounts the import manages."
+  userCount: Int!
   createdBy: User
   createdAt: Time!
   updatedAt: Time!
@@ -3152,6 +3170,8 @@ input UpdateListInput {
 }
 
 extend type User {
+  "The USER import that manages this account (null: managed by hand). Administrators only."
+  managedBy: Import
   "The recipients this user may see (a RecipientFilter); null: all. Shown to the user and to administrators."
   restriction: JSON
   restrictionDescription: String
@@ -3337,6 +3357,8 @@ func (ec *executionContext) childFields_Import(ctx context.Context, field graphq
 		return ec.fieldContext_Import_runs(ctx, field)
 	case "recipientCount":
 		return ec.fieldContext_Import_recipientCount(ctx, field)
+	case "userCount":
+		return ec.fieldContext_Import_userCount(ctx, field)
 	case "createdBy":
 		return ec.fieldContext_Import_createdBy(ctx, field)
 	case "createdAt":
@@ -3809,6 +3831,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_updatedAt(ctx, field)
 	case "apiTokens":
 		return ec.fieldContext_User_apiTokens(ctx, field)
+	case "managedBy":
+		return ec.fieldContext_User_managedBy(ctx, field)
 	case "restriction":
 		return ec.fieldContext_User_restriction(ctx, field)
 	case "restrictionDescription":
@@ -6185,6 +6209,29 @@ func (ec *executionContext) _Import_recipientCount(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Import_recipientCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Import_userCount(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_userCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Import().UserCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Import_userCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Import", field, true, true, "Int")
 }
 
@@ -12095,6 +12142,38 @@ func (ec *executionContext) fieldContext_User_apiTokens(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _User_managedBy(ctx context.Context, field graphql.CollectedField, obj *users.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_managedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().ManagedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Import) graphql.Marshaler {
+			return ec.marshalOImport2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImport(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_User_managedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Import(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _User_restriction(ctx context.Context, field graphql.CollectedField, obj *users.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15073,6 +15152,12 @@ func (ec *executionContext) _Import(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Import_recipientCount(ctx, field, obj)
 				})
+		case "userCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Import_userCount(ctx, field, obj)
+				})
 		case "createdBy":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -16973,6 +17058,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_apiTokens(ctx, field, obj)
+				})
+		case "managedBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_managedBy(ctx, field, obj)
 				})
 		case "restriction":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

@@ -107,6 +107,13 @@ func (r *importResolver) RecipientCount(ctx context.Context, obj *imports.Import
 	return r.svc.Imports.RecipientCount(ctx, obj.ID)
 }
 
+func (r *importResolver) UserCount(ctx context.Context, obj *imports.Import) (int, error) {
+	if obj.Kind != imports.KindUser {
+		return 0, nil
+	}
+	return r.svc.Imports.UserCount(ctx, obj.ID)
+}
+
 func (r *importResolver) CreatedBy(ctx context.Context, obj *imports.Import) (*users.User, error) {
 	return loadOptional(ctx, loadersFrom(ctx).users, obj.CreatedBy)
 }
@@ -452,6 +459,16 @@ func (r *subscriptionResolver) ImportRunUpdated(ctx context.Context, id int64) (
 
 func (r *userResolver) APITokens(ctx context.Context, obj *users.User) ([]users.APIToken, error) {
 	return r.svc.Users.Tokens(ctx, obj.ID)
+}
+
+func (r *userResolver) ManagedBy(ctx context.Context, obj *users.User) (*imports.Import, error) {
+	if obj.ImportID == nil {
+		return nil, nil
+	}
+	if _, err := users.RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	return loadersFrom(ctx).imports.Load(ctx, *obj.ImportID)
 }
 
 func (r *userResolver) Restriction(ctx context.Context, obj *users.User) (json.RawMessage, error) {

@@ -13,8 +13,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/rollcall/rollcall/graph"
 	"github.com/rollcall/rollcall/internal/app"
@@ -35,6 +38,7 @@ type Server struct {
 	Metrics  *metrics.Metrics
 	Clock    *clock.Clock
 	Logs     *bytes.Buffer // everything the server logged (JSON lines)
+	Queries  *QueryCounter // every SQL statement the server ran
 	client   *http.Client
 }
 
@@ -52,7 +56,8 @@ func New(t testing.TB, opts *Options) *Server {
 	if opts == nil {
 		opts = &Options{}
 	}
-	d := testdb.New(t)
+	queries := &QueryCounter{}
+	d := testdb.OpenWith(t, testdb.URL(t), db.Options{Tracer: queries})
 	cfg := config.DefaultServer()
 	if opts.Configure != nil {
 		opts.Configure(&cfg)
@@ -83,7 +88,7 @@ func New(t testing.TB, opts *Options) *Server {
 	services := a.Services
 	hs := httptest.NewServer(graph.NewRouter(graph.Deps{Config: cfg, Logger: logger, Metrics: m, DB: d, Services: services}))
 	t.Cleanup(hs.Close)
-	return &Server{URL: hs.URL, DB: d, Services: services, Metrics: m, Clock: clock, Logs: &logs.buf, client: hs.Client()}
+	return &Server{URL: hs.URL, DB: d, Services: services, Metrics: m, Clock: clock, Logs: &logs.buf, Queries: queries, client: hs.Client()}
 }
 
 type lockedBuffer struct {
@@ -120,6 +125,9 @@ func (r *Response) Decode(t testing.TB, v any) {
 	t.Helper()
 	if len(r.Errors) > 0 {
 		t.Fatalf("unexpected GraphQL errors: %s", r.Body)
+	}
+	if v == nil {
+		return
 	}
 	if err := json.Unmarshal(r.Data, v); err != nil {
 		t.Fatalf("decode data: %v in %s", err, r.Body)
@@ -284,3 +292,18 @@ func (s *Server) WaitRun(t testing.TB, token, runID string) RunState {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// QueryCounter counts the SQL statements sent to the database.
+type QueryCounter struct{ n atomic.Int64 }
+
+// TraceQueryStart counts a statement.
+func (c *QueryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+// TraceQueryEnd does nothing.
+func (c *QueryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// Count returns the statements so far.
+func (c *QueryCounter) Count() int64 { return c.n.Load() }

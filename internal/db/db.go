@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
@@ -28,6 +29,8 @@ type Options struct {
 	MaxConns int32
 	// ApplicationName shows in pg_stat_activity.
 	ApplicationName string
+	// Tracer, if set, sees every query (tests count them).
+	Tracer pgx.QueryTracer
 }
 
 // Open connects to url and checks the connection.
@@ -44,6 +47,9 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	}
 	// Everything is stored and compared in UTC; clients get RFC 3339 times.
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	if opts.Tracer != nil {
+		cfg.ConnConfig.Tracer = opts.Tracer
+	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
 	cfg.HealthCheckPeriod = 30 * time.Second
 

@@ -1,6 +1,7 @@
 // Package imports owns imports: named sources of recipient data with a fixed
 // Method, the files that arrive for them, and the runs that apply a file to
-// the recipients through a streaming, set-based pipeline.
+// the recipients through a streaming, set-based pipeline. Imports of kind
+// USER apply an employee file to user accounts instead (userimport.go).
 package imports
 
 import (
@@ -30,11 +31,12 @@ type Method string
 
 const (
 	// MethodFull: the file is the complete set; recipients absent from it are
-	// removed.
+	// removed (users: disabled, administrators excepted).
 	MethodFull Method = "FULL"
 	// MethodUpdate adds and updates, never removes.
 	MethodUpdate Method = "UPDATE"
-	// MethodCreateOnly adds new recipients and leaves existing ones untouched.
+	// MethodCreateOnly adds new recipients (users) and leaves existing ones
+	// untouched.
 	MethodCreateOnly Method = "CREATE_ONLY"
 )
 

@@ -11,6 +11,8 @@ import (
 // MappingEntry maps a file column to a recipient field. Field is one of
 // externalId, type, firstName, lastName, grade, school, language, phone,
 // email, or custom:<name>. Phones and emails carry a Label ("Guardian 1").
+// USER imports map to user fields instead: email, name, firstName,
+// lastName, role and schools (see usermapping.go).
 type MappingEntry struct {
 	Column string  `json:"column"`
 	Field  string  `json:"field"`

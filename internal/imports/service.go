@@ -113,8 +113,8 @@ func (s *Service) Create(ctx context.Context, in CreateImportInput) (*Import, er
 		return nil, apperr.Invalid("input.method", "unknown method %q: use FULL, UPDATE or CREATE_ONLY", in.Method)
 	}
 	if in.Kind != nil {
-		if *in.Kind != KindRecipient {
-			return nil, apperr.Invalid("input.kind", "only RECIPIENT imports can be created for now")
+		if *in.Kind != KindRecipient && *in.Kind != KindUser {
+			return nil, apperr.Invalid("input.kind", "unknown kind %q: use RECIPIENT or USER", *in.Kind)
 		}
 		imp.Kind = *in.Kind
 	}
@@ -141,7 +141,11 @@ func (s *Service) applyCommon(imp *Import, at string, mapping []MappingEntry, cl
 	if clearMapping {
 		imp.Mapping = nil
 	} else if mapping != nil {
-		m, err := ValidateMapping(at+".mapping", mapping)
+		validate := ValidateMapping
+		if imp.Kind == KindUser {
+			validate = validateUserMapping
+		}
+		m, err := validate(at+".mapping", mapping)
 		if err != nil {
 			return err
 		}
@@ -500,9 +504,15 @@ func (s *Service) RecipientCount(ctx context.Context, importID int64) (int, erro
 	return adminOnly(ctx, func() (int, error) { return CountActiveRecipients(ctx, s.db, importID) })
 }
 
+// UserCount counts the enabled users a USER import manages.
+func (s *Service) UserCount(ctx context.Context, importID int64) (int, error) {
+	return adminOnly(ctx, func() (int, error) { return CountManagedUsers(ctx, s.db, importID) })
+}
+
 // ProposeMapping returns the mapping a run of the latest file would use:
 // the import's own mapping, or one made from the header's names, plus the
-// columns kept as custom fields.
+// columns kept as custom fields (RECIPIENT imports; USER imports ignore
+// other columns).
 func (s *Service) ProposeMapping(ctx context.Context, importID int64) (Mapping, error) {
 	imp, err := s.Get(ctx, importID)
 	if err != nil {
@@ -514,6 +524,12 @@ func (s *Service) ProposeMapping(ctx context.Context, importID int64) (Mapping, 
 	f, err := GetFile(ctx, s.db, *imp.LatestFileID)
 	if err != nil {
 		return nil, err
+	}
+	if imp.Kind == KindUser {
+		if imp.Mapping != nil {
+			return imp.Mapping, nil
+		}
+		return autoUserMapping(f.Header), nil
 	}
 	return EffectiveMapping(f.Header, imp.Mapping), nil
 }
@@ -540,9 +556,13 @@ func EffectiveMapping(header []string, m Mapping) Mapping {
 	return out
 }
 
-// KeyColumn is the column an import takes its key from: from its mapping,
-// or from the latest file's header.
+// KeyColumn is the column an import takes its key from (externalId; email
+// for USER imports): from its mapping, or from the latest file's header.
 func (s *Service) KeyColumn(ctx context.Context, imp *Import) (*string, error) {
+	auto, key := AutoMapping, "externalId"
+	if imp.Kind == KindUser {
+		auto, key = autoUserMapping, userFieldNames[userEmail]
+	}
 	m := imp.Mapping
 	if m == nil {
 		if imp.LatestFileID == nil {
@@ -552,10 +572,10 @@ func (s *Service) KeyColumn(ctx context.Context, imp *Import) (*string, error) {
 		if err != nil {
 			return nil, err
 		}
-		m = AutoMapping(f.Header)
+		m = auto(f.Header)
 	}
 	for _, e := range m {
-		if e.Field == "externalId" {
+		if e.Field == key {
 			c := e.Column
 			return &c, nil
 		}

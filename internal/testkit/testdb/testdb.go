@@ -110,7 +110,14 @@ func New(t testing.TB) *db.DB {
 // Open opens url for the duration of t.
 func Open(t testing.TB, url string) *db.DB {
 	t.Helper()
-	d, err := db.Open(context.Background(), url, db.Options{MaxConns: 12, ApplicationName: t.Name()})
+	return OpenWith(t, url, db.Options{})
+}
+
+// OpenWith opens url with options for the duration of t.
+func OpenWith(t testing.TB, url string, opts db.Options) *db.DB {
+	t.Helper()
+	opts.MaxConns, opts.ApplicationName = 12, t.Name()
+	d, err := db.Open(context.Background(), url, opts)
 	if err != nil {
 		t.Fatalf("open test database: %v", err)
 	}

@@ -1,0 +1,511 @@
+package imports
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+
+	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/users"
+)
+
+// An import of kind USER turns an employee file into Rollcall user
+// accounts: the email is the key; name, role and schools (the restriction
+// `school in (…)`) come from their columns. Users are few, so the file's
+// rows are held in memory and applied row by row in the run's transaction.
+//
+// Rules beyond the recipient pipeline's:
+//   - a user is matched by email. One made by hand (no import) is taken over
+//     by the first USER import whose file names them; one another import
+//     manages is a row error.
+//   - FULL disables (never deletes) the import's users absent from the file;
+//     a disabled user present again is re-enabled (restored).
+//   - SYSTEM_ADMIN accounts are never disabled, demoted, or given another
+//     restriction by an import; a file may promote a USER to SYSTEM_ADMIN.
+
+// userImportsLockKey is the advisory lock serializing the applies of all
+// USER imports: they share the users table, and a user one of them takes
+// over is no longer another's to take.
+var userImportsLockKey = int64(xxhash.Sum64String("rollcall:user-imports"))
+
+// managedUser is a row of users as a USER import reads and writes it.
+type managedUser struct {
+	bun.BaseModel `bun:"table:users,alias:u"`
+
+	ID          int64           `bun:",pk,autoincrement"`
+	Email       string          `bun:",notnull"`
+	Name        string          `bun:",notnull"`
+	Role        users.Role      `bun:",notnull"`
+	Disabled    bool            `bun:",notnull"`
+	Restriction json.RawMessage `bun:",type:jsonb,nullzero"`
+	ImportID    *int64          ``
+	RowHash     *int64          ``
+	CreatedAt   time.Time       `bun:",nullzero,notnull,default:current_timestamp"`
+	UpdatedAt   time.Time       `bun:",nullzero,notnull,default:current_timestamp"`
+}
+
+// userRow is one data row of the file (the first, for an email repeated).
+type userRow struct {
+	line     int
+	key      string // the normalized email (see userPlan.emailKey)
+	hash     int64
+	vals     userValues
+	rejected bool
+	conflict bool
+}
+
+// userPipeline applies one file to one USER import's accounts.
+type userPipeline struct {
+	runBase
+	tx   *db.Tx
+	plan *userPlan
+
+	rows    []*userRow          // in file order, one per email
+	byEmail map[string]*userRow // every email the file has, rejected rows included
+	blank   int
+	dups    int
+
+	// what the run does, decided before anything is written
+	creates  []*managedUser
+	updates  []*managedUser // changed, re-enabled or taken over, or just a new row hash
+	disables []*managedUser
+	active   int // the import's enabled users before the run
+	changes  []RunChange
+
+	demoted, keptAdmins, takenOver, reenabledByHand []string
+}
+
+// execute runs the pipeline. It returns *errRollback for outcomes that must
+// not be committed.
+func (p *userPipeline) execute(ctx context.Context, file io.Reader) (*applyResult, error) {
+	imp := p.spec.imp
+	if _, err := p.tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?), pg_advisory_xact_lock(?)",
+		importLockKey(imp.ID), userImportsLockKey); err != nil {
+		return nil, fmt.Errorf("lock import: %w", err)
+	}
+	p.progress.phase.Store(PhaseReading)
+	mark := time.Now()
+	lap := func(name string) {
+		p.timings = append(p.timings, slog.Duration(name, time.Since(mark)))
+		mark = time.Now()
+	}
+	rr, err := newRecordReader(file, p.notes, false)
+	if err != nil {
+		return p.fail(err)
+	}
+	header, err := readHeader(rr)
+	if err != nil {
+		return p.fail(err)
+	}
+	if p.plan, err = planUserColumns(header, imp.Mapping, p.notes); err != nil {
+		return p.fail(err)
+	}
+	if err := p.read(rr); err != nil {
+		return p.fail(err)
+	}
+	rr.finish()
+	lap("read")
+	if p.counts.RowsRead == 0 {
+		return p.fail(&FileError{Line: 1, Message: "the file has a header but no data rows; nothing was applied"})
+	}
+
+	p.progress.phase.Store(PhaseApplying)
+	existing, err := p.loadExisting(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.decide(ctx, existing); err != nil {
+		return nil, err
+	}
+	lap("load_and_compare")
+	sort.SliceStable(p.notes.errors, func(i, j int) bool { return p.notes.errors[i].Line < p.notes.errors[j].Line })
+	p.counts.Rejected = len(p.notes.errors) + p.notes.dropped
+	p.warnings()
+
+	if rb := p.guard(len(p.disables), p.active, userWords); rb != nil {
+		return rb.result, rb
+	}
+	if err := p.write(ctx); err != nil {
+		return p.fail(dataError(err))
+	}
+	lap("apply")
+	return p.succeed(p.changes, userWords)
+}
+
+// read reads every data row, normalizing it and setting repeated emails
+// apart: an exact repeat is counted once; different values reject every
+// row with that email.
+func (p *userPipeline) read(rr *recordReader) error {
+	p.byEmail = map[string]*userRow{}
+	digest := xxhash.New()
+	for {
+		rec, line, err := rr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		var re *rowError
+		if errors.As(err, &re) {
+			p.counts.RowsRead++
+			p.rejectUnreadable(rec, line, *re, digest)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		p.counts.RowsRead++
+		p.progress.rows.Store(int64(p.counts.RowsRead))
+		if allBlank(rec) {
+			p.blank++
+			p.counts.RowsRead--
+			continue
+		}
+		if len(rec) != len(p.plan.header) {
+			p.rejectUnreadable(rec, line, rowError{Line: line, Message: fmt.Sprintf(
+				"expected %d fields (as in the header), found %d", len(p.plan.header), len(rec))}, digest)
+			continue
+		}
+		key, _ := p.plan.emailKey(rec)
+		if key == "" {
+			p.notes.reject(rowError{Line: line, Column: p.plan.column(userEmail), Message: "the email is empty"})
+			continue
+		}
+		hash := p.plan.hashRecord(digest, rec)
+		if first, ok := p.byEmail[key]; ok {
+			p.repeated(first, hash, line)
+			continue
+		}
+		r := &userRow{line: line, key: key, hash: hash}
+		p.byEmail[key] = r
+		vals, rerr := p.plan.normalize(rec, line)
+		if rerr != nil {
+			r.rejected = true
+			p.notes.reject(*rerr)
+			continue
+		}
+		r.vals = vals
+		p.rows = append(p.rows, r)
+	}
+}
+
+// rejectUnreadable rejects a row that could not be read whole. If its email
+// can still be read, the user is kept as they are: the file has a row for
+// them, so a FULL run must not disable them.
+func (p *userPipeline) rejectUnreadable(rec []string, line int, re rowError, digest *xxhash.Digest) {
+	p.notes.reject(re)
+	if p.plan.col[userEmail] >= len(rec) {
+		return
+	}
+	key, _ := p.plan.emailKey(rec)
+	if _, seen := p.byEmail[key]; key == "" || seen {
+		return
+	}
+	p.byEmail[key] = &userRow{line: line, key: key, hash: p.plan.hashRecord(digest, rec), rejected: true}
+}
+
+// repeated handles an email seen before in this file.
+func (p *userPipeline) repeated(first *userRow, hash int64, line int) {
+	if !first.conflict && first.hash == hash {
+		p.dups++
+		return
+	}
+	column := p.plan.column(userEmail)
+	if !first.conflict {
+		first.conflict = true
+		if !first.rejected {
+			p.notes.reject(rowError{Line: first.line, Column: column, Value: first.key,
+				Message: fmt.Sprintf("email %q appears again on line %d with different values; neither row was applied", first.key, line)})
+		}
+		first.rejected = true
+	}
+	p.notes.reject(rowError{Line: line, Column: column, Value: first.key,
+		Message: fmt.Sprintf("email %q already appeared on line %d with different values; neither row was applied", first.key, first.line)})
+}
+
+// loadExisting reads, and locks, the import's users and the users the file
+// names, by email.
+func (p *userPipeline) loadExisting(ctx context.Context) (map[string]*managedUser, error) {
+	emails := make([]string, 0, len(p.byEmail))
+	for k := range p.byEmail {
+		emails = append(emails, k)
+	}
+	var list []managedUser
+	err := p.tx.NewSelect().Model(&list).
+		Where("import_id = ? OR email = ANY(?)", p.spec.imp.ID, pgdialect.Array(emails)).
+		OrderExpr("id").For("UPDATE").Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load users: %w", err)
+	}
+	out := make(map[string]*managedUser, len(list))
+	for i := range list {
+		u := &list[i]
+		out[u.Email] = u
+		if p.manages(u) && !u.Disabled {
+			p.active++
+		}
+	}
+	return out, nil
+}
+
+func (p *userPipeline) manages(u *managedUser) bool {
+	return u.ImportID != nil && *u.ImportID == p.spec.imp.ID
+}
+
+// decide works out, row by row, what the run does to each user, and counts
+// it.
+func (p *userPipeline) decide(ctx context.Context, existing map[string]*managedUser) error {
+	imp, now := p.spec.imp, p.spec.now
+	others, err := p.otherImports(ctx, existing)
+	if err != nil {
+		return err
+	}
+	var changes []RunChange
+	for _, r := range p.rows {
+		if r.rejected {
+			continue
+		}
+		v := r.vals
+		u := existing[r.key]
+		line := r.line
+		switch {
+		case u == nil:
+			role := v.role
+			if role == "" {
+				role = users.RoleUser
+			}
+			id, hash := imp.ID, r.hash
+			p.creates = append(p.creates, &managedUser{Email: v.email, Name: v.name, Role: role, Restriction: v.restriction,
+				ImportID: &id, RowHash: &hash, CreatedAt: now, UpdatedAt: now})
+			p.counts.Created++
+			changes = append(changes, RunChange{Line: &line, ExternalID: v.email, Action: ActionCreate})
+
+		case u.ImportID != nil && *u.ImportID != imp.ID:
+			other := fmt.Sprintf("import %d", *u.ImportID)
+			if name, ok := others[*u.ImportID]; ok {
+				other += fmt.Sprintf(" (%q)", name)
+			}
+			p.notes.reject(rowError{Line: line, Column: p.plan.column(userEmail), Value: v.email,
+				Message: fmt.Sprintf("user %s is managed by %s; it was left as it is", v.email, other)})
+
+		case imp.Method == MethodCreateOnly:
+			// Existing users, the import's or made by hand, are left alone.
+			p.counts.Unchanged++
+
+		case p.manages(u) && !u.Disabled && u.RowHash != nil && *u.RowHash == r.hash:
+			p.counts.Unchanged++
+			if v.role == users.RoleUser && u.Role == users.RoleSystemAdmin {
+				p.demoted = append(p.demoted, u.Email)
+			}
+
+		default:
+			changes = append(changes, p.update(u, r)...)
+		}
+	}
+	p.changes = changes
+
+	if imp.Method == MethodFull {
+		var absent []*managedUser
+		for _, u := range existing {
+			if _, inFile := p.byEmail[u.Email]; !inFile && p.manages(u) && !u.Disabled {
+				absent = append(absent, u)
+			}
+		}
+		sort.Slice(absent, func(i, j int) bool { return absent[i].Email < absent[j].Email })
+		for _, u := range absent {
+			if u.Role == users.RoleSystemAdmin {
+				p.keptAdmins = append(p.keptAdmins, u.Email)
+				continue
+			}
+			p.disables = append(p.disables, u)
+			p.changes = append(p.changes, RunChange{ExternalID: u.Email, Action: ActionRemove})
+		}
+		p.counts.Removed = len(p.disables)
+	}
+	if len(p.changes) > maxSampleChanges {
+		p.changes = p.changes[:maxSampleChanges]
+	}
+	return nil
+}
+
+// update applies a row to an existing user (the import's own, or one made
+// by hand that the import takes over) and returns the changes for the
+// sample.
+func (p *userPipeline) update(u *managedUser, r *userRow) []RunChange {
+	v, line := r.vals, r.line
+	next := *u
+	id, hash := p.spec.imp.ID, r.hash
+	next.ImportID, next.RowHash, next.Disabled, next.UpdatedAt = &id, &hash, false, p.spec.now
+	next.Name = v.name
+	wasAdmin := u.Role == users.RoleSystemAdmin
+	switch {
+	case v.role == users.RoleSystemAdmin:
+		next.Role = v.role
+	case v.role == users.RoleUser && wasAdmin:
+		p.demoted = append(p.demoted, u.Email) // never downgraded
+	case v.role == users.RoleUser:
+		next.Role = v.role
+	}
+	if v.hasSchools && !wasAdmin {
+		next.Restriction = v.restriction
+	}
+	takeOver := u.ImportID == nil
+	if takeOver {
+		p.takenOver = append(p.takenOver, u.Email)
+		if u.Disabled {
+			p.reenabledByHand = append(p.reenabledByHand, u.Email)
+		}
+	}
+
+	action := ActionUpdate
+	var out []RunChange
+	if u.Disabled {
+		action = ActionRestore
+		out = append(out, RunChange{Line: &line, ExternalID: u.Email, Action: action})
+	}
+	field := func(name string, old, cur *string) {
+		f := name
+		out = append(out, RunChange{Line: &line, ExternalID: u.Email, Action: action, Field: &f, OldValue: old, NewValue: cur})
+	}
+	if next.Name != u.Name {
+		field("name", &u.Name, &next.Name)
+	}
+	if next.Role != u.Role {
+		old, cur := string(u.Role), string(next.Role)
+		field("role", &old, &cur)
+	}
+	if !sameJSON(next.Restriction, u.Restriction) {
+		field("schools", schoolsText(u.Restriction), schoolsText(next.Restriction))
+	}
+	if takeOver {
+		name := p.spec.imp.Name
+		field("import", nil, &name)
+	}
+	switch {
+	case u.Disabled:
+		p.counts.Restored++
+	case len(out) > 0:
+		p.counts.Updated++
+	default:
+		// The file's text changed, not the values (a role written as
+		// "teacher" instead of "USER", say): only the row hash is written.
+		p.counts.Unchanged++
+		next.UpdatedAt = u.UpdatedAt
+	}
+	p.updates = append(p.updates, &next)
+	return out
+}
+
+// otherImports names the other imports that manage users of the file.
+func (p *userPipeline) otherImports(ctx context.Context, existing map[string]*managedUser) (map[int64]string, error) {
+	var ids []int64
+	seen := map[int64]bool{}
+	for _, u := range existing {
+		if u.ImportID != nil && *u.ImportID != p.spec.imp.ID && !seen[*u.ImportID] {
+			seen[*u.ImportID] = true
+			ids = append(ids, *u.ImportID)
+		}
+	}
+	out := map[int64]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	imps, err := GetImports(ctx, p.tx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, imp := range imps {
+		out[imp.ID] = imp.Name
+	}
+	return out, nil
+}
+
+// warnings reports what the run did differently from what the file says,
+// and the rows it counted once or skipped.
+func (p *userPipeline) warnings() {
+	n := p.notes
+	if len(p.demoted) > 0 {
+		n.warn(fmt.Sprintf("%d SYSTEM_ADMIN account(s) are not administrators in the file but were kept SYSTEM_ADMIN (imports never downgrade administrators): %s",
+			len(p.demoted), someOf(p.demoted)))
+	}
+	if len(p.keptAdmins) > 0 {
+		n.warn(fmt.Sprintf("%d SYSTEM_ADMIN account(s) are not in the file but were not disabled (imports never disable administrators): %s",
+			len(p.keptAdmins), someOf(p.keptAdmins)))
+	}
+	if len(p.takenOver) > 0 {
+		n.warn(fmt.Sprintf("%d account(s) created by hand are now managed by this import: %s", len(p.takenOver), someOf(p.takenOver)))
+	}
+	if len(p.reenabledByHand) > 0 {
+		n.warn(fmt.Sprintf("%d of the accounts taken over were disabled and were re-enabled, as the file lists them: %s",
+			len(p.reenabledByHand), someOf(p.reenabledByHand)))
+	}
+	if p.dups > 0 {
+		n.warn(fmt.Sprintf("%d row(s) repeated an earlier row exactly (same email and values) and were counted once", p.dups))
+	}
+	if p.blank > 0 {
+		n.warn(fmt.Sprintf("%d blank row(s) skipped", p.blank))
+	}
+}
+
+// someOf lists the first few of a list of emails.
+func someOf(emails []string) string {
+	const shown = 10
+	if len(emails) <= shown {
+		return strings.Join(emails, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(emails[:shown], ", "), len(emails)-shown)
+}
+
+// write applies the decisions in the run's transaction.
+func (p *userPipeline) write(ctx context.Context) error {
+	if len(p.creates) > 0 {
+		if _, err := p.tx.NewInsert().Model(&p.creates).Returning("id").Exec(ctx); err != nil {
+			return fmt.Errorf("create users: %w", err)
+		}
+	}
+	for _, u := range p.updates {
+		if _, err := p.tx.NewUpdate().Model(u).
+			Column("name", "role", "disabled", "restriction", "import_id", "row_hash", "updated_at").
+			WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("update user %s: %w", u.Email, err)
+		}
+	}
+	if len(p.disables) > 0 {
+		ids := make([]int64, len(p.disables))
+		for i, u := range p.disables {
+			ids[i] = u.ID
+		}
+		if _, err := p.tx.NewUpdate().Model((*managedUser)(nil)).
+			Set("disabled = true").Set("updated_at = ?", p.spec.now).
+			Where("id IN (?)", bun.List(ids)).Exec(ctx); err != nil {
+			return fmt.Errorf("disable users: %w", err)
+		}
+	}
+	return nil
+}
+
+// sameJSON compares two stored filters by meaning (nil: none).
+func sameJSON(a, b json.RawMessage) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == 0 && len(b) == 0
+	}
+	x, y := string(a), string(b)
+	return sameJSONOrText(&x, &y)
+}
+
+// CountManagedUsers counts the enabled users an import manages.
+func CountManagedUsers(ctx context.Context, idb bun.IDB, importID int64) (int, error) {
+	n, err := idb.NewSelect().Model((*managedUser)(nil)).Where("import_id = ?", importID).Where("NOT disabled").Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count users of import %d: %w", importID, err)
+	}
+	return int(n), nil
+}
