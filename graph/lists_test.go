@@ -34,7 +34,9 @@ func newDistrict(t *testing.T) *district {
 func (d *district) refreshIDs(t *testing.T) {
 	t.Helper()
 	var out struct {
-		Recipients struct{ Nodes []struct{ ID, ExternalID string } }
+		Recipients struct {
+			Nodes []struct{ ID, ExternalID string }
+		}
 	}
 	d.s.MustQuery(t, d.admin, `query($id: ID!) { recipients(importId: $id, first: 500, includeRemoved: true) { nodes { id externalId } } }`, map[string]any{"id": d.importID}, &out)
 	d.ids = map[string]string{}

@@ -37,10 +37,10 @@ const loaderWait = time.Millisecond
 func newLoaders(svc *app.Services) *loaders {
 	opt := dataloadgen.WithWait(loaderWait)
 	return &loaders{
-		users:   dataloadgen.NewLoader(byID("user", svc.Users.GetMany, func(u *users.User) int64 { return u.ID }), opt),
-		imports: dataloadgen.NewLoader(byID("import", svc.Imports.GetMany, func(i *imports.Import) int64 { return i.ID }), opt),
-		files:   dataloadgen.NewLoader(byID("file", svc.Imports.GetFiles, func(f *imports.File) int64 { return f.ID }), opt),
-		runs:    dataloadgen.NewLoader(byID("import run", svc.Imports.GetRuns, func(r *imports.Run) int64 { return r.ID }), opt),
+		users:      dataloadgen.NewLoader(byID("user", svc.Users.GetMany, func(u *users.User) int64 { return u.ID }), opt),
+		imports:    dataloadgen.NewLoader(byID("import", svc.Imports.GetMany, func(i *imports.Import) int64 { return i.ID }), opt),
+		files:      dataloadgen.NewLoader(byID("file", svc.Imports.GetFiles, func(f *imports.File) int64 { return f.ID }), opt),
+		runs:       dataloadgen.NewLoader(byID("import run", svc.Imports.GetRuns, func(r *imports.Run) int64 { return r.ID }), opt),
 		recipients: dataloadgen.NewLoader(byID("recipient", svc.Recipients.GetMany, func(r *recipients.Recipient) int64 { return r.ID }), opt),
 		memberCounts: dataloadgen.NewLoader(func(ctx context.Context, ls []*lists.List) ([]int, []error) {
 			counts, err := svc.Lists.MemberCounts(ctx, ls)

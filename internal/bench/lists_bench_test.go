@@ -140,4 +140,3 @@ func post(b *testing.B, client *http.Client, s *server, body []byte) {
 	}
 	resp.Body.Close()
 }
-
