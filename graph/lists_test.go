@@ -472,3 +472,72 @@ func TestListPageQueriesAreBounded(t *testing.T) {
 	// number of lists.
 	require.LessOrEqual(t, used, int64(8), "SQL statements for a page of 50 lists")
 }
+
+func TestUserImportThroughGraphQL(t *testing.T) {
+	t.Parallel()
+	d := newDistrict(t)
+	var created struct{ CreateImport struct{ ID, Kind string } }
+	d.s.MustQuery(t, d.admin, `mutation { createImport(input: {name: "HR staff", kind: USER, method: FULL}) { id kind } }`, nil, &created)
+	require.Equal(t, "USER", created.CreateImport.Kind)
+	staff := "email,name,role,schools\n" +
+		"pat.rivera@district.test,Pat Rivera,user,Lincoln Elementary\n" +
+		"sam.okafor@district.test,Sam Okafor,teacher,Adams Elementary; Adams Middle\n" +
+		"jordan.lee@district.test,Jordan Lee,admin,*\n"
+	run := uploadAndRun(t, d.s, d.admin, created.CreateImport.ID, staff)
+	require.Equal(t, "SUCCEEDED", run.Status, run.Message)
+	require.Equal(t, 3, run.Created)
+
+	var imp struct{ Import struct{ UserCount, RecipientCount int } }
+	d.s.MustQuery(t, d.admin, `query($id: ID!) { import(id: $id) { userCount recipientCount } }`, map[string]any{"id": created.CreateImport.ID}, &imp)
+	require.Equal(t, 3, imp.Import.UserCount)
+
+	var us struct {
+		Users struct {
+			Nodes []struct {
+				Email, Role            string
+				RestrictionDescription *string
+				ManagedBy              *struct{ Name string }
+			}
+		}
+	}
+	d.s.MustQuery(t, d.admin, `{ users(search: "district.test", first: 50) { nodes { email role restrictionDescription managedBy { name } } } }`, nil, &us)
+	byEmail := map[string]string{}
+	for _, u := range us.Users.Nodes {
+		desc := "-"
+		if u.RestrictionDescription != nil {
+			desc = *u.RestrictionDescription
+		}
+		if u.ManagedBy != nil {
+			byEmail[u.Email] = u.Role + " | " + desc + " | " + u.ManagedBy.Name
+		}
+	}
+	require.Equal(t, map[string]string{
+		"pat.rivera@district.test": "USER | school is one of Lincoln Elementary | HR staff",
+		"sam.okafor@district.test": "USER | school is one of Adams Elementary, Adams Middle | HR staff",
+		"jordan.lee@district.test": "SYSTEM_ADMIN | - | HR staff",
+	}, byEmail)
+
+	// Pat's token sees Lincoln only.
+	var pat struct{ Users struct{ Nodes []struct{ ID string } } }
+	d.s.MustQuery(t, d.admin, `{ users(search: "pat.rivera") { nodes { id } } }`, nil, &pat)
+	var tok struct{ CreateApiToken struct{ Token string } }
+	d.s.MustQuery(t, d.admin, `mutation($u: ID!) { createApiToken(userId: $u, name: "t") { token } }`, map[string]any{"u": pat.Users.Nodes[0].ID}, &tok)
+	var n struct{ RecipientCount int }
+	d.s.MustQuery(t, tok.CreateApiToken.Token, `{ recipientCount(filter: {all: true}) }`, nil, &n)
+	require.Equal(t, 3, n.RecipientCount)
+
+	// Sam leaves: FULL disables (never deletes) the account; the admin is
+	// never disabled even when absent.
+	run = uploadAndRun(t, d.s, d.admin, created.CreateImport.ID, "email,name,role,schools\npat.rivera@district.test,Pat Rivera,user,Lincoln Elementary\n")
+	require.Equal(t, "HELD", run.Status, "disabling 1 of 3 is over the 10% guard")
+	var ap struct{ ApproveImportRun struct{ ID string } }
+	d.s.MustQuery(t, d.admin, `mutation($id: ID!) { approveImportRun(id: $id) { id } }`, map[string]any{"id": run.ID}, &ap)
+	run = d.s.WaitRun(t, d.admin, run.ID)
+	require.Equal(t, "SUCCEEDED", run.Status, run.Message)
+	require.Equal(t, 1, run.Removed)
+	var sam struct {
+		Users struct{ Nodes []struct{ Disabled bool } }
+	}
+	d.s.MustQuery(t, d.admin, `{ users(search: "sam.okafor") { nodes { disabled } } }`, nil, &sam)
+	require.True(t, sam.Users.Nodes[0].Disabled)
+}
