@@ -487,7 +487,9 @@ func TestUserImportThroughGraphQL(t *testing.T) {
 	require.Equal(t, "SUCCEEDED", run.Status, run.Message)
 	require.Equal(t, 3, run.Created)
 
-	var imp struct{ Import struct{ UserCount, RecipientCount int } }
+	var imp struct {
+		Import struct{ UserCount, RecipientCount int }
+	}
 	d.s.MustQuery(t, d.admin, `query($id: ID!) { import(id: $id) { userCount recipientCount } }`, map[string]any{"id": created.CreateImport.ID}, &imp)
 	require.Equal(t, 3, imp.Import.UserCount)
 
@@ -518,7 +520,9 @@ func TestUserImportThroughGraphQL(t *testing.T) {
 	}, byEmail)
 
 	// Pat's token sees Lincoln only.
-	var pat struct{ Users struct{ Nodes []struct{ ID string } } }
+	var pat struct {
+		Users struct{ Nodes []struct{ ID string } }
+	}
 	d.s.MustQuery(t, d.admin, `{ users(search: "pat.rivera") { nodes { id } } }`, nil, &pat)
 	var tok struct{ CreateApiToken struct{ Token string } }
 	d.s.MustQuery(t, d.admin, `mutation($u: ID!) { createApiToken(userId: $u, name: "t") { token } }`, map[string]any{"u": pat.Users.Nodes[0].ID}, &tok)
