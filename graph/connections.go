@@ -21,8 +21,8 @@ func runCursor(r imports.Run) string           { return page.EncodeCursor(r.ID) 
 func runErrorCursor(e imports.RunError) string { return page.EncodeCursor(e.Seq) }
 
 func newUserConnection(p page.Page[users.User], count model.Counter) *model.UserConnection {
-	c := &model.UserConnection{Count: count}
-	c.Edges, c.Nodes, c.PageInfo = model.Connect(p, userCursor, func(cur string, n users.User) model.UserEdge { return model.UserEdge{Cursor: cur, Node: n} })
+	c := &model.UserConnection{Count: count, Cursor: userCursor}
+	c.Nodes, c.PageInfo = model.Connect(p, userCursor)
 	return c
 }
 
@@ -35,9 +35,7 @@ func orderOr(o *recipients.Order) recipients.Order {
 
 // recipientConnection builds a page of recipients in order o.
 func recipientConnection(p page.Page[recipients.Recipient], o recipients.Order, count model.Counter) *model.RecipientConnection {
-	c := &model.RecipientConnection{Count: count}
-	c.Edges, c.Nodes, c.PageInfo = model.Connect(p, o.Cursor, func(cur string, n recipients.Recipient) model.RecipientEdge {
-		return model.RecipientEdge{Cursor: cur, Node: n}
-	})
+	c := &model.RecipientConnection{Count: count, Cursor: o.Cursor}
+	c.Nodes, c.PageInfo = model.Connect(p, o.Cursor)
 	return c
 }

@@ -5342,7 +5342,7 @@ func (ec *executionContext) _ContactPointConnection_edges(ctx context.Context, f
 			return ec.fieldContext_ContactPointConnection_edges(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
+			return obj.Edges(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []model.ContactPointEdge) graphql.Marshaler {
@@ -5356,7 +5356,7 @@ func (ec *executionContext) fieldContext_ContactPointConnection_edges(_ context.
 	fc = &graphql.FieldContext{
 		Object:     "ContactPointConnection",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ContactPointEdge(ctx, field)
@@ -5487,8 +5487,8 @@ func (ec *executionContext) _ContactPointEdge_node(ctx context.Context, field gr
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v lists.ContactPoint) graphql.Marshaler {
-			return ec.marshalNContactPoint2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐContactPoint(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *lists.ContactPoint) graphql.Marshaler {
+			return ec.marshalNContactPoint2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐContactPoint(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6322,7 +6322,7 @@ func (ec *executionContext) _ImportConnection_edges(ctx context.Context, field g
 			return ec.fieldContext_ImportConnection_edges(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
+			return obj.Edges(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []model.ImportEdge) graphql.Marshaler {
@@ -6336,7 +6336,7 @@ func (ec *executionContext) fieldContext_ImportConnection_edges(_ context.Contex
 	fc = &graphql.FieldContext{
 		Object:     "ImportConnection",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ImportEdge(ctx, field)
@@ -6467,8 +6467,8 @@ func (ec *executionContext) _ImportEdge_node(ctx context.Context, field graphql.
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v imports.Import) graphql.Marshaler {
-			return ec.marshalNImport2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImport(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Import) graphql.Marshaler {
+			return ec.marshalNImport2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImport(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7509,7 +7509,7 @@ func (ec *executionContext) _ImportRunConnection_edges(ctx context.Context, fiel
 			return ec.fieldContext_ImportRunConnection_edges(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
+			return obj.Edges(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []model.ImportRunEdge) graphql.Marshaler {
@@ -7523,7 +7523,7 @@ func (ec *executionContext) fieldContext_ImportRunConnection_edges(_ context.Con
 	fc = &graphql.FieldContext{
 		Object:     "ImportRunConnection",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ImportRunEdge(ctx, field)
@@ -7654,8 +7654,8 @@ func (ec *executionContext) _ImportRunEdge_node(ctx context.Context, field graph
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v imports.Run) graphql.Marshaler {
-			return ec.marshalNImportRun2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
+			return ec.marshalNImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7775,7 +7775,7 @@ func (ec *executionContext) _ImportRunErrorConnection_edges(ctx context.Context,
 			return ec.fieldContext_ImportRunErrorConnection_edges(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
+			return obj.Edges(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []model.ImportRunErrorEdge) graphql.Marshaler {
@@ -7789,7 +7789,7 @@ func (ec *executionContext) fieldContext_ImportRunErrorConnection_edges(_ contex
 	fc = &graphql.FieldContext{
 		Object:     "ImportRunErrorConnection",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ImportRunErrorEdge(ctx, field)
@@ -7920,8 +7920,8 @@ func (ec *executionContext) _ImportRunErrorEdge_node(ctx context.Context, field 
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v imports.RunError) graphql.Marshaler {
-			return ec.marshalNImportRunError2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunError(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.RunError) graphql.Marshaler {
+			return ec.marshalNImportRunError2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunError(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8509,7 +8509,7 @@ func (ec *executionContext) _ListConnection_edges(ctx context.Context, field gra
 			return ec.fieldContext_ListConnection_edges(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
+			return obj.Edges(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []model.ListEdge) graphql.Marshaler {
@@ -8523,7 +8523,7 @@ func (ec *executionContext) fieldContext_ListConnection_edges(_ context.Context,
 	fc = &graphql.FieldContext{
 		Object:     "ListConnection",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ListEdge(ctx, field)
@@ -8654,8 +8654,8 @@ func (ec *executionContext) _ListEdge_node(ctx context.Context, field graphql.Co
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v lists.List) graphql.Marshaler {
-			return ec.marshalNList2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐList(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *lists.List) graphql.Marshaler {
+			return ec.marshalNList2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐList(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11144,7 +11144,7 @@ func (ec *executionContext) _Recipient_phones(ctx context.Context, field graphql
 			return ec.fieldContext_Recipient_phones(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Phones, nil
+			return obj.Phones()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []recipients.Phone) graphql.Marshaler {
@@ -11158,7 +11158,7 @@ func (ec *executionContext) fieldContext_Recipient_phones(_ context.Context, fie
 	fc = &graphql.FieldContext{
 		Object:     "Recipient",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Phone(ctx, field)
@@ -11176,7 +11176,7 @@ func (ec *executionContext) _Recipient_emails(ctx context.Context, field graphql
 			return ec.fieldContext_Recipient_emails(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Emails, nil
+			return obj.Emails()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []recipients.Email) graphql.Marshaler {
@@ -11190,7 +11190,7 @@ func (ec *executionContext) fieldContext_Recipient_emails(_ context.Context, fie
 	fc = &graphql.FieldContext{
 		Object:     "Recipient",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Email(ctx, field)
@@ -11208,7 +11208,7 @@ func (ec *executionContext) _Recipient_customFields(ctx context.Context, field g
 			return ec.fieldContext_Recipient_customFields(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.CustomFields, nil
+			return obj.CustomFields()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v json.RawMessage) graphql.Marshaler {
@@ -11219,7 +11219,7 @@ func (ec *executionContext) _Recipient_customFields(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Recipient_customFields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Recipient", field, false, false, "JSON")
+	return graphql.NewScalarFieldContext("Recipient", field, true, false, "JSON")
 }
 
 func (ec *executionContext) _Recipient_createdAt(ctx context.Context, field graphql.CollectedField, obj *recipients.Recipient) (ret graphql.Marshaler) {
@@ -11300,7 +11300,7 @@ func (ec *executionContext) _RecipientConnection_edges(ctx context.Context, fiel
 			return ec.fieldContext_RecipientConnection_edges(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
+			return obj.Edges(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []model.RecipientEdge) graphql.Marshaler {
@@ -11314,7 +11314,7 @@ func (ec *executionContext) fieldContext_RecipientConnection_edges(_ context.Con
 	fc = &graphql.FieldContext{
 		Object:     "RecipientConnection",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_RecipientEdge(ctx, field)
@@ -11491,8 +11491,8 @@ func (ec *executionContext) _RecipientEdge_node(ctx context.Context, field graph
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v recipients.Recipient) graphql.Marshaler {
-			return ec.marshalNRecipient2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐRecipient(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *recipients.Recipient) graphql.Marshaler {
+			return ec.marshalNRecipient2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐRecipient(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12229,7 +12229,7 @@ func (ec *executionContext) _UserConnection_edges(ctx context.Context, field gra
 			return ec.fieldContext_UserConnection_edges(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
+			return obj.Edges(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []model.UserEdge) graphql.Marshaler {
@@ -12243,7 +12243,7 @@ func (ec *executionContext) fieldContext_UserConnection_edges(_ context.Context,
 	fc = &graphql.FieldContext{
 		Object:     "UserConnection",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_UserEdge(ctx, field)
@@ -12374,8 +12374,8 @@ func (ec *executionContext) _UserEdge_node(ctx context.Context, field graphql.Co
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v users.User) graphql.Marshaler {
-			return ec.marshalNUser2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐUser(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *users.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐUser(ctx, selections, v)
 		},
 		true,
 		true,
@@ -17655,6 +17655,14 @@ func (ec *executionContext) marshalNContactPoint2ᚕgithubᚗcomᚋrollcallᚋro
 	return ret
 }
 
+func (ec *executionContext) marshalNContactPoint2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐContactPoint(ctx context.Context, sel ast.SelectionSet, v *lists.ContactPoint) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ContactPoint!")
+		return graphql.Null
+	}
+	return ec._ContactPoint(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNContactPointConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐContactPointConnection(ctx context.Context, sel ast.SelectionSet, v *model.ContactPointConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ContactPointConnection!")
@@ -17968,6 +17976,14 @@ func (ec *executionContext) marshalNImportRunError2ᚕgithubᚗcomᚋrollcallᚋ
 	return ret
 }
 
+func (ec *executionContext) marshalNImportRunError2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunError(ctx context.Context, sel ast.SelectionSet, v *imports.RunError) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportRunError!")
+		return graphql.Null
+	}
+	return ec._ImportRunError(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNImportRunErrorConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunErrorConnection(ctx context.Context, sel ast.SelectionSet, v *model.ImportRunErrorConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ImportRunErrorConnection!")
@@ -18231,6 +18247,14 @@ func (ec *executionContext) marshalNRecipient2ᚕgithubᚗcomᚋrollcallᚋrollc
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNRecipient2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐRecipient(ctx context.Context, sel ast.SelectionSet, v *recipients.Recipient) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Recipient!")
+		return graphql.Null
+	}
+	return ec._Recipient(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNRecipientConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientConnection(ctx context.Context, sel ast.SelectionSet, v *model.RecipientConnection) graphql.Marshaler {

@@ -545,3 +545,54 @@ func TestUserImportThroughGraphQL(t *testing.T) {
 	d.s.MustQuery(t, d.admin, `{ users(search: "sam.okafor") { nodes { disabled } } }`, nil, &sam)
 	require.True(t, sam.Users.Nodes[0].Disabled)
 }
+
+// Pages read phones, emails and custom fields only when the query selects
+// them; however they are selected (nodes, edges, fragments, a preview),
+// they come back whole.
+func TestRecipientPagesReadWhatIsSelected(t *testing.T) {
+	t.Parallel()
+	d := newDistrict(t)
+	type node struct {
+		ExternalID   string
+		Phones       []struct{ Number string }
+		Emails       []struct{ Address string }
+		CustomFields map[string]string
+	}
+	check := func(t *testing.T, n node) {
+		t.Helper()
+		require.Equal(t, "S001", n.ExternalID)
+		require.Equal(t, "+16125550101", n.Phones[0].Number)
+		require.Equal(t, "ana.parent@gmail.com", n.Emails[0].Address)
+		require.Equal(t, "Room 4", n.CustomFields["homeroom"])
+	}
+	filter := `{externalId: {eq: "S001"}}`
+
+	var plain struct {
+		Recipients struct {
+			Nodes []struct{ ExternalID, FirstName string }
+		}
+	}
+	d.s.MustQuery(t, d.admin, `{ recipients(filter: `+filter+`) { nodes { externalId firstName } } }`, nil, &plain)
+	require.Equal(t, "Ana", plain.Recipients.Nodes[0].FirstName)
+
+	var viaNodes struct{ Recipients struct{ Nodes []node } }
+	d.s.MustQuery(t, d.admin, `{ recipients(filter: `+filter+`) { nodes { externalId phones { number } emails { address } customFields } } }`, nil, &viaNodes)
+	check(t, viaNodes.Recipients.Nodes[0])
+
+	var viaFragment struct {
+		Recipients struct{ Edges []struct{ Node node } }
+	}
+	d.s.MustQuery(t, d.admin, `query { recipients(filter: `+filter+`) { edges { node { externalId ...Contacts ... on Recipient { customFields } } } } }
+		fragment Contacts on Recipient { phones { number } emails { address } }`, nil, &viaFragment)
+	check(t, viaFragment.Recipients.Edges[0].Node)
+
+	var preview struct{ PreviewList struct{ Recipients []node } }
+	d.s.MustQuery(t, d.admin, `{ previewList(filter: `+filter+`) { recipients { externalId phones { number } emails { address } customFields } } }`, nil, &preview)
+	check(t, preview.PreviewList.Recipients[0])
+
+	// Skipped by a directive: not read, and the rest still answers.
+	var skipped struct{ Recipients struct{ Nodes []node } }
+	d.s.MustQuery(t, d.admin, `query($s: Boolean!) { recipients(filter: `+filter+`) { nodes { externalId phones @skip(if: $s) { number } } } }`,
+		map[string]any{"s": true}, &skipped)
+	require.Empty(t, skipped.Recipients.Nodes[0].Phones)
+}

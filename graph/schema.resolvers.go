@@ -98,8 +98,8 @@ func (r *importResolver) Runs(ctx context.Context, obj *imports.Import, first *i
 	if err != nil {
 		return nil, err
 	}
-	c := &model.ImportRunConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Imports.CountRuns(ctx, obj.ID) }}
-	c.Edges, c.Nodes, c.PageInfo = model.Connect(p, runCursor, func(cur string, n imports.Run) model.ImportRunEdge { return model.ImportRunEdge{Cursor: cur, Node: n} })
+	c := &model.ImportRunConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Imports.CountRuns(ctx, obj.ID) }, Cursor: runCursor}
+	c.Nodes, c.PageInfo = model.Connect(p, runCursor)
 	return c, nil
 }
 
@@ -162,10 +162,8 @@ func (r *importRunResolver) Errors(ctx context.Context, obj *imports.Run, first 
 	if err != nil {
 		return nil, err
 	}
-	c := &model.ImportRunErrorConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Imports.CountRunErrors(ctx, obj.ID) }}
-	c.Edges, c.Nodes, c.PageInfo = model.Connect(p, runErrorCursor, func(cur string, n imports.RunError) model.ImportRunErrorEdge {
-		return model.ImportRunErrorEdge{Cursor: cur, Node: n}
-	})
+	c := &model.ImportRunErrorConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Imports.CountRunErrors(ctx, obj.ID) }, Cursor: runErrorCursor}
+	c.Nodes, c.PageInfo = model.Connect(p, runErrorCursor)
 	return c, nil
 }
 
@@ -194,7 +192,7 @@ func (r *listResolver) Additions(ctx context.Context, obj *lists.List, first *in
 	if err != nil {
 		return nil, err
 	}
-	p, err := r.svc.Lists.Additions(ctx, obj, req)
+	p, err := r.svc.Lists.Additions(ctx, obj, recipientParts(ctx), req)
 	return recipientConnection(p, recipients.OrderLastName, nil), err
 }
 
@@ -203,7 +201,7 @@ func (r *listResolver) Exclusions(ctx context.Context, obj *lists.List, first *i
 	if err != nil {
 		return nil, err
 	}
-	p, err := r.svc.Lists.Exclusions(ctx, obj, req)
+	p, err := r.svc.Lists.Exclusions(ctx, obj, recipientParts(ctx), req)
 	return recipientConnection(p, recipients.OrderLastName, nil), err
 }
 
@@ -213,7 +211,7 @@ func (r *listResolver) Members(ctx context.Context, obj *lists.List, first *int,
 		return nil, err
 	}
 	order := orderOr(orderBy)
-	p, err := r.svc.Lists.Members(ctx, obj, order, req)
+	p, err := r.svc.Lists.Members(ctx, obj, order, recipientParts(ctx), req)
 	if err != nil {
 		return nil, err
 	}
@@ -245,10 +243,8 @@ func (r *listResolver) ContactPoints(ctx context.Context, obj *lists.List, kind 
 	if err != nil {
 		return nil, err
 	}
-	c := &model.ContactPointConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Lists.CountContactPoints(ctx, obj, kind) }}
-	c.Edges, c.Nodes, c.PageInfo = model.Connect(p, lists.ContactPointCursor, func(cur string, n lists.ContactPoint) model.ContactPointEdge {
-		return model.ContactPointEdge{Cursor: cur, Node: n}
-	})
+	c := &model.ContactPointConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Lists.CountContactPoints(ctx, obj, kind) }, Cursor: lists.ContactPointCursor}
+	c.Nodes, c.PageInfo = model.Connect(p, lists.ContactPointCursor)
 	return c, nil
 }
 
@@ -368,16 +364,16 @@ func (r *queryResolver) Imports(ctx context.Context, first *int, after *string, 
 		if err != nil {
 			return nil, err
 		}
-		c := &model.ImportConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Imports.CountByAttention(ctx, want) }}
-		c.Edges, c.Nodes, c.PageInfo = model.Connect(p, imports.ImportCursor, func(cur string, n imports.Import) model.ImportEdge { return model.ImportEdge{Cursor: cur, Node: n} })
+		c := &model.ImportConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Imports.CountByAttention(ctx, want) }, Cursor: imports.ImportCursor}
+		c.Nodes, c.PageInfo = model.Connect(p, imports.ImportCursor)
 		return c, nil
 	}
 	p, err := r.svc.Imports.List(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	c := &model.ImportConnection{Count: r.svc.Imports.Count}
-	c.Edges, c.Nodes, c.PageInfo = model.Connect(p, imports.ImportCursor, func(cur string, n imports.Import) model.ImportEdge { return model.ImportEdge{Cursor: cur, Node: n} })
+	c := &model.ImportConnection{Count: r.svc.Imports.Count, Cursor: imports.ImportCursor}
+	c.Nodes, c.PageInfo = model.Connect(p, imports.ImportCursor)
 	return c, nil
 }
 
@@ -408,7 +404,7 @@ func (r *queryResolver) Recipients(ctx context.Context, filter *recipients.Filte
 	}
 	q := recipients.Query{Filter: filter, ImportID: importID, IncludeRemoved: deref(includeRemoved)}
 	order := orderOr(orderBy)
-	p, err := r.svc.Recipients.Search(ctx, q, order, req)
+	p, err := r.svc.Recipients.Search(ctx, q, order, recipientParts(ctx), req)
 	if err != nil {
 		return nil, err
 	}
@@ -424,8 +420,8 @@ func (r *queryResolver) Lists(ctx context.Context, first *int, after *string) (*
 	if err != nil {
 		return nil, err
 	}
-	c := &model.ListConnection{Count: r.svc.Lists.Count}
-	c.Edges, c.Nodes, c.PageInfo = model.Connect(p, lists.Cursor, func(cur string, n lists.List) model.ListEdge { return model.ListEdge{Cursor: cur, Node: n} })
+	c := &model.ListConnection{Count: r.svc.Lists.Count, Cursor: lists.Cursor}
+	c.Nodes, c.PageInfo = model.Connect(p, lists.Cursor)
 	return c, nil
 }
 
@@ -434,7 +430,7 @@ func (r *queryResolver) List(ctx context.Context, id int64) (*lists.List, error)
 }
 
 func (r *queryResolver) PreviewList(ctx context.Context, filter recipients.Filter, first *int, orderBy *recipients.Order) (*lists.Preview, error) {
-	return r.svc.Lists.Preview(ctx, &filter, orderOr(orderBy), first)
+	return r.svc.Lists.Preview(ctx, &filter, orderOr(orderBy), recipientParts(ctx), first)
 }
 
 func (r *queryResolver) RecipientCount(ctx context.Context, filter recipients.Filter) (int, error) {

@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/bytedance/gopkg/util/gctuner"
 
 	"github.com/rollcall/rollcall/graph"
 	"github.com/rollcall/rollcall/internal/app"
@@ -34,6 +37,7 @@ func (s *serveCmd) Run(ctx context.Context, logger *slog.Logger) error {
 // serve runs the HTTP server until ctx ends, then shuts down gracefully.
 // ready, when not nil, is called once the server listens.
 func serve(ctx context.Context, logger *slog.Logger, dbCfg config.Database, cfg config.Server, ready func(addr string, svc *app.Services) error) error {
+	tuneGC(cfg.GCThreshold, logger)
 	// The process id in application_name tells an operator (and the tests)
 	// which node a database session belongs to.
 	d, err := db.Open(ctx, dbCfg.DatabaseURL, db.Options{MaxConns: dbCfg.DBMaxConns, ApplicationName: fmt.Sprintf("rollcall/%d", os.Getpid())})
@@ -85,6 +89,14 @@ func serve(ctx context.Context, logger *slog.Logger, dbCfg config.Database, cfg 
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if cfg.DebugAddr != "" {
+		dbg, err := serveDebug(cfg.DebugAddr, logger)
+		if err != nil {
+			_ = srv.Close()
+			return err
+		}
+		defer dbg.Close()
+	}
 	if ready != nil {
 		if err := ready(ln.Addr().String(), a.Services); err != nil {
 			_ = srv.Close()
@@ -115,4 +127,41 @@ func appOptions(cfg config.Server, logger *slog.Logger, m *metrics.Metrics) app.
 	ic.StaleAfter = cfg.RunStaleAfter
 	ic.SchedulerInterval = cfg.SchedulerEvery
 	return app.Options{Logger: logger, Metrics: m, Imports: ic, ImportWorkers: cfg.Workers}
+}
+
+// serveDebug serves Go's profiles (net/http/pprof) on their own listener,
+// so that they never share the API's port or its authentication-free paths.
+func serveDebug(addr string, logger *slog.Logger) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug listener on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	logger.Info("debug listener", slog.String("addr", ln.Addr().String()))
+	go func() { _ = srv.Serve(ln) }()
+	return srv, nil
+}
+
+// tuneGC lets the heap grow to threshold bytes between collections while it
+// is small. An API node's live heap is a few tens of MB, so with Go's
+// default (GOGC=100) it collected every few tens of MB allocated: at list
+// pages' rates, garbage collection took about a sixth of the CPU
+// (docs/benchmarks.md). GOGC rises up to 500 while the heap is well under
+// threshold and never falls under 100, so a large heap (an import's) is
+// collected exactly as by default, and memory never exceeds the larger of
+// threshold and Go's own target. An operator's GOGC wins.
+func tuneGC(threshold int64, logger *slog.Logger) {
+	if threshold <= 0 || os.Getenv("GOGC") != "" {
+		return
+	}
+	gctuner.SetMinGCPercent(100)
+	gctuner.SetMaxGCPercent(500)
+	gctuner.Tuning(uint64(threshold))
+	logger.Debug("garbage collection tuned", slog.Int64("threshold_bytes", threshold))
 }

@@ -99,7 +99,7 @@ func (s *Service) Explain(ctx context.Context, l *List, recipientID int64) (*Exp
 	for i := range matched {
 		dest = append(dest, &matched[i])
 	}
-	err = s.db.DB.DB.QueryRowContext(ctx, query, p.Args...).Scan(dest...)
+	err = s.db.DB.DB.QueryRowContext(ctx, query, p.QueryArgs()...).Scan(dest...)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			msg := "the recipient does not exist or is outside your data restriction"

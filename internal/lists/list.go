@@ -27,6 +27,14 @@ type List struct {
 	Filter      json.RawMessage `bun:",type:jsonb,nullzero"`
 	CreatedAt   time.Time       `bun:",nullzero,notnull,default:current_timestamp"`
 	UpdatedAt   time.Time       `bun:",nullzero,notnull,default:current_timestamp"`
+
+	// HasAdditions and HasExclusions say whether the list has people
+	// added or skipped by hand, read with the list (see selectLists), so
+	// that membership queries leave out what a list does not use: most
+	// lists are a rule alone, and a rule alone lets the planner use the
+	// filter indexes. A true that has become false costs only speed.
+	HasAdditions  bool `bun:",scanonly"`
+	HasExclusions bool `bun:",scanonly"`
 }
 
 // DecodedFilter returns the list's filter, or nil when it has none.

@@ -16,36 +16,10 @@ import (
 	"github.com/rollcall/rollcall/internal/users"
 )
 
-// handPicked says whether lists have hand-made additions and skips, so that
-// membership queries leave out what a list does not use (most lists are
-// just a rule, and a rule alone lets the planner use the filter indexes).
-type handPicked struct{ additions, exclusions bool }
-
-func (s *Service) handPicked(ctx context.Context, ids []int64) (map[int64]handPicked, error) {
-	rows, err := s.db.DB.DB.QueryContext(ctx, `SELECT l.id,
-			EXISTS (SELECT 1 FROM list_additions a WHERE a.list_id = l.id),
-			EXISTS (SELECT 1 FROM list_exclusions x WHERE x.list_id = l.id)
-		FROM unnest($1::bigint[]) AS l(id)`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("list hand-picked: %w", err)
-	}
-	defer rows.Close()
-	out := map[int64]handPicked{}
-	for rows.Next() {
-		var id int64
-		var h handPicked
-		if err := rows.Scan(&id, &h.additions, &h.exclusions); err != nil {
-			return nil, err
-		}
-		out[id] = h
-	}
-	return out, rows.Err()
-}
-
 // membership compiles "recipient r is a member of l, as the viewer sees it"
 // into p: active, and matching the rule or added by hand, and not skipped,
 // and inside the viewer's restriction.
-func membership(l *List, h handPicked, scope *recipients.Scope, p *recipients.Params) (string, error) {
+func membership(l *List, scope *recipients.Scope, p *recipients.Params) (string, error) {
 	f, err := l.DecodedFilter()
 	if err != nil {
 		return "", err
@@ -57,11 +31,11 @@ func membership(l *List, h handPicked, scope *recipients.Scope, p *recipients.Pa
 		}
 	}
 	member := "(" + rule + ")"
-	if h.additions {
+	if l.HasAdditions {
 		member = "(" + rule + " OR r.id IN (SELECT recipient_id FROM list_additions WHERE list_id = " + p.Add(l.ID) + "))"
 	}
 	conds := []string{"r.removed_at IS NULL", member}
-	if h.exclusions {
+	if l.HasExclusions {
 		conds = append(conds, "r.id NOT IN (SELECT recipient_id FROM list_exclusions WHERE list_id = "+p.Add(l.ID)+")")
 	}
 	if scope.Restriction != nil {
@@ -80,21 +54,17 @@ func (s *Service) memberWhere(ctx context.Context, l *List, p *recipients.Params
 	if err != nil {
 		return "", err
 	}
-	h, err := s.handPicked(ctx, []int64{l.ID})
-	if err != nil {
-		return "", err
-	}
-	return membership(l, h[l.ID], scope, p)
+	return membership(l, scope, p)
 }
 
 // Members returns a page of a list's members the viewer may see.
-func (s *Service) Members(ctx context.Context, l *List, o recipients.Order, req page.Request) (page.Page[recipients.Recipient], error) {
+func (s *Service) Members(ctx context.Context, l *List, o recipients.Order, parts recipients.Parts, req page.Request) (page.Page[recipients.Recipient], error) {
 	p := &recipients.Params{}
 	where, err := s.memberWhere(ctx, l, p)
 	if err != nil {
 		return page.Page[recipients.Recipient]{}, err
 	}
-	return recipients.SelectPage(ctx, s.db.DB, where, p, o, req)
+	return recipients.SelectPage(ctx, s.db, where, p, o, parts, req)
 }
 
 // MemberCount counts a list's members the viewer may see.
@@ -113,24 +83,16 @@ func (s *Service) MemberCounts(ctx context.Context, ls []*List) (map[int64]int, 
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]int64, len(ls))
-	for i, l := range ls {
-		ids[i] = l.ID
-	}
-	hands, err := s.handPicked(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
 	p := &recipients.Params{}
 	parts := make([]string, len(ls))
 	for i, l := range ls {
-		where, err := membership(l, hands[l.ID], scope, p)
+		where, err := membership(l, scope, p)
 		if err != nil {
 			return nil, err
 		}
 		parts[i] = "SELECT " + p.Add(l.ID) + "::bigint, count(*) FROM recipients AS r WHERE " + where
 	}
-	rows, err := s.db.DB.DB.QueryContext(ctx, strings.Join(parts, " UNION ALL "), p.Args...)
+	rows, err := s.db.DB.DB.QueryContext(ctx, strings.Join(parts, " UNION ALL "), p.QueryArgs()...)
 	if err != nil {
 		return nil, fmt.Errorf("count members: %w", err)
 	}
@@ -155,7 +117,7 @@ type Preview struct {
 
 // Preview counts and returns the first page of what f selects for the
 // viewer, without saving anything.
-func (s *Service) Preview(ctx context.Context, f *recipients.Filter, o recipients.Order, first *int) (*Preview, error) {
+func (s *Service) Preview(ctx context.Context, f *recipients.Filter, o recipients.Order, parts recipients.Parts, first *int) (*Preview, error) {
 	scope, err := recipients.ScopeOf(users.ViewerFrom(ctx))
 	if err != nil {
 		return nil, err
@@ -172,15 +134,15 @@ func (s *Service) Preview(ctx context.Context, f *recipients.Filter, o recipient
 		return nil, err
 	}
 	p := &recipients.Params{}
-	where, err := membership(l, handPicked{}, scope, p)
+	where, err := membership(l, scope, p)
 	if err != nil {
 		return nil, err
 	}
-	n, err := recipients.CountWhere(ctx, s.db.DB, where, p)
+	n, err := recipients.CountWhere(ctx, s.db, where, p)
 	if err != nil {
 		return nil, err
 	}
-	pg, err := recipients.SelectPage(ctx, s.db.DB, where, p, o, req)
+	pg, err := recipients.SelectPage(ctx, s.db, where, p, o, parts, req)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +168,7 @@ func (s *Service) ExportCSV(ctx context.Context, id int64, w io.Writer) error {
 			coalesce((SELECT string_agg(x->>'label' || ': ' || (x->>'address'), '; ') FROM jsonb_array_elements(r.emails) x), ''),
 			i.name
 		FROM recipients AS r JOIN imports AS i ON i.id = r.import_id
-		WHERE `+where+` ORDER BY r.last_name, r.first_name, r.id`, p.Args...)
+		WHERE `+where+` ORDER BY r.last_name, r.first_name, r.id`, p.QueryArgs()...)
 	if err != nil {
 		return fmt.Errorf("export list %d: %w", l.ID, err)
 	}
@@ -269,7 +231,7 @@ func (s *Service) ContactPoints(ctx context.Context, l *List, kind ContactKind, 
 		FROM (SELECT r.id, ` + col + ` AS contacts FROM recipients AS r WHERE ` + where + `) AS m,
 			jsonb_array_elements(m.contacts) AS x` + cond + `
 		GROUP BY value ORDER BY value LIMIT ` + p.Add(req.Limit())
-	rows, err := s.db.DB.DB.QueryContext(ctx, sql, p.Args...)
+	rows, err := s.db.DB.DB.QueryContext(ctx, sql, p.QueryArgs()...)
 	if err != nil {
 		return page.Page[ContactPoint]{}, fmt.Errorf("contact points: %w", err)
 	}
@@ -304,14 +266,14 @@ func (s *Service) CountContactPoints(ctx context.Context, l *List, kind ContactK
 		return 0, err
 	}
 	var n int
-	err = s.db.DB.DB.QueryRowContext(ctx, `SELECT count(DISTINCT x->>'`+key+`') FROM recipients AS r, jsonb_array_elements(`+col+`) AS x WHERE `+where, p.Args...).Scan(&n)
+	err = s.db.DB.DB.QueryRowContext(ctx, `SELECT count(DISTINCT x->>'`+key+`') FROM recipients AS r, jsonb_array_elements(`+col+`) AS x WHERE `+where, p.QueryArgs()...).Scan(&n)
 	return n, err
 }
 
 // handPickedPage returns a page of a list's hand-added (table
 // list_additions) or skipped (list_exclusions) people, as the viewer sees
 // them.
-func (s *Service) handPickedPage(ctx context.Context, l *List, table string, req page.Request) (page.Page[recipients.Recipient], error) {
+func (s *Service) handPickedPage(ctx context.Context, l *List, table string, parts recipients.Parts, req page.Request) (page.Page[recipients.Recipient], error) {
 	scope, err := recipients.ScopeOf(users.ViewerFrom(ctx))
 	if err != nil {
 		return page.Page[recipients.Recipient]{}, err
@@ -322,17 +284,17 @@ func (s *Service) handPickedPage(ctx context.Context, l *List, table string, req
 		return page.Page[recipients.Recipient]{}, err
 	}
 	where := "r.id IN (SELECT recipient_id FROM " + table + " WHERE list_id = " + p.Add(l.ID) + ") AND " + restriction
-	return recipients.SelectPage(ctx, s.db.DB, where, p, recipients.OrderLastName, req)
+	return recipients.SelectPage(ctx, s.db, where, p, recipients.OrderLastName, parts, req)
 }
 
 // Additions returns a page of the people added to the list by hand.
-func (s *Service) Additions(ctx context.Context, l *List, req page.Request) (page.Page[recipients.Recipient], error) {
-	return s.handPickedPage(ctx, l, "list_additions", req)
+func (s *Service) Additions(ctx context.Context, l *List, parts recipients.Parts, req page.Request) (page.Page[recipients.Recipient], error) {
+	return s.handPickedPage(ctx, l, "list_additions", parts, req)
 }
 
 // Exclusions returns a page of the people skipped by hand.
-func (s *Service) Exclusions(ctx context.Context, l *List, req page.Request) (page.Page[recipients.Recipient], error) {
-	return s.handPickedPage(ctx, l, "list_exclusions", req)
+func (s *Service) Exclusions(ctx context.Context, l *List, parts recipients.Parts, req page.Request) (page.Page[recipients.Recipient], error) {
+	return s.handPickedPage(ctx, l, "list_exclusions", parts, req)
 }
 
 // CanEdit reports whether the viewer may change l.

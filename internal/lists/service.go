@@ -70,7 +70,7 @@ func (s *Service) load(ctx context.Context, idb bun.IDB, id int64, need access) 
 		return nil, nil, err
 	}
 	l := new(List)
-	q := idb.NewSelect().Model(l).Where("id = ?", id)
+	q := selectLists(idb.NewSelect().Model(l)).Where("l.id = ?", id)
 	if need == accessWrite {
 		q = q.For("UPDATE")
 	}
@@ -93,6 +93,14 @@ func (s *Service) load(ctx context.Context, idb bun.IDB, id int64, need access) 
 	return v, l, nil
 }
 
+// selectLists reads lists with whether they have hand-made additions and
+// skips (List.HasAdditions, HasExclusions).
+func selectLists(q *bun.SelectQuery) *bun.SelectQuery {
+	return q.ColumnExpr("l.*").
+		ColumnExpr("EXISTS (SELECT 1 FROM list_additions AS a WHERE a.list_id = l.id) AS has_additions").
+		ColumnExpr("EXISTS (SELECT 1 FROM list_exclusions AS x WHERE x.list_id = l.id) AS has_exclusions")
+}
+
 // Get returns a list the viewer owns, is shared or (admins) any.
 func (s *Service) Get(ctx context.Context, id int64) (*List, error) {
 	_, l, err := s.load(ctx, s.db, id, accessRead)
@@ -102,7 +110,7 @@ func (s *Service) Get(ctx context.Context, id int64) (*List, error) {
 // GetMany returns lists by id for dataloaders (caller checked access).
 func (s *Service) GetMany(ctx context.Context, ids []int64) ([]List, error) {
 	var out []List
-	if err := s.db.NewSelect().Model(&out).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+	if err := selectLists(s.db.NewSelect().Model(&out)).Where("l.id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("get lists: %w", err)
 	}
 	return out, nil
@@ -138,7 +146,7 @@ func (s *Service) List(ctx context.Context, req page.Request) (page.Page[List], 
 		return page.Page[List]{}, err
 	}
 	var out []List
-	q := s.visible(ctx, v, s.db.NewSelect().Model(&out)).OrderExpr("lower(l.name), l.id").Limit(req.Limit())
+	q := s.visible(ctx, v, selectLists(s.db.NewSelect().Model(&out))).OrderExpr("lower(l.name), l.id").Limit(req.Limit())
 	if req.HasCursor() {
 		q = q.Where("(lower(l.name), l.id) > (?, ?)", c.Name, c.ID)
 	}
@@ -320,7 +328,7 @@ func (s *Service) requireVisible(ctx context.Context, tx bun.Tx, v *users.Viewer
 	if err != nil {
 		return err
 	}
-	rows, err := tx.Tx.QueryContext(ctx, "SELECT r.id FROM recipients AS r WHERE r.removed_at IS NULL AND r.id = ANY("+p.Add(ids)+") AND "+where, p.Args...)
+	rows, err := tx.Tx.QueryContext(ctx, "SELECT r.id FROM recipients AS r WHERE r.removed_at IS NULL AND r.id = ANY("+p.Add(ids)+") AND "+where, p.QueryArgs()...)
 	if err != nil {
 		return fmt.Errorf("check recipients: %w", err)
 	}
@@ -360,6 +368,7 @@ func (s *Service) add(ctx context.Context, tx bun.Tx, v *users.Viewer, l *List, 
 	if err != nil {
 		return fmt.Errorf("add members: %w", err)
 	}
+	l.HasAdditions = l.HasAdditions || len(ids) > 0
 	return nil
 }
 
@@ -411,8 +420,12 @@ func (s *Service) RemoveMembers(ctx context.Context, id int64, recipientIDs []in
 			SELECT ` + p.Add(l.ID) + `, r.id, ` + p.Add(v.User.ID) + `, ` + p.Add(s.now()) + `
 			FROM recipients AS r WHERE r.id = ANY(` + p.Add(recipientIDs) + `) AND (` + rule + `)
 			ON CONFLICT DO NOTHING`
-		if _, err := tx.Tx.ExecContext(ctx, sql, p.Args...); err != nil {
+		res, err := tx.Tx.ExecContext(ctx, sql, p.QueryArgs()...)
+		if err != nil {
 			return fmt.Errorf("skip members: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			l.HasExclusions = true
 		}
 		return nil
 	})

@@ -92,7 +92,7 @@ func (f *fixtureRecipients) match(t *testing.T, filter *Filter) ([]string, error
 	if err != nil {
 		return nil, err
 	}
-	rows, err := scanRecipients(context.Background(), f.db.DB, "SELECT r.* FROM recipients AS r WHERE "+where+" ORDER BY r.external_id", p.Args)
+	rows, err := scanRecipients(context.Background(), f.db, "SELECT "+columns+" FROM recipients AS r WHERE "+where+" ORDER BY r.external_id", p, AllParts, 0)
 	require.NoError(t, err)
 	keys := []string{}
 	for _, r := range rows {

@@ -8,9 +8,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/uptrace/bun"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/page"
 	"github.com/rollcall/rollcall/internal/users"
 )
@@ -39,7 +40,7 @@ var orders = map[Order][]orderKey{
 	OrderFirstName:  {{"r.first_name", false}, {"r.last_name", false}, {"r.id", true}},
 	OrderExternalID: {{"r.external_id", false}, {"r.id", true}},
 	OrderGrade:      {{"coalesce(r.grade_rank, 99)", true}, {"r.last_name", false}, {"r.first_name", false}, {"r.id", true}},
-	OrderSchool:     {{"coalesce(lower(r.school), '')", false}, {"r.last_name", false}, {"r.first_name", false}, {"r.id", true}},
+	OrderSchool:     {{"coalesce(r.school_key, '')", false}, {"r.last_name", false}, {"r.first_name", false}, {"r.id", true}},
 }
 
 // cursorValues reads the keys of r for order o, for its cursor.
@@ -189,24 +190,73 @@ func keyset(o Order, req page.Request, p *Params) (where, orderBy string, err er
 	return "(" + orderBy + ") > (" + strings.Join(params, ", ") + ")", orderBy, nil
 }
 
-// scanRecipients runs a query with numbered parameters (values never enter
-// the SQL text: Bun would inline them) and scans rows with Bun.
-func scanRecipients(ctx context.Context, db *bun.DB, sql string, args []any) ([]Recipient, error) {
-	rows, err := db.DB.QueryContext(ctx, sql, args...)
+// Parts are the large parts of a recipient, read only when wanted: most
+// pages show names, and contacts and custom fields are JSON that
+// PostgreSQL renders and Go copies for every row.
+type Parts uint8
+
+const (
+	PartContacts     Parts = 1 << iota // phones and emails
+	PartCustomFields                   // custom fields
+	AllParts         = PartContacts | PartCustomFields
+)
+
+// columns are the columns of a Recipient, in scanRecipient's order.
+const columns = `r.id, r.import_id, r.external_id, r.type, r.first_name, r.last_name, r.grade, r.grade_rank,
+	r.school, r.language, r.phones, r.emails, r.custom_fields, r.row_hash, r.created_at, r.updated_at,
+	r.removed_at, r.removed_by_run_id`
+
+// columns are the columns to read for parts (NULL for those left out).
+func (ps Parts) columns() string {
+	if ps&AllParts == AllParts {
+		return columns
+	}
+	c := columns
+	if ps&PartContacts == 0 {
+		c = strings.Replace(c, "r.phones, r.emails", "NULL, NULL", 1)
+	}
+	if ps&PartCustomFields == 0 {
+		c = strings.Replace(c, "r.custom_fields", "NULL", 1)
+	}
+	return c
+}
+
+func scanRecipient(row pgx.CollectableRow) (Recipient, error) {
+	var r Recipient
+	// JSON as []byte: pgx copies it as is (into a json.RawMessage it would
+	// run json.Unmarshal, checking what PostgreSQL already checked).
+	err := row.Scan(&r.ID, &r.ImportID, &r.ExternalID, &r.Type, &r.FirstName, &r.LastName, &r.Grade, &r.GradeRank,
+		&r.School, &r.Language, (*[]byte)(&r.PhonesJSON), (*[]byte)(&r.EmailsJSON), (*[]byte)(&r.CustomFieldsJSON),
+		&r.RowHash, &r.CreatedAt, &r.UpdatedAt, &r.RemovedAt, &r.RemovedByRunID)
+	return r, err
+}
+
+// scanRecipients runs a query of columns with p's numbered parameters
+// (values never enter the SQL text: Bun would inline them). It reads with
+// pgx directly, not through database/sql and Bun's reflection: pages of
+// recipients are the service's hottest path, and that cost a fifth of a
+// page's CPU (docs/benchmarks.md).
+// At most limit rows are expected; parts are those the query reads.
+func scanRecipients(ctx context.Context, d *db.DB, sql string, p *Params, parts Parts, limit int) ([]Recipient, error) {
+	rows, err := d.Pool.Query(ctx, sql, p.QueryArgs()...)
 	if err != nil {
 		return nil, fmt.Errorf("query recipients: %w", err)
 	}
-	defer rows.Close()
-	var out []Recipient
-	if err := db.ScanRows(ctx, rows, &out); err != nil {
-		return nil, fmt.Errorf("scan recipients: %w", err)
+	out, err := pgx.AppendRows(make([]Recipient, 0, limit), rows, scanRecipient)
+	if err != nil {
+		return nil, fmt.Errorf("read recipients: %w", err)
+	}
+	if parts != AllParts {
+		for i := range out {
+			out[i].read = parts
+		}
 	}
 	return out, nil
 }
 
-// SelectPage runs a page of query q in scope s, ordered by o. extra, when
-// set, is more SQL conditions (with their parameters already in p).
-func SelectPage(ctx context.Context, db *bun.DB, where string, p *Params, o Order, req page.Request) (page.Page[Recipient], error) {
+// SelectPage reads a page of the recipients matching where (with its
+// parameters in p), ordered by o, with parts.
+func SelectPage(ctx context.Context, d *db.DB, where string, p *Params, o Order, parts Parts, req page.Request) (page.Page[Recipient], error) {
 	ks, orderBy, err := keyset(o, req, p)
 	if err != nil {
 		return page.Page[Recipient]{}, err
@@ -214,8 +264,8 @@ func SelectPage(ctx context.Context, db *bun.DB, where string, p *Params, o Orde
 	if ks != "" {
 		where = "(" + where + ") AND " + ks
 	}
-	sql := "SELECT r.* FROM recipients AS r WHERE " + where + " ORDER BY " + orderBy + " LIMIT " + p.Add(req.Limit())
-	rows, err := scanRecipients(ctx, db, sql, p.Args)
+	sql := "SELECT " + parts.columns() + " FROM recipients AS r WHERE " + where + " ORDER BY " + orderBy + " LIMIT " + p.Add(req.Limit())
+	rows, err := scanRecipients(ctx, d, sql, p, parts, int(req.Limit()))
 	if err != nil {
 		return page.Page[Recipient]{}, err
 	}
@@ -223,9 +273,9 @@ func SelectPage(ctx context.Context, db *bun.DB, where string, p *Params, o Orde
 }
 
 // CountWhere counts the recipients matching where.
-func CountWhere(ctx context.Context, db *bun.DB, where string, p *Params) (int, error) {
+func CountWhere(ctx context.Context, d *db.DB, where string, p *Params) (int, error) {
 	var n int
-	if err := db.DB.QueryRowContext(ctx, "SELECT count(*) FROM recipients AS r WHERE "+where, p.Args...).Scan(&n); err != nil {
+	if err := d.DB.DB.QueryRowContext(ctx, "SELECT count(*) FROM recipients AS r WHERE "+where, p.QueryArgs()...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count recipients: %w", err)
 	}
 	return n, nil

@@ -41,7 +41,7 @@ func (s *Service) Get(ctx context.Context, id int64) (*Recipient, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := scanRecipients(ctx, s.db.DB, "SELECT r.* FROM recipients AS r WHERE r.id = "+p.Add(id)+" AND "+where, p.Args)
+	rows, err := scanRecipients(ctx, s.db, "SELECT "+columns+" FROM recipients AS r WHERE r.id = "+p.Add(id)+" AND "+where, p, AllParts, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +63,7 @@ func (s *Service) GetMany(ctx context.Context, ids []int64) ([]Recipient, error)
 	if err != nil {
 		return nil, err
 	}
-	return scanRecipients(ctx, s.db.DB, "SELECT r.* FROM recipients AS r WHERE r.id = ANY("+p.Add(ids)+") AND "+where, p.Args)
+	return scanRecipients(ctx, s.db, "SELECT "+columns+" FROM recipients AS r WHERE r.id = ANY("+p.Add(ids)+") AND "+where, p, AllParts, len(ids))
 }
 
 // checkQuery applies who may ask what: browsing an import with its removed
@@ -80,7 +80,7 @@ func checkQuery(scope *Scope, q Query) error {
 
 // Search returns a page of the recipients matching q that the viewer may
 // see.
-func (s *Service) Search(ctx context.Context, q Query, o Order, req page.Request) (page.Page[Recipient], error) {
+func (s *Service) Search(ctx context.Context, q Query, o Order, parts Parts, req page.Request) (page.Page[Recipient], error) {
 	scope, err := s.Scope(ctx)
 	if err != nil {
 		return page.Page[Recipient]{}, err
@@ -93,7 +93,7 @@ func (s *Service) Search(ctx context.Context, q Query, o Order, req page.Request
 	if err != nil {
 		return page.Page[Recipient]{}, err
 	}
-	return SelectPage(ctx, s.db.DB, where, p, o, req)
+	return SelectPage(ctx, s.db, where, p, o, parts, req)
 }
 
 // Count counts the recipients matching q that the viewer may see.
@@ -110,7 +110,7 @@ func (s *Service) Count(ctx context.Context, q Query) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return CountWhere(ctx, s.db.DB, where, p)
+	return CountWhere(ctx, s.db, where, p)
 }
 
 // GroupField is what recipient counts are grouped by.
@@ -181,7 +181,7 @@ func (s *Service) Counts(ctx context.Context, f *Filter, groupBy []GroupBy) ([]G
 	group := strings.Join(exprs, ", ")
 	sql := "SELECT " + group + ", count(*) FROM recipients AS r WHERE " + where +
 		" GROUP BY " + group + " ORDER BY " + strings.Join(orderBy, ", ") + " NULLS LAST LIMIT " + p.Add(maxGroups)
-	rows, err := s.db.DB.DB.QueryContext(ctx, sql, p.Args...)
+	rows, err := s.db.DB.DB.QueryContext(ctx, sql, p.QueryArgs()...)
 	if err != nil {
 		return nil, fmt.Errorf("count recipients by group: %w", err)
 	}
