@@ -58,7 +58,11 @@ func BenchmarkListQueries(b *testing.B) {
 		b.Fatalf("schools: %v %v", schools, err)
 	}
 	var homeroom string
+	var homeroomCount int
 	if err := conn.QueryRow(context.Background(), `SELECT custom_fields->>'homeroom' FROM recipients WHERE custom_fields ? 'homeroom' LIMIT 1`).Scan(&homeroom); err != nil {
+		b.Fatal(err)
+	}
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM recipients WHERE custom_fields->>'homeroom' = $1`, homeroom).Scan(&homeroomCount); err != nil {
 		b.Fatal(err)
 	}
 	conn.Close(context.Background())
@@ -71,7 +75,7 @@ func BenchmarkListQueries(b *testing.B) {
 	}
 	s.graphql(b, `mutation($s: [String!]!) { createList(input: {name: "Grade 5 at three schools",
 		filter: {grade: {in: ["5"]}, school: {in: $s}}}) { id memberCount } }`, map[string]any{"s": schools}, &list)
-	b.Logf("list: %d members (grade 5 at %v)", list.CreateList.MemberCount, schools)
+	b.Logf("list: %d members (grade 5 at %v); homeroom %q: %d recipients", list.CreateList.MemberCount, schools, homeroom, homeroomCount)
 
 	queries := []struct {
 		name, query string
