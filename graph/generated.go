@@ -17,6 +17,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/rollcall/rollcall/graph/model"
 	"github.com/rollcall/rollcall/graph/scalar"
+	"github.com/rollcall/rollcall/internal/audit"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/lists"
 	"github.com/rollcall/rollcall/internal/recipients"
@@ -37,6 +38,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	ApiToken() ApiTokenResolver
 	AttentionReason() AttentionReasonResolver
+	AuditEntry() AuditEntryResolver
 	ContactPoint() ContactPointResolver
 	Import() ImportResolver
 	ImportFile() ImportFileResolver
@@ -73,6 +75,30 @@ type ComplexityRoot struct {
 		Since   func(childComplexity int) int
 	}
 
+	AuditEntry struct {
+		Action     func(childComplexity int) int
+		Actor      func(childComplexity int) int
+		ActorEmail func(childComplexity int) int
+		At         func(childComplexity int) int
+		Details    func(childComplexity int) int
+		ID         func(childComplexity int) int
+		TargetID   func(childComplexity int) int
+		TargetName func(childComplexity int) int
+		TargetType func(childComplexity int) int
+	}
+
+	AuditEntryConnection struct {
+		Edges      func(childComplexity int) int
+		Nodes      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	AuditEntryEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	ContactPoint struct {
 		Labels         func(childComplexity int) int
 		RecipientCount func(childComplexity int) int
@@ -97,6 +123,19 @@ type ComplexityRoot struct {
 		Token    func(childComplexity int) int
 	}
 
+	DeleteImpact struct {
+		Files      func(childComplexity int) int
+		Lists      func(childComplexity int) int
+		Recipients func(childComplexity int) int
+		Runs       func(childComplexity int) int
+		Users      func(childComplexity int) int
+	}
+
+	DeleteImportPayload struct {
+		Impact func(childComplexity int) int
+		Import func(childComplexity int) int
+	}
+
 	Email struct {
 		Address func(childComplexity int) int
 		Label   func(childComplexity int) int
@@ -108,6 +147,11 @@ type ComplexityRoot struct {
 		CreatedAt            func(childComplexity int) int
 		CreatedBy            func(childComplexity int) int
 		DefaultRecipientType func(childComplexity int) int
+		DeleteImpact         func(childComplexity int, recipients *imports.DeleteMode) int
+		DeleteMode           func(childComplexity int) int
+		Deleted              func(childComplexity int) int
+		DeletedAt            func(childComplexity int) int
+		DeletedBy            func(childComplexity int) int
 		Description          func(childComplexity int) int
 		FileDate             func(childComplexity int) int
 		ID                   func(childComplexity int) int
@@ -121,6 +165,7 @@ type ComplexityRoot struct {
 		Name                 func(childComplexity int) int
 		NeedsAttention       func(childComplexity int) int
 		NextScheduledRunAt   func(childComplexity int) int
+		PurgeAfter           func(childComplexity int) int
 		RecipientCount       func(childComplexity int) int
 		RejectionThreshold   func(childComplexity int) int
 		RemovalThreshold     func(childComplexity int) int
@@ -157,31 +202,34 @@ type ComplexityRoot struct {
 	}
 
 	ImportRun struct {
-		ApprovedAt  func(childComplexity int) int
-		ApprovedBy  func(childComplexity int) int
-		Attempts    func(childComplexity int) int
-		Changes     func(childComplexity int) int
-		Created     func(childComplexity int) int
-		DryRun      func(childComplexity int) int
-		Errors      func(childComplexity int, first *int, after *string) int
-		File        func(childComplexity int) int
-		FinishedAt  func(childComplexity int) int
-		ID          func(childComplexity int) int
-		Import      func(childComplexity int) int
-		Message     func(childComplexity int) int
-		Progress    func(childComplexity int) int
-		QueuedAt    func(childComplexity int) int
-		Rejected    func(childComplexity int) int
-		Removed     func(childComplexity int) int
-		RequestedBy func(childComplexity int) int
-		Restored    func(childComplexity int) int
-		RowsRead    func(childComplexity int) int
-		StartedAt   func(childComplexity int) int
-		Status      func(childComplexity int) int
-		Trigger     func(childComplexity int) int
-		Unchanged   func(childComplexity int) int
-		Updated     func(childComplexity int) int
-		Warnings    func(childComplexity int) int
+		ApprovedAt    func(childComplexity int) int
+		ApprovedBy    func(childComplexity int) int
+		Attempts      func(childComplexity int) int
+		Changes       func(childComplexity int) int
+		Created       func(childComplexity int) int
+		DryRun        func(childComplexity int) int
+		Errors        func(childComplexity int, first *int, after *string) int
+		File          func(childComplexity int) int
+		FinishedAt    func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Import        func(childComplexity int) int
+		Message       func(childComplexity int) int
+		Progress      func(childComplexity int) int
+		QueuedAt      func(childComplexity int) int
+		Rejected      func(childComplexity int) int
+		Removed       func(childComplexity int) int
+		RequestedBy   func(childComplexity int) int
+		Restored      func(childComplexity int) int
+		RevertedBy    func(childComplexity int) int
+		RevertsRun    func(childComplexity int) int
+		RowsRead      func(childComplexity int) int
+		StartedAt     func(childComplexity int) int
+		Status        func(childComplexity int) int
+		Trigger       func(childComplexity int) int
+		Unchanged     func(childComplexity int) int
+		UndoAvailable func(childComplexity int) int
+		Updated       func(childComplexity int) int
+		Warnings      func(childComplexity int) int
 	}
 
 	ImportRunChange struct {
@@ -268,6 +316,12 @@ type ComplexityRoot struct {
 		Reasons           func(childComplexity int) int
 	}
 
+	ListImpact struct {
+		List          func(childComplexity int) int
+		MembersAfter  func(childComplexity int) int
+		MembersBefore func(childComplexity int) int
+	}
+
 	ListPreview struct {
 		Count      func(childComplexity int) int
 		Recipients func(childComplexity int) int
@@ -293,8 +347,11 @@ type ComplexityRoot struct {
 		CreateImport         func(childComplexity int, input imports.CreateImportInput) int
 		CreateList           func(childComplexity int, input lists.CreateListInput) int
 		CreateUser           func(childComplexity int, input users.CreateUserInput) int
+		DeleteImport         func(childComplexity int, id int64, confirmName string, recipients imports.DeleteMode) int
 		DeleteList           func(childComplexity int, id int64) int
 		RemoveListMembers    func(childComplexity int, listID int64, recipientIds []int64) int
+		RestoreImport        func(childComplexity int, id int64) int
+		RevertImportRun      func(childComplexity int, runID int64) int
 		RevokeAPIToken       func(childComplexity int, id int64) int
 		RunImport            func(childComplexity int, importID int64, dryRun *bool) int
 		SetUserRestriction   func(childComplexity int, userID int64, filter recipients.Filter) int
@@ -318,10 +375,11 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		AuditLog        func(childComplexity int, first *int, after *string, actor *int64, target *model.AuditTargetInput, action *audit.Action, since *time.Time) int
 		FindUsers       func(childComplexity int, search string, first *int) int
 		Import          func(childComplexity int, id int64) int
 		ImportRun       func(childComplexity int, id int64) int
-		Imports         func(childComplexity int, first *int, after *string, needsAttention *bool) int
+		Imports         func(childComplexity int, first *int, after *string, needsAttention *bool, includeDeleted *bool) int
 		List            func(childComplexity int, id int64) int
 		Lists           func(childComplexity int, first *int, after *string) int
 		Me              func(childComplexity int) int
@@ -339,6 +397,7 @@ type ComplexityRoot struct {
 	Recipient struct {
 		CreatedAt    func(childComplexity int) int
 		CustomFields func(childComplexity int) int
+		Detached     func(childComplexity int) int
 		Emails       func(childComplexity int) int
 		ExternalID   func(childComplexity int) int
 		FirstName    func(childComplexity int) int
@@ -437,6 +496,9 @@ type ApiTokenResolver interface {
 type AttentionReasonResolver interface {
 	Run(ctx context.Context, obj *imports.AttentionReason) (*imports.Run, error)
 }
+type AuditEntryResolver interface {
+	Actor(ctx context.Context, obj *audit.Entry) (*users.User, error)
+}
 type ContactPointResolver interface {
 	RecipientCount(ctx context.Context, obj *lists.ContactPoint) (int, error)
 	Recipients(ctx context.Context, obj *lists.ContactPoint) ([]recipients.Recipient, error)
@@ -459,6 +521,10 @@ type ImportResolver interface {
 	RecipientCount(ctx context.Context, obj *imports.Import) (int, error)
 	UserCount(ctx context.Context, obj *imports.Import) (int, error)
 	CreatedBy(ctx context.Context, obj *imports.Import) (*users.User, error)
+
+	DeleteImpact(ctx context.Context, obj *imports.Import, recipients *imports.DeleteMode) (*imports.DeleteImpact, error)
+
+	DeletedBy(ctx context.Context, obj *imports.Import) (*users.User, error)
 }
 type ImportFileResolver interface {
 	Import(ctx context.Context, obj *imports.File) (*imports.Import, error)
@@ -479,6 +545,9 @@ type ImportRunResolver interface {
 	Errors(ctx context.Context, obj *imports.Run, first *int, after *string) (*model.ImportRunErrorConnection, error)
 
 	Changes(ctx context.Context, obj *imports.Run) ([]imports.RunChange, error)
+	RevertsRun(ctx context.Context, obj *imports.Run) (*imports.Run, error)
+	RevertedBy(ctx context.Context, obj *imports.Run) (*imports.Run, error)
+	UndoAvailable(ctx context.Context, obj *imports.Run) (bool, error)
 }
 type ListResolver interface {
 	Owner(ctx context.Context, obj *lists.List) (*users.User, error)
@@ -504,6 +573,9 @@ type MutationResolver interface {
 	RunImport(ctx context.Context, importID int64, dryRun *bool) (*imports.Run, error)
 	ApproveImportRun(ctx context.Context, id int64) (*imports.Run, error)
 	CancelImportRun(ctx context.Context, id int64) (*imports.Run, error)
+	DeleteImport(ctx context.Context, id int64, confirmName string, recipients imports.DeleteMode) (*model.DeleteImportPayload, error)
+	RestoreImport(ctx context.Context, id int64) (*imports.Import, error)
+	RevertImportRun(ctx context.Context, runID int64) (*imports.Run, error)
 	CreateList(ctx context.Context, input lists.CreateListInput) (*lists.List, error)
 	UpdateList(ctx context.Context, id int64, input lists.UpdateListInput) (*lists.List, error)
 	DeleteList(ctx context.Context, id int64) (*lists.List, error)
@@ -517,7 +589,7 @@ type QueryResolver interface {
 	Me(ctx context.Context) (*users.User, error)
 	Users(ctx context.Context, first *int, after *string, search *string) (*model.UserConnection, error)
 	User(ctx context.Context, id int64) (*users.User, error)
-	Imports(ctx context.Context, first *int, after *string, needsAttention *bool) (*model.ImportConnection, error)
+	Imports(ctx context.Context, first *int, after *string, needsAttention *bool, includeDeleted *bool) (*model.ImportConnection, error)
 	SystemStatus(ctx context.Context) (*imports.SystemStatus, error)
 	Import(ctx context.Context, id int64) (*imports.Import, error)
 	ImportRun(ctx context.Context, id int64) (*imports.Run, error)
@@ -530,9 +602,11 @@ type QueryResolver interface {
 	RecipientCount(ctx context.Context, filter recipients.Filter) (int, error)
 	RecipientCounts(ctx context.Context, filter recipients.Filter, groupBy []recipients.GroupBy) ([]recipients.GroupCount, error)
 	FindUsers(ctx context.Context, search string, first *int) ([]users.User, error)
+	AuditLog(ctx context.Context, first *int, after *string, actor *int64, target *model.AuditTargetInput, action *audit.Action, since *time.Time) (*model.AuditEntryConnection, error)
 }
 type RecipientResolver interface {
 	Import(ctx context.Context, obj *recipients.Recipient) (*imports.Import, error)
+	Detached(ctx context.Context, obj *recipients.Recipient) (bool, error)
 }
 type SubscriptionResolver interface {
 	ImportRunUpdated(ctx context.Context, id int64) (<-chan *imports.Run, error)
@@ -642,6 +716,99 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AttentionReason.Since(childComplexity), true
 
+	case "AuditEntry.action":
+		if e.ComplexityRoot.AuditEntry.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntry.Action(childComplexity), true
+	case "AuditEntry.actor":
+		if e.ComplexityRoot.AuditEntry.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntry.Actor(childComplexity), true
+	case "AuditEntry.actorEmail":
+		if e.ComplexityRoot.AuditEntry.ActorEmail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntry.ActorEmail(childComplexity), true
+	case "AuditEntry.at":
+		if e.ComplexityRoot.AuditEntry.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntry.At(childComplexity), true
+	case "AuditEntry.details":
+		if e.ComplexityRoot.AuditEntry.Details == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntry.Details(childComplexity), true
+	case "AuditEntry.id":
+		if e.ComplexityRoot.AuditEntry.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntry.ID(childComplexity), true
+	case "AuditEntry.targetId":
+		if e.ComplexityRoot.AuditEntry.TargetID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntry.TargetID(childComplexity), true
+	case "AuditEntry.targetName":
+		if e.ComplexityRoot.AuditEntry.TargetName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntry.TargetName(childComplexity), true
+	case "AuditEntry.targetType":
+		if e.ComplexityRoot.AuditEntry.TargetType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntry.TargetType(childComplexity), true
+
+	case "AuditEntryConnection.edges":
+		if e.ComplexityRoot.AuditEntryConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntryConnection.Edges(childComplexity), true
+	case "AuditEntryConnection.nodes":
+		if e.ComplexityRoot.AuditEntryConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntryConnection.Nodes(childComplexity), true
+	case "AuditEntryConnection.pageInfo":
+		if e.ComplexityRoot.AuditEntryConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntryConnection.PageInfo(childComplexity), true
+	case "AuditEntryConnection.totalCount":
+		if e.ComplexityRoot.AuditEntryConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntryConnection.TotalCount(childComplexity), true
+
+	case "AuditEntryEdge.cursor":
+		if e.ComplexityRoot.AuditEntryEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntryEdge.Cursor(childComplexity), true
+	case "AuditEntryEdge.node":
+		if e.ComplexityRoot.AuditEntryEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEntryEdge.Node(childComplexity), true
+
 	case "ContactPoint.labels":
 		if e.ComplexityRoot.ContactPoint.Labels == nil {
 			break
@@ -718,6 +885,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateApiTokenPayload.Token(childComplexity), true
 
+	case "DeleteImpact.files":
+		if e.ComplexityRoot.DeleteImpact.Files == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteImpact.Files(childComplexity), true
+	case "DeleteImpact.lists":
+		if e.ComplexityRoot.DeleteImpact.Lists == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteImpact.Lists(childComplexity), true
+	case "DeleteImpact.recipients":
+		if e.ComplexityRoot.DeleteImpact.Recipients == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteImpact.Recipients(childComplexity), true
+	case "DeleteImpact.runs":
+		if e.ComplexityRoot.DeleteImpact.Runs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteImpact.Runs(childComplexity), true
+	case "DeleteImpact.users":
+		if e.ComplexityRoot.DeleteImpact.Users == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteImpact.Users(childComplexity), true
+
+	case "DeleteImportPayload.impact":
+		if e.ComplexityRoot.DeleteImportPayload.Impact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteImportPayload.Impact(childComplexity), true
+	case "DeleteImportPayload.import":
+		if e.ComplexityRoot.DeleteImportPayload.Import == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteImportPayload.Import(childComplexity), true
+
 	case "Email.address":
 		if e.ComplexityRoot.Email.Address == nil {
 			break
@@ -761,6 +972,41 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Import.DefaultRecipientType(childComplexity), true
+	case "Import.deleteImpact":
+		if e.ComplexityRoot.Import.DeleteImpact == nil {
+			break
+		}
+
+		args, err := ec.field_Import_deleteImpact_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Import.DeleteImpact(childComplexity, args["recipients"].(*imports.DeleteMode)), true
+	case "Import.deleteMode":
+		if e.ComplexityRoot.Import.DeleteMode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.DeleteMode(childComplexity), true
+	case "Import.deleted":
+		if e.ComplexityRoot.Import.Deleted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.Deleted(childComplexity), true
+	case "Import.deletedAt":
+		if e.ComplexityRoot.Import.DeletedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.DeletedAt(childComplexity), true
+	case "Import.deletedBy":
+		if e.ComplexityRoot.Import.DeletedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.DeletedBy(childComplexity), true
 	case "Import.description":
 		if e.ComplexityRoot.Import.Description == nil {
 			break
@@ -839,6 +1085,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Import.NextScheduledRunAt(childComplexity), true
+	case "Import.purgeAfter":
+		if e.ComplexityRoot.Import.PurgeAfter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.PurgeAfter(childComplexity), true
 	case "Import.recipientCount":
 		if e.ComplexityRoot.Import.RecipientCount == nil {
 			break
@@ -1105,6 +1357,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportRun.Restored(childComplexity), true
+	case "ImportRun.revertedBy":
+		if e.ComplexityRoot.ImportRun.RevertedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.RevertedBy(childComplexity), true
+	case "ImportRun.revertsRun":
+		if e.ComplexityRoot.ImportRun.RevertsRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.RevertsRun(childComplexity), true
 	case "ImportRun.rowsRead":
 		if e.ComplexityRoot.ImportRun.RowsRead == nil {
 			break
@@ -1135,6 +1399,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportRun.Unchanged(childComplexity), true
+	case "ImportRun.undoAvailable":
+		if e.ComplexityRoot.ImportRun.UndoAvailable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRun.UndoAvailable(childComplexity), true
 	case "ImportRun.updated":
 		if e.ComplexityRoot.ImportRun.Updated == nil {
 			break
@@ -1490,6 +1760,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ListExplanation.Reasons(childComplexity), true
 
+	case "ListImpact.list":
+		if e.ComplexityRoot.ListImpact.List == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ListImpact.List(childComplexity), true
+	case "ListImpact.membersAfter":
+		if e.ComplexityRoot.ListImpact.MembersAfter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ListImpact.MembersAfter(childComplexity), true
+	case "ListImpact.membersBefore":
+		if e.ComplexityRoot.ListImpact.MembersBefore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ListImpact.MembersBefore(childComplexity), true
+
 	case "ListPreview.count":
 		if e.ComplexityRoot.ListPreview.Count == nil {
 			break
@@ -1623,6 +1912,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateUser(childComplexity, args["input"].(users.CreateUserInput)), true
+	case "Mutation.deleteImport":
+		if e.ComplexityRoot.Mutation.DeleteImport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteImport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteImport(childComplexity, args["id"].(int64), args["confirmName"].(string), args["recipients"].(imports.DeleteMode)), true
 	case "Mutation.deleteList":
 		if e.ComplexityRoot.Mutation.DeleteList == nil {
 			break
@@ -1645,6 +1945,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveListMembers(childComplexity, args["listId"].(int64), args["recipientIds"].([]int64)), true
+	case "Mutation.restoreImport":
+		if e.ComplexityRoot.Mutation.RestoreImport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_restoreImport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RestoreImport(childComplexity, args["id"].(int64)), true
+	case "Mutation.revertImportRun":
+		if e.ComplexityRoot.Mutation.RevertImportRun == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revertImportRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevertImportRun(childComplexity, args["runId"].(int64)), true
 	case "Mutation.revokeApiToken":
 		if e.ComplexityRoot.Mutation.RevokeAPIToken == nil {
 			break
@@ -1772,6 +2094,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Phone.Number(childComplexity), true
 
+	case "Query.auditLog":
+		if e.ComplexityRoot.Query.AuditLog == nil {
+			break
+		}
+
+		args, err := ec.field_Query_auditLog_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AuditLog(childComplexity, args["first"].(*int), args["after"].(*string), args["actor"].(*int64), args["target"].(*model.AuditTargetInput), args["action"].(*audit.Action), args["since"].(*time.Time)), true
 	case "Query.findUsers":
 		if e.ComplexityRoot.Query.FindUsers == nil {
 			break
@@ -1815,7 +2148,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Imports(childComplexity, args["first"].(*int), args["after"].(*string), args["needsAttention"].(*bool)), true
+		return e.ComplexityRoot.Query.Imports(childComplexity, args["first"].(*int), args["after"].(*string), args["needsAttention"].(*bool), args["includeDeleted"].(*bool)), true
 
 	case "Query.list":
 		if e.ComplexityRoot.Query.List == nil {
@@ -1952,6 +2285,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Recipient.CustomFields(childComplexity), true
+	case "Recipient.detached":
+		if e.ComplexityRoot.Recipient.Detached == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.Detached(childComplexity), true
 	case "Recipient.emails":
 		if e.ComplexityRoot.Recipient.Emails == nil {
 			break
@@ -2295,6 +2634,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AuditTargetInput", ec.unmarshalInputAuditTargetInput),
 			graphql.NewInputUnmarshaler("CreateImportInput", ec.unmarshalInputCreateImportInput),
 			graphql.NewInputUnmarshaler("CreateListInput", ec.unmarshalInputCreateListInput),
 			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
@@ -2584,6 +2924,8 @@ enum AttentionCode {
   LAST_RUN_HELD
   "A scheduled run found no new file."
   FILE_MISSING
+  "The last run reverted an earlier one: the data is as before it until a corrected file is applied."
+  LAST_RUN_REVERTED
 }
 
 enum Weekday {
@@ -2689,6 +3031,55 @@ type Import {
   createdBy: User
   createdAt: Time!
   updatedAt: Time!
+  """
+  What deleteImport with this mode would do, counted as the delete counts
+  it: the import's active recipients, each list whose membership would
+  change, the accounts disabled (USER imports), and the files and runs kept
+  until the purge.
+  """
+  deleteImpact(recipients: ImportDeleteMode = REMOVE): DeleteImpact!
+  "Deleted, restorable with restoreImport until purgeAfter."
+  deleted: Boolean!
+  deletedAt: Time
+  deletedBy: User
+  "What the delete did to the recipients."
+  deleteMode: ImportDeleteMode
+  "When a background job deletes it for good."
+  purgeAfter: Time
+}
+
+"What deleting an import does to its recipients."
+enum ImportDeleteMode {
+  "Mark them removed: lists stop matching them. A USER import's accounts are disabled (system administrators excepted)."
+  REMOVE
+  "Leave them active. Once the import is purged they stay, detached from any import."
+  KEEP
+}
+
+"How a delete would change a list (counted without anyone's restriction)."
+type ListImpact {
+  list: List!
+  membersBefore: Int!
+  membersAfter: Int!
+}
+
+type DeleteImpact {
+  "The import's active recipients (REMOVE removes them; KEEP leaves them active)."
+  recipients: Int!
+  "Lists whose membership would change."
+  lists: [ListImpact!]!
+  "USER imports: accounts the delete would disable."
+  users: Int!
+  "Files kept until the purge."
+  files: Int!
+  "Runs kept until the purge."
+  runs: Int!
+}
+
+type DeleteImportPayload {
+  import: Import!
+  "What the delete did."
+  impact: DeleteImpact!
 }
 
 type ImportEdge {
@@ -2789,6 +3180,15 @@ type ImportRun {
   warnings: [String!]!
   "A sample of the changes (up to 100), field by field."
   changes: [ImportRunChange!]!
+  "For a REVERT run: the run it undid."
+  revertsRun: ImportRun
+  "The REVERT run that undid this one, if any."
+  revertedBy: ImportRun
+  """
+  The run's undo data is kept: revertImportRun accepts it while it is the
+  import's latest applied run (for the retention period).
+  """
+  undoAvailable: Boolean!
 }
 
 type ImportRunEdge {
@@ -2872,7 +3272,10 @@ type Email {
 "A person an import brought in."
 type Recipient {
   id: ID!
-  import: Import!
+  "Null when detached: the import was deleted, keeping its recipients, and then purged."
+  import: Import
+  "Not attached to a live import: its import is deleted (or purged)."
+  detached: Boolean!
   externalId: String!
   type: RecipientType!
   firstName: String!
@@ -2904,8 +3307,8 @@ type RecipientConnection {
 }
 
 extend type Query {
-  "Imports by name; needsAttention filters."
-  imports(first: Int = 50, after: String, needsAttention: Boolean): ImportConnection! @hasRole(role: SYSTEM_ADMIN)
+  "Imports by name; needsAttention filters. Deleted imports only with includeDeleted."
+  imports(first: Int = 50, after: String, needsAttention: Boolean, includeDeleted: Boolean = false): ImportConnection! @hasRole(role: SYSTEM_ADMIN)
   "The administrator's dashboard."
   systemStatus: SystemStatus! @hasRole(role: SYSTEM_ADMIN)
   import(id: ID!): Import @hasRole(role: SYSTEM_ADMIN)
@@ -2931,6 +3334,22 @@ extend type Mutation {
   approveImportRun(id: ID!): ImportRun! @hasRole(role: SYSTEM_ADMIN)
   "Drop a queued or held run, or stop a running one (it rolls back)."
   cancelImportRun(id: ID!): ImportRun! @hasRole(role: SYSTEM_ADMIN)
+  """
+  Delete an import. confirmName must equal its name exactly, or nothing
+  happens. Refused while a run is queued or running (a held run is canceled
+  with it). The import is hidden and restorable until its purgeAfter; its
+  recipients are removed (REMOVE) or kept active (KEEP).
+  """
+  deleteImport(id: ID!, confirmName: String!, recipients: ImportDeleteMode!): DeleteImportPayload! @hasRole(role: SYSTEM_ADMIN)
+  "Undo a delete: removed recipients and disabled accounts come back."
+  restoreImport(id: ID!): Import! @hasRole(role: SYSTEM_ADMIN)
+  """
+  Undo an applied run, in one transaction: rows it created are deleted, rows
+  it changed, removed or restored are put back as they were. Only the
+  import's latest applied run that is not reverted (then the one before it,
+  and so on). Returns the new run (trigger REVERT) with its counts.
+  """
+  revertImportRun(runId: ID!): ImportRun! @hasRole(role: SYSTEM_ADMIN)
 }
 
 type Subscription {
@@ -3205,6 +3624,86 @@ extend type Mutation {
   setUserRestriction(userId: ID!, filter: RecipientFilter!): User! @hasRole(role: SYSTEM_ADMIN)
   clearUserRestriction(userId: ID!): User! @hasRole(role: SYSTEM_ADMIN)
 }
+
+# ---------------------------------------------------------------------------
+# Audit log
+
+enum AuditAction {
+  IMPORT_CREATED
+  IMPORT_UPDATED
+  IMPORT_DELETED
+  IMPORT_RESTORED
+  "A deleted import was purged after its retention period (by the system)."
+  IMPORT_PURGED
+  FILE_UPLOADED
+  RUN_REQUESTED
+  RUN_APPROVED
+  RUN_CANCELED
+  RUN_REVERTED
+  USER_CREATED
+  USER_UPDATED
+  USER_DISABLED
+  USER_ENABLED
+  USER_RESTRICTED
+  USER_UNRESTRICTED
+  TOKEN_CREATED
+  TOKEN_REVOKED
+  LIST_CREATED
+  LIST_UPDATED
+  LIST_MEMBERS_ADDED
+  LIST_MEMBERS_REMOVED
+  LIST_SHARED
+  LIST_DELETED
+}
+
+enum AuditTargetType {
+  IMPORT
+  IMPORT_RUN
+  IMPORT_FILE
+  USER
+  API_TOKEN
+  LIST
+}
+
+"Entries about one thing: a type, and optionally its id."
+input AuditTargetInput {
+  type: AuditTargetType!
+  id: ID
+}
+
+"One administrative action, recorded in the same transaction as the action. Entries cannot be changed or deleted."
+type AuditEntry {
+  id: ID!
+  at: Time!
+  "Null for the system itself (a purge)."
+  actor: User
+  "The actor's email at the time."
+  actorEmail: String
+  action: AuditAction!
+  targetType: AuditTargetType!
+  targetId: ID
+  "The target's name at the time (an import's or list's name, a user's email)."
+  targetName: String
+  "What matters about the action: changed fields as {old, new}, counts. Never a token."
+  details: JSON!
+}
+
+type AuditEntryEdge {
+  cursor: String!
+  node: AuditEntry!
+}
+
+type AuditEntryConnection {
+  edges: [AuditEntryEdge!]!
+  nodes: [AuditEntry!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+extend type Query {
+  "Who did what, newest first. Each argument narrows the entries."
+  auditLog(first: Int = 50, after: String, actor: ID, target: AuditTargetInput, action: AuditAction, since: Time): AuditEntryConnection! @hasRole(role: SYSTEM_ADMIN)
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -3249,6 +3748,54 @@ func (ec *executionContext) childFields_AttentionReason(ctx context.Context, fie
 		return ec.fieldContext_AttentionReason_run(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AttentionReason", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_AuditEntry_id(ctx, field)
+	case "at":
+		return ec.fieldContext_AuditEntry_at(ctx, field)
+	case "actor":
+		return ec.fieldContext_AuditEntry_actor(ctx, field)
+	case "actorEmail":
+		return ec.fieldContext_AuditEntry_actorEmail(ctx, field)
+	case "action":
+		return ec.fieldContext_AuditEntry_action(ctx, field)
+	case "targetType":
+		return ec.fieldContext_AuditEntry_targetType(ctx, field)
+	case "targetId":
+		return ec.fieldContext_AuditEntry_targetId(ctx, field)
+	case "targetName":
+		return ec.fieldContext_AuditEntry_targetName(ctx, field)
+	case "details":
+		return ec.fieldContext_AuditEntry_details(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditEntry", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditEntryConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_AuditEntryConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_AuditEntryConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_AuditEntryConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_AuditEntryConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditEntryConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditEntryEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_AuditEntryEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_AuditEntryEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditEntryEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_ContactPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3297,6 +3844,32 @@ func (ec *executionContext) childFields_CreateApiTokenPayload(ctx context.Contex
 		return ec.fieldContext_CreateApiTokenPayload_apiToken(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateApiTokenPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DeleteImpact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "recipients":
+		return ec.fieldContext_DeleteImpact_recipients(ctx, field)
+	case "lists":
+		return ec.fieldContext_DeleteImpact_lists(ctx, field)
+	case "users":
+		return ec.fieldContext_DeleteImpact_users(ctx, field)
+	case "files":
+		return ec.fieldContext_DeleteImpact_files(ctx, field)
+	case "runs":
+		return ec.fieldContext_DeleteImpact_runs(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteImpact", field.Name)
+}
+
+func (ec *executionContext) childFields_DeleteImportPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "import":
+		return ec.fieldContext_DeleteImportPayload_import(ctx, field)
+	case "impact":
+		return ec.fieldContext_DeleteImportPayload_impact(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteImportPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Email(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3365,6 +3938,18 @@ func (ec *executionContext) childFields_Import(ctx context.Context, field graphq
 		return ec.fieldContext_Import_createdAt(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_Import_updatedAt(ctx, field)
+	case "deleteImpact":
+		return ec.fieldContext_Import_deleteImpact(ctx, field)
+	case "deleted":
+		return ec.fieldContext_Import_deleted(ctx, field)
+	case "deletedAt":
+		return ec.fieldContext_Import_deletedAt(ctx, field)
+	case "deletedBy":
+		return ec.fieldContext_Import_deletedBy(ctx, field)
+	case "deleteMode":
+		return ec.fieldContext_Import_deleteMode(ctx, field)
+	case "purgeAfter":
+		return ec.fieldContext_Import_purgeAfter(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Import", field.Name)
 }
@@ -3469,6 +4054,12 @@ func (ec *executionContext) childFields_ImportRun(ctx context.Context, field gra
 		return ec.fieldContext_ImportRun_warnings(ctx, field)
 	case "changes":
 		return ec.fieldContext_ImportRun_changes(ctx, field)
+	case "revertsRun":
+		return ec.fieldContext_ImportRun_revertsRun(ctx, field)
+	case "revertedBy":
+		return ec.fieldContext_ImportRun_revertedBy(ctx, field)
+	case "undoAvailable":
+		return ec.fieldContext_ImportRun_undoAvailable(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImportRun", field.Name)
 }
@@ -3641,6 +4232,18 @@ func (ec *executionContext) childFields_ListExplanation(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type ListExplanation", field.Name)
 }
 
+func (ec *executionContext) childFields_ListImpact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "list":
+		return ec.fieldContext_ListImpact_list(ctx, field)
+	case "membersBefore":
+		return ec.fieldContext_ListImpact_membersBefore(ctx, field)
+	case "membersAfter":
+		return ec.fieldContext_ListImpact_membersAfter(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ListImpact", field.Name)
+}
+
 func (ec *executionContext) childFields_ListPreview(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "count":
@@ -3703,6 +4306,8 @@ func (ec *executionContext) childFields_Recipient(ctx context.Context, field gra
 		return ec.fieldContext_Recipient_id(ctx, field)
 	case "import":
 		return ec.fieldContext_Recipient_import(ctx, field)
+	case "detached":
+		return ec.fieldContext_Recipient_detached(ctx, field)
 	case "externalId":
 		return ec.fieldContext_Recipient_externalId(ctx, field)
 	case "type":
@@ -4017,6 +4622,20 @@ func (ec *executionContext) field_ImportRun_errors_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Import_deleteImpact_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "recipients",
+		func(ctx context.Context, v any) (*imports.DeleteMode, error) {
+			return ec.unmarshalOImportDeleteMode2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐDeleteMode(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["recipients"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Import_runs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4293,6 +4912,36 @@ func (ec *executionContext) field_Mutation_createUser_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteImport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "confirmName",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["confirmName"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "recipients",
+		func(ctx context.Context, v any) (imports.DeleteMode, error) {
+			return ec.unmarshalNImportDeleteMode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐDeleteMode(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["recipients"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteList_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4326,6 +4975,34 @@ func (ec *executionContext) field_Mutation_removeListMembers_args(ctx context.Co
 		return nil, err
 	}
 	args["recipientIds"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_restoreImport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revertImportRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "runId",
+		func(ctx context.Context, v any) (int64, error) {
+			return ec.unmarshalNID2int64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["runId"] = arg0
 	return args, nil
 }
 
@@ -4519,6 +5196,60 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_auditLog_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "actor",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOID2ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["actor"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "target",
+		func(ctx context.Context, v any) (*model.AuditTargetInput, error) {
+			return ec.unmarshalOAuditTargetInput2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐAuditTargetInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["target"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "action",
+		func(ctx context.Context, v any) (*audit.Action, error) {
+			return ec.unmarshalOAuditAction2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐAction(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["action"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "since",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["since"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_findUsers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4596,6 +5327,14 @@ func (ec *executionContext) field_Query_imports_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["needsAttention"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "includeDeleted",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeDeleted"] = arg3
 	return args, nil
 }
 
@@ -5232,6 +5971,396 @@ func (ec *executionContext) fieldContext_AttentionReason_run(_ context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _AuditEntry_id(ctx context.Context, field graphql.CollectedField, obj *audit.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntry_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNID2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntry_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AuditEntry_at(ctx context.Context, field graphql.CollectedField, obj *audit.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntry_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntry_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "Time")
+}
+
+func (ec *executionContext) _AuditEntry_actor(ctx context.Context, field graphql.CollectedField, obj *audit.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntry_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AuditEntry().Actor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *users.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntry_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AuditEntry_actorEmail(ctx context.Context, field graphql.CollectedField, obj *audit.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntry_actorEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActorEmail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntry_actorEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditEntry_action(ctx context.Context, field graphql.CollectedField, obj *audit.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntry_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v audit.Action) graphql.Marshaler {
+			return ec.marshalNAuditAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐAction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntry_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "AuditAction")
+}
+
+func (ec *executionContext) _AuditEntry_targetType(ctx context.Context, field graphql.CollectedField, obj *audit.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntry_targetType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v audit.TargetType) graphql.Marshaler {
+			return ec.marshalNAuditTargetType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐTargetType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntry_targetType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "AuditTargetType")
+}
+
+func (ec *executionContext) _AuditEntry_targetId(ctx context.Context, field graphql.CollectedField, obj *audit.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntry_targetId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOID2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntry_targetId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AuditEntry_targetName(ctx context.Context, field graphql.CollectedField, obj *audit.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntry_targetName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntry_targetName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditEntry_details(ctx context.Context, field graphql.CollectedField, obj *audit.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntry_details(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Details, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v json.RawMessage) graphql.Marshaler {
+			return ec.marshalNJSON2encodingᚋjsonᚐRawMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntry_details(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _AuditEntryConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntryConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.AuditEntryEdge) graphql.Marshaler {
+			return ec.marshalNAuditEntryEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐAuditEntryEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntryConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditEntryConnection",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditEntryEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AuditEntryConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntryConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []audit.Entry) graphql.Marshaler {
+			return ec.marshalNAuditEntry2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐEntryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntryConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditEntryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AuditEntryConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntryConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntryConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditEntryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AuditEntryConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntryConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntryConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEntryConnection", field, true, false, "Int")
+}
+
+func (ec *executionContext) _AuditEntryEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntryEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntryEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntryEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEntryEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditEntryEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntryEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEntryEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *audit.Entry) graphql.Marshaler {
+			return ec.marshalNAuditEntry2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐEntry(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEntryEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditEntryEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ContactPoint_value(ctx context.Context, field graphql.CollectedField, obj *lists.ContactPoint) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5557,6 +6686,194 @@ func (ec *executionContext) fieldContext_CreateApiTokenPayload_apiToken(_ contex
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ApiToken(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeleteImpact_recipients(ctx context.Context, field graphql.CollectedField, obj *imports.DeleteImpact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteImpact_recipients(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Recipients, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteImpact_recipients(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteImpact", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DeleteImpact_lists(ctx context.Context, field graphql.CollectedField, obj *imports.DeleteImpact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteImpact_lists(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lists, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []lists.Impact) graphql.Marshaler {
+			return ec.marshalNListImpact2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐImpactᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteImpact_lists(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeleteImpact",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ListImpact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeleteImpact_users(ctx context.Context, field graphql.CollectedField, obj *imports.DeleteImpact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteImpact_users(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Users, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteImpact_users(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteImpact", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DeleteImpact_files(ctx context.Context, field graphql.CollectedField, obj *imports.DeleteImpact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteImpact_files(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Files, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteImpact_files(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteImpact", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DeleteImpact_runs(ctx context.Context, field graphql.CollectedField, obj *imports.DeleteImpact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteImpact_runs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Runs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteImpact_runs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteImpact", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DeleteImportPayload_import(ctx context.Context, field graphql.CollectedField, obj *model.DeleteImportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteImportPayload_import(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Import, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Import) graphql.Marshaler {
+			return ec.marshalNImport2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteImportPayload_import(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeleteImportPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Import(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeleteImportPayload_impact(ctx context.Context, field graphql.CollectedField, obj *model.DeleteImportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteImportPayload_impact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Impact, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.DeleteImpact) graphql.Marshaler {
+			return ec.marshalNDeleteImpact2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐDeleteImpact(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteImportPayload_impact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeleteImportPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeleteImpact(ctx, field)
 		},
 	}
 	return fc, nil
@@ -6310,6 +7627,174 @@ func (ec *executionContext) _Import_updatedAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Import_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Import_deleteImpact(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_deleteImpact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Import().DeleteImpact(ctx, obj, fc.Args["recipients"].(*imports.DeleteMode))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.DeleteImpact) graphql.Marshaler {
+			return ec.marshalNDeleteImpact2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐDeleteImpact(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Import_deleteImpact(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Import",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeleteImpact(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Import_deleteImpact_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Import_deleted(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_deleted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deleted(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Import_deleted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, true, false, "Boolean")
+}
+
+func (ec *executionContext) _Import_deletedAt(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_deletedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Import_deletedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Import_deletedBy(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_deletedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Import().DeletedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *users.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Import_deletedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Import",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Import_deleteMode(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_deleteMode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeleteMode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.DeleteMode) graphql.Marshaler {
+			return ec.marshalOImportDeleteMode2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐDeleteMode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Import_deleteMode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, false, false, "ImportDeleteMode")
+}
+
+func (ec *executionContext) _Import_purgeAfter(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_purgeAfter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PurgeAfter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Import_purgeAfter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Import", field, false, false, "Time")
 }
 
@@ -7360,6 +8845,93 @@ func (ec *executionContext) fieldContext_ImportRun_changes(_ context.Context, fi
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ImportRun_revertsRun(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_revertsRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportRun().RevertsRun(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
+			return ec.marshalOImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_revertsRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportRun_revertedBy(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_revertedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportRun().RevertedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
+			return ec.marshalOImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_revertedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRun(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportRun_undoAvailable(ctx context.Context, field graphql.CollectedField, obj *imports.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRun_undoAvailable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportRun().UndoAvailable(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRun_undoAvailable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRun", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _ImportRunChange_line(ctx context.Context, field graphql.CollectedField, obj *imports.RunChange) (ret graphql.Marshaler) {
@@ -8775,6 +10347,84 @@ func (ec *executionContext) fieldContext_ListExplanation_failedConditions(_ cont
 	return graphql.NewScalarFieldContext("ListExplanation", field, false, false, "String")
 }
 
+func (ec *executionContext) _ListImpact_list(ctx context.Context, field graphql.CollectedField, obj *lists.Impact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ListImpact_list(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.List, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *lists.List) graphql.Marshaler {
+			return ec.marshalNList2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐList(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ListImpact_list(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ListImpact",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_List(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ListImpact_membersBefore(ctx context.Context, field graphql.CollectedField, obj *lists.Impact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ListImpact_membersBefore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MembersBefore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ListImpact_membersBefore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ListImpact", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ListImpact_membersAfter(ctx context.Context, field graphql.CollectedField, obj *lists.Impact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ListImpact_membersAfter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MembersAfter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ListImpact_membersAfter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ListImpact", field, false, false, "Int")
+}
+
 func (ec *executionContext) _ListPreview_count(ctx context.Context, field graphql.CollectedField, obj *lists.Preview) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9529,6 +11179,192 @@ func (ec *executionContext) fieldContext_Mutation_cancelImportRun(ctx context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_deleteImport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteImport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteImport(ctx, fc.Args["id"].(int64), fc.Args["confirmName"].(string), fc.Args["recipients"].(imports.DeleteMode))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *model.DeleteImportPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.DeleteImportPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteImportPayload) graphql.Marshaler {
+			return ec.marshalNDeleteImportPayload2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐDeleteImportPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteImport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeleteImportPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteImport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_restoreImport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_restoreImport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RestoreImport(ctx, fc.Args["id"].(int64))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *imports.Import
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *imports.Import
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Import) graphql.Marshaler {
+			return ec.marshalNImport2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_restoreImport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Import(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_restoreImport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revertImportRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revertImportRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevertImportRun(ctx, fc.Args["runId"].(int64))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *imports.Run
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *imports.Run
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
+			return ec.marshalNImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revertImportRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revertImportRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createList(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10203,7 +12039,7 @@ func (ec *executionContext) _Query_imports(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Imports(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["needsAttention"].(*bool))
+			return ec.Resolvers.Query().Imports(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["needsAttention"].(*bool), fc.Args["includeDeleted"].(*bool))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -10843,6 +12679,68 @@ func (ec *executionContext) fieldContext_Query_findUsers(ctx context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_auditLog(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_auditLog(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AuditLog(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["actor"].(*int64), fc.Args["target"].(*model.AuditTargetInput), fc.Args["action"].(*audit.Action), fc.Args["since"].(*time.Time))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *model.AuditEntryConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.AuditEntryConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditEntryConnection) graphql.Marshaler {
+			return ec.marshalNAuditEntryConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐAuditEntryConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_auditLog(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditEntryConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_auditLog_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10955,10 +12853,10 @@ func (ec *executionContext) _Recipient_import(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *imports.Import) graphql.Marshaler {
-			return ec.marshalNImport2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImport(ctx, selections, v)
+			return ec.marshalOImport2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐImport(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Recipient_import(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -10972,6 +12870,29 @@ func (ec *executionContext) fieldContext_Recipient_import(_ context.Context, fie
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Recipient_detached(ctx context.Context, field graphql.CollectedField, obj *recipients.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_detached(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Recipient().Detached(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_detached(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Recipient", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _Recipient_externalId(ctx context.Context, field graphql.CollectedField, obj *recipients.Recipient) (ret graphql.Marshaler) {
@@ -13467,6 +15388,55 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputAuditTargetInput(ctx context.Context, obj any) (model.AuditTargetInput, error) {
+	var it model.AuditTargetInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"type", "id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalNAuditTargetType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐTargetType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAuditTargetInput unmarshals raw into the AuditTargetInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAuditTargetInput(ctx context.Context, raw any) (model.AuditTargetInput, error) {
+	var out model.AuditTargetInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AuditTargetInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateImportInput(ctx context.Context, obj any) (imports.CreateImportInput, error) {
 	var it imports.CreateImportInput
 	if obj == nil {
@@ -14802,6 +16772,167 @@ func (ec *executionContext) _AttentionReason(ctx context.Context, sel ast.Select
 	return out
 }
 
+var auditEntryImplementors = []string{"AuditEntry"}
+
+func (ec *executionContext) _AuditEntry(ctx context.Context, sel ast.SelectionSet, obj *audit.Entry) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditEntryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditEntry")
+		case "id":
+			out.Values[i] = ec._AuditEntry_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._AuditEntry_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AuditEntry_actor(ctx, field, obj)
+				})
+		case "actorEmail":
+			out.Values[i] = ec._AuditEntry_actorEmail(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "action":
+			out.Values[i] = ec._AuditEntry_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "targetType":
+			out.Values[i] = ec._AuditEntry_targetType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "targetId":
+			out.Values[i] = ec._AuditEntry_targetId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "targetName":
+			out.Values[i] = ec._AuditEntry_targetName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "details":
+			out.Values[i] = ec._AuditEntry_details(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var auditEntryConnectionImplementors = []string{"AuditEntryConnection"}
+
+func (ec *executionContext) _AuditEntryConnection(ctx context.Context, sel ast.SelectionSet, obj *model.AuditEntryConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditEntryConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditEntryConnection")
+		case "edges":
+			out.Values[i] = ec._AuditEntryConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nodes":
+			out.Values[i] = ec._AuditEntryConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._AuditEntryConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AuditEntryConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var auditEntryEdgeImplementors = []string{"AuditEntryEdge"}
+
+func (ec *executionContext) _AuditEntryEdge(ctx context.Context, sel ast.SelectionSet, obj *model.AuditEntryEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditEntryEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditEntryEdge")
+		case "cursor":
+			out.Values[i] = ec._AuditEntryEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._AuditEntryEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var contactPointImplementors = []string{"ContactPoint"}
 
 func (ec *executionContext) _ContactPoint(ctx context.Context, sel ast.SelectionSet, obj *lists.ContactPoint) graphql.Marshaler {
@@ -14957,6 +17088,97 @@ func (ec *executionContext) _CreateApiTokenPayload(ctx context.Context, sel ast.
 			}
 		case "apiToken":
 			out.Values[i] = ec._CreateApiTokenPayload_apiToken(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deleteImpactImplementors = []string{"DeleteImpact"}
+
+func (ec *executionContext) _DeleteImpact(ctx context.Context, sel ast.SelectionSet, obj *imports.DeleteImpact) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deleteImpactImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeleteImpact")
+		case "recipients":
+			out.Values[i] = ec._DeleteImpact_recipients(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lists":
+			out.Values[i] = ec._DeleteImpact_lists(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "users":
+			out.Values[i] = ec._DeleteImpact_users(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "files":
+			out.Values[i] = ec._DeleteImpact_files(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runs":
+			out.Values[i] = ec._DeleteImpact_runs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deleteImportPayloadImplementors = []string{"DeleteImportPayload"}
+
+func (ec *executionContext) _DeleteImportPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteImportPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deleteImportPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeleteImportPayload")
+		case "import":
+			out.Values[i] = ec._DeleteImportPayload_import(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "impact":
+			out.Values[i] = ec._DeleteImportPayload_impact(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15172,6 +17394,38 @@ func (ec *executionContext) _Import(ctx context.Context, sel ast.SelectionSet, o
 		case "updatedAt":
 			out.Values[i] = ec._Import_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deleteImpact":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Import_deleteImpact(ctx, field, obj)
+				})
+		case "deleted":
+			out.Values[i] = ec._Import_deleted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deletedAt":
+			out.Values[i] = ec._Import_deletedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deletedBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Import_deletedBy(ctx, field, obj)
+				})
+		case "deleteMode":
+			out.Values[i] = ec._Import_deleteMode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "purgeAfter":
+			out.Values[i] = ec._Import_purgeAfter(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
@@ -15496,6 +17750,24 @@ func (ec *executionContext) _ImportRun(ctx context.Context, sel ast.SelectionSet
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ImportRun_changes(ctx, field, obj)
+				})
+		case "revertsRun":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportRun_revertsRun(ctx, field, obj)
+				})
+		case "revertedBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportRun_revertedBy(ctx, field, obj)
+				})
+		case "undoAvailable":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportRun_undoAvailable(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -16091,6 +18363,49 @@ func (ec *executionContext) _ListExplanation(ctx context.Context, sel ast.Select
 	return out
 }
 
+var listImpactImplementors = []string{"ListImpact"}
+
+func (ec *executionContext) _ListImpact(ctx context.Context, sel ast.SelectionSet, obj *lists.Impact) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, listImpactImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ListImpact")
+		case "list":
+			out.Values[i] = ec._ListImpact_list(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "membersBefore":
+			out.Values[i] = ec._ListImpact_membersBefore(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "membersAfter":
+			out.Values[i] = ec._ListImpact_membersAfter(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var listPreviewImplementors = []string{"ListPreview"}
 
 func (ec *executionContext) _ListPreview(ctx context.Context, sel ast.SelectionSet, obj *lists.Preview) graphql.Marshaler {
@@ -16295,6 +18610,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "cancelImportRun":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_cancelImportRun(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteImport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteImport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "restoreImport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_restoreImport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revertImportRun":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revertImportRun(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -16573,6 +18909,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_findUsers(ctx, field)
 				})
+		case "auditLog":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_auditLog(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -16622,9 +18964,15 @@ func (ec *executionContext) _Recipient(ctx context.Context, sel ast.SelectionSet
 			}
 		case "import":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Recipient_import(ctx, field, obj)
+				})
+		case "detached":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Recipient_detached(ctx, field, obj)
 				})
 		case "externalId":
 			out.Values[i] = ec._Recipient_externalId(ctx, field, obj)
@@ -17601,6 +19949,82 @@ func (ec *executionContext) marshalNAttentionReason2ᚕgithubᚗcomᚋrollcall�
 	return ret
 }
 
+func (ec *executionContext) unmarshalNAuditAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐAction(ctx context.Context, v any) (audit.Action, error) {
+	var res audit.Action
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAuditAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐAction(ctx context.Context, sel ast.SelectionSet, v audit.Action) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNAuditEntry2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐEntry(ctx context.Context, sel ast.SelectionSet, v audit.Entry) graphql.Marshaler {
+	return ec._AuditEntry(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAuditEntry2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []audit.Entry) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAuditEntry2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐEntry(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAuditEntry2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐEntry(ctx context.Context, sel ast.SelectionSet, v *audit.Entry) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AuditEntry!")
+		return graphql.Null
+	}
+	return ec._AuditEntry(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAuditEntryConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐAuditEntryConnection(ctx context.Context, sel ast.SelectionSet, v *model.AuditEntryConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AuditEntryConnection!")
+		return graphql.Null
+	}
+	return ec._AuditEntryConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNAuditEntryEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐAuditEntryEdge(ctx context.Context, sel ast.SelectionSet, v model.AuditEntryEdge) graphql.Marshaler {
+	return ec._AuditEntryEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAuditEntryEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐAuditEntryEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.AuditEntryEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAuditEntryEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐAuditEntryEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNAuditTargetType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐTargetType(ctx context.Context, v any) (audit.TargetType, error) {
+	var res audit.TargetType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAuditTargetType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐTargetType(ctx context.Context, sel ast.SelectionSet, v audit.TargetType) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -17719,6 +20143,22 @@ func (ec *executionContext) unmarshalNCustomFieldFilter2githubᚗcomᚋrollcall�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNDeleteImpact2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐDeleteImpact(ctx context.Context, sel ast.SelectionSet, v *imports.DeleteImpact) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeleteImpact!")
+		return graphql.Null
+	}
+	return ec._DeleteImpact(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeleteImportPayload2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐDeleteImportPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeleteImportPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeleteImportPayload!")
+		return graphql.Null
+	}
+	return ec._DeleteImportPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNEmail2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐEmail(ctx context.Context, sel ast.SelectionSet, v recipients.Email) graphql.Marshaler {
 	return ec._Email(ctx, sel, &v)
 }
@@ -17830,6 +20270,16 @@ func (ec *executionContext) marshalNImportConnection2ᚖgithubᚗcomᚋrollcall�
 		return graphql.Null
 	}
 	return ec._ImportConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNImportDeleteMode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐDeleteMode(ctx context.Context, v any) (imports.DeleteMode, error) {
+	var res imports.DeleteMode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportDeleteMode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐDeleteMode(ctx context.Context, sel ast.SelectionSet, v imports.DeleteMode) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNImportEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportEdge(ctx context.Context, sel ast.SelectionSet, v model.ImportEdge) graphql.Marshaler {
@@ -18140,6 +20590,26 @@ func (ec *executionContext) marshalNListExplanation2ᚖgithubᚗcomᚋrollcall�
 		return graphql.Null
 	}
 	return ec._ListExplanation(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNListImpact2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐImpact(ctx context.Context, sel ast.SelectionSet, v lists.Impact) graphql.Marshaler {
+	return ec._ListImpact(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNListImpact2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐImpactᚄ(ctx context.Context, sel ast.SelectionSet, v []lists.Impact) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNListImpact2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐImpact(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNListPreview2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐPreview(ctx context.Context, sel ast.SelectionSet, v *lists.Preview) graphql.Marshaler {
@@ -18722,6 +21192,30 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	return res
 }
 
+func (ec *executionContext) unmarshalOAuditAction2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐAction(ctx context.Context, v any) (*audit.Action, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(audit.Action)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAuditAction2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐAction(ctx context.Context, sel ast.SelectionSet, v *audit.Action) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOAuditTargetInput2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐAuditTargetInput(ctx context.Context, v any) (*model.AuditTargetInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAuditTargetInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -18860,6 +21354,22 @@ func (ec *executionContext) marshalOImport2ᚖgithubᚗcomᚋrollcallᚋrollcall
 		return graphql.Null
 	}
 	return ec._Import(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOImportDeleteMode2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐDeleteMode(ctx context.Context, v any) (*imports.DeleteMode, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(imports.DeleteMode)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOImportDeleteMode2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐDeleteMode(ctx context.Context, sel ast.SelectionSet, v *imports.DeleteMode) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOImportFile2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFile(ctx context.Context, sel ast.SelectionSet, v *imports.File) graphql.Marshaler {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/rollcall/rollcall/graph/model"
+	"github.com/rollcall/rollcall/internal/audit"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/lists"
 	"github.com/rollcall/rollcall/internal/page"
@@ -31,6 +32,10 @@ func (r *apiTokenResolver) Active(ctx context.Context, obj *users.APIToken) (boo
 
 func (r *attentionReasonResolver) Run(ctx context.Context, obj *imports.AttentionReason) (*imports.Run, error) {
 	return loadOptional(ctx, loadersFrom(ctx).runs, obj.RunID)
+}
+
+func (r *auditEntryResolver) Actor(ctx context.Context, obj *audit.Entry) (*users.User, error) {
+	return loadOptional(ctx, loadersFrom(ctx).users, obj.ActorID)
 }
 
 func (r *contactPointResolver) RecipientCount(ctx context.Context, obj *lists.ContactPoint) (int, error) {
@@ -118,6 +123,18 @@ func (r *importResolver) CreatedBy(ctx context.Context, obj *imports.Import) (*u
 	return loadOptional(ctx, loadersFrom(ctx).users, obj.CreatedBy)
 }
 
+func (r *importResolver) DeleteImpact(ctx context.Context, obj *imports.Import, recipients *imports.DeleteMode) (*imports.DeleteImpact, error) {
+	mode := imports.DeleteRemove
+	if recipients != nil {
+		mode = *recipients
+	}
+	return r.svc.Imports.DeleteImpact(ctx, obj.ID, mode)
+}
+
+func (r *importResolver) DeletedBy(ctx context.Context, obj *imports.Import) (*users.User, error) {
+	return loadOptional(ctx, loadersFrom(ctx).users, obj.DeletedBy)
+}
+
 func (r *importFileResolver) Import(ctx context.Context, obj *imports.File) (*imports.Import, error) {
 	return loadersFrom(ctx).imports.Load(ctx, obj.ImportID)
 }
@@ -169,6 +186,18 @@ func (r *importRunResolver) Errors(ctx context.Context, obj *imports.Run, first 
 
 func (r *importRunResolver) Changes(ctx context.Context, obj *imports.Run) ([]imports.RunChange, error) {
 	return r.svc.Imports.RunChanges(ctx, obj.ID)
+}
+
+func (r *importRunResolver) RevertsRun(ctx context.Context, obj *imports.Run) (*imports.Run, error) {
+	return loadOptional(ctx, loadersFrom(ctx).runs, obj.RevertsRunID)
+}
+
+func (r *importRunResolver) RevertedBy(ctx context.Context, obj *imports.Run) (*imports.Run, error) {
+	return loadOptional(ctx, loadersFrom(ctx).runs, obj.RevertedByRunID)
+}
+
+func (r *importRunResolver) UndoAvailable(ctx context.Context, obj *imports.Run) (bool, error) {
+	return obj.UndoWatermark != nil && obj.RevertedByRunID == nil, nil
 }
 
 func (r *listResolver) Owner(ctx context.Context, obj *lists.List) (*users.User, error) {
@@ -292,6 +321,22 @@ func (r *mutationResolver) CancelImportRun(ctx context.Context, id int64) (*impo
 	return r.svc.Imports.Cancel(ctx, id)
 }
 
+func (r *mutationResolver) DeleteImport(ctx context.Context, id int64, confirmName string, recipients imports.DeleteMode) (*model.DeleteImportPayload, error) {
+	imp, impact, err := r.svc.Imports.Delete(ctx, id, confirmName, recipients)
+	if err != nil {
+		return nil, err
+	}
+	return &model.DeleteImportPayload{Import: imp, Impact: impact}, nil
+}
+
+func (r *mutationResolver) RestoreImport(ctx context.Context, id int64) (*imports.Import, error) {
+	return r.svc.Imports.Restore(ctx, id)
+}
+
+func (r *mutationResolver) RevertImportRun(ctx context.Context, runID int64) (*imports.Run, error) {
+	return r.svc.Imports.Revert(ctx, runID)
+}
+
 func (r *mutationResolver) CreateList(ctx context.Context, input lists.CreateListInput) (*lists.List, error) {
 	return r.svc.Lists.Create(ctx, input)
 }
@@ -353,7 +398,7 @@ func (r *queryResolver) User(ctx context.Context, id int64) (*users.User, error)
 	return r.svc.Users.Get(ctx, id)
 }
 
-func (r *queryResolver) Imports(ctx context.Context, first *int, after *string, needsAttention *bool) (*model.ImportConnection, error) {
+func (r *queryResolver) Imports(ctx context.Context, first *int, after *string, needsAttention *bool, includeDeleted *bool) (*model.ImportConnection, error) {
 	req, err := page.New(first, after)
 	if err != nil {
 		return nil, err
@@ -368,11 +413,12 @@ func (r *queryResolver) Imports(ctx context.Context, first *int, after *string, 
 		c.Nodes, c.PageInfo = model.Connect(p, imports.ImportCursor)
 		return c, nil
 	}
-	p, err := r.svc.Imports.List(ctx, req)
+	all := deref(includeDeleted)
+	p, err := r.svc.Imports.List(ctx, req, all)
 	if err != nil {
 		return nil, err
 	}
-	c := &model.ImportConnection{Count: r.svc.Imports.Count, Cursor: imports.ImportCursor}
+	c := &model.ImportConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Imports.Count(ctx, all) }, Cursor: imports.ImportCursor}
 	c.Nodes, c.PageInfo = model.Connect(p, imports.ImportCursor)
 	return c, nil
 }
@@ -445,8 +491,40 @@ func (r *queryResolver) FindUsers(ctx context.Context, search string, first *int
 	return r.svc.Users.Find(ctx, search, deref(first))
 }
 
+func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *string, actor *int64, target *model.AuditTargetInput, action *audit.Action, since *time.Time) (*model.AuditEntryConnection, error) {
+	if _, err := users.RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	req, err := page.New(first, after)
+	if err != nil {
+		return nil, err
+	}
+	q := audit.Query{ActorID: actor, Action: action, Since: since}
+	if target != nil {
+		q.TargetType, q.TargetID = &target.Type, target.ID
+	}
+	p, err := r.svc.Audit.List(ctx, q, req)
+	if err != nil {
+		return nil, err
+	}
+	c := &model.AuditEntryConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Audit.Count(ctx, q) }, Cursor: audit.Cursor}
+	c.Nodes, c.PageInfo = model.Connect(p, audit.Cursor)
+	return c, nil
+}
+
 func (r *recipientResolver) Import(ctx context.Context, obj *recipients.Recipient) (*imports.Import, error) {
-	return loadersFrom(ctx).imports.Load(ctx, obj.ImportID)
+	return loadOptional(ctx, loadersFrom(ctx).imports, obj.ImportID)
+}
+
+func (r *recipientResolver) Detached(ctx context.Context, obj *recipients.Recipient) (bool, error) {
+	if obj.ImportID == nil {
+		return true, nil
+	}
+	imp, err := loadersFrom(ctx).imports.Load(ctx, *obj.ImportID)
+	if err != nil {
+		return false, err
+	}
+	return imp == nil || imp.Deleted(), nil
 }
 
 func (r *subscriptionResolver) ImportRunUpdated(ctx context.Context, id int64) (<-chan *imports.Run, error) {
@@ -490,6 +568,8 @@ func (r *Resolver) ApiToken() ApiTokenResolver { return &apiTokenResolver{r} }
 
 func (r *Resolver) AttentionReason() AttentionReasonResolver { return &attentionReasonResolver{r} }
 
+func (r *Resolver) AuditEntry() AuditEntryResolver { return &auditEntryResolver{r} }
+
 func (r *Resolver) ContactPoint() ContactPointResolver { return &contactPointResolver{r} }
 
 func (r *Resolver) Import() ImportResolver { return &importResolver{r} }
@@ -513,6 +593,7 @@ func (r *Resolver) User() UserResolver { return &userResolver{r} }
 type (
 	apiTokenResolver        struct{ *Resolver }
 	attentionReasonResolver struct{ *Resolver }
+	auditEntryResolver      struct{ *Resolver }
 	contactPointResolver    struct{ *Resolver }
 	importResolver          struct{ *Resolver }
 	importFileResolver      struct{ *Resolver }

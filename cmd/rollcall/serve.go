@@ -126,6 +126,7 @@ func appOptions(cfg config.Server, logger *slog.Logger, m *metrics.Metrics) app.
 	ic.RunTimeout = cfg.RunTimeout
 	ic.StaleAfter = cfg.RunStaleAfter
 	ic.SchedulerInterval = cfg.SchedulerEvery
+	ic.Retention = cfg.Retention
 	return app.Options{Logger: logger, Metrics: m, Imports: ic, ImportWorkers: cfg.Workers}
 }
 

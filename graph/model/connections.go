@@ -5,6 +5,7 @@ package model
 import (
 	"context"
 
+	"github.com/rollcall/rollcall/internal/audit"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/lists"
 	"github.com/rollcall/rollcall/internal/page"
@@ -175,4 +176,23 @@ func (c *ContactPointConnection) TotalCount(ctx context.Context) (int, error) { 
 type ContactPointEdge struct {
 	Cursor string
 	Node   *lists.ContactPoint
+}
+
+// AuditEntryConnection is a page of audit log entries.
+type AuditEntryConnection struct {
+	Nodes    []audit.Entry
+	PageInfo PageInfo
+	Count    Counter
+	Cursor   func(audit.Entry) string
+}
+
+func (c *AuditEntryConnection) Edges() []AuditEntryEdge {
+	return edges(c.Nodes, c.Cursor, func(cur string, n *audit.Entry) AuditEntryEdge { return AuditEntryEdge{Cursor: cur, Node: n} })
+}
+
+func (c *AuditEntryConnection) TotalCount(ctx context.Context) (int, error) { return c.Count(ctx) }
+
+type AuditEntryEdge struct {
+	Cursor string
+	Node   *audit.Entry
 }

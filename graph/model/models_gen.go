@@ -3,8 +3,21 @@
 package model
 
 import (
+	"github.com/rollcall/rollcall/internal/audit"
 	"github.com/rollcall/rollcall/internal/imports"
 )
+
+// Entries about one thing: a type, and optionally its id.
+type AuditTargetInput struct {
+	Type audit.TargetType `json:"type"`
+	ID   *int64           `json:"id,omitempty"`
+}
+
+type DeleteImportPayload struct {
+	Import *imports.Import `json:"import"`
+	// What the delete did.
+	Impact *imports.DeleteImpact `json:"impact"`
+}
 
 type Mutation struct {
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/rollcall/rollcall/internal/audit"
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/lists"
@@ -42,6 +43,7 @@ type Services struct {
 	Imports    *imports.Service
 	Recipients *recipients.Service
 	Lists      *lists.Service
+	Audit      *audit.Service
 }
 
 // App is the services plus the job queue's workers.
@@ -73,12 +75,14 @@ func New(d *db.DB, opts Options) (*App, error) {
 	svc := &Services{
 		Users:      users.NewService(d, opts.Now),
 		Imports:    imports.NewService(d, jobs, opts.Imports, opts.Now, opts.Logger),
+		Audit:      audit.NewService(d),
 		Recipients: recipients.NewService(d),
 		Lists:      lists.NewService(d, opts.Now),
 	}
 	river.AddWorker(workers, imports.NewRunWorker(svc.Imports))
 	river.AddWorker(workers, imports.NewRecoverWorker(svc.Imports))
 	river.AddWorker(workers, imports.NewScheduleWorker(svc.Imports))
+	river.AddWorker(workers, imports.NewPurgeWorker(svc.Imports))
 
 	// Every process listens for run changes, so that a subscription held
 	// here follows a run executing on any node.
@@ -116,6 +120,10 @@ func New(d *db.DB, opts Options) (*App, error) {
 					&river.PeriodicJobOpts{RunOnStart: true}),
 				river.NewPeriodicJob(river.PeriodicInterval(opts.Imports.SchedulerInterval),
 					func() (river.JobArgs, *river.InsertOpts) { return imports.ScheduleArgs{}, nil },
+					&river.PeriodicJobOpts{RunOnStart: true}),
+				// Deleted imports past their retention, and undo data past it.
+				river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+					func() (river.JobArgs, *river.InsertOpts) { return imports.PurgeArgs{}, nil },
 					&river.PeriodicJobOpts{RunOnStart: true}),
 			},
 		})

@@ -32,6 +32,7 @@ type Server struct {
 	Workers         int           `name:"workers" env:"ROLLCALL_WORKERS" default:"2" help:"Import runs this process executes at once; 0 makes an API-only node."`
 	RunTimeout      time.Duration `name:"run-timeout" env:"ROLLCALL_RUN_TIMEOUT" default:"2h" help:"Time limit of one attempt of an import run."`
 	RunStaleAfter   time.Duration `name:"run-stale-after" env:"ROLLCALL_RUN_STALE_AFTER" default:"45s" help:"A running import whose node has not reported for this long is recovered by another node."`
+	Retention       time.Duration `name:"retention" env:"ROLLCALL_RETENTION" default:"720h" help:"How long a deleted import stays restorable before it is purged, and how long an applied run can be reverted."`
 	SchedulerEvery  time.Duration `name:"scheduler-interval" env:"ROLLCALL_SCHEDULER_INTERVAL" default:"15s" help:"How often schedules are checked (a scheduled run starts within this of its time)."`
 	GCThreshold     int64         `name:"gc-threshold-bytes" env:"ROLLCALL_GC_THRESHOLD_BYTES" default:"134217728" help:"Heap size below which garbage collection runs less often (GOGC up to 500, never under 100); 0, or GOGC set, leaves Go's default."`
 	DebugAddr       string        `name:"debug-addr" env:"ROLLCALL_DEBUG_ADDR" help:"Address (e.g. 127.0.0.1:6060) of a second listener serving Go's profiles at /debug/pprof/; unset: none. Keep it off public networks."`

@@ -71,7 +71,7 @@ func Seed(ctx context.Context, svc *app.Services, adminEmail string) error {
 
 func hasImport(ctx context.Context, svc *app.Services) (bool, error) {
 	req, _ := page.New(ptr(page.MaxFirst), nil)
-	p, err := svc.Imports.List(ctx, req)
+	p, err := svc.Imports.List(ctx, req, false)
 	if err != nil {
 		return false, err
 	}

@@ -61,6 +61,17 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, 
 		}
 		p.counts.Created = int(tag.RowsAffected())
 
+		// Before-images of the rows about to be updated or restored, for
+		// revertImportRun.
+		if _, err := c.Exec(ctx, `INSERT INTO import_run_undo (run_id, recipient_id, op, type, first_name, last_name,
+				grade, grade_rank, school, language, phones, emails, custom_fields, row_hash, updated_at, removed_at, removed_by_run_id)
+			SELECT $1, r.id, 'U', r.type, r.first_name, r.last_name, r.grade, r.grade_rank, r.school, r.language,
+				r.phones, r.emails, r.custom_fields, r.row_hash, r.updated_at, r.removed_at, r.removed_by_run_id
+			FROM import_stage AS s JOIN recipients AS r ON r.id = s.id
+			WHERE s.op IN ('U', 'R')`, p.spec.run.ID); err != nil {
+			return fmt.Errorf("keep before-images: %w", err)
+		}
+
 		// Updates and restores in one statement. A row whose file text
 		// changed but whose values did not (a phone written differently,
 		// say) takes only the new hash and keeps its updated_at; it counts
@@ -111,6 +122,12 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, 
 			ids[i] = r.id
 		}
 		err := p.tx.Pgx(func(c *pgx.Conn) error {
+			// A removal overwrites only updated_at (and the removal marks):
+			// that is all its before-image keeps.
+			if _, err := c.Exec(ctx, `INSERT INTO import_run_undo (run_id, recipient_id, op, updated_at)
+				SELECT $2, id, 'D', updated_at FROM recipients WHERE id = ANY($1)`, ids, p.spec.run.ID); err != nil {
+				return err
+			}
 			_, err := c.Exec(ctx, `UPDATE recipients SET removed_at = now(), removed_by_run_id = $2, updated_at = now() WHERE id = ANY($1)`,
 				ids, p.spec.run.ID)
 			return err

@@ -25,6 +25,9 @@ const (
 	AttentionLastRunHeld AttentionCode = "LAST_RUN_HELD"
 	// AttentionFileMissing: a scheduled run found no new file.
 	AttentionFileMissing AttentionCode = "FILE_MISSING"
+	// AttentionLastRunReverted: the latest run undid an earlier one; the
+	// data is as before that run until a corrected file is applied.
+	AttentionLastRunReverted AttentionCode = "LAST_RUN_REVERTED"
 )
 
 // AttentionReason is one reason an import needs attention.
@@ -46,6 +49,8 @@ type attentionState struct {
 	LastRunID      *int64     `bun:"last_run_id"`
 	LastStatusAt   *time.Time `bun:"last_status_at"`
 	LastMessage    *string    `bun:"last_message"`
+	LastTrigger    *Trigger   `bun:"last_trigger"`
+	LastReverts    *int64     `bun:"last_reverts"`
 	LatestTaken    bool       `bun:"latest_taken"`
 	HasQueuedOrRun bool       `bun:"has_active"`
 }
@@ -67,12 +72,12 @@ func attention(ctx context.Context, idb bun.IDB, imps []*Import, now time.Time) 
 	var states []attentionState
 	err := idb.NewRaw(`SELECT i.id AS import_id,
 			lr.status AS last_status, lr.id AS last_run_id, coalesce(lr.finished_at, lr.queued_at) AS last_status_at,
-			lr.message AS last_message,
+			lr.message AS last_message, lr.trigger AS last_trigger, lr.reverts_run_id AS last_reverts,
 			EXISTS (SELECT 1 FROM import_runs r WHERE r.file_id = i.latest_file_id AND NOT r.dry_run
 				AND r.status <> 'CANCELED') AS latest_taken,
 			EXISTS (SELECT 1 FROM import_runs r WHERE r.import_id = i.id AND r.status IN ('QUEUED', 'RUNNING')) AS has_active
 		FROM imports i
-		LEFT JOIN LATERAL (SELECT r.status, r.id, r.finished_at, r.queued_at, r.message FROM import_runs r
+		LEFT JOIN LATERAL (SELECT r.status, r.id, r.finished_at, r.queued_at, r.message, r.trigger, r.reverts_run_id FROM import_runs r
 			WHERE r.import_id = i.id AND NOT r.dry_run AND r.status NOT IN ('QUEUED', 'RUNNING', 'CANCELED')
 			ORDER BY r.id DESC LIMIT 1) lr ON true
 		WHERE i.id IN (?)`, bun.List(ids)).Scan(ctx, &states)
@@ -112,6 +117,11 @@ func attention(ctx context.Context, idb bun.IDB, imps []*Import, now time.Time) 
 			case StatusHeld:
 				reasons = append(reasons, AttentionReason{Code: AttentionLastRunHeld, RunID: st.LastRunID, Since: st.LastStatusAt,
 					Message: fmt.Sprintf("run %d is held for approval: %s", *st.LastRunID, deref(st.LastMessage))})
+			case StatusSucceeded:
+				if st.LastTrigger != nil && *st.LastTrigger == TriggerRevert && st.LastReverts != nil {
+					reasons = append(reasons, AttentionReason{Code: AttentionLastRunReverted, RunID: st.LastRunID, Since: st.LastStatusAt,
+						Message: fmt.Sprintf("run %d was reverted: the data is as before it until a corrected file is applied", *st.LastReverts)})
+				}
 			}
 		}
 		if len(reasons) > 0 {
@@ -133,7 +143,7 @@ func (c AttentionCode) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strcon
 func (c *AttentionCode) UnmarshalGQL(v any) error {
 	str, _ := v.(string)
 	switch AttentionCode(str) {
-	case AttentionFileNotRun, AttentionLastRunFailed, AttentionLastRunHeld, AttentionFileMissing:
+	case AttentionFileNotRun, AttentionLastRunFailed, AttentionLastRunHeld, AttentionFileMissing, AttentionLastRunReverted:
 		*c = AttentionCode(str)
 		return nil
 	}

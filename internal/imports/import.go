@@ -78,7 +78,17 @@ type Import struct {
 	ScheduleNextAt       *time.Time      ``
 	ScheduleMissedAt     *time.Time      ``
 	RunOnUpload          bool            `bun:",notnull"`
+	// Soft deletion: set while a deleted import waits to be purged (see
+	// delete.go).
+	DeletedAt      *time.Time  ``
+	DeletedBy      *int64      ``
+	DeleteMode     *DeleteMode ``
+	PurgeAfter     *time.Time  ``
+	DeletedUserIDs []int64     `bun:"deleted_user_ids,array"`
 }
+
+// Deleted reports whether the import is deleted (and not yet purged).
+func (imp *Import) Deleted() bool { return imp.DeletedAt != nil }
 
 // Schedule returns the import's schedule, or nil for a manual import.
 func (imp *Import) Schedule() *Schedule {

@@ -68,6 +68,8 @@ type applyResult struct {
 	Changes  []RunChange
 	// Applied: the changes are written in the transaction (commit it).
 	Applied bool
+	// UndoWatermark, for an applied run that can be reverted (see revert.go).
+	UndoWatermark *int64
 	// Timings of the phases, for the log.
 	Timings []slog.Attr
 }
@@ -128,6 +130,7 @@ type pipeline struct {
 	active   int           // existing recipients not removed
 
 	direct    bool // the import is empty: copy straight into recipients
+	watermark int64 // the highest recipient id before the run
 	conflicts []string
 	created   []RunChange // sample of creations
 	blank     int
@@ -152,6 +155,11 @@ func importLockKey(importID int64) int64 {
 func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, error) {
 	if _, err := p.tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", importLockKey(p.spec.imp.ID)); err != nil {
 		return nil, fmt.Errorf("lock import: %w", err)
+	}
+	// Every row this run creates gets an id above the watermark (see
+	// revert.go); read it before any is created.
+	if err := p.tx.QueryRowContext(ctx, undoWatermarkSQL).Scan(&p.watermark); err != nil {
+		return nil, fmt.Errorf("read undo watermark: %w", err)
 	}
 	p.progress.phase.Store(PhaseReading)
 	rr, err := newRecordReader(file, p.notes, false)
@@ -225,7 +233,11 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, e
 		return p.fail(dataError(err))
 	}
 	lap("apply")
-	return p.succeed(changes, recipientWords)
+	res, err := p.succeed(changes, recipientWords)
+	if res != nil {
+		res.UndoWatermark = &p.watermark
+	}
+	return res, err
 }
 
 func pct(n, of int) float64 {

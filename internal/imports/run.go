@@ -74,6 +74,11 @@ type Run struct {
 	Rejected      int        `bun:",notnull"`
 	Message       string     `bun:",notnull"`
 	Warnings      []string   `bun:",array,notnull"`
+	// UndoWatermark is set on an applied run that can be undone: the
+	// highest recipient id of the import before the run (see revert.go).
+	UndoWatermark   *int64 ``
+	RevertsRunID    *int64 ``
+	RevertedByRunID *int64 ``
 }
 
 // Applied reports whether the run's changes are in the data.

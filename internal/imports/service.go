@@ -15,6 +15,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/audit"
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/metrics"
 	"github.com/rollcall/rollcall/internal/notify"
@@ -36,12 +37,18 @@ type Config struct {
 	StaleAfter time.Duration
 	// MaxRunAttempts is how many times a run is started before it fails.
 	MaxRunAttempts int
+	// Retention is how long a deleted import stays restorable before it is
+	// purged, and how long an applied run can be reverted.
+	Retention time.Duration
 }
+
+// DefaultRetention is Config.Retention's default.
+const DefaultRetention = 30 * 24 * time.Hour
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{MaxUploadBytes: 1 << 30, RunTimeout: 2 * time.Hour, StaleAfter: 45 * time.Second, MaxRunAttempts: 3,
-		SchedulerInterval: 15 * time.Second}
+		SchedulerInterval: 15 * time.Second, Retention: DefaultRetention}
 }
 
 // Service holds the rules about imports, files and runs.
@@ -61,6 +68,9 @@ func (s *Service) UseMetrics(m *metrics.Metrics) { s.m = m }
 // NewService returns a Service. jobs inserts River jobs inside the
 // service's transactions.
 func NewService(d *db.DB, jobs *river.Client[*sql.Tx], cfg Config, now func() time.Time, logger *slog.Logger) *Service {
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
+	}
 	return &Service{db: d, jobs: jobs, cfg: cfg, now: now, logger: logger}
 }
 
@@ -84,14 +94,15 @@ func (s *Service) GetMany(ctx context.Context, ids []int64) ([]Import, error) {
 	return GetImports(ctx, s.db, ids)
 }
 
-// List returns a page of imports by name (admins only).
-func (s *Service) List(ctx context.Context, req page.Request) (page.Page[Import], error) {
-	return adminOnly(ctx, func() (page.Page[Import], error) { return ListImports(ctx, s.db, req) })
+// List returns a page of imports by name, deleted ones only with
+// includeDeleted (admins only).
+func (s *Service) List(ctx context.Context, req page.Request, includeDeleted bool) (page.Page[Import], error) {
+	return adminOnly(ctx, func() (page.Page[Import], error) { return ListImports(ctx, s.db, req, includeDeleted) })
 }
 
-// Count counts imports (admins only).
-func (s *Service) Count(ctx context.Context) (int, error) {
-	return adminOnly(ctx, func() (int, error) { return CountImports(ctx, s.db) })
+// Count counts imports, deleted ones only with includeDeleted (admins only).
+func (s *Service) Count(ctx context.Context, includeDeleted bool) (int, error) {
+	return adminOnly(ctx, func() (int, error) { return CountImports(ctx, s.db, includeDeleted) })
 }
 
 // Create defines an import (admins only).
@@ -127,11 +138,18 @@ func (s *Service) Create(ctx context.Context, in CreateImportInput) (*Import, er
 	if err := s.applySchedule(imp, "input", in.Schedule, false, in.RunOnUpload); err != nil {
 		return nil, err
 	}
-	if _, err := s.db.NewInsert().Model(imp).Returning("*").Exec(ctx); err != nil {
-		if db.IsUniqueViolation(err, "imports_name_key") {
-			return nil, apperr.Conflict("an import named %q already exists", imp.Name).With("field", "input.name")
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(imp).Returning("*").Exec(ctx); err != nil {
+			if db.IsUniqueViolation(err, "imports_name_key") {
+				return apperr.Conflict("an import named %q already exists", imp.Name).With("field", "input.name")
+			}
+			return fmt.Errorf("create import: %w", err)
 		}
-		return nil, fmt.Errorf("create import: %w", err)
+		return s.record(ctx, tx, v, audit.ImportCreated, imp.auditTarget(), audit.Details{
+			"kind": imp.Kind, "method": imp.Method, "schedule": imp.Schedule().Description(), "runOnUpload": imp.RunOnUpload})
+	})
+	if err != nil {
+		return nil, err
 	}
 	return imp, nil
 }
@@ -195,15 +213,17 @@ func (s *Service) applySchedule(imp *Import, at string, in *ScheduleInput, clear
 // Update changes an import's name, description, mapping, guards and
 // schedule (admins only). The method cannot change.
 func (s *Service) Update(ctx context.Context, id int64, in UpdateImportInput) (*Import, error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
+	v, err := users.RequireAdmin(ctx)
+	if err != nil {
 		return nil, err
 	}
 	var imp *Import
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var err error
-		if imp, err = GetImport(ctx, tx, id); err != nil {
+		if imp, err = getLiveImport(ctx, tx, id, true); err != nil {
 			return err
 		}
+		before := *imp
 		if in.Name != nil {
 			if imp.Name, err = normalizeImportName("input.name", *in.Name); err != nil {
 				return err
@@ -232,7 +252,13 @@ func (s *Service) Update(ctx context.Context, id int64, in UpdateImportInput) (*
 		if db.IsUniqueViolation(err, "imports_name_key") {
 			return apperr.Conflict("an import named %q already exists", imp.Name).With("field", "input.name")
 		}
-		return err
+		if err != nil {
+			return fmt.Errorf("update import %d: %w", id, err)
+		}
+		if d := importChanges(&before, imp); len(d) > 0 {
+			return s.record(ctx, tx, v, audit.ImportUpdated, imp.auditTarget(), d)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -248,7 +274,7 @@ func (s *Service) Upload(ctx context.Context, importID int64, name string, r io.
 	if err != nil {
 		return nil, nil, err
 	}
-	imp, err := GetImport(ctx, s.db, importID)
+	imp, err := getLiveImport(ctx, s.db, importID, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -267,16 +293,26 @@ func (s *Service) Upload(ctx context.Context, importID int64, name string, r io.
 		if err := storeFile(ctx, tx, f, r, s.cfg.MaxUploadBytes); err != nil {
 			return err
 		}
-		if _, err := tx.NewUpdate().Model((*Import)(nil)).Set("file_date = ?", now).Set("latest_file_id = ?", f.ID).
-			Set("schedule_missed_at = NULL").Where("id = ?", importID).Exec(ctx); err != nil {
+		res, err := tx.NewUpdate().Model((*Import)(nil)).Set("file_date = ?", now).Set("latest_file_id = ?", f.ID).
+			Set("schedule_missed_at = NULL").Where("id = ? AND deleted_at IS NULL", importID).Exec(ctx)
+		if err != nil {
 			return fmt.Errorf("record file date: %w", err)
 		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return apperr.Conflict("import %q was deleted during the upload; nothing was stored", imp.Name)
+		}
 		imp.LatestFileID, imp.FileDate = &f.ID, &now
+		if err := s.record(ctx, tx.Tx, v, audit.FileUploaded, audit.Target{Type: audit.TargetFile, ID: f.ID, Name: f.Name},
+			audit.Details{"importId": imp.ID, "import": imp.Name, "size": f.Size, "sha256": fmt.Sprintf("%x", f.SHA256)}); err != nil {
+			return err
+		}
 		switch {
 		case runNow:
 			var err error
-			run, err = s.enqueueRun(ctx, tx.Tx, imp, f.ID, TriggerManual, false, &uploader)
-			return err
+			if run, err = s.enqueueRun(ctx, tx.Tx, imp, f.ID, TriggerManual, false, &uploader); err != nil {
+				return err
+			}
+			return s.recordRun(ctx, tx.Tx, v, audit.RunRequested, imp, run, nil)
 		case imp.RunOnUpload:
 			// Applied on arrival, unless a run is busy: then the file waits,
 			// and is taken when that run ends (see followUp).
@@ -314,7 +350,8 @@ func (s *Service) RunImport(ctx context.Context, importID int64, dryRun bool) (*
 	}
 	var run *Run
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		imp, err := GetImport(ctx, tx, importID)
+		// Locked: a concurrent delete either sees this run or is seen.
+		imp, err := getLiveImport(ctx, tx, importID, true)
 		if err != nil {
 			return err
 		}
@@ -322,8 +359,10 @@ func (s *Service) RunImport(ctx context.Context, importID int64, dryRun bool) (*
 			return apperr.Conflict("import %q has no file yet: upload one first", imp.Name)
 		}
 		requester := v.User.ID
-		run, err = s.enqueueRun(ctx, tx, imp, *imp.LatestFileID, TriggerManual, dryRun, &requester)
-		return err
+		if run, err = s.enqueueRun(ctx, tx, imp, *imp.LatestFileID, TriggerManual, dryRun, &requester); err != nil {
+			return err
+		}
+		return s.recordRun(ctx, tx, v, audit.RunRequested, imp, run, nil)
 	})
 	if err != nil {
 		return nil, err
@@ -410,7 +449,10 @@ func (s *Service) Approve(ctx context.Context, runID int64) (*Run, error) {
 		if _, err := tx.NewUpdate().Model(run).Column("status", "approved_by", "approved_at", "message").WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("approve run %d: %w", run.ID, err)
 		}
-		return s.insertJob(ctx, tx, run)
+		if err := s.insertJob(ctx, tx, run); err != nil {
+			return err
+		}
+		return s.recordRun(ctx, tx, v, audit.RunApproved, nil, run, audit.Details{"removed": run.Removed})
 	})
 	if err != nil {
 		return nil, err
@@ -431,6 +473,7 @@ func (s *Service) Cancel(ctx context.Context, runID int64) (*Run, error) {
 		if run, err = GetRunForUpdate(ctx, tx, runID); err != nil {
 			return err
 		}
+		status := run.Status
 		switch run.Status {
 		case StatusQueued, StatusHeld:
 			run.Status, run.Message = StatusCanceled, "canceled by "+v.User.Email
@@ -444,7 +487,7 @@ func (s *Service) Cancel(ctx context.Context, runID int64) (*Run, error) {
 					return fmt.Errorf("cancel job: %w", err)
 				}
 			}
-			return nil
+			return s.recordRun(ctx, tx, v, audit.RunCanceled, nil, run, audit.Details{"was": status})
 		case StatusRunning:
 			if run.JobID == nil {
 				return apperr.Conflict("import run %d is running without a job", run.ID)
@@ -453,8 +496,10 @@ func (s *Service) Cancel(ctx context.Context, runID int64) (*Run, error) {
 				return fmt.Errorf("cancel job: %w", err)
 			}
 			run.Message = "cancel requested by " + v.User.Email
-			_, err := tx.NewUpdate().Model(run).Column("message").WherePK().Exec(ctx)
-			return err
+			if _, err := tx.NewUpdate().Model(run).Column("message").WherePK().Exec(ctx); err != nil {
+				return fmt.Errorf("cancel run %d: %w", run.ID, err)
+			}
+			return s.recordRun(ctx, tx, v, audit.RunCanceled, nil, run, audit.Details{"was": status})
 		}
 		return apperr.Conflict("import run %d already ended (%s)", run.ID, run.Status)
 	})

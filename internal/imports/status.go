@@ -42,7 +42,7 @@ const maxImports = 10000
 // allImports returns every import, by name.
 func (s *Service) allImports(ctx context.Context) ([]Import, error) {
 	var out []Import
-	if err := s.db.NewSelect().Model(&out).OrderExpr("lower(btrim(name)), id").Limit(maxImports).Scan(ctx); err != nil {
+	if err := s.db.NewSelect().Model(&out).Where("deleted_at IS NULL").OrderExpr("lower(btrim(name)), id").Limit(maxImports).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("list imports: %w", err)
 	}
 	return out, nil

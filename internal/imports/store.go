@@ -46,14 +46,15 @@ func ImportCursor(imp Import) string {
 	return page.EncodeCursor(importCursor{Name: strings.ToLower(strings.TrimSpace(imp.Name)), ID: imp.ID})
 }
 
-// ListImports returns a page of imports ordered by name.
-func ListImports(ctx context.Context, idb bun.IDB, req page.Request) (page.Page[Import], error) {
+// ListImports returns a page of imports ordered by name; deleted ones only
+// with includeDeleted.
+func ListImports(ctx context.Context, idb bun.IDB, req page.Request, includeDeleted bool) (page.Page[Import], error) {
 	var c importCursor
 	if err := req.Cursor(&c); err != nil {
 		return page.Page[Import]{}, err
 	}
 	var out []Import
-	q := idb.NewSelect().Model(&out).OrderExpr("lower(btrim(name)), id").Limit(req.Limit())
+	q := liveUnless(idb.NewSelect().Model(&out), includeDeleted).OrderExpr("lower(btrim(name)), id").Limit(req.Limit())
 	if req.HasCursor() {
 		q = q.Where("(lower(btrim(name)), id) > (?, ?)", c.Name, c.ID)
 	}
@@ -63,10 +64,17 @@ func ListImports(ctx context.Context, idb bun.IDB, req page.Request) (page.Page[
 	return page.Trim(req, out), nil
 }
 
-// CountImports counts imports.
-func CountImports(ctx context.Context, idb bun.IDB) (int, error) {
-	n, err := idb.NewSelect().Model((*Import)(nil)).Count(ctx)
+// CountImports counts imports; deleted ones only with includeDeleted.
+func CountImports(ctx context.Context, idb bun.IDB, includeDeleted bool) (int, error) {
+	n, err := liveUnless(idb.NewSelect().Model((*Import)(nil)), includeDeleted).Count(ctx)
 	return int(n), err
+}
+
+func liveUnless(q *bun.SelectQuery, includeDeleted bool) *bun.SelectQuery {
+	if includeDeleted {
+		return q
+	}
+	return q.Where("deleted_at IS NULL")
 }
 
 // GetFile returns the file with id.

@@ -313,6 +313,12 @@ func (s *Service) recordOutcome(ctx context.Context, tx *db.Tx, run *Run, res *a
 			Where("id = ?", run.ImportID).Exec(ctx); err != nil {
 			return fmt.Errorf("record last run: %w", err)
 		}
+		if res.UndoWatermark != nil {
+			if _, err := tx.NewUpdate().Model((*Run)(nil)).Set("undo_watermark = ?", *res.UndoWatermark).
+				Where("id = ?", run.ID).Exec(ctx); err != nil {
+				return fmt.Errorf("record undo watermark: %w", err)
+			}
+		}
 	}
 	if run.DryRun || res.Status == StatusHeld {
 		return nil

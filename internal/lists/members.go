@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/uptrace/bun"
 
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/page"
@@ -166,8 +167,8 @@ func (s *Service) ExportCSV(ctx context.Context, id int64, w io.Writer) error {
 			coalesce(r.grade, ''), coalesce(r.school, ''), coalesce(r.language, ''),
 			coalesce((SELECT string_agg(x->>'label' || ': ' || (x->>'number'), '; ') FROM jsonb_array_elements(r.phones) x), ''),
 			coalesce((SELECT string_agg(x->>'label' || ': ' || (x->>'address'), '; ') FROM jsonb_array_elements(r.emails) x), ''),
-			i.name
-		FROM recipients AS r JOIN imports AS i ON i.id = r.import_id
+			coalesce(i.name, '')
+		FROM recipients AS r LEFT JOIN imports AS i ON i.id = r.import_id
 		WHERE `+where+` ORDER BY r.last_name, r.first_name, r.id`, p.QueryArgs()...)
 	if err != nil {
 		return fmt.Errorf("export list %d: %w", l.ID, err)
@@ -301,4 +302,59 @@ func (s *Service) Exclusions(ctx context.Context, l *List, parts recipients.Part
 func (s *Service) CanEdit(ctx context.Context, l *List) bool {
 	v := users.ViewerFrom(ctx)
 	return v != nil && (v.IsAdmin() || v.User.ID == l.OwnerID)
+}
+
+// Impact is how removing some recipients would change a list.
+type Impact struct {
+	List          *List
+	MembersBefore int
+	MembersAfter  int
+}
+
+// ImpactOfRemoving returns the lists whose membership would shrink if the
+// active recipients of importID were removed, with their member counts
+// before and after, as an administrator counts them (no restriction). One
+// statement counts every list, in tx (the delete's own transaction, so the
+// report and the removal see the same rows).
+func ImpactOfRemoving(ctx context.Context, tx bun.Tx, importID int64) ([]Impact, error) {
+	var all []List
+	if err := selectLists(tx.NewSelect().Model(&all)).OrderExpr("l.id").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("lists: %w", err)
+	}
+	if len(all) == 0 {
+		return nil, nil
+	}
+	p := &recipients.Params{}
+	parts := make([]string, len(all))
+	for i := range all {
+		where, err := membership(&all[i], &recipients.Scope{}, p)
+		if err != nil {
+			return nil, err
+		}
+		parts[i] = "SELECT " + p.Add(all[i].ID) + "::bigint, count(*), count(*) FILTER (WHERE r.import_id = " + p.Add(importID) +
+			") FROM recipients AS r WHERE " + where
+	}
+	// Through database/sql directly: Bun would format the statement itself
+	// and drop the $n parameters.
+	rows, err := tx.Tx.QueryContext(ctx, strings.Join(parts, " UNION ALL "), p.QueryArgs()...)
+	if err != nil {
+		return nil, fmt.Errorf("count list members: %w", err)
+	}
+	defer rows.Close()
+	byID := make(map[int64]*List, len(all))
+	for i := range all {
+		byID[all[i].ID] = &all[i]
+	}
+	var out []Impact
+	for rows.Next() {
+		var id int64
+		var before, lost int
+		if err := rows.Scan(&id, &before, &lost); err != nil {
+			return nil, err
+		}
+		if lost > 0 {
+			out = append(out, Impact{List: byID[id], MembersBefore: before, MembersAfter: before - lost})
+		}
+	}
+	return out, rows.Err()
 }

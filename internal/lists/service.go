@@ -3,6 +3,7 @@ package lists
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/audit"
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/page"
 	"github.com/rollcall/rollcall/internal/recipients"
@@ -189,9 +191,12 @@ func (s *Service) Create(ctx context.Context, in CreateListInput) (*List, error)
 			return fmt.Errorf("create list: %w", err)
 		}
 		if len(in.RecipientIDs) > 0 {
-			return s.add(ctx, tx, v, l, "input.recipientIds", in.RecipientIDs)
+			if err := s.add(ctx, tx, v, l, "input.recipientIds", in.RecipientIDs); err != nil {
+				return err
+			}
 		}
-		return nil
+		return s.record(ctx, tx, v, audit.ListCreated, l, audit.Details{
+			"name": l.Name, "filter": l.Filter, "recipientIds": in.RecipientIDs})
 	})
 	if err != nil {
 		return nil, err
@@ -203,10 +208,12 @@ func (s *Service) Create(ctx context.Context, in CreateListInput) (*List, error)
 func (s *Service) Update(ctx context.Context, id int64, in UpdateListInput) (*List, error) {
 	var l *List
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		var err error
-		if _, l, err = s.load(ctx, tx, id, accessWrite); err != nil {
+		v, list, err := s.load(ctx, tx, id, accessWrite)
+		if err != nil {
 			return err
 		}
+		l = list
+		before := *l
 		if in.Name != nil {
 			if l.Name, err = normalizeName("input.name", *in.Name); err != nil {
 				return err
@@ -227,8 +234,17 @@ func (s *Service) Update(ctx context.Context, id int64, in UpdateListInput) (*Li
 			}
 		}
 		l.UpdatedAt = s.now()
-		_, err = tx.NewUpdate().Model(l).Column("name", "description", "filter", "updated_at").WherePK().Returning("*").Exec(ctx)
-		return err
+		if _, err := tx.NewUpdate().Model(l).Column("name", "description", "filter", "updated_at").WherePK().Returning("*").Exec(ctx); err != nil {
+			return fmt.Errorf("update list %d: %w", l.ID, err)
+		}
+		d := audit.Details{}
+		d.Change("name", before.Name, l.Name)
+		d.Change("description", before.Description, l.Description)
+		d.Change("filter", before.Filter, l.Filter)
+		if len(d) == 0 {
+			return nil
+		}
+		return s.record(ctx, tx, v, audit.ListUpdated, l, d)
 	})
 	if err != nil {
 		return nil, err
@@ -241,12 +257,15 @@ func (s *Service) Update(ctx context.Context, id int64, in UpdateListInput) (*Li
 func (s *Service) Delete(ctx context.Context, id int64) (*List, error) {
 	var l *List
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		var err error
-		if _, l, err = s.load(ctx, tx, id, accessWrite); err != nil {
+		v, list, err := s.load(ctx, tx, id, accessWrite)
+		if err != nil {
 			return err
 		}
-		_, err = tx.NewDelete().Model(l).WherePK().Exec(ctx)
-		return err
+		l = list
+		if _, err := tx.NewDelete().Model(l).WherePK().Exec(ctx); err != nil {
+			return fmt.Errorf("delete list %d: %w", l.ID, err)
+		}
+		return s.record(ctx, tx, v, audit.ListDeleted, l, audit.Details{"owner": l.OwnerID, "filter": l.Filter})
 	})
 	if err != nil {
 		return nil, err
@@ -300,7 +319,8 @@ func (s *Service) Share(ctx context.Context, id int64, userIDs []int64) (*List, 
 				return fmt.Errorf("share list: %w", err)
 			}
 		}
-		return nil
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		return s.record(ctx, tx, v, audit.ListShared, l, audit.Details{"userIds": ids})
 	})
 	if err != nil {
 		return nil, err
@@ -381,7 +401,10 @@ func (s *Service) AddMembers(ctx context.Context, id int64, recipientIDs []int64
 			return err
 		}
 		l = list
-		return s.add(ctx, tx, v, l, "recipientIds", recipientIDs)
+		if err := s.add(ctx, tx, v, l, "recipientIds", recipientIDs); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, v, audit.ListMembersAdded, l, audit.Details{"recipientIds": recipientIDs})
 	})
 	return l, err
 }
@@ -405,6 +428,9 @@ func (s *Service) RemoveMembers(ctx context.Context, id int64, recipientIDs []in
 		}
 		if _, err := tx.NewDelete().Table("list_additions").Where("list_id = ? AND recipient_id IN (?)", l.ID, bun.List(recipientIDs)).Exec(ctx); err != nil {
 			return fmt.Errorf("remove additions: %w", err)
+		}
+		if err := s.record(ctx, tx, v, audit.ListMembersRemoved, l, audit.Details{"recipientIds": recipientIDs}); err != nil {
+			return err
 		}
 		f, err := l.DecodedFilter()
 		if err != nil || f == nil {
@@ -430,4 +456,9 @@ func (s *Service) RemoveMembers(ctx context.Context, id int64, recipientIDs []in
 		return nil
 	})
 	return l, err
+}
+
+// record writes the audit entry of an action on l, in its transaction.
+func (s *Service) record(ctx context.Context, tx bun.Tx, v *users.Viewer, action audit.Action, l *List, d audit.Details) error {
+	return audit.Record(ctx, tx, s.now(), v.Actor(), action, audit.Target{Type: audit.TargetList, ID: l.ID, Name: l.Name}, d)
 }

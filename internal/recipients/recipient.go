@@ -105,8 +105,10 @@ func decodeContacts[T any](r *Recipient, part Parts, data json.RawMessage, what 
 type Recipient struct {
 	bun.BaseModel `bun:"table:recipients,alias:r"`
 
-	ID         int64   `bun:",pk,autoincrement"`
-	ImportID   int64   `bun:",notnull"`
+	ID int64 `bun:",pk,autoincrement"`
+	// ImportID is nil once the import that brought the person in was
+	// purged after a delete that kept its recipients: detached.
+	ImportID   *int64  ``
 	ExternalID string  `bun:",notnull"`
 	Type       Type    `bun:",notnull"`
 	FirstName  string  `bun:",notnull"`

@@ -10,6 +10,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/audit"
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/page"
 )
@@ -90,7 +91,8 @@ func (s *Service) Count(ctx context.Context, search string) (int, error) {
 
 // Create adds a user (admins only).
 func (s *Service) Create(ctx context.Context, in CreateUserInput) (*User, error) {
-	if _, err := RequireAdmin(ctx); err != nil {
+	v, err := RequireAdmin(ctx)
+	if err != nil {
 		return nil, err
 	}
 	email, err := NormalizeEmail("input.email", in.Email)
@@ -109,7 +111,14 @@ func (s *Service) Create(ctx context.Context, in CreateUserInput) (*User, error)
 		return nil, apperr.Invalid("input.role", "unknown role %q", role)
 	}
 	u := &User{Email: email, Name: name, Role: role}
-	if err := InsertUser(ctx, s.db, u); err != nil {
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := InsertUser(ctx, tx, u); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, s.now(), v.Actor(), audit.UserCreated, u.auditTarget(),
+			audit.Details{"email": u.Email, "name": u.Name, "role": u.Role})
+	})
+	if err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -119,11 +128,12 @@ func (s *Service) Create(ctx context.Context, in CreateUserInput) (*User, error)
 // enabled system administrator cannot be disabled or demoted: that would lock
 // everyone out of administration.
 func (s *Service) Update(ctx context.Context, id int64, in UpdateUserInput) (*User, error) {
-	if _, err := RequireAdmin(ctx); err != nil {
+	v, err := RequireAdmin(ctx)
+	if err != nil {
 		return nil, err
 	}
 	var u *User
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		admins, err := LockActiveAdmins(ctx, tx)
 		if err != nil {
 			return err
@@ -132,7 +142,7 @@ func (s *Service) Update(ctx context.Context, id int64, in UpdateUserInput) (*Us
 		if err != nil {
 			return err
 		}
-		wasAdmin := u.IsAdmin()
+		wasAdmin, before := u.IsAdmin(), *u
 		if in.Name != nil {
 			if u.Name, err = normalizeName("input.name", *in.Name); err != nil {
 				return err
@@ -151,12 +161,34 @@ func (s *Service) Update(ctx context.Context, id int64, in UpdateUserInput) (*Us
 			return apperr.Conflict("%s is the last enabled system administrator; make another user SYSTEM_ADMIN first", u.Email)
 		}
 		u.UpdatedAt = s.now()
-		return UpdateUserRow(ctx, tx, u)
+		if err := UpdateUserRow(ctx, tx, u); err != nil {
+			return err
+		}
+		return s.auditUpdate(ctx, tx, v, &before, u)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return u, nil
+}
+
+// auditUpdate records a change of a user's name, role or disabled flag:
+// disabling and enabling are actions of their own.
+func (s *Service) auditUpdate(ctx context.Context, tx bun.Tx, v *Viewer, before, after *User) error {
+	d := audit.Details{}
+	d.Change("name", before.Name, after.Name)
+	d.Change("role", before.Role, after.Role)
+	action := audit.UserUpdated
+	if d.Change("disabled", before.Disabled, after.Disabled) {
+		action = audit.UserEnabled
+		if after.Disabled {
+			action = audit.UserDisabled
+		}
+	}
+	if len(d) == 0 {
+		return nil
+	}
+	return audit.Record(ctx, tx, s.now(), v.Actor(), action, after.auditTarget(), d)
 }
 
 // CreateTokenResult carries the clear token, shown only this once.
@@ -193,7 +225,19 @@ func (s *Service) CreateToken(ctx context.Context, userID *int64, name string, e
 	if u.Disabled {
 		return nil, apperr.Conflict("user %s is disabled", u.Email)
 	}
-	return s.insertToken(ctx, s.db, u.ID, name, expiresAt)
+	var res *CreateTokenResult
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if res, err = s.insertToken(ctx, tx, u.ID, name, expiresAt); err != nil {
+			return err
+		}
+		// The token itself is never logged; its name and owner are.
+		return audit.Record(ctx, tx, s.now(), v.Actor(), audit.TokenCreated, res.APIToken.auditTarget(),
+			audit.Details{"user": u.Email, "userId": u.ID, "expiresAt": expiresAt})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 func (s *Service) insertToken(ctx context.Context, idb bun.IDB, userID int64, name string, expiresAt *time.Time) (*CreateTokenResult, error) {
@@ -219,7 +263,13 @@ func (s *Service) RevokeToken(ctx context.Context, id int64) (*APIToken, error) 
 		// Other people's tokens are not visible to users at all.
 		return nil, apperr.NotFound("API token", id)
 	}
-	if err := RevokeTokenRow(ctx, s.db, t, s.now()); err != nil {
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := RevokeTokenRow(ctx, tx, t, s.now()); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, s.now(), v.Actor(), audit.TokenRevoked, t.auditTarget(), audit.Details{"userId": t.UserID})
+	})
+	if err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -303,16 +353,29 @@ func (s *Service) upsertAdmin(ctx context.Context, idb bun.IDB, email, name stri
 // administrators see everything whatever is set; the restriction applies if
 // they become users.
 func (s *Service) SetRestriction(ctx context.Context, userID int64, restriction json.RawMessage) (*User, error) {
-	if _, err := RequireAdmin(ctx); err != nil {
-		return nil, err
-	}
-	u, err := GetUser(ctx, s.db, userID)
+	v, err := RequireAdmin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	u.Restriction, u.UpdatedAt = restriction, s.now()
-	if _, err := s.db.NewUpdate().Model(u).Column("restriction", "updated_at").WherePK().Returning("*").Exec(ctx); err != nil {
-		return nil, fmt.Errorf("set restriction of user %d: %w", userID, err)
+	var u *User
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if u, err = GetUser(ctx, tx, userID); err != nil {
+			return err
+		}
+		old := u.Restriction
+		u.Restriction, u.UpdatedAt = restriction, s.now()
+		if _, err := tx.NewUpdate().Model(u).Column("restriction", "updated_at").WherePK().Returning("*").Exec(ctx); err != nil {
+			return fmt.Errorf("set restriction of user %d: %w", userID, err)
+		}
+		action := audit.UserRestricted
+		if restriction == nil {
+			action = audit.UserUnrestricted
+		}
+		return audit.Record(ctx, tx, s.now(), v.Actor(), action, u.auditTarget(),
+			audit.Details{"restriction": map[string]any{"old": old, "new": restriction}})
+	})
+	if err != nil {
+		return nil, err
 	}
 	return u, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/audit"
 )
 
 // Viewer is who a request acts for: the authenticated user and the token used.
@@ -47,4 +48,20 @@ func RequireAdmin(ctx context.Context) (*Viewer, error) {
 		return nil, apperr.Forbidden("this requires the SYSTEM_ADMIN role")
 	}
 	return v, nil
+}
+
+// Actor is the viewer as the audit log names it.
+func (v *Viewer) Actor() audit.Actor {
+	if v == nil {
+		return audit.Actor{}
+	}
+	return audit.Actor{ID: v.User.ID, Email: v.User.Email}
+}
+
+func (u *User) auditTarget() audit.Target {
+	return audit.Target{Type: audit.TargetUser, ID: u.ID, Name: u.Email}
+}
+
+func (t *APIToken) auditTarget() audit.Target {
+	return audit.Target{Type: audit.TargetToken, ID: t.ID, Name: t.Name}
 }

@@ -1,0 +1,72 @@
+package imports
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/uptrace/bun"
+
+	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/audit"
+	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/users"
+)
+
+func (imp *Import) auditTarget() audit.Target {
+	return audit.Target{Type: audit.TargetImport, ID: imp.ID, Name: imp.Name}
+}
+
+// record writes the audit entry of an administrator's action, in tx.
+func (s *Service) record(ctx context.Context, tx bun.IDB, v *users.Viewer, action audit.Action, target audit.Target, d audit.Details) error {
+	return audit.Record(ctx, tx, s.now(), v.Actor(), action, target, d)
+}
+
+// recordRun writes the audit entry of an action on run (imp, if known, names
+// the import in the details).
+func (s *Service) recordRun(ctx context.Context, tx bun.IDB, v *users.Viewer, action audit.Action, imp *Import, run *Run, d audit.Details) error {
+	if d == nil {
+		d = audit.Details{}
+	}
+	d["importId"] = run.ImportID
+	if imp != nil {
+		d["import"] = imp.Name
+	}
+	d["fileId"], d["dryRun"], d["trigger"] = run.FileID, run.DryRun, run.Trigger
+	return s.record(ctx, tx, v, action, audit.Target{Type: audit.TargetImportRun, ID: run.ID}, d)
+}
+
+// importChanges are the fields an update changed, old → new.
+func importChanges(before, after *Import) audit.Details {
+	d := audit.Details{}
+	d.Change("name", before.Name, after.Name)
+	d.Change("description", before.Description, after.Description)
+	d.Change("mapping", before.Mapping, after.Mapping)
+	d.Change("defaultRecipientType", before.DefaultRecipientType, after.DefaultRecipientType)
+	d.Change("removalThreshold", before.RemovalThreshold, after.RemovalThreshold)
+	d.Change("rejectionThreshold", before.RejectionThreshold, after.RejectionThreshold)
+	d.Change("schedule", before.Schedule().Description(), after.Schedule().Description())
+	d.Change("runOnUpload", before.RunOnUpload, after.RunOnUpload)
+	return d
+}
+
+// getLiveImport returns an import that is not deleted, locked for update
+// with lock. A deleted import takes no files, runs or changes until it is
+// restored.
+func getLiveImport(ctx context.Context, idb bun.IDB, id int64, lock bool) (*Import, error) {
+	imp := new(Import)
+	q := idb.NewSelect().Model(imp).Where("id = ?", id)
+	if lock {
+		q = q.For("UPDATE")
+	}
+	err := q.Scan(ctx)
+	if db.IsNoRows(err) {
+		return nil, apperr.NotFound("import", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get import %d: %w", id, err)
+	}
+	if imp.Deleted() {
+		return nil, apperr.Conflict("import %q is deleted: restore it first (restoreImport)", imp.Name).With("importId", fmt.Sprint(id))
+	}
+	return imp, nil
+}
