@@ -9,8 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"reflect"
+	"strconv"
 	"time"
 
 	"github.com/uptrace/bun"

@@ -129,7 +129,7 @@ type pipeline struct {
 	existing []existingRow // by entry number, for keys already in the database
 	active   int           // existing recipients not removed
 
-	direct    bool // the import is empty: copy straight into recipients
+	direct    bool  // the import is empty: copy straight into recipients
 	watermark int64 // the highest recipient id before the run
 	conflicts []string
 	created   []RunChange // sample of creations
