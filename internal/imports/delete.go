@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
@@ -187,7 +188,7 @@ func (s *Service) cancelHeldForDelete(ctx context.Context, tx bun.Tx, v *users.V
 	}
 	if active.Status != StatusHeld {
 		return apperr.Conflict("import run %d is %s: wait for it to finish or cancel it, then delete", active.ID,
-			string(active.Status)).With("activeRunId", fmt.Sprint(active.ID))
+			strings.ToLower(string(active.Status))).With("activeRunId", fmt.Sprint(active.ID))
 	}
 	msg := "canceled: the import was deleted by " + v.User.Email
 	if err := setRunFinished(ctx, tx, active.ID, StatusCanceled, msg, s.now()); err != nil {
