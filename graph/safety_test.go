@@ -123,6 +123,10 @@ func TestDeleteImportWithImpactAndRestore(t *testing.T) {
 	_, teacher := d.restrictedUser(t, "teacher@district.test", "")
 	require.Equal(t, "FORBIDDEN", d.s.Query(t, teacher, `mutation($id: ID!) { deleteImport(id: $id, confirmName: "SIS", recipients: REMOVE) { import { id } } }`,
 		map[string]any{"id": d.importID}).FirstCode())
+	require.Equal(t, "FORBIDDEN", d.s.Query(t, teacher, `mutation($id: ID!) { restoreImport(id: $id) { id } }`,
+		map[string]any{"id": d.importID}).FirstCode())
+	require.Equal(t, "FORBIDDEN", d.s.Query(t, teacher, `query($id: ID!) { import(id: $id) { deleteImpact { recipients } } }`,
+		map[string]any{"id": d.importID}).FirstCode())
 
 	// The delete does what the report said.
 	var deleted struct {
@@ -460,8 +464,17 @@ func TestAuditLogRecordsEveryAdministrativeAction(t *testing.T) {
 		return out
 	}
 	mutate(`mutation($id: ID!) { updateImport(id: $id, input: {name: "SIS nightly", removalThreshold: 20}) { id } }`, map[string]any{"id": d.importID})
-	held := mutate(`mutation($id: ID!) { runImport(importId: $id, dryRun: true) { id } }`, map[string]any{"id": d.importID})
-	d.s.WaitRun(t, d.admin, held["runImport"].(map[string]any)["id"].(string))
+	dry := mutate(`mutation($id: ID!) { runImport(importId: $id, dryRun: true) { id } }`, map[string]any{"id": d.importID})
+	d.s.WaitRun(t, d.admin, dry["runImport"].(map[string]any)["id"].(string))
+	// Files that would remove 90%: held, then canceled; held, then approved.
+	onlyOne := strings.Join(strings.Split(studentsCSV, "\n")[:2], "\n") + "\n"
+	held := uploadAndRun(t, d.s, d.admin, d.importID, onlyOne)
+	require.Equal(t, "HELD", held.Status)
+	mutate(`mutation($id: ID!) { cancelImportRun(id: $id) { id } }`, map[string]any{"id": held.ID})
+	held = uploadAndRun(t, d.s, d.admin, d.importID, onlyOne)
+	require.Equal(t, "HELD", held.Status)
+	mutate(`mutation($id: ID!) { approveImportRun(id: $id) { id } }`, map[string]any{"id": held.ID})
+	require.Equal(t, "SUCCEEDED", d.s.WaitRun(t, d.admin, held.ID).Status)
 	uid, _ := d.restrictedUser(t, "teacher@district.test", `{school: {eq: "Lincoln Elementary"}}`) // created, token, restricted
 	mutate(`mutation($u: ID!) { clearUserRestriction(userId: $u) { id } }`, map[string]any{"u": uid})
 	mutate(`mutation($u: ID!) { updateUser(id: $u, input: {disabled: true}) { id } }`, map[string]any{"u": uid})
@@ -490,13 +503,21 @@ func TestAuditLogRecordsEveryAdministrativeAction(t *testing.T) {
 		actions = append(actions, entries[i].Action)
 	}
 	require.Equal(t, []string{
+		"USER_CREATED", "TOKEN_CREATED", // the administrator, from the command line
 		"IMPORT_CREATED", "FILE_UPLOADED", "RUN_REQUESTED",
 		"IMPORT_UPDATED", "RUN_REQUESTED",
+		"FILE_UPLOADED", "RUN_REQUESTED", "RUN_CANCELED", "FILE_UPLOADED", "RUN_REQUESTED", "RUN_APPROVED",
 		"USER_CREATED", "TOKEN_CREATED", "USER_RESTRICTED", "USER_UNRESTRICTED", "USER_DISABLED", "USER_ENABLED",
 		"TOKEN_CREATED", "TOKEN_REVOKED",
 		"LIST_CREATED", "LIST_UPDATED", "LIST_MEMBERS_ADDED", "LIST_MEMBERS_REMOVED", "LIST_SHARED", "LIST_DELETED",
 		"FILE_UPLOADED", "RUN_REQUESTED", "RUN_REVERTED", "IMPORT_DELETED", "IMPORT_RESTORED",
 	}, actions)
+	bootstrap := entries[len(entries)-2:]
+	for _, e := range bootstrap {
+		require.Nil(t, e.Actor)
+		require.Equal(t, "command line", e.Details["via"])
+	}
+	entries = entries[:len(entries)-2]
 	for _, e := range entries {
 		require.Equal(t, "admin@district.test", *e.ActorEmail)
 		require.Equal(t, "admin@district.test", e.Actor.Email)
@@ -522,7 +543,7 @@ func TestAuditLogRecordsEveryAdministrativeAction(t *testing.T) {
 	require.Len(t, d.auditLog(t, "($actor: ID)", map[string]any{"actor": adminID}), len(entries))
 	require.Len(t, d.auditLog(t, "($actor: ID)", map[string]any{"actor": uid}), 0)
 	require.Empty(t, d.auditLog(t, "($since: Time)", map[string]any{"since": time.Now().Add(time.Hour).Format(time.RFC3339)}))
-	require.Len(t, d.auditLog(t, "($since: Time)", map[string]any{"since": time.Now().Add(-time.Hour).Format(time.RFC3339)}), len(entries))
+	require.Len(t, d.auditLog(t, "($since: Time)", map[string]any{"since": time.Now().Add(-time.Hour).Format(time.RFC3339)}), len(entries)+2)
 
 	// Pages, newest first.
 	var page struct {
@@ -550,4 +571,53 @@ func TestAuditLogRecordsEveryAdministrativeAction(t *testing.T) {
 		_, err := d.s.DB.ExecContext(ctx, stmt)
 		require.ErrorContains(t, err, "append-only", stmt)
 	}
+}
+
+func TestDeleteUserImportDisablesAccountsAndRestoreEnablesThem(t *testing.T) {
+	t.Parallel()
+	d := newDistrict(t)
+	var created struct{ CreateImport struct{ ID string } }
+	d.s.MustQuery(t, d.admin, `mutation { createImport(input: {name: "HR staff", kind: USER, method: FULL}) { id } }`, nil, &created)
+	staff := "email,name,role,schools\n" +
+		"pat.rivera@district.test,Pat Rivera,user,Lincoln Elementary\n" +
+		"sam.okafor@district.test,Sam Okafor,teacher,Adams Elementary\n" +
+		"jordan.lee@district.test,Jordan Lee,admin,*\n"
+	run := uploadAndRun(t, d.s, d.admin, created.CreateImport.ID, staff)
+	require.Equal(t, "SUCCEEDED", run.Status, run.Message)
+	hr := &district{s: d.s, admin: d.admin, importID: created.CreateImport.ID}
+
+	disabled := func() map[string]bool {
+		var us struct {
+			Users struct {
+				Nodes []struct {
+					Email    string
+					Disabled bool
+				}
+			}
+		}
+		d.s.MustQuery(t, d.admin, `{ users(search: "district.test", first: 50) { nodes { email disabled } } }`, nil, &us)
+		out := map[string]bool{}
+		for _, u := range us.Users.Nodes {
+			out[u.Email] = u.Disabled
+		}
+		return out
+	}
+	before := disabled()
+	require.Equal(t, 2, hr.impact(t, "REMOVE").Users, "the administrator is never disabled")
+	require.Zero(t, hr.impact(t, "KEEP").Users)
+
+	var deleted struct{ DeleteImport struct{ Impact impactOut } }
+	hr.deleteImport(t, "HR staff", "REMOVE").Decode(t, &deleted)
+	require.Equal(t, 2, deleted.DeleteImport.Impact.Users)
+	after := disabled()
+	require.True(t, after["pat.rivera@district.test"])
+	require.True(t, after["sam.okafor@district.test"])
+	require.False(t, after["jordan.lee@district.test"])
+
+	d.s.MustQuery(t, d.admin, `mutation($id: ID!) { restoreImport(id: $id) { id } }`, map[string]any{"id": hr.importID}, nil)
+	require.Equal(t, before, disabled())
+	// USER runs change accounts, which keep no before-images.
+	_, resp := hr.revert(t, run.ID)
+	require.Equal(t, "CONFLICT", resp.FirstCode())
+	require.Contains(t, resp.Errors[0].Message, "USER imports")
 }

@@ -315,7 +315,8 @@ func (s *Service) BootstrapAdmin(ctx context.Context, email, name, tokenName str
 			return err
 		}
 		clear = res.Token
-		return nil
+		return audit.Record(ctx, tx, s.now(), audit.Actor{}, audit.TokenCreated, res.APIToken.auditTarget(),
+			audit.Details{"user": u.Email, "userId": u.ID, "via": "command line"})
 	})
 	if err != nil {
 		return nil, "", err
@@ -344,6 +345,16 @@ func (s *Service) upsertAdmin(ctx context.Context, idb bun.IDB, email, name stri
 		Returning("*").Exec(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("upsert admin %s: %w", email, err)
+	}
+	// An operator's action on the server, not a user's: no actor. A new
+	// row has created_at = updated_at; a promoted one keeps its created_at.
+	action, d := audit.UserCreated, audit.Details{"email": u.Email, "role": u.Role, "via": "command line"}
+	if !u.CreatedAt.Equal(u.UpdatedAt) {
+		action = audit.UserUpdated
+		d = audit.Details{"role": u.Role, "disabled": false, "via": "command line"}
+	}
+	if err := audit.Record(ctx, idb, now, audit.Actor{}, action, u.auditTarget(), d); err != nil {
+		return nil, err
 	}
 	return u, nil
 }

@@ -1,0 +1,79 @@
+package imports
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rollcall/rollcall/internal/districtgen"
+)
+
+// table is every column of every recipient, in id order.
+func (f *fixture) table() []string {
+	f.t.Helper()
+	var rows []string
+	require.NoError(f.t, f.db.NewRaw(`SELECT to_jsonb(r)::text FROM recipients AS r ORDER BY r.id`).Scan(f.ctx, &rows))
+	return rows
+}
+
+func (f *fixture) revert(run *Run) *Run {
+	f.t.Helper()
+	rev, err := f.svc.Revert(f.ctx, run.ID)
+	require.NoError(f.t, err)
+	return rev
+}
+
+// A district's days, applied and then undone one by one, go back through
+// exactly the same states. Day 2 is a day after the first file, not after
+// day 1, so applying it after day 1 also restores day 1's removals and
+// undoes its changes: every kind of change is in play.
+func TestRevertWalksBackThroughEveryState(t *testing.T) {
+	t.Parallel()
+	guard := 100.0
+	f := newFixture(t, CreateImportInput{RemovalThreshold: &guard})
+	opts := districtgen.Options{Rows: 3000, Seed: 7}
+	file := func(day int) string {
+		var b bytes.Buffer
+		if day == 0 {
+			require.NoError(t, districtgen.Write(&b, opts))
+		} else {
+			require.NoError(t, districtgen.NextDay(&b, opts, districtgen.Change{ChangedPct: 5, RemovedPct: 3, AddedPct: 3, Day: day}))
+		}
+		return b.String()
+	}
+	states := [][]string{f.table()}
+	var runs []*Run
+	for day := 0; day <= 2; day++ {
+		run := f.runFile(file(day))
+		require.Equal(t, StatusSucceeded, run.Status, run.Message)
+		require.NotNil(t, run.UndoWatermark)
+		runs = append(runs, run)
+		states = append(states, f.table())
+	}
+	day2 := runs[2]
+	require.Positive(t, day2.Restored, "day 2 restores day 1's removals")
+	require.Positive(t, day2.Removed)
+	require.Positive(t, day2.Created)
+	require.Positive(t, day2.Updated)
+
+	// A dry run in between changes nothing and is not "the latest".
+	f.runFile(file(1), dryRun)
+
+	for i := len(runs) - 1; i >= 0; i-- {
+		rev := f.revert(runs[i])
+		require.Equal(t, states[i], f.table(), "after reverting day %d", i)
+		require.Equal(t, TriggerRevert, rev.Trigger)
+		// What the revert counts mirrors what the run did.
+		r := runs[i]
+		require.Equal(t, r.Created+r.Restored, rev.Removed, "day %d", i)
+		require.Equal(t, r.Removed, rev.Restored, "day %d", i)
+		require.Equal(t, r.Updated, rev.Updated, "day %d", i)
+		var undo int
+		require.NoError(t, f.db.NewRaw(`SELECT count(*) FROM import_run_undo WHERE run_id = ?`, r.ID).Scan(f.ctx, &undo))
+		require.Zero(t, undo, "the undo data goes with the revert")
+	}
+	first := f.reload(runs[0].ID)
+	require.Nil(t, f.imp.LastRunAt)
+	require.NotNil(t, first.RevertedByRunID)
+}
