@@ -90,7 +90,7 @@ func (e *env) serve(b *testing.B, dbURL string, extraEnv ...string) *server {
 	port := freePort(b)
 	token := e.run(b, dbURL, "admin", "create", "--email", "bench@rollcall.test")
 	cmd := exec.Command(e.binary, "serve")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "PORT="+strconv.Itoa(port), "ROLLCALL_LOG_LEVEL=warn",
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "PORT="+strconv.Itoa(port), "ROLLCALL_LOG_LEVEL="+logLevel(),
 		"ROLLCALL_MAX_UPLOAD_BYTES=4294967296", "ROLLCALL_MAX_COMPLEXITY=1000000")
 	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -271,4 +271,14 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%d CPUs (%s)%s, %s/%s, %s", runtime.NumCPU(), cpu, mem, runtime.GOOS, runtime.GOARCH, runtime.Version())
+}
+
+// logLevel is the benchmarked server's log level: warn, unless
+// ROLLCALL_BENCH_LOG_LEVEL says otherwise (info shows each run's phase
+// timings in the "import run finished" line).
+func logLevel() string {
+	if l := os.Getenv("ROLLCALL_BENCH_LOG_LEVEL"); l != "" {
+		return l
+	}
+	return "warn"
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -13,6 +15,12 @@ import (
 func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, error) {
 	imp := p.spec.imp
 	var sample []RunChange
+	// Each statement's time goes to the run's log line, as apply_<step>.
+	mark := time.Now()
+	step := func(name string) {
+		p.timings = append(p.timings, slog.Duration("apply_"+name, time.Since(mark)))
+		mark = time.Now()
+	}
 	err := p.tx.Pgx(func(c *pgx.Conn) error {
 		if len(p.conflicts) > 0 {
 			// Rows of a key that later turned out to conflict were written
@@ -50,6 +58,7 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, 
 			return err
 		}
 		sample = append(p.created, sample...)
+		step("sample")
 
 		tag, err := c.Exec(ctx, `INSERT INTO recipients (import_id, external_id, type, first_name, last_name, grade, grade_rank,
 				school, language, phones, emails, custom_fields, row_hash)
@@ -60,28 +69,31 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, 
 			return fmt.Errorf("insert recipients: %w", err)
 		}
 		p.counts.Created = int(tag.RowsAffected())
-
-		// Before-images of the rows about to be updated or restored, for
-		// revertImportRun.
-		if _, err := c.Exec(ctx, `INSERT INTO import_run_undo (run_id, recipient_id, op, type, first_name, last_name,
-				grade, grade_rank, school, language, phones, emails, custom_fields, row_hash, updated_at, removed_at, removed_by_run_id)
-			SELECT $1, r.id, 'U', r.type, r.first_name, r.last_name, r.grade, r.grade_rank, r.school, r.language,
-				r.phones, r.emails, r.custom_fields, r.row_hash, r.updated_at, r.removed_at, r.removed_by_run_id
-			FROM import_stage AS s JOIN recipients AS r ON r.id = s.id
-			WHERE s.op IN ('U', 'R')`, p.spec.run.ID); err != nil {
-			return fmt.Errorf("keep before-images: %w", err)
-		}
+		step("insert")
 
 		// Updates and restores in one statement. A row whose file text
 		// changed but whose values did not (a phone written differently,
 		// say) takes only the new hash and keeps its updated_at; it counts
-		// as unchanged.
-		rows, err := c.Query(ctx, `WITH changed AS (
+		// as unchanged. The rows' before-images, for revertImportRun, are
+		// kept from the same read of the old rows.
+		rows, err := c.Query(ctx, `WITH changed AS MATERIALIZED (
 				SELECT s.*, (s.type, s.first_name, s.last_name, s.grade, s.grade_rank, s.school, s.language,
 					s.phones, s.emails, s.custom_fields) IS DISTINCT FROM (r.type, r.first_name, r.last_name, r.grade,
-					r.grade_rank, r.school, r.language, r.phones, r.emails, r.custom_fields) AS differs
+					r.grade_rank, r.school, r.language, r.phones, r.emails, r.custom_fields) AS differs,
+					r.type AS old_type, r.first_name AS old_first_name, r.last_name AS old_last_name, r.grade AS old_grade,
+					r.grade_rank AS old_grade_rank, r.school AS old_school, r.language AS old_language,
+					r.phones AS old_phones, r.emails AS old_emails, r.custom_fields AS old_custom_fields,
+					r.row_hash AS old_row_hash, r.updated_at AS old_updated_at, r.removed_at AS old_removed_at,
+					r.removed_by_run_id AS old_removed_by_run_id
 				FROM import_stage AS s JOIN recipients AS r ON r.id = s.id
-				WHERE s.op IN ('U', 'R'))
+				WHERE s.op IN ('U', 'R')),
+			undo AS (
+				INSERT INTO import_run_undo (run_id, recipient_id, op, type, first_name, last_name, grade, grade_rank,
+					school, language, phones, emails, custom_fields, row_hash, updated_at, removed_at, removed_by_run_id)
+				SELECT $1, id, 'U', old_type, old_first_name, old_last_name, old_grade, old_grade_rank, old_school,
+					old_language, old_phones, old_emails, old_custom_fields, old_row_hash, old_updated_at, old_removed_at,
+					old_removed_by_run_id
+				FROM changed)
 			UPDATE recipients AS r SET
 				type = c.type, first_name = c.first_name, last_name = c.last_name, grade = c.grade,
 				grade_rank = c.grade_rank, school = c.school, language = c.language, phones = c.phones,
@@ -90,7 +102,7 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, 
 				removed_at = NULL, removed_by_run_id = NULL
 			FROM changed AS c
 			WHERE r.id = c.id
-			RETURNING c.op, c.differs`)
+			RETURNING c.op, c.differs`, p.spec.run.ID)
 		if err != nil {
 			return fmt.Errorf("update recipients: %w", err)
 		}
@@ -111,6 +123,7 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, 
 		}); err != nil {
 			return fmt.Errorf("update recipients: %w", err)
 		}
+		step("update")
 		return nil
 	})
 	if err != nil {
@@ -123,18 +136,19 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, 
 		}
 		err := p.tx.Pgx(func(c *pgx.Conn) error {
 			// A removal overwrites only updated_at (and the removal marks):
-			// that is all its before-image keeps.
-			if _, err := c.Exec(ctx, `INSERT INTO import_run_undo (run_id, recipient_id, op, updated_at)
-				SELECT $2, id, 'D', updated_at FROM recipients WHERE id = ANY($1)`, ids, p.spec.run.ID); err != nil {
-				return err
-			}
-			_, err := c.Exec(ctx, `UPDATE recipients SET removed_at = now(), removed_by_run_id = $2, updated_at = now() WHERE id = ANY($1)`,
+			// that is all its before-image keeps. Statements of one query
+			// see the same snapshot: the CTE reads updated_at as it was.
+			_, err := c.Exec(ctx, `WITH undo AS (
+					INSERT INTO import_run_undo (run_id, recipient_id, op, updated_at)
+					SELECT $2, id, 'D', updated_at FROM recipients WHERE id = ANY($1))
+				UPDATE recipients SET removed_at = now(), removed_by_run_id = $2, updated_at = now() WHERE id = ANY($1)`,
 				ids, p.spec.run.ID)
 			return err
 		})
 		if err != nil {
 			return nil, fmt.Errorf("remove recipients: %w", err)
 		}
+		step("remove")
 		for i := 0; i < len(removals) && len(sample) < maxSampleChanges; i++ {
 			sample = append(sample, RunChange{ExternalID: removals[i].key, Action: ActionRemove})
 		}
@@ -145,6 +159,7 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, 
 	if err := p.refreshStatistics(ctx); err != nil {
 		return nil, err
 	}
+	step("analyze")
 	return sample, nil
 }
 
