@@ -3404,6 +3404,8 @@ input IDFilter {
   neq: ID
   in: [ID!]
   nin: [ID!]
+  "true: detached recipients (their import was deleted keeping them, then purged)."
+  isNull: Boolean
 }
 
 "A custom field's conditions. eq is exact (and uses an index); the others compare text."
@@ -15909,7 +15911,7 @@ func (ec *executionContext) unmarshalInputIDFilter(ctx context.Context, obj any)
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"eq", "neq", "in", "nin"}
+	fieldsInOrder := [...]string{"eq", "neq", "in", "nin", "isNull"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15944,6 +15946,13 @@ func (ec *executionContext) unmarshalInputIDFilter(ctx context.Context, obj any)
 				return it, err
 			}
 			it.Nin = data
+		case "isNull":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isNull"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsNull = data
 		}
 	}
 	return it, nil

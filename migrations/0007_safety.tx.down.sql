@@ -2,6 +2,7 @@ DROP TABLE audit_log;
 DROP FUNCTION audit_log_append_only();
 DROP TABLE import_run_undo;
 ALTER TABLE import_runs DROP COLUMN undo_watermark, DROP COLUMN reverts_run_id, DROP COLUMN reverted_by_run_id;
+DROP INDEX recipients_removed_by_run_id_idx;
 ALTER TABLE users
     DROP CONSTRAINT users_import_id_fkey,
     ADD CONSTRAINT users_import_id_fkey FOREIGN KEY (import_id) REFERENCES imports (id);

@@ -39,6 +39,9 @@ ALTER TABLE list_additions
 ALTER TABLE list_exclusions
     DROP CONSTRAINT list_exclusions_recipient_id_fkey,
     ADD CONSTRAINT list_exclusions_recipient_id_fkey FOREIGN KEY (recipient_id) REFERENCES recipients (id) ON DELETE CASCADE;
+-- Deleting a purged import's runs sets these references to NULL: indexed,
+-- so that is a lookup per run, not a scan of the table.
+CREATE INDEX recipients_removed_by_run_id_idx ON recipients (removed_by_run_id) WHERE removed_by_run_id IS NOT NULL;
 ALTER TABLE users
     DROP CONSTRAINT users_import_id_fkey,
     ADD CONSTRAINT users_import_id_fkey FOREIGN KEY (import_id) REFERENCES imports (id) ON DELETE SET NULL;
@@ -82,6 +85,8 @@ CREATE TABLE import_run_undo (
     removed_by_run_id  bigint      REFERENCES import_runs (id) ON DELETE SET NULL,
     PRIMARY KEY (run_id, recipient_id)
 );
+
+CREATE INDEX import_run_undo_removed_by_run_id_idx ON import_run_undo (removed_by_run_id) WHERE removed_by_run_id IS NOT NULL;
 
 -- Who did what. Entries are written in the transaction of the action they
 -- record and can never be changed or deleted: the table refuses it.

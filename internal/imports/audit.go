@@ -49,14 +49,18 @@ func importChanges(before, after *Import) audit.Details {
 	return d
 }
 
-// getLiveImport returns an import that is not deleted, locked for update
-// with lock. A deleted import takes no files, runs or changes until it is
-// restored.
+// getLiveImport returns an import that is not deleted, locked with lock. A
+// deleted import takes no files, runs or changes until it is restored.
+//
+// The lock is FOR NO KEY UPDATE: it serializes the actions that change an
+// import (and an upload's UPDATE of its file date) without waiting for a
+// run that is applying, whose foreign-key checks hold KEY SHARE locks on
+// the import row for the length of its transaction.
 func getLiveImport(ctx context.Context, idb bun.IDB, id int64, lock bool) (*Import, error) {
 	imp := new(Import)
 	q := idb.NewSelect().Model(imp).Where("id = ?", id)
 	if lock {
-		q = q.For("UPDATE")
+		q = q.For("NO KEY UPDATE")
 	}
 	err := q.Scan(ctx)
 	if db.IsNoRows(err) {

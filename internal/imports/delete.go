@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
@@ -170,7 +171,7 @@ func (s *Service) Delete(ctx context.Context, id int64, confirmName string, mode
 			return fmt.Errorf("delete import %d: %w", imp.ID, err)
 		}
 		return s.record(ctx, tx, v, audit.ImportDeleted, imp.auditTarget(), audit.Details{
-			"recipients": mode, "recipientsAffected": impact.Recipients, "usersDisabled": len(imp.DeletedUserIDs),
+			"recipients": mode, "recipientsAffected": impact.Recipients, "usersDisabled": imp.DeletedUserIDs,
 			"listsChanged": len(impact.Lists), "purgeAfter": purge})
 	})
 	if err != nil {
@@ -184,6 +185,10 @@ func (s *Service) Delete(ctx context.Context, id int64, confirmName string, mode
 func (s *Service) cancelHeldForDelete(ctx context.Context, tx bun.Tx, v *users.Viewer, imp *Import) error {
 	active, err := ActiveRun(ctx, tx, imp.ID)
 	if err != nil || active == nil {
+		return err
+	}
+	// Locked and read again: an approval may have just queued it.
+	if active, err = GetRunForUpdate(ctx, tx, active.ID); err != nil {
 		return err
 	}
 	if active.Status != StatusHeld {
@@ -238,7 +243,7 @@ func (s *Service) Restore(ctx context.Context, id int64) (*Import, error) {
 				}
 			}
 		}
-		enabled := len(imp.DeletedUserIDs)
+		enabled := imp.DeletedUserIDs
 		imp.DeletedAt, imp.DeletedBy, imp.DeleteMode, imp.PurgeAfter, imp.DeletedUserIDs = nil, nil, nil, nil, nil
 		if err := imp.setSchedule(imp.Schedule(), s.now()); err != nil {
 			return err
@@ -276,12 +281,13 @@ type PurgeWorker struct {
 // NewPurgeWorker returns the purge worker.
 func NewPurgeWorker(svc *Service) *PurgeWorker { return &PurgeWorker{svc: svc} }
 
+// Timeout allows purging large imports (River's default is a minute).
+func (w *PurgeWorker) Timeout(*river.Job[PurgeArgs]) time.Duration { return time.Hour }
+
 func (w *PurgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
-	if _, err := w.svc.Purge(ctx); err != nil {
-		return err
-	}
-	_, err := w.svc.PruneUndo(ctx)
-	return err
+	_, purgeErr := w.svc.Purge(ctx)
+	_, pruneErr := w.svc.PruneUndo(ctx)
+	return errors.Join(purgeErr, pruneErr)
 }
 
 // Purge deletes, for good, each deleted import whose retention has ended,
@@ -297,6 +303,7 @@ func (s *Service) Purge(ctx context.Context) ([]int64, error) {
 	}
 	var done []int64
 	for _, id := range due {
+		purged := false
 		err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 			imp := new(Import)
 			err := tx.NewSelect().Model(imp).Where("id = ? AND deleted_at IS NOT NULL AND purge_after <= ?", id, s.now()).
@@ -311,12 +318,15 @@ func (s *Service) Purge(ctx context.Context) ([]int64, error) {
 			if err != nil {
 				return fmt.Errorf("purge import %d: %w", imp.ID, err)
 			}
-			done = append(done, imp.ID)
+			purged = true
 			counts["deletedAt"] = imp.DeletedAt
 			return audit.Record(ctx, tx, s.now(), audit.Actor{}, audit.ImportPurged, imp.auditTarget(), counts)
 		})
 		if err != nil {
 			return done, err
+		}
+		if purged {
+			done = append(done, id)
 		}
 	}
 	return done, nil

@@ -43,16 +43,29 @@ func (s *Service) Revert(ctx context.Context, runID int64) (*Run, error) {
 	}
 	var rev *Run
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		target, err := GetRunForUpdate(ctx, tx, runID)
+		target, err := GetRun(ctx, tx, runID)
 		if err != nil {
+			return err
+		}
+		// The import's run lock first, without waiting: a run applying holds
+		// it, and waiting for it while holding row locks the run needs
+		// would deadlock. Then nothing else can change the recipients.
+		var free bool
+		if err := tx.NewRaw("SELECT pg_try_advisory_xact_lock(?)", importLockKey(target.ImportID)).Scan(ctx, &free); err != nil {
+			return fmt.Errorf("lock import: %w", err)
+		}
+		if !free {
+			return apperr.Conflict("a run of import %d is applying: wait for it to finish, then revert", target.ImportID)
+		}
+		if err := s.checkNoActiveRun(ctx, tx, target.ImportID); err != nil {
+			return err
+		}
+		if target, err = GetRunForUpdate(ctx, tx, runID); err != nil {
 			return err
 		}
 		imp, err := getLiveImport(ctx, tx, target.ImportID, true)
 		if err != nil {
 			return err
-		}
-		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", importLockKey(imp.ID)); err != nil {
-			return fmt.Errorf("lock import: %w", err)
 		}
 		if err := s.checkRevertible(ctx, tx, imp, target); err != nil {
 			return err
@@ -123,7 +136,7 @@ func (s *Service) checkRevertible(ctx context.Context, tx bun.Tx, imp *Import, r
 		return apperr.Conflict("run %d can no longer be reverted: its undo data is kept for %s after a run, and was pruned",
 			run.ID, s.cfg.Retention)
 	}
-	return s.checkNoActiveRun(ctx, tx, imp.ID)
+	return nil
 }
 
 // revertibleRun selects the runs whose changes are in the data: applied,

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/districtgen"
 )
 
@@ -76,4 +77,27 @@ func TestRevertWalksBackThroughEveryState(t *testing.T) {
 	first := f.reload(runs[0].ID)
 	require.Nil(t, f.imp.LastRunAt)
 	require.NotNil(t, first.RevertedByRunID)
+}
+
+// A revert does not wait for a run that is applying (it would hold row
+// locks that run needs): it says so at once.
+func TestRevertRefusesWhileARunApplies(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, CreateImportInput{})
+	run := f.runFile("student_id,first_name,last_name\nS1,Ana,Lopez\nS2,Ben,Ode\n")
+	require.Equal(t, StatusSucceeded, run.Status, run.Message)
+
+	applying, err := f.db.Pool.Begin(f.ctx)
+	require.NoError(t, err)
+	defer func() { _ = applying.Rollback(f.ctx) }()
+	_, err = applying.Exec(f.ctx, "SELECT pg_advisory_xact_lock($1)", importLockKey(f.imp.ID))
+	require.NoError(t, err)
+
+	_, err = f.svc.Revert(f.ctx, run.ID)
+	require.Equal(t, apperr.CodeConflict, asAppErr(t, err).Code)
+	require.Contains(t, err.Error(), "applying")
+
+	require.NoError(t, applying.Rollback(f.ctx))
+	rev := f.revert(run)
+	require.Equal(t, 2, rev.Removed)
 }

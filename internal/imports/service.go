@@ -437,6 +437,13 @@ func (s *Service) Approve(ctx context.Context, runID int64) (*Run, error) {
 	var run *Run
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var err error
+		if run, err = GetRun(ctx, tx, runID); err != nil {
+			return err
+		}
+		// The import first (as a delete locks it), and it must be live.
+		if _, err := getLiveImport(ctx, tx, run.ImportID, true); err != nil {
+			return err
+		}
 		if run, err = GetRunForUpdate(ctx, tx, runID); err != nil {
 			return err
 		}

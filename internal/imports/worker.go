@@ -190,6 +190,11 @@ func (s *Service) startRun(ctx context.Context, runID, jobID int64) (run *Run, i
 			return err
 		}
 		now := s.now()
+		if imp.Deleted() {
+			// Deletes cancel the import's runs; one that slipped through
+			// never applies to a deleted import.
+			return setRunFinished(ctx, tx, run.ID, StatusCanceled, "canceled: the import is deleted", now)
+		}
 		if run.StartedAt == nil {
 			run.StartedAt = &now
 		}

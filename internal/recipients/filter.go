@@ -68,6 +68,9 @@ type IDFilter struct {
 	Neq *int64  `json:"neq,omitempty"`
 	In  []int64 `json:"in,omitempty"`
 	Nin []int64 `json:"nin,omitempty"`
+	// IsNull: detached recipients (their import was deleted, keeping them,
+	// and purged).
+	IsNull *bool `json:"isNull,omitempty"`
 }
 
 // CustomFieldFilter compares one custom field. Eq is exact (and fast: it

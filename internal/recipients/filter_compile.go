@@ -335,14 +335,22 @@ func (c *compiler) importID(field string, f *IDFilter) (string, error) {
 	if f.Eq != nil {
 		o.add("eq", "r.import_id = "+c.arg(*f.Eq))
 	}
+	// Detached recipients have no import: they are "not import X".
 	if f.Neq != nil {
-		o.add("neq", "r.import_id <> "+c.arg(*f.Neq))
+		o.add("neq", "r.import_id IS DISTINCT FROM "+c.arg(*f.Neq))
 	}
 	if f.In != nil && o.list("in", len(f.In)) {
 		o.add("in", "r.import_id = ANY("+c.arg(f.In)+")")
 	}
 	if f.Nin != nil && o.list("nin", len(f.Nin)) {
-		o.add("nin", "NOT (r.import_id = ANY("+c.arg(f.Nin)+"))")
+		o.add("nin", "(r.import_id IS NULL OR NOT (r.import_id = ANY("+c.arg(f.Nin)+")))")
+	}
+	if f.IsNull != nil {
+		if *f.IsNull {
+			o.add("isNull", "r.import_id IS NULL")
+		} else {
+			o.add("isNull", "r.import_id IS NOT NULL")
+		}
 	}
 	return o.done()
 }

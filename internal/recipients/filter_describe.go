@@ -172,6 +172,13 @@ func describeIDs(f *IDFilter) []string {
 	if f.Nin != nil {
 		out = append(out, "import is none of "+ids(f.Nin))
 	}
+	if f.IsNull != nil {
+		if *f.IsNull {
+			out = append(out, "detached from any import")
+		} else {
+			out = append(out, "from an import")
+		}
+	}
 	return out
 }
 

@@ -108,6 +108,10 @@ func TestFilterSemantics(t *testing.T) {
 	t.Parallel()
 	f := loadPeople(t)
 	student, staff := TypeStudent, TypeStaff
+	// S7 is detached: its import was deleted keeping it, then purged.
+	var imp int64
+	require.NoError(t, f.db.NewRaw(`UPDATE recipients SET import_id = NULL WHERE external_id = 'S7' RETURNING (SELECT min(id) FROM imports)`).
+		Scan(context.Background(), &imp))
 	cases := []struct {
 		name   string
 		filter Filter
@@ -156,6 +160,11 @@ func TestFilterSemantics(t *testing.T) {
 			{Not: &Filter{Grade: &GradeFilter{Gte: s("1")}}},
 		}}, "S2 S4 S6"},
 		{"RemovedNeverMatch", Filter{ExternalID: &StringFilter{Eq: s("S8")}}, ""},
+		{"ImportEq", Filter{ImportID: &IDFilter{Eq: &imp}}, "S1 S2 S3 S4 S5 S6"},
+		{"ImportNeqKeepsDetached", Filter{ImportID: &IDFilter{Neq: &imp}}, "S7"},
+		{"ImportNinKeepsDetached", Filter{ImportID: &IDFilter{Nin: []int64{imp}}}, "S7"},
+		{"ImportIsNullIsDetached", Filter{ImportID: &IDFilter{IsNull: b(true)}}, "S7"},
+		{"ImportIsNotNull", Filter{ImportID: &IDFilter{IsNull: b(false)}}, "S1 S2 S3 S4 S5 S6"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
