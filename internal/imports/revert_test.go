@@ -2,6 +2,7 @@ package imports
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -100,4 +101,25 @@ func TestRevertRefusesWhileARunApplies(t *testing.T) {
 	require.NoError(t, applying.Rollback(f.ctx))
 	rev := f.revert(run)
 	require.Equal(t, 2, rev.Removed)
+}
+
+// A run queued just as its import was deleted (the delete could not see it)
+// is canceled by the worker, never applied.
+func TestRunOfDeletedImportNeverStarts(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, CreateImportInput{})
+	_, run, err := f.svc.Upload(f.ctx, f.imp.ID, "students.csv", strings.NewReader("student_id,first_name\nS1,Ana\n"), true)
+	require.NoError(t, err)
+	_, err = f.db.NewRaw(`UPDATE imports SET deleted_at = now(), delete_mode = 'KEEP', purge_after = now() + interval '1 day' WHERE id = ?`, f.imp.ID).Exec(f.ctx)
+	require.NoError(t, err)
+
+	_, _, ok, err := f.svc.startRun(f.ctx, run.ID, *run.JobID)
+	require.NoError(t, err)
+	require.False(t, ok)
+	got := f.reload(run.ID)
+	require.Equal(t, StatusCanceled, got.Status)
+	require.Contains(t, got.Message, "deleted")
+	n, err := CountActiveRecipients(f.ctx, f.db, f.imp.ID)
+	require.NoError(t, err)
+	require.Zero(t, n)
 }

@@ -350,8 +350,10 @@ func (s *Service) RunImport(ctx context.Context, importID int64, dryRun bool) (*
 	}
 	var run *Run
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		// Locked: a concurrent delete either sees this run or is seen.
-		imp, err := getLiveImport(ctx, tx, importID, true)
+		// Not locked, so concurrent requests race only on the one-active-run
+		// index. A delete committing meanwhile cannot see this run; the
+		// worker then cancels it instead of starting it (see startRun).
+		imp, err := getLiveImport(ctx, tx, importID, false)
 		if err != nil {
 			return err
 		}
