@@ -137,6 +137,16 @@ func (s *Service) Delete(ctx context.Context, id int64, confirmName string, mode
 		if confirmName != imp.Name {
 			return apperr.Invalid("confirmName", "confirmName must be the import's name exactly, %q; nothing was deleted", imp.Name)
 		}
+		// The import's run lock, as a run applying holds it (never waiting
+		// for one): a run that starts after this sees the delete and
+		// cancels itself (runBase.importDeleted).
+		var free bool
+		if err := tx.NewRaw("SELECT pg_try_advisory_xact_lock(?)", importLockKey(imp.ID)).Scan(ctx, &free); err != nil {
+			return fmt.Errorf("lock import: %w", err)
+		}
+		if !free {
+			return apperr.Conflict("a run of import %q is applying: wait for it to finish, then delete", imp.Name)
+		}
 		if err := s.cancelHeldForDelete(ctx, tx, v, imp); err != nil {
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/uptrace/bun"
 
 	"github.com/rollcall/rollcall/internal/db"
 )
@@ -155,6 +156,9 @@ func importLockKey(importID int64) int64 {
 func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, error) {
 	if _, err := p.tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", importLockKey(p.spec.imp.ID)); err != nil {
 		return nil, fmt.Errorf("lock import: %w", err)
+	}
+	if deleted, err := p.importDeleted(ctx, p.tx.Tx); err != nil || deleted {
+		return p.canceledByDelete(err)
 	}
 	// Every row this run creates gets an id above the watermark (see
 	// revert.go); read it before any is created.
@@ -297,6 +301,26 @@ func (b *runBase) fail(err error) (*applyResult, error) {
 	res := b.result(StatusFailed, fe.Error())
 	res.Counts.Rejected = len(b.notes.errors) - 1 + b.notes.dropped
 	return res, &errRollback{res}
+}
+
+// importDeleted reports whether the run's import was deleted after the run
+// started. Read under the import's run lock, which a delete also takes: a
+// delete either sees this run active (and is refused) or committed before.
+func (b *runBase) importDeleted(ctx context.Context, tx bun.Tx) (bool, error) {
+	var deleted bool
+	err := tx.NewRaw("SELECT deleted_at IS NOT NULL FROM imports WHERE id = ?", b.spec.imp.ID).Scan(ctx, &deleted)
+	if err != nil {
+		return false, fmt.Errorf("check import: %w", err)
+	}
+	return deleted, nil
+}
+
+// canceledByDelete ends a run whose import was deleted meanwhile.
+func (b *runBase) canceledByDelete(err error) (*applyResult, error) {
+	if err != nil {
+		return nil, err
+	}
+	return b.rollback(StatusCanceled, "canceled: the import was deleted before the run could apply")
 }
 
 func (b *runBase) rollback(status RunStatus, message string) (*applyResult, error) {

@@ -123,3 +123,34 @@ func TestRunOfDeletedImportNeverStarts(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n)
 }
+
+// A run that reaches the import's run lock after a delete committed (it was
+// queued just before) cancels itself instead of applying.
+func TestRunCancelsItselfWhenItsImportWasDeleted(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, CreateImportInput{})
+	file, _, err := f.svc.Upload(f.ctx, f.imp.ID, "students.csv", strings.NewReader("student_id,first_name\nS1,Ana\n"), false)
+	require.NoError(t, err)
+	_, err = f.db.NewRaw(`UPDATE imports SET deleted_at = now(), delete_mode = 'KEEP', purge_after = now() + interval '1 day' WHERE id = ?`, f.imp.ID).Exec(f.ctx)
+	require.NoError(t, err)
+	run := f.runStored(file.ID)
+	require.Equal(t, StatusCanceled, run.Status)
+	require.Contains(t, run.Message, "deleted")
+	n, err := CountActiveRecipients(f.ctx, f.db, f.imp.ID)
+	require.NoError(t, err)
+	require.Zero(t, n)
+}
+
+// A delete does not wait for a run that is applying: it says so at once.
+func TestDeleteRefusedWhileARunApplies(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, CreateImportInput{})
+	applying, err := f.db.Pool.Begin(f.ctx)
+	require.NoError(t, err)
+	defer func() { _ = applying.Rollback(f.ctx) }()
+	_, err = applying.Exec(f.ctx, "SELECT pg_advisory_xact_lock($1)", importLockKey(f.imp.ID))
+	require.NoError(t, err)
+	_, _, err = f.svc.Delete(f.ctx, f.imp.ID, f.imp.Name, DeleteRemove)
+	require.Equal(t, apperr.CodeConflict, asAppErr(t, err).Code)
+	require.Contains(t, err.Error(), "applying")
+}

@@ -93,6 +93,9 @@ func (p *userPipeline) execute(ctx context.Context, file io.Reader) (*applyResul
 		importLockKey(imp.ID), userImportsLockKey); err != nil {
 		return nil, fmt.Errorf("lock import: %w", err)
 	}
+	if deleted, err := p.importDeleted(ctx, p.tx.Tx); err != nil || deleted {
+		return p.canceledByDelete(err)
+	}
 	p.progress.phase.Store(PhaseReading)
 	mark := time.Now()
 	lap := func(name string) {

@@ -335,7 +335,7 @@ func (s *Service) recordOutcome(ctx context.Context, tx *db.Tx, run *Run, res *a
 // for imports that apply files on arrival.
 func (s *Service) followUp(ctx context.Context, tx bun.Tx, importID int64) error {
 	imp, err := GetImport(ctx, tx, importID)
-	if err != nil || !imp.RunOnUpload {
+	if err != nil || !imp.RunOnUpload || imp.Deleted() {
 		return err
 	}
 	waiting, err := fileWaiting(ctx, tx, imp)
