@@ -376,10 +376,13 @@ func TestRevertRunsRestoreExactPreviousStates(t *testing.T) {
 	d.s.MustQuery(t, d.admin, `query($id: ID!) { import(id: $id) { lastRunAt } }`, map[string]any{"id": d.importID}, &never)
 	require.Nil(t, never.Import.LastRunAt)
 
-	// The import works on: the next run loads everyone again.
+	// The import works on: the next run loads everyone again, and the
+	// import no longer needs attention.
 	d.runFile(t, studentsCSV)
 	require.NoError(t, d.s.DB.NewRaw("SELECT count(*) FROM recipients WHERE removed_at IS NULL").Scan(context.Background(), &left))
 	require.Equal(t, 10, left)
+	d.s.MustQuery(t, d.admin, `query($id: ID!) { import(id: $id) { lastRun { id } attentionReasons { code } } }`, map[string]any{"id": d.importID}, &imp)
+	require.Empty(t, imp.Import.AttentionReasons)
 
 	// Non-admins cannot revert.
 	_, teacher := d.restrictedUser(t, "teacher@district.test", "")
