@@ -249,6 +249,10 @@ func TestPurgeAfterRetentionLeavesNothingDangling(t *testing.T) {
 				require.Equal(t, 2, d.getList(t, d.admin, l.CreateList.ID).MemberCount, "S001 added, S006 matches, S005 skipped")
 			} else {
 				require.Zero(t, count, "removed recipients go with the import")
+				var purgedEntries []string
+				require.NoError(t, d.s.DB.NewRaw(`SELECT concat(details->>'listAdditionsDeleted', '/', details->>'listSkipsDeleted', '/', details->>'recipientsDeleted')
+					FROM audit_log WHERE action = 'IMPORT_PURGED' AND actor_id IS NULL`).Scan(context.Background(), &purgedEntries))
+				require.Equal(t, []string{"1/1/10"}, purgedEntries, "the purge's audit entry counts what went with it")
 				require.Equal(t, "NOT_FOUND", resp.FirstCode())
 				require.Equal(t, 0, d.getList(t, d.admin, l.CreateList.ID).MemberCount)
 			}
@@ -364,6 +368,10 @@ func TestRevertRunsRestoreExactPreviousStates(t *testing.T) {
 	require.Equal(t, afterRun1, tableContents(t, d.s, "recipients"))
 	require.Equal(t, revertOut{Updated: 1, Removed: 1, Restored: 1}, revertOut{Updated: rev2.Updated, Removed: rev2.Removed, Restored: rev2.Restored})
 	require.Equal(t, 0, d.getList(t, d.admin, l.CreateList.ID).MemberCount, "the person run 2 created is gone, with the list's addition")
+	var entries []string
+	require.NoError(t, d.s.DB.NewRaw(`SELECT details->>'listEntriesDeleted' FROM audit_log WHERE action = 'RUN_REVERTED' AND target_id = ?`, run2).
+		Scan(context.Background(), &entries))
+	require.Equal(t, []string{"1"}, entries, "the revert's audit entry counts the list addition that went")
 	requireNoDanglingReferences(t, d.s)
 
 	rev1, resp := d.revert(t, run1)

@@ -351,6 +351,12 @@ func purgeImport(ctx context.Context, tx bun.Tx, id int64) (audit.Details, error
 		name, sql string
 	}{
 		{"", `UPDATE imports SET last_run_id = NULL, latest_file_id = NULL WHERE id = ?`},
+		// The hand-made list entries of those recipients go with them (the
+		// foreign keys cascade); counted for the audit log.
+		{"listAdditionsDeleted", `DELETE FROM list_additions WHERE recipient_id IN
+			(SELECT id FROM recipients WHERE import_id = ? AND removed_at IS NOT NULL)`},
+		{"listSkipsDeleted", `DELETE FROM list_exclusions WHERE recipient_id IN
+			(SELECT id FROM recipients WHERE import_id = ? AND removed_at IS NOT NULL)`},
 		{"recipientsDeleted", `DELETE FROM recipients WHERE import_id = ? AND removed_at IS NOT NULL`},
 		{"runsDeleted", `DELETE FROM import_runs WHERE import_id = ?`},
 		{"filesDeleted", `DELETE FROM import_files WHERE import_id = ?`},

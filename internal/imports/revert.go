@@ -103,7 +103,7 @@ func (s *Service) Revert(ctx context.Context, runID int64) (*Run, error) {
 		}
 		return s.recordRun(ctx, tx, v, audit.RunReverted, imp, target, audit.Details{
 			"revertRunId": rev.ID, "deleted": c.deleted, "updated": c.Updated, "restored": c.Restored,
-			"removed": c.Removed - c.deleted})
+			"removed": c.Removed - c.deleted, "listEntriesDeleted": c.listEntries})
 	})
 	if err != nil {
 		return nil, err
@@ -145,13 +145,24 @@ const revertibleRun = "NOT dry_run AND status IN ('SUCCEEDED', 'SUCCEEDED_WITH_E
 
 type undoCounts struct {
 	Counts
-	deleted int // created by the run, deleted (also counted in Removed)
+	deleted     int // created by the run, deleted (also counted in Removed)
+	listEntries int // list additions and skips of those, deleted with them
 }
+
+// createdRows selects the rows a run created (import id, watermark).
+const createdRows = `SELECT id FROM recipients WHERE import_id = ? AND id > ?`
 
 // undo puts the import's recipients back as they were before run.
 func undo(ctx context.Context, tx bun.Tx, run *Run) (undoCounts, error) {
 	var c undoCounts
-	res, err := tx.NewRaw(`DELETE FROM recipients WHERE import_id = ? AND id > ?`, run.ImportID, *run.UndoWatermark).Exec(ctx)
+	// Hand-made list entries of the people the run created go with them:
+	// counted first, for the audit log.
+	if err := tx.NewRaw(`SELECT (SELECT count(*) FROM list_additions WHERE recipient_id IN (`+createdRows+`))
+			+ (SELECT count(*) FROM list_exclusions WHERE recipient_id IN (`+createdRows+`))`,
+		run.ImportID, *run.UndoWatermark, run.ImportID, *run.UndoWatermark).Scan(ctx, &c.listEntries); err != nil {
+		return c, fmt.Errorf("count list entries: %w", err)
+	}
+	res, err := tx.NewRaw(`DELETE FROM recipients WHERE id IN (`+createdRows+`)`, run.ImportID, *run.UndoWatermark).Exec(ctx)
 	if err != nil {
 		return c, fmt.Errorf("delete created rows: %w", err)
 	}
