@@ -371,10 +371,14 @@ func (b *runBase) succeed(changes []RunChange, w words) (*applyResult, error) {
 // a fraction of a second and allocate almost nothing.
 func (p *pipeline) loadExisting(ctx context.Context, expectRows int64) error {
 	return p.tx.Pgx(func(c *pgx.Conn) error {
-		// Sized for the file (its line count), plus a few percent of new
-		// keys: a nightly file is about as large as what the import has.
-		// Counting the import's rows first would read them all twice.
-		capacity := int(expectRows + expectRows/50 + 16)
+		// Sized for the file (its line count): a nightly file is about as
+		// large as what the import has, plus a few percent of new keys; a
+		// first run's keys are all new. Counting the import's rows first
+		// would read them all twice.
+		capacity := int(expectRows + 16)
+		if p.spec.imp.LastRunID != nil {
+			capacity += int(expectRows / 50)
+		}
 		p.index = newKeyIndex(capacity)
 		p.entries = make([]entry, 0, capacity)
 		rows, err := c.Query(ctx, `SELECT id, external_id, row_hash, removed_at IS NOT NULL FROM recipients WHERE import_id = $1`,
