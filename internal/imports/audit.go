@@ -8,7 +8,6 @@ import (
 
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/audit"
-	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/users"
 )
 
@@ -57,17 +56,13 @@ func importChanges(before, after *Import) audit.Details {
 // run that is applying, whose foreign-key checks hold KEY SHARE locks on
 // the import row for the length of its transaction.
 func getLiveImport(ctx context.Context, idb bun.IDB, id int64, lock bool) (*Import, error) {
-	imp := new(Import)
-	q := idb.NewSelect().Model(imp).Where("id = ?", id)
+	mode := ""
 	if lock {
-		q = q.For("NO KEY UPDATE")
+		mode = "NO KEY UPDATE"
 	}
-	err := q.Scan(ctx)
-	if db.IsNoRows(err) {
-		return nil, apperr.NotFound("import", id)
-	}
+	imp, err := getImport(ctx, idb, id, mode)
 	if err != nil {
-		return nil, fmt.Errorf("get import %d: %w", id, err)
+		return nil, err
 	}
 	if imp.Deleted() {
 		return nil, apperr.Conflict("import %q is deleted: restore it first (restoreImport)", imp.Name).With("importId", fmt.Sprint(id))

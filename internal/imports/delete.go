@@ -227,12 +227,9 @@ func (s *Service) Restore(ctx context.Context, id int64) (*Import, error) {
 	}
 	var imp *Import
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		imp = new(Import)
-		if err := tx.NewSelect().Model(imp).Where("id = ?", id).For("UPDATE").Scan(ctx); err != nil {
-			if db.IsNoRows(err) {
-				return apperr.NotFound("import", id)
-			}
-			return fmt.Errorf("get import %d: %w", id, err)
+		var err error
+		if imp, err = getImport(ctx, tx, id, "NO KEY UPDATE"); err != nil {
+			return err
 		}
 		if !imp.Deleted() {
 			return apperr.Conflict("import %q is not deleted", imp.Name)
@@ -258,7 +255,7 @@ func (s *Service) Restore(ctx context.Context, id int64) (*Import, error) {
 		if err := imp.setSchedule(imp.Schedule(), s.now()); err != nil {
 			return err
 		}
-		_, err := tx.NewUpdate().Model(imp).
+		_, err = tx.NewUpdate().Model(imp).
 			Column("deleted_at", "deleted_by", "delete_mode", "purge_after", "deleted_user_ids", "schedule_next_at", "schedule_missed_at").
 			WherePK().Exec(ctx)
 		if db.IsUniqueViolation(err, "imports_name_key") {

@@ -110,8 +110,7 @@ func TestRunOfDeletedImportNeverStarts(t *testing.T) {
 	f := newFixture(t, CreateImportInput{})
 	_, run, err := f.svc.Upload(f.ctx, f.imp.ID, "students.csv", strings.NewReader("student_id,first_name\nS1,Ana\n"), true)
 	require.NoError(t, err)
-	_, err = f.db.NewRaw(`UPDATE imports SET deleted_at = now(), delete_mode = 'KEEP', purge_after = now() + interval '1 day' WHERE id = ?`, f.imp.ID).Exec(f.ctx)
-	require.NoError(t, err)
+	f.markDeleted()
 
 	_, _, ok, err := f.svc.startRun(f.ctx, run.ID, *run.JobID)
 	require.NoError(t, err)
@@ -119,9 +118,7 @@ func TestRunOfDeletedImportNeverStarts(t *testing.T) {
 	got := f.reload(run.ID)
 	require.Equal(t, StatusCanceled, got.Status)
 	require.Contains(t, got.Message, "deleted")
-	n, err := CountActiveRecipients(f.ctx, f.db, f.imp.ID)
-	require.NoError(t, err)
-	require.Zero(t, n)
+	f.requireNoActiveRecipients()
 }
 
 // A run that reaches the import's run lock after a delete committed (it was
@@ -131,14 +128,11 @@ func TestRunCancelsItselfWhenItsImportWasDeleted(t *testing.T) {
 	f := newFixture(t, CreateImportInput{})
 	file, _, err := f.svc.Upload(f.ctx, f.imp.ID, "students.csv", strings.NewReader("student_id,first_name\nS1,Ana\n"), false)
 	require.NoError(t, err)
-	_, err = f.db.NewRaw(`UPDATE imports SET deleted_at = now(), delete_mode = 'KEEP', purge_after = now() + interval '1 day' WHERE id = ?`, f.imp.ID).Exec(f.ctx)
-	require.NoError(t, err)
+	f.markDeleted()
 	run := f.runStored(file.ID)
 	require.Equal(t, StatusCanceled, run.Status)
 	require.Contains(t, run.Message, "deleted")
-	n, err := CountActiveRecipients(f.ctx, f.db, f.imp.ID)
-	require.NoError(t, err)
-	require.Zero(t, n)
+	f.requireNoActiveRecipients()
 }
 
 // A delete does not wait for a run that is applying: it says so at once.
@@ -153,4 +147,19 @@ func TestDeleteRefusedWhileARunApplies(t *testing.T) {
 	_, _, err = f.svc.Delete(f.ctx, f.imp.ID, f.imp.Name, DeleteRemove)
 	require.Equal(t, apperr.CodeConflict, asAppErr(t, err).Code)
 	require.Contains(t, err.Error(), "applying")
+}
+
+// markDeleted deletes the import behind the service's back, as a delete
+// committing while a run was on its way would leave it.
+func (f *fixture) markDeleted() {
+	f.t.Helper()
+	_, err := f.db.NewRaw(`UPDATE imports SET deleted_at = now(), delete_mode = 'KEEP', purge_after = now() + interval '1 day' WHERE id = ?`, f.imp.ID).Exec(f.ctx)
+	require.NoError(f.t, err)
+}
+
+func (f *fixture) requireNoActiveRecipients() {
+	f.t.Helper()
+	n, err := CountActiveRecipients(f.ctx, f.db, f.imp.ID)
+	require.NoError(f.t, err)
+	require.Zero(f.t, n)
 }

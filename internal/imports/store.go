@@ -15,8 +15,17 @@ import (
 
 // GetImport returns the import with id.
 func GetImport(ctx context.Context, idb bun.IDB, id int64) (*Import, error) {
+	return getImport(ctx, idb, id, "")
+}
+
+// getImport returns the import with id, locked FOR lock unless lock is "".
+func getImport(ctx context.Context, idb bun.IDB, id int64, lock string) (*Import, error) {
 	imp := new(Import)
-	err := idb.NewSelect().Model(imp).Where("id = ?", id).Scan(ctx)
+	q := idb.NewSelect().Model(imp).Where("id = ?", id)
+	if lock != "" {
+		q = q.For(lock)
+	}
+	err := q.Scan(ctx)
 	if db.IsNoRows(err) {
 		return nil, apperr.NotFound("import", id)
 	}
