@@ -205,16 +205,8 @@ func (s *Service) cancelHeldForDelete(ctx context.Context, tx bun.Tx, v *users.V
 		return apperr.Conflict("import run %d is %s: wait for it to finish or cancel it, then delete", active.ID,
 			strings.ToLower(string(active.Status))).With("activeRunId", fmt.Sprint(active.ID))
 	}
-	msg := "canceled: the import was deleted by " + v.User.Email
-	if err := setRunFinished(ctx, tx, active.ID, StatusCanceled, msg, s.now()); err != nil {
-		return err
-	}
-	if active.JobID != nil {
-		if _, err := s.jobs.JobCancelTx(ctx, tx.Tx, *active.JobID); err != nil && !errors.Is(err, river.ErrNotFound) {
-			return fmt.Errorf("cancel job: %w", err)
-		}
-	}
-	return s.recordRun(ctx, tx, v, audit.RunCanceled, imp, active, audit.Details{"was": active.Status, "reason": "import deleted"})
+	return s.dropRun(ctx, tx, v, imp, active, "canceled: the import was deleted by "+v.User.Email,
+		audit.Details{"was": StatusHeld, "reason": "import deleted"})
 }
 
 // Restore undoes a delete (admins only): recipients the delete removed are

@@ -485,18 +485,7 @@ func (s *Service) Cancel(ctx context.Context, runID int64) (*Run, error) {
 		status := run.Status
 		switch run.Status {
 		case StatusQueued, StatusHeld:
-			run.Status, run.Message = StatusCanceled, "canceled by "+v.User.Email
-			now := s.now()
-			run.FinishedAt = &now
-			if err := setRunFinished(ctx, tx, run.ID, run.Status, run.Message, now); err != nil {
-				return err
-			}
-			if run.JobID != nil && run.Status == StatusCanceled {
-				if _, err := s.jobs.JobCancelTx(ctx, tx.Tx, *run.JobID); err != nil && !errors.Is(err, river.ErrNotFound) {
-					return fmt.Errorf("cancel job: %w", err)
-				}
-			}
-			return s.recordRun(ctx, tx, v, audit.RunCanceled, nil, run, audit.Details{"was": status})
+			return s.dropRun(ctx, tx, v, nil, run, "canceled by "+v.User.Email, audit.Details{"was": status})
 		case StatusRunning:
 			if run.JobID == nil {
 				return apperr.Conflict("import run %d is running without a job", run.ID)
@@ -516,6 +505,21 @@ func (s *Service) Cancel(ctx context.Context, runID int64) (*Run, error) {
 		return nil, err
 	}
 	return run, nil
+}
+
+// dropRun cancels a queued or held run (and its job) in tx, and audits it.
+func (s *Service) dropRun(ctx context.Context, tx bun.Tx, v *users.Viewer, imp *Import, run *Run, message string, d audit.Details) error {
+	now := s.now()
+	run.Status, run.Message, run.FinishedAt = StatusCanceled, message, &now
+	if err := setRunFinished(ctx, tx, run.ID, run.Status, run.Message, now); err != nil {
+		return err
+	}
+	if run.JobID != nil {
+		if _, err := s.jobs.JobCancelTx(ctx, tx.Tx, *run.JobID); err != nil && !errors.Is(err, river.ErrNotFound) {
+			return fmt.Errorf("cancel job: %w", err)
+		}
+	}
+	return s.recordRun(ctx, tx, v, audit.RunCanceled, imp, run, d)
 }
 
 // GetRun returns a run (admins only).
