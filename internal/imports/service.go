@@ -398,20 +398,33 @@ func (s *Service) enqueueRun(ctx context.Context, tx bun.Tx, imp *Import, fileID
 		return nil, err
 	}
 	run := &Run{ImportID: imp.ID, FileID: fileID, Status: StatusQueued, Trigger: trigger, DryRun: dryRun,
-		RequestedBy: requestedBy, QueuedAt: s.now(), Warnings: []string{}}
-	// A savepoint, so that losing a race leaves the transaction usable.
-	err := tx.RunInTx(ctx, nil, func(ctx context.Context, sp bun.Tx) error {
-		_, err := sp.NewInsert().Model(run).Returning("*").Exec(ctx)
-		return err
-	})
-	if db.IsUniqueViolation(err, "import_runs_one_active") {
-		if active, aerr := ActiveRun(ctx, tx, imp.ID); aerr == nil && active != nil {
+		RequestedBy: requestedBy, Warnings: []string{}}
+	// Concurrent requests race on the one-active-run index. The loser names
+	// the winner; if the winner has already finished by the time the loser
+	// looks (a short run), the import is free again and the loser retries.
+	for attempt := 1; ; attempt++ {
+		run.QueuedAt = s.now()
+		// A savepoint, so that losing a race leaves the transaction usable.
+		err := tx.RunInTx(ctx, nil, func(ctx context.Context, sp bun.Tx) error {
+			_, err := sp.NewInsert().Model(run).Returning("*").Exec(ctx)
+			return err
+		})
+		if err == nil {
+			break
+		}
+		if !db.IsUniqueViolation(err, "import_runs_one_active") {
+			return nil, fmt.Errorf("insert run: %w", err)
+		}
+		active, err := ActiveRun(ctx, tx, imp.ID)
+		if err != nil {
+			return nil, err
+		}
+		if active != nil {
 			return nil, activeRunConflict(active)
 		}
-		return nil, apperr.Conflict("another run of import %q was just started", imp.Name)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("insert run: %w", err)
+		if attempt == 3 {
+			return nil, apperr.Conflict("other runs of import %q keep starting: try again", imp.Name)
+		}
 	}
 	if err := s.insertJob(ctx, tx, run); err != nil {
 		return nil, err

@@ -367,7 +367,9 @@ func dataDirectory(ctx context.Context, port int) (string, error) {
 // pidFile is what postmaster.pid says.
 type pidFile struct {
 	pid, port int
-	modTime   time.Time
+	// shmemID is the server's System V shared memory segment (0: none).
+	shmemID int
+	modTime time.Time
 }
 
 // readPIDFile reads dir's postmaster.pid; nil if there is none.
@@ -384,11 +386,17 @@ func readPIDFile(dir string) (*pidFile, error) {
 	if fi, err := os.Stat(path); err == nil {
 		pf.modTime = fi.ModTime()
 	}
-	// Line 1: PID; line 4: port (see PostgreSQL's pidfile.h).
+	// Line 1: PID; line 4: port; line 7: shared memory key and ID (see
+	// PostgreSQL's pidfile.h).
 	lines := strings.Split(string(data), "\n")
 	pf.pid, _ = strconv.Atoi(strings.TrimSpace(lines[0]))
 	if len(lines) > 3 {
 		pf.port, _ = strconv.Atoi(strings.TrimSpace(lines[3]))
+	}
+	if len(lines) > 6 {
+		if f := strings.Fields(lines[6]); len(f) == 2 {
+			pf.shmemID, _ = strconv.Atoi(f[1])
+		}
 	}
 	return pf, nil
 }
@@ -420,8 +428,12 @@ func runningServer(ctx context.Context, dir string, logf func(string, ...any)) (
 		switch {
 		case pf.pid <= 0 && time.Since(pf.modTime) < 2*time.Second:
 			// Being written right now: look again below.
-		case !processAlive(pf.pid):
+		case !processAlive(pf.pid) && !orphansAttached(pf):
 			return 0, false, removeStale(fmt.Sprintf("process %d is gone", pf.pid))
+		case !processAlive(pf.pid):
+			// The postmaster crashed and its children have not noticed
+			// yet: they still hold its shared memory (and connections on
+			// its port). Look again below; they exit within moments.
 		default:
 			if pf.port > 0 {
 				if dd, err := dataDirectory(ctx, pf.port); err == nil && sameDir(dd, dir) {
@@ -434,6 +446,9 @@ func runningServer(ctx context.Context, dir string, logf func(string, ...any)) (
 				return 0, false, removeStale(fmt.Sprintf("PID %d is now another program", pf.pid))
 			}
 		}
+		if time.Now().After(deadline) && !processAlive(pf.pid) {
+			return 0, false, fmt.Errorf("pgcluster: processes of the crashed server %d still hold its shared memory segment %d; stop them (ipcs -mp lists them)", pf.pid, pf.shmemID)
+		}
 		if time.Now().After(deadline) {
 			return 0, false, fmt.Errorf("pgcluster: %s names process %d, which is alive but does not answer on 127.0.0.1:%d; stop that server, or delete %s if it is not PostgreSQL", pidPath, pf.pid, pf.port, pidPath)
 		}
@@ -443,6 +458,16 @@ func runningServer(ctx context.Context, dir string, logf func(string, ...any)) (
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// orphansAttached reports whether processes of a dead server are still
+// attached to its shared memory, as they are for a moment after a crash.
+func orphansAttached(pf *pidFile) bool {
+	if pf.shmemID <= 0 {
+		return false
+	}
+	inUse, known := shmemInUse(pf.shmemID)
+	return known && inUse
 }
 
 // sameDir reports whether a and b name the same directory.
