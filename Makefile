@@ -28,11 +28,21 @@ test-deps: ## Install what the tests use besides Go (graphql-http audit, Chromiu
 
 .PHONY: test
 test: build test-deps ## Run every test (starts a temporary PostgreSQL unless DATABASE_URL is set)
-	@if [ -n "$$DATABASE_URL" ]; then \
-		$(GO) test ./... ; \
+	@$(call go-test)
+
+.PHONY: test-race
+test-race: build test-deps ## Run every test under the race detector
+	@$(call go-test,-race -timeout 30m)
+
+# go-test runs `go test ./...` with extra flags $(1), against DATABASE_URL or
+# a temporary PostgreSQL started for the run.
+define go-test
+	if [ -n "$$DATABASE_URL" ]; then \
+		$(GO) test $(1) ./... ; \
 	else \
-		./$(BIN) with-temp-db -- $(GO) test ./... ; \
+		./$(BIN) with-temp-db -- $(GO) test $(1) ./... ; \
 	fi
+endef
 
 .PHONY: bench
 bench: ## Benchmarks: 1M-row imports against a private PostgreSQL (see docs/benchmarks.md)
