@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -80,13 +81,46 @@ func (d *DB) RunInPgxTx(ctx context.Context, fn func(ctx context.Context, tx *Tx
 }
 
 // CopyFromText runs a COPY … FROM STDIN statement fed by r (text or CSV
-// format, as the statement says), inside the transaction.
+// format, as the statement says), inside the transaction. r is not read
+// after CopyFromText returns.
 func (t *Tx) CopyFromText(ctx context.Context, statement string, r io.Reader) (int64, error) {
+	src := &copySource{r: r}
+	defer src.stop()
 	var n int64
 	err := t.Pgx(func(c *pgx.Conn) error {
-		tag, err := c.PgConn().CopyFrom(ctx, r, statement)
+		tag, err := c.PgConn().CopyFrom(ctx, src, statement)
 		n = tag.RowsAffected()
 		return err
 	})
 	return n, err
+}
+
+// errCopyEnded is what a COPY's source returns once the COPY has returned.
+var errCopyEnded = errors.New("copy ended")
+
+// copySource guards a COPY's source. pgconn.CopyFrom reads the source in a
+// goroutine of its own and, when the connection fails, returns without
+// waiting for it (pgx v5.12), so the caller could close the source while
+// that goroutine is still inside Read (the race detector caught it when a
+// test cut a worker's connection). stop waits for a Read in progress and
+// makes later ones fail.
+type copySource struct {
+	mu      sync.Mutex
+	r       io.Reader
+	stopped bool
+}
+
+func (s *copySource) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return 0, errCopyEnded
+	}
+	return s.r.Read(p)
+}
+
+func (s *copySource) stop() {
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
 }
