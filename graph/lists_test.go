@@ -321,6 +321,37 @@ func TestRestrictionsHoldEverywhere(t *testing.T) {
 	require.Equal(t, 10, d.getList(t, teacher, created.CreateList.ID).MemberCount)
 }
 
+// TestRestrictionGroupsBindAsUnits: an or-group beside a sibling field is
+// one condition, in a restriction and in a list rule (it once compiled to
+// "A OR B AND C", showing a restricted user everyone at school A).
+func TestRestrictionGroupsBindAsUnits(t *testing.T) {
+	t.Parallel()
+	d := newDistrict(t)
+	const rule = `{or: [{school: {eq: "Lincoln Elementary"}}, {school: {eq: "Adams Middle"}}], grade: {lte: "K"}}`
+	_, teacher := d.restrictedUser(t, "young.ones@district.test", rule)
+	var out struct {
+		Recipients struct {
+			TotalCount int
+			Nodes      []struct{ ExternalID string }
+		}
+		RecipientCount int
+	}
+	d.s.MustQuery(t, teacher, `{ recipients(filter: {all: true}, orderBy: EXTERNAL_ID) { totalCount nodes { externalId } } recipientCount(filter: {all: true}) }`, nil, &out)
+	require.Equal(t, 2, out.Recipients.TotalCount)
+	require.Equal(t, 2, out.RecipientCount)
+	require.Equal(t, []struct{ ExternalID string }{{"S002"}, {"S004"}}, out.Recipients.Nodes)
+	resp := d.s.Query(t, teacher, `query($id: ID!) { recipient(id: $id) { id } }`, map[string]any{"id": d.ids["S001"]})
+	require.Equal(t, "NOT_FOUND", resp.FirstCode(), "grade 5 at Lincoln is outside the restriction")
+
+	// The same rule as an administrator's list, and its and-spelling.
+	for _, filter := range []string{rule, `{and: [{or: [{school: {eq: "Lincoln Elementary"}}, {school: {eq: "Adams Middle"}}]}, {grade: {lte: "K"}}]}`} {
+		var created struct{ CreateList listOut }
+		d.s.MustQuery(t, d.admin, `mutation { createList(input: {name: "Young", filter: `+filter+`}) { `+listFields+` } }`, nil, &created)
+		require.Equal(t, 2, created.CreateList.MemberCount, filter)
+		require.Equal(t, []string{"S002", "S004"}, created.CreateList.keys(), filter)
+	}
+}
+
 func TestListVisibilityAndSharing(t *testing.T) {
 	t.Parallel()
 	d := newDistrict(t)

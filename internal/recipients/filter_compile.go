@@ -114,7 +114,7 @@ func (c *compiler) filter(field string, f *Filter, depth int) (string, error) {
 		if name == "or" {
 			join = " OR "
 		}
-		parts = append(parts, strings.Join(subs, join))
+		parts = append(parts, unit(subs, join))
 	}
 	if f.Not != nil {
 		s, err := c.filter(field+".not", f.Not, depth+1)
@@ -180,7 +180,15 @@ func (c *compiler) filter(field string, f *Filter, depth int) (string, error) {
 	if len(parts) == 0 {
 		return "", invalid(field, "the filter has no conditions; to select everyone say {all: true}")
 	}
-	return strings.Join(parts, " AND "), nil
+	return unit(parts, " AND "), nil
+}
+
+// unit joins conditions with op as one parenthesised unit. Everything the
+// compiler returns is a unit, so that no caller's AND or OR can bind into
+// it: an or-group beside a sibling field once compiled to "A OR B AND C",
+// widening a restriction.
+func unit(conds []string, op string) string {
+	return "(" + strings.Join(conds, op) + ")"
 }
 
 // ops collects one field filter's conditions (and-ed), refusing a filter
@@ -212,7 +220,7 @@ func (o *ops) done() (string, error) {
 	if len(o.parts) == 0 {
 		return "", invalid(o.field, "no condition: give an operator (a null value is not one; use isNull)")
 	}
-	return strings.Join(o.parts, " AND "), nil
+	return unit(o.parts, " AND "), nil
 }
 
 func (o *ops) text(op, v string) bool {
