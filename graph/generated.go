@@ -3366,8 +3366,9 @@ type Subscription {
 # Filters, lists, restrictions and reporting.
 
 """
-Text conditions. Names, school, language and email ignore case; externalId is
-exact. Empty text counts as null.
+Text conditions. Names, school, language and email ignore case (in every
+language: "école" finds "ÉCOLE"); externalId is exact in every operator.
+Empty text counts as null.
 """
 input StringFilter {
   eq: String
@@ -3408,7 +3409,11 @@ input IDFilter {
   isNull: Boolean
 }
 
-"A custom field's conditions. eq is exact (and uses an index); the others compare text."
+"""
+A custom field's conditions. eq is exact (and uses an index); neq, in and nin
+are exact too; gt, gte, lt and lte compare text in byte (code point) order;
+startsWith and contains ignore case.
+"""
 input CustomFieldFilter {
   key: String!
   eq: String

@@ -61,9 +61,11 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, 
 		step("sample")
 
 		tag, err := c.Exec(ctx, `INSERT INTO recipients (import_id, external_id, type, first_name, last_name, grade, grade_rank,
-				school, language, phones, emails, custom_fields, row_hash)
+				school, language, phones, emails, custom_fields, row_hash,
+				first_name_key, last_name_key, school_key, language_key, custom_fields_key)
 			SELECT $1, external_id, type, first_name, last_name, grade, grade_rank,
-				school, language, phones, emails, custom_fields, row_hash
+				school, language, phones, emails, custom_fields, row_hash,
+				first_name_key, last_name_key, school_key, language_key, custom_fields_key
 			FROM import_stage WHERE op = 'I'`, imp.ID)
 		if err != nil {
 			return fmt.Errorf("insert recipients: %w", err)
@@ -84,20 +86,26 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, 
 					r.grade_rank AS old_grade_rank, r.school AS old_school, r.language AS old_language,
 					r.phones AS old_phones, r.emails AS old_emails, r.custom_fields AS old_custom_fields,
 					r.row_hash AS old_row_hash, r.updated_at AS old_updated_at, r.removed_at AS old_removed_at,
-					r.removed_by_run_id AS old_removed_by_run_id
+					r.removed_by_run_id AS old_removed_by_run_id, r.first_name_key AS old_first_name_key,
+					r.last_name_key AS old_last_name_key, r.school_key AS old_school_key,
+					r.language_key AS old_language_key, r.custom_fields_key AS old_custom_fields_key
 				FROM import_stage AS s JOIN recipients AS r ON r.id = s.id
 				WHERE s.op IN ('U', 'R')),
 			undo AS (
 				INSERT INTO import_run_undo (run_id, recipient_id, op, type, first_name, last_name, grade, grade_rank,
-					school, language, phones, emails, custom_fields, row_hash, updated_at, removed_at, removed_by_run_id)
+					school, language, phones, emails, custom_fields, row_hash, updated_at, removed_at, removed_by_run_id,
+					first_name_key, last_name_key, school_key, language_key, custom_fields_key)
 				SELECT $1, id, 'U', old_type, old_first_name, old_last_name, old_grade, old_grade_rank, old_school,
 					old_language, old_phones, old_emails, old_custom_fields, old_row_hash, old_updated_at, old_removed_at,
-					old_removed_by_run_id
+					old_removed_by_run_id, old_first_name_key, old_last_name_key, old_school_key, old_language_key,
+					old_custom_fields_key
 				FROM changed)
 			UPDATE recipients AS r SET
 				type = c.type, first_name = c.first_name, last_name = c.last_name, grade = c.grade,
 				grade_rank = c.grade_rank, school = c.school, language = c.language, phones = c.phones,
 				emails = c.emails, custom_fields = c.custom_fields, row_hash = c.row_hash,
+				first_name_key = c.first_name_key, last_name_key = c.last_name_key, school_key = c.school_key,
+				language_key = c.language_key, custom_fields_key = c.custom_fields_key,
 				updated_at = CASE WHEN c.differs OR c.op = 'R' THEN now() ELSE r.updated_at END,
 				removed_at = NULL, removed_by_run_id = NULL
 			FROM changed AS c

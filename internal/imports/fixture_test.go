@@ -132,7 +132,8 @@ func (f *fixture) recipient(key string) map[string]any {
 	var row string
 	err := f.db.NewRaw(`SELECT jsonb_build_object('type', type, 'first', first_name, 'last', last_name,
 		'grade', grade, 'rank', grade_rank, 'school', school, 'language', language, 'phones', phones,
-		'emails', emails, 'custom', custom_fields, 'removed', removed_at IS NOT NULL)::text
+		'emails', emails, 'custom', custom_fields, 'removed', removed_at IS NOT NULL,
+		'keys', jsonb_build_array(first_name_key, last_name_key, school_key, language_key), 'customKey', custom_fields_key)::text
 		FROM recipients WHERE import_id = ? AND external_id = ?`, f.imp.ID, key).Scan(f.ctx, &row)
 	require.NoError(f.t, err)
 	var m map[string]any

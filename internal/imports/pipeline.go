@@ -616,9 +616,11 @@ var (
 	// transaction start); leaving them to the column defaults keeps 60
 	// bytes of text per row out of COPY.
 	recipientColumns = []string{"import_id", "external_id", "type", "first_name", "last_name", "grade", "grade_rank",
-		"school", "language", "phones", "emails", "custom_fields", "row_hash"}
+		"school", "language", "phones", "emails", "custom_fields", "row_hash",
+		"first_name_key", "last_name_key", "school_key", "language_key", "custom_fields_key"}
 	stageColumns = []string{"op", "line", "id", "external_id", "type", "first_name", "last_name", "grade", "grade_rank",
-		"school", "language", "phones", "emails", "custom_fields", "row_hash"}
+		"school", "language", "phones", "emails", "custom_fields", "row_hash",
+		"first_name_key", "last_name_key", "school_key", "language_key", "custom_fields_key"}
 )
 
 // createStageSQL is the staging table: the rows to insert, update or
@@ -627,7 +629,9 @@ const createStageSQL = `CREATE TEMP TABLE import_stage (
 	op text NOT NULL, line integer NOT NULL, id bigint, external_id text NOT NULL, type text NOT NULL,
 	first_name text NOT NULL, last_name text NOT NULL, grade text, grade_rank smallint,
 	school text, language text, phones jsonb NOT NULL, emails jsonb NOT NULL,
-	custom_fields jsonb NOT NULL, row_hash bigint NOT NULL
+	custom_fields jsonb NOT NULL, row_hash bigint NOT NULL,
+	first_name_key text NOT NULL, last_name_key text NOT NULL, school_key text, language_key text,
+	custom_fields_key jsonb NOT NULL
 ) ON COMMIT DROP`
 
 // appendRow writes the staged row in COPY text form, in the column order
@@ -675,6 +679,16 @@ func (p *pipeline) appendRow(op string, line int, id, hash int64) {
 	b = appendCopyText(b, r.custom)
 	b = append(b, '\t')
 	b = appendCopyInt(b, hash)
+	b = append(b, '\t')
+	b = appendCopyText(b, r.firstNameKey)
+	b = append(b, '\t')
+	b = appendCopyText(b, r.lastNameKey)
+	b = append(b, '\t')
+	b = appendCopyOptional(b, r.schoolKey)
+	b = append(b, '\t')
+	b = appendCopyOptional(b, r.languageKey)
+	b = append(b, '\t')
+	b = appendCopyText(b, r.customKey)
 	p.copyBuf = append(b, '\n')
 }
 

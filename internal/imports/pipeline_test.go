@@ -47,6 +47,26 @@ func TestApplyFirstLoadAndRerun(t *testing.T) {
 	require.Equal(t, before, f.snapshot(), "re-running the same file changes nothing")
 }
 
+// TestApplyStoresFoldedKeys: what filters compare without regard to case is
+// stored folded (fold.Key) by the run that writes the values, on the first
+// load (copied straight in) and on later runs (staged).
+func TestApplyStoresFoldedKeys(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, CreateImportInput{})
+	const header = "student_id,first_name,last_name,grade,school,home_language,homeroom\n"
+	require.Equal(t, StatusSucceeded, f.runFile(header+"S1,ÉLODIE,Núñez,3,École NORD,Français,Salle B\nS2,Ana,Li,4,,,\n").Status)
+	require.Equal(t, []any{"élodie", "núñez", "école nord", "français"}, f.recipient("S1")["keys"])
+	require.Equal(t, map[string]any{"homeroom": "salle b"}, f.recipient("S1")["customKey"])
+	require.Equal(t, []any{"ana", "li", nil, nil}, f.recipient("S2")["keys"])
+	require.Equal(t, map[string]any{}, f.recipient("S2")["customKey"])
+
+	require.Equal(t, StatusSucceeded, f.runFile(header+"S1,Élodie,NÚÑEZ,3,Lincoln,,Salle C\nS2,Ana,Li,4,ÉCOLE SUD,,\nS3,Zoë,Ö,5,,,\n").Status)
+	require.Equal(t, []any{"élodie", "núñez", "lincoln", nil}, f.recipient("S1")["keys"])
+	require.Equal(t, map[string]any{"homeroom": "salle c"}, f.recipient("S1")["customKey"])
+	require.Equal(t, []any{"ana", "li", "école sud", nil}, f.recipient("S2")["keys"])
+	require.Equal(t, []any{"zoë", "ö", nil, nil}, f.recipient("S3")["keys"])
+}
+
 func TestApplyNextDay(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, CreateImportInput{})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/rollcall/rollcall/internal/fold"
 	"github.com/rollcall/rollcall/internal/recipients"
 )
 
@@ -201,6 +202,10 @@ type stagedRow struct {
 	phones     []byte // JSON
 	emails     []byte // JSON
 	custom     []byte // JSON
+	// The folded forms filters compare (fold.Key): names, school,
+	// language, and the custom fields with folded values.
+	firstNameKey, lastNameKey, schoolKey, languageKey string
+	customKey                                         []byte // JSON
 }
 
 // normalize fills row from a record, or reports what is wrong with it.
@@ -243,20 +248,25 @@ func (p *columnPlan) normalize(rec []string, line int, defaultType recipients.Ty
 		return rerr
 	}
 
-	b := append(row.custom[:0], '{')
+	b, k := append(row.custom[:0], '{'), append(row.customKey[:0], '{')
 	for _, c := range p.custom {
 		v := strings.TrimSpace(rec[c.idx])
 		if v == "" {
 			continue
 		}
 		if len(b) > 1 {
-			b = append(b, ',')
+			b, k = append(b, ','), append(k, ',')
 		}
 		b = appendJSONString(b, c.name)
 		b = append(b, ':')
 		b = appendJSONString(b, v)
+		k = appendJSONString(k, c.name)
+		k = append(k, ':')
+		k = appendJSONString(k, fold.Key(v))
 	}
-	row.custom = append(b, '}')
+	row.custom, row.customKey = append(b, '}'), append(k, '}')
+	row.firstNameKey, row.lastNameKey = fold.Key(row.firstName), fold.Key(row.lastName)
+	row.schoolKey, row.languageKey = fold.Key(row.school), fold.Key(row.language)
 	return nil
 }
 

@@ -187,6 +187,8 @@ func undo(ctx context.Context, tx bun.Tx, run *Run) (undoCounts, error) {
 			type = o.type, first_name = o.first_name, last_name = o.last_name, grade = o.grade,
 			grade_rank = o.grade_rank, school = o.school, language = o.language, phones = o.phones,
 			emails = o.emails, custom_fields = o.custom_fields, row_hash = o.row_hash,
+			first_name_key = o.first_name_key, last_name_key = o.last_name_key, school_key = o.school_key,
+			language_key = o.language_key, custom_fields_key = o.custom_fields_key,
 			updated_at = o.updated_at, removed_at = o.removed_at, removed_by_run_id = o.removed_by_run_id
 		FROM old AS o WHERE r.id = o.recipient_id
 		RETURNING o.removed_at IS NOT NULL AS was_removed, o.differs`, run.ID).Scan(ctx, &outcomes)

@@ -29,8 +29,9 @@ type Filter struct {
 	CustomFields []CustomFieldFilter `json:"customFields,omitempty"`
 }
 
-// StringFilter compares text. Names, school, language, email and custom
-// fields' startsWith/contains ignore case; externalId is exact.
+// StringFilter compares text. Names, school, language and email ignore case
+// (they compare folded forms, fold.Key, whatever the database's locale);
+// externalId is exact in every operator.
 type StringFilter struct {
 	Eq         *string  `json:"eq,omitempty"`
 	Neq        *string  `json:"neq,omitempty"`
@@ -74,7 +75,8 @@ type IDFilter struct {
 }
 
 // CustomFieldFilter compares one custom field. Eq is exact (and fast: it
-// uses the custom-fields index); gt/lt compare text.
+// uses the custom-fields index), as are neq, in and nin; gt/lt compare text
+// in byte order; startsWith/contains ignore case.
 type CustomFieldFilter struct {
 	Key        string   `json:"key"`
 	Eq         *string  `json:"eq,omitempty"`

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/fold"
 )
 
 // Where is compiled SQL: a boolean expression over the recipients table
@@ -129,20 +130,19 @@ func (c *compiler) filter(field string, f *Filter, depth int) (string, error) {
 		name string
 		f    *StringFilter
 		col  string
-		// lower is the column's case-insensitive form ("" when matching
-		// is exact): school has a stored one, so that its index needs no
-		// expression and can answer counts by itself (index-only scans).
-		lower string
+		// key is the column's folded form (fold.Key, stored by imports),
+		// compared with folded values: "" when matching is exact.
+		key string
 	}{
 		{"externalId", f.ExternalID, "r.external_id", ""},
-		{"firstName", f.FirstName, "r.first_name", "lower(r.first_name)"},
-		{"lastName", f.LastName, "r.last_name", "lower(r.last_name)"},
+		{"firstName", f.FirstName, "r.first_name", "r.first_name_key"},
+		{"lastName", f.LastName, "r.last_name", "r.last_name_key"},
 		{"school", f.School, "r.school", "r.school_key"},
-		{"language", f.Language, "r.language", "lower(r.language)"},
+		{"language", f.Language, "r.language", "r.language_key"},
 	}
 	for _, t := range text {
 		if t.f != nil {
-			if err := add(c.column(field+"."+t.name, t.f, t.col, t.lower)); err != nil {
+			if err := add(c.column(field+"."+t.name, t.f, t.col, t.key)); err != nil {
 				return "", err
 			}
 		}
@@ -231,6 +231,16 @@ func (o *ops) text(op, v string) bool {
 	return true
 }
 
+// texts checks each of a list's values as text does.
+func (o *ops) texts(op string, vs []string) bool {
+	for _, v := range vs {
+		if !o.text(op, v) {
+			return false
+		}
+	}
+	return true
+}
+
 func (o *ops) list(op string, n int) bool {
 	switch {
 	case n == 0:
@@ -254,26 +264,23 @@ func isOneOf[T any](c *compiler, expr string, vs []T) string {
 	return expr + " = ANY(" + c.arg(vs) + ")"
 }
 
-func lowerAll(vs []string) []string {
+// foldAll folds every value (fold.Key).
+func foldAll(vs []string) []string {
 	out := make([]string, len(vs))
 	for i, v := range vs {
-		out[i] = strings.ToLower(v)
+		out[i] = fold.Key(v)
 	}
 	return out
 }
 
-// column compiles a text filter on a column (empty text counts as null);
-// lower, when set, is the column lower-cased, and matching ignores case.
-func (c *compiler) column(field string, f *StringFilter, col, lower string) (string, error) {
+// column compiles a text filter on a column (empty text counts as null).
+// key, when set, is the column's stored folded form: every operator then
+// compares folded text, and ignores case. Otherwise every operator is exact.
+func (c *compiler) column(field string, f *StringFilter, col, key string) (string, error) {
 	o := &ops{c: c, field: field}
-	ci := lower != ""
-	expr, norm := col, func(s string) string { return s }
-	if ci {
-		expr, norm = lower, strings.ToLower
-	}
-	lowered := lower // text matching ignores case everywhere
-	if !ci {
-		lowered = "lower(" + col + ")"
+	expr, norm, norms := col, func(s string) string { return s }, func(vs []string) []string { return vs }
+	if key != "" {
+		expr, norm, norms = key, fold.Key, foldAll
 	}
 	if f.Eq != nil && o.text("eq", *f.Eq) {
 		o.add("eq", expr+" = "+c.arg(norm(*f.Eq)))
@@ -281,25 +288,17 @@ func (c *compiler) column(field string, f *StringFilter, col, lower string) (str
 	if f.Neq != nil && o.text("neq", *f.Neq) {
 		o.add("neq", expr+" IS DISTINCT FROM "+c.arg(norm(*f.Neq)))
 	}
-	if f.In != nil && o.list("in", len(f.In)) {
-		vs := f.In
-		if ci {
-			vs = lowerAll(vs)
-		}
-		o.add("in", isOneOf(c, expr, vs))
+	if f.In != nil && o.list("in", len(f.In)) && o.texts("in", f.In) {
+		o.add("in", isOneOf(c, expr, norms(f.In)))
 	}
-	if f.Nin != nil && o.list("nin", len(f.Nin)) {
-		vs := f.Nin
-		if ci {
-			vs = lowerAll(vs)
-		}
-		o.add("nin", "("+col+" IS NULL OR NOT ("+expr+" = ANY("+c.arg(vs)+")))")
+	if f.Nin != nil && o.list("nin", len(f.Nin)) && o.texts("nin", f.Nin) {
+		o.add("nin", "("+col+" IS NULL OR NOT ("+expr+" = ANY("+c.arg(norms(f.Nin))+")))")
 	}
 	if f.StartsWith != nil && o.text("startsWith", *f.StartsWith) {
-		o.add("startsWith", lowered+" LIKE "+c.arg(db.EscapeLike(strings.ToLower(*f.StartsWith))+"%"))
+		o.add("startsWith", expr+" LIKE "+c.arg(db.EscapeLike(norm(*f.StartsWith))+"%"))
 	}
 	if f.Contains != nil && o.text("contains", *f.Contains) {
-		o.add("contains", lowered+" LIKE "+c.arg("%"+db.EscapeLike(strings.ToLower(*f.Contains))+"%"))
+		o.add("contains", expr+" LIKE "+c.arg("%"+db.EscapeLike(norm(*f.Contains))+"%"))
 	}
 	if f.IsNull != nil {
 		if *f.IsNull {
@@ -392,7 +391,9 @@ func (c *compiler) grade(field string, f *GradeFilter) (string, error) {
 			alt = append(alt, isOneOf(c, "r.grade_rank", ranks))
 		}
 		if len(other) > 0 {
-			alt = append(alt, "(r.grade_rank IS NULL AND upper(r.grade) = ANY("+c.arg(other)+"))")
+			// Grades outside PK–12 are stored as NormalizeGrade writes
+			// them (upper-cased in Go), as other is.
+			alt = append(alt, "(r.grade_rank IS NULL AND r.grade = ANY("+c.arg(other)+"))")
 		}
 		return strings.Join(alt, " OR ")
 	}
@@ -469,11 +470,13 @@ func (c *compiler) contacts(field string, f *StringFilter, col, key string, norm
 	if f.Nin != nil && o.list("nin", len(f.Nin)) {
 		o.add("nin", "NOT "+any("x->>'"+key+"' = ANY("+c.arg(normAll("nin", f.Nin))+")"))
 	}
+	// Stored addresses and numbers are folded already (NormalizeEmail,
+	// NormalizePhone): the text looked for is folded the same way.
 	if f.StartsWith != nil && o.text("startsWith", *f.StartsWith) {
-		o.add("startsWith", any("lower(x->>'"+key+"') LIKE "+c.arg(db.EscapeLike(strings.ToLower(*f.StartsWith))+"%")))
+		o.add("startsWith", any("x->>'"+key+"' LIKE "+c.arg(db.EscapeLike(fold.Key(*f.StartsWith))+"%")))
 	}
 	if f.Contains != nil && o.text("contains", *f.Contains) {
-		o.add("contains", any("lower(x->>'"+key+"') LIKE "+c.arg("%"+db.EscapeLike(strings.ToLower(*f.Contains))+"%")))
+		o.add("contains", any("x->>'"+key+"' LIKE "+c.arg("%"+db.EscapeLike(fold.Key(*f.Contains))+"%")))
 	}
 	if f.IsNull != nil {
 		if *f.IsNull {
@@ -495,6 +498,9 @@ func (c *compiler) custom(field string, f *CustomFieldFilter) (string, error) {
 		return o.done()
 	}
 	value := func() string { return "(r.custom_fields ->> " + c.arg(key) + ")" }
+	// startsWith and contains ignore case: they read the stored folded
+	// values (custom_fields_key). The other operators are exact.
+	folded := func() string { return "(r.custom_fields_key ->> " + c.arg(key) + ")" }
 	if f.Eq != nil && o.text("eq", *f.Eq) {
 		b, _ := json.Marshal(map[string]string{key: *f.Eq})
 		o.add("eq", "r.custom_fields @> "+c.arg(string(b))+"::jsonb")
@@ -502,26 +508,28 @@ func (c *compiler) custom(field string, f *CustomFieldFilter) (string, error) {
 	if f.Neq != nil && o.text("neq", *f.Neq) {
 		o.add("neq", value()+" IS DISTINCT FROM "+c.arg(*f.Neq))
 	}
-	if f.In != nil && o.list("in", len(f.In)) {
+	if f.In != nil && o.list("in", len(f.In)) && o.texts("in", f.In) {
 		o.add("in", value()+" = ANY("+c.arg(f.In)+")")
 	}
-	if f.Nin != nil && o.list("nin", len(f.Nin)) {
+	if f.Nin != nil && o.list("nin", len(f.Nin)) && o.texts("nin", f.Nin) {
 		v := value()
 		o.add("nin", "("+v+" IS NULL OR NOT ("+v+" = ANY("+c.arg(f.Nin)+")))")
 	}
+	// Text order is byte order (COLLATE "C"), the same in every database
+	// whatever its locale, and Go's order of strings.
 	for _, cmp := range []struct {
 		op, sql string
 		v       *string
 	}{{"gt", ">", f.Gt}, {"gte", ">=", f.Gte}, {"lt", "<", f.Lt}, {"lte", "<=", f.Lte}} {
 		if cmp.v != nil && o.text(cmp.op, *cmp.v) {
-			o.add(cmp.op, value()+" "+cmp.sql+" "+c.arg(*cmp.v))
+			o.add(cmp.op, value()+` COLLATE "C" `+cmp.sql+" "+c.arg(*cmp.v))
 		}
 	}
 	if f.StartsWith != nil && o.text("startsWith", *f.StartsWith) {
-		o.add("startsWith", "lower"+value()+" LIKE "+c.arg(db.EscapeLike(strings.ToLower(*f.StartsWith))+"%"))
+		o.add("startsWith", folded()+" LIKE "+c.arg(db.EscapeLike(fold.Key(*f.StartsWith))+"%"))
 	}
 	if f.Contains != nil && o.text("contains", *f.Contains) {
-		o.add("contains", "lower"+value()+" LIKE "+c.arg("%"+db.EscapeLike(strings.ToLower(*f.Contains))+"%"))
+		o.add("contains", folded()+" LIKE "+c.arg("%"+db.EscapeLike(fold.Key(*f.Contains))+"%"))
 	}
 	if f.IsNull != nil {
 		if *f.IsNull {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/fold"
 	"github.com/rollcall/rollcall/internal/testkit/testdb"
 )
 
@@ -37,12 +38,17 @@ type fixtureRecipients struct {
 
 func loadPeople(t *testing.T) *fixtureRecipients {
 	t.Helper()
-	d := testdb.New(t)
+	return loadRows(t, testdb.New(t), people)
+}
+
+// loadRows inserts the recipients of a table like people into d.
+func loadRows(t *testing.T, d *db.DB, table string) *fixtureRecipients {
+	t.Helper()
 	ctx := context.Background()
 	var importID int64
 	require.NoError(t, d.NewRaw(`INSERT INTO imports (name, method) VALUES ('SIS', 'FULL') RETURNING id`).Scan(ctx, &importID))
 	f := &fixtureRecipients{db: d, ids: map[string]int64{}}
-	for _, line := range strings.Split(strings.TrimSpace(people), "\n")[1:] {
+	for _, line := range strings.Split(strings.TrimSpace(table), "\n")[1:] {
 		c := strings.Split(line, "|")
 		for i := range c {
 			c[i] = strings.TrimSpace(c[i])
@@ -56,6 +62,9 @@ func loadPeople(t *testing.T) *fixtureRecipients {
 		contacts := func(s, key, label string) string {
 			var out []map[string]string
 			for _, v := range strings.Split(s, ",") {
+				if n, ok := NormalizeEmail(v); ok && key == "address" {
+					v = n // as imports store them
+				}
 				if v != "" {
 					out = append(out, map[string]string{key: v, "label": label})
 				}
@@ -72,12 +81,20 @@ func loadPeople(t *testing.T) *fixtureRecipients {
 			fmt.Sscan(c[5], &r)
 			rank = &r
 		}
+		var custom map[string]string
+		require.NoError(t, json.Unmarshal([]byte(c[10]), &custom))
+		for k, v := range custom {
+			custom[k] = fold.Key(v)
+		}
+		customKey, _ := json.Marshal(custom)
 		var id int64
 		err := d.NewRaw(`INSERT INTO recipients (import_id, external_id, type, first_name, last_name, grade, grade_rank, school, language,
-				phones, emails, custom_fields, row_hash, removed_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb, 0, CASE WHEN ? THEN now() END) RETURNING id`,
+				phones, emails, custom_fields, row_hash, removed_at,
+				first_name_key, last_name_key, school_key, language_key, custom_fields_key)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb, 0, CASE WHEN ? THEN now() END, ?, ?, ?, ?, ?::jsonb) RETURNING id`,
 			importID, c[0], c[1], c[2], c[3], nullable(c[4]), rank, nullable(c[6]), nullable(c[7]),
-			contacts(c[8], "number", "Home"), contacts(c[9], "address", "Home"), c[10], c[11] == "yes").Scan(ctx, &id)
+			contacts(c[8], "number", "Home"), contacts(c[9], "address", "Home"), c[10], c[11] == "yes",
+			fold.Key(c[2]), fold.Key(c[3]), fold.Optional(nullable(c[6])), fold.Optional(nullable(c[7])), string(customKey)).Scan(ctx, &id)
 		require.NoError(t, err)
 		f.ids[c[0]] = id
 	}
@@ -87,8 +104,14 @@ func loadPeople(t *testing.T) *fixtureRecipients {
 // match returns the keys the filter selects (removed recipients never).
 func (f *fixtureRecipients) match(t *testing.T, filter *Filter) ([]string, error) {
 	t.Helper()
+	return f.matchScoped(t, filter, &Scope{})
+}
+
+// matchScoped returns the keys the filter selects within scope.
+func (f *fixtureRecipients) matchScoped(t *testing.T, filter *Filter, scope *Scope) ([]string, error) {
+	t.Helper()
 	p := &Params{}
-	where, err := Query{Filter: filter}.where(&Scope{}, p)
+	where, err := Query{Filter: filter}.where(scope, p)
 	if err != nil {
 		return nil, err
 	}
@@ -185,6 +208,64 @@ func TestFilterSemantics(t *testing.T) {
 			}
 			sort.Strings(got)
 			require.Equal(t, want, got)
+		})
+	}
+}
+
+// accented are people whose names, school, language and custom fields
+// need Unicode case folding.
+const accented = `
+key | type    | first  | last   | grade | rank | school      | language | phones | emails            | custom                  | removed
+E1  | STUDENT | Élodie | Ñúñez  | 3     | 3    | École Nord  | Français |        | ÉLO@ÉCOLE.FR      | {"club":"Élan Vital"}   | no
+E2  | STUDENT | ÉLODIE | ÑÚÑEZ  | 3     | 3    | ÉCOLE NORD  | français |        |                   | {"club":"élan"}         | no
+E3  | STUDENT | Zoë    | Smith  | 4     | 4    | Lincoln     | English  |        |                   | {"club":"Zebra"}        | no
+E4  | STAFF   | İlker  | Straße |       |      | École Sud   | Türkçe   |        | ilker@example.org | {}                      | no
+`
+
+// TestFoldingAgreesInEveryLocale: text compared without regard to case
+// means the same in a database whose LC_CTYPE is C (where PostgreSQL's
+// lower() leaves "É" alone) as in one with a UTF-8 locale. It once did not:
+// a user restricted away from École Nord still saw its people.
+func TestFoldingAgreesInEveryLocale(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		filter Filter
+		want   string
+	}{
+		{"SchoolEqFolds", Filter{School: &StringFilter{Eq: s("école nord")}}, "E1 E2"},
+		{"SchoolNin", Filter{School: &StringFilter{Nin: []string{"École Nord"}}}, "E3 E4"},
+		{"NotSchoolEq", Filter{Not: &Filter{School: &StringFilter{Eq: s("École Nord")}}}, "E3 E4"},
+		{"SchoolNeq", Filter{School: &StringFilter{Neq: s("ÉCOLE NORD")}}, "E3 E4"},
+		{"SchoolStartsWith", Filter{School: &StringFilter{StartsWith: s("éCOLE")}}, "E1 E2 E4"},
+		{"FirstNameStartsWith", Filter{FirstName: &StringFilter{StartsWith: s("éL")}}, "E1 E2"},
+		{"LastNameContains", Filter{LastName: &StringFilter{Contains: s("úñ")}}, "E1 E2"},
+		{"LanguageIn", Filter{Language: &StringFilter{In: []string{"FRANÇAIS"}}}, "E1 E2"},
+		{"DecomposedAccentMatches", Filter{School: &StringFilter{Eq: s("e\u0301cole nord")}}, "E1 E2"},
+		{"EmailContainsFolds", Filter{Email: &StringFilter{Contains: s("@école")}}, "E1"},
+		{"CustomContainsFolds", Filter{CustomFields: []CustomFieldFilter{{Key: "club", Contains: s("ÉLAN")}}}, "E1 E2"},
+		{"CustomEqIsExact", Filter{CustomFields: []CustomFieldFilter{{Key: "club", Eq: s("élan vital")}}}, ""},
+		{"CustomOrderIsBytes", Filter{CustomFields: []CustomFieldFilter{{Key: "club", Gt: s("Zz")}}}, "E1 E2"},
+		{"ExternalIDIsExact", Filter{ExternalID: &StringFilter{StartsWith: s("e")}}, ""},
+	}
+	for _, locale := range []string{"C", "C.UTF-8"} {
+		t.Run(locale, func(t *testing.T) {
+			t.Parallel()
+			f := loadRows(t, testdb.NewInLocale(t, locale), accented)
+			for _, c := range cases {
+				got, err := f.match(t, &c.filter)
+				require.NoError(t, err)
+				require.ElementsMatch(t, strings.Fields(c.want), got, c.name)
+			}
+			// As a restriction, with the viewer's own filter and-ed in.
+			restricted := &Scope{Restriction: &Filter{Not: &Filter{School: &StringFilter{Eq: s("École Nord")}}}}
+			got, err := f.matchScoped(t, &Filter{All: b(true)}, restricted)
+			require.NoError(t, err)
+			require.ElementsMatch(t, []string{"E3", "E4"}, got)
+			restricted = &Scope{Restriction: &Filter{School: &StringFilter{Nin: []string{"ÉCOLE NORD", "école sud"}}}}
+			got, err = f.matchScoped(t, &Filter{Grade: &GradeFilter{Gte: s("PK")}}, restricted)
+			require.NoError(t, err)
+			require.ElementsMatch(t, []string{"E3"}, got)
 		})
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/rollcall/rollcall/internal/fold"
 )
 
 // NormalizeType reads a recipient type as files write it ("Student", "S",
@@ -133,7 +135,9 @@ func nanp(d []byte) (string, bool) {
 // NormalizeEmail returns the address in lower case if it is a plausible
 // deliverable address (local@domain.tld, no spaces or display names).
 func NormalizeEmail(s string) (string, bool) {
-	s = strings.ToLower(strings.TrimSpace(s))
+	// Folded as every compared text is (fold.Key), so that filters'
+	// startsWith and contains match stored addresses in any locale.
+	s = fold.Key(strings.TrimSpace(s))
 	at := strings.LastIndexByte(s, '@')
 	if at <= 0 || at == len(s)-1 || len(s) > 254 {
 		return "", false

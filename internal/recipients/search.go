@@ -12,6 +12,7 @@ import (
 
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/fold"
 	"github.com/rollcall/rollcall/internal/page"
 	"github.com/rollcall/rollcall/internal/users"
 )
@@ -66,7 +67,7 @@ func (o Order) cursor(r *Recipient) string {
 		default: // school
 			s := ""
 			if r.School != nil {
-				s = strings.ToLower(*r.School)
+				s = fold.Key(*r.School) // school_key
 			}
 			vals[i] = s
 		}

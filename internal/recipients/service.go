@@ -158,11 +158,11 @@ func (s *Service) Counts(ctx context.Context, f *Filter, groupBy []GroupBy) ([]G
 	for i, g := range groupBy {
 		switch g.Field {
 		case GroupSchool:
-			exprs[i], orderBy[i] = "r.school", "lower(r.school)"
+			exprs[i], orderBy[i] = "r.school", "min(r.school_key)"
 		case GroupGrade:
 			exprs[i], orderBy[i] = "r.grade", "min(r.grade_rank)"
 		case GroupLanguage:
-			exprs[i], orderBy[i] = "r.language", "lower(r.language)"
+			exprs[i], orderBy[i] = "r.language", "min(r.language_key)"
 		case GroupType:
 			exprs[i], orderBy[i] = "r.type", "r.type"
 		case GroupCustom:

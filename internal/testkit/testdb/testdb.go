@@ -136,10 +136,10 @@ func Empty(t testing.TB) string {
 type Migrator struct{}
 
 // Hash identifies the schema: every SQL migration's name and content, and
-// the River schema version (the one Go migration).
+// the versions of the Go migrations (River's schema, the folded keys).
 func (Migrator) Hash() (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "river:%d\n", migrations.RiverSchemaVersion)
+	fmt.Fprintf(h, "river:%d\nfolded-keys:%d\n", migrations.RiverSchemaVersion, migrations.FoldedKeysVersion)
 	err := fs.WalkDir(migrations.Files(), ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -159,4 +159,45 @@ func (Migrator) Hash() (string, error) {
 func (Migrator) Migrate(ctx context.Context, sqldb *sql.DB, _ pgtestdb.Config) error {
 	_, err := db.Migrate(ctx, bun.NewDB(sqldb, pgdialect.New()))
 	return err
+}
+
+// NewInLocale returns an open handle to a new, fully migrated database for
+// t whose LC_CTYPE and LC_COLLATE are locale ("C" is what a cluster falls
+// back to where C.UTF-8 is missing), dropped when t ends. It is migrated on
+// its own (a template cannot change locale), so it costs a second or two:
+// for the tests that check that behaviour does not depend on the locale.
+func NewInLocale(t testing.TB, locale string) *db.DB {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := db.Open(ctx, ServerURL(t), db.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatalf("open test server: %v", err)
+	}
+	defer admin.Close()
+	var name string
+	if err := admin.NewRaw("SELECT 'testdb_locale_' || md5(random()::text)").Scan(ctx, &name); err != nil {
+		t.Fatalf("name test database: %v", err)
+	}
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE ? TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE ? LC_CTYPE ?",
+		bun.Ident(name), locale, locale); err != nil {
+		t.Fatalf("create database in locale %s: %v", locale, err)
+	}
+	t.Cleanup(func() {
+		admin, err := db.Open(context.Background(), ServerURL(t), db.Options{MaxConns: 1})
+		if err != nil {
+			return
+		}
+		defer admin.Close()
+		_, _ = admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS ? WITH (FORCE)", bun.Ident(name))
+	})
+	pc, err := pgconn.ParseConfig(ServerURL(t))
+	if err != nil {
+		t.Fatalf("parse DATABASE_URL: %v", err)
+	}
+	url := fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=disable", pc.User, pc.Password, pc.Host, pc.Port, name)
+	d := Open(t, url)
+	if _, err := db.Migrate(ctx, d.DB); err != nil {
+		t.Fatalf("migrate database in locale %s: %v", locale, err)
+	}
+	return d
 }
