@@ -45,6 +45,7 @@ func newGraphQLServer(cfg config.Server, resolver *Resolver, logger *slog.Logger
 	srv.SetErrorPresenter(errorPresenter(logger))
 	srv.SetRecoverFunc(recoverFunc(logger))
 	srv.AroundRootFields(guardRootFields(cfg.Introspection))
+	srv.AroundFields(enforcePolicies)
 	return srv
 }
 

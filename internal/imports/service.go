@@ -89,9 +89,22 @@ func (s *Service) Get(ctx context.Context, id int64) (*Import, error) {
 	return adminOnly(ctx, func() (*Import, error) { return GetImport(ctx, s.db, id) })
 }
 
-// GetMany returns imports by id, for dataloaders (caller checked access).
+// GetMany returns imports by id, for dataloaders. Users reach an import
+// only as a recipient's: they get its id, name and whether it is deleted,
+// nothing else of it.
 func (s *Service) GetMany(ctx context.Context, ids []int64) ([]Import, error) {
-	return GetImports(ctx, s.db, ids)
+	v, err := users.RequireViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	imps, err := GetImports(ctx, s.db, ids)
+	if err != nil || v.IsAdmin() {
+		return imps, err
+	}
+	for i, imp := range imps {
+		imps[i] = Import{ID: imp.ID, Name: imp.Name, DeletedAt: imp.DeletedAt}
+	}
+	return imps, nil
 }
 
 // List returns a page of imports by name, deleted ones only with
@@ -654,14 +667,14 @@ func (s *Service) KeyColumn(ctx context.Context, imp *Import) (*string, error) {
 	return nil, nil
 }
 
-// GetFiles returns files by id, for dataloaders (caller checked access).
+// GetFiles returns files by id, for dataloaders (admins only).
 func (s *Service) GetFiles(ctx context.Context, ids []int64) ([]File, error) {
-	return GetFiles(ctx, s.db, ids)
+	return adminOnly(ctx, func() ([]File, error) { return GetFiles(ctx, s.db, ids) })
 }
 
-// GetRuns returns runs by id, for dataloaders (caller checked access).
+// GetRuns returns runs by id, for dataloaders (admins only).
 func (s *Service) GetRuns(ctx context.Context, ids []int64) ([]Run, error) {
-	return GetRuns(ctx, s.db, ids)
+	return adminOnly(ctx, func() ([]Run, error) { return GetRuns(ctx, s.db, ids) })
 }
 
 // ScheduleDescription is the product's Description column: the schedule,

@@ -68,9 +68,24 @@ func (s *Service) Get(ctx context.Context, id int64) (*User, error) {
 	return GetUser(ctx, s.db, id)
 }
 
-// GetMany returns users by id for dataloaders; callers have checked access.
+// GetMany returns users by id, for dataloaders. Users see other users (a
+// list's owner, the people it is shared with) by id, name and address
+// only; themselves and, for administrators, everyone in full.
 func (s *Service) GetMany(ctx context.Context, ids []int64) ([]User, error) {
-	return GetUsers(ctx, s.db, ids)
+	v, err := RequireViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := GetUsers(ctx, s.db, ids)
+	if err != nil || v.IsAdmin() {
+		return out, err
+	}
+	for i, u := range out {
+		if u.ID != v.User.ID {
+			out[i] = User{ID: u.ID, Name: u.Name, Email: u.Email}
+		}
+	}
+	return out, nil
 }
 
 // List returns a page of users (admins only).
