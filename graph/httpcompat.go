@@ -101,8 +101,13 @@ func graphqlOverHTTP(next http.Handler) http.Handler {
 // it stopped reading the body itself). Upload responses are small, so the
 // response is buffered to look at it.
 func uploadStatus(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	reqBody := r.Body // gqlgen wraps r.Body in a reader of its own
 	rec := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
 	next.ServeHTTP(rec, r)
+	if tooLarge := overUploadLimit(reqBody); tooLarge != nil {
+		httpx.WriteError(w, r, tooLarge)
+		return
+	}
 	var resp struct {
 		Errors []struct {
 			Message    string         `json:"message"`
@@ -200,18 +205,4 @@ func (c *compatWriter) finish() {
 	c.Header().Del("Content-Length")
 	c.ResponseWriter.WriteHeader(c.status)
 	_, _ = c.ResponseWriter.Write(body)
-}
-
-// uploadLimit answers 413 at once to a multipart GraphQL request whose
-// declared length is over the upload limit, before anything reads it.
-func uploadLimit(max int64) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if max > 0 && isMultipart(r) && r.ContentLength > max+multipartOverhead {
-				httpx.WriteError(w, r, apperr.TooLarge("the upload is larger than the limit of %d bytes", max))
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
 }
