@@ -228,10 +228,20 @@ func (o *ops) text(op, v string) bool {
 		o.fail(op, "the value is longer than %d characters", MaxFilterText)
 		return false
 	}
+	if strings.IndexByte(v, 0) >= 0 { // PostgreSQL text cannot hold it
+		o.fail(op, "the value contains a NUL character (U+0000)")
+		return false
+	}
 	return true
 }
 
-func (o *ops) list(op string, n int) bool {
+// list checks a list's length, and its texts (if any) as text does.
+func (o *ops) list(op string, n int, texts ...string) bool {
+	for _, v := range texts {
+		if !o.text(op, v) {
+			return false
+		}
+	}
 	switch {
 	case n == 0:
 		o.fail(op, "%s needs at least one value", op)
@@ -281,14 +291,14 @@ func (c *compiler) column(field string, f *StringFilter, col, lower string) (str
 	if f.Neq != nil && o.text("neq", *f.Neq) {
 		o.add("neq", expr+" IS DISTINCT FROM "+c.arg(norm(*f.Neq)))
 	}
-	if f.In != nil && o.list("in", len(f.In)) {
+	if f.In != nil && o.list("in", len(f.In), f.In...) {
 		vs := f.In
 		if ci {
 			vs = lowerAll(vs)
 		}
 		o.add("in", isOneOf(c, expr, vs))
 	}
-	if f.Nin != nil && o.list("nin", len(f.Nin)) {
+	if f.Nin != nil && o.list("nin", len(f.Nin), f.Nin...) {
 		vs := f.Nin
 		if ci {
 			vs = lowerAll(vs)
@@ -396,16 +406,16 @@ func (c *compiler) grade(field string, f *GradeFilter) (string, error) {
 		}
 		return strings.Join(alt, " OR ")
 	}
-	if f.Eq != nil {
+	if f.Eq != nil && o.text("eq", *f.Eq) {
 		o.add("eq", "("+match([]string{*f.Eq})+")")
 	}
-	if f.Neq != nil {
+	if f.Neq != nil && o.text("neq", *f.Neq) {
 		o.add("neq", "("+match([]string{*f.Neq})+") IS NOT TRUE")
 	}
-	if f.In != nil && o.list("in", len(f.In)) {
+	if f.In != nil && o.list("in", len(f.In), f.In...) {
 		o.add("in", "("+match(f.In)+")")
 	}
-	if f.Nin != nil && o.list("nin", len(f.Nin)) {
+	if f.Nin != nil && o.list("nin", len(f.Nin), f.Nin...) {
 		o.add("nin", "("+match(f.Nin)+") IS NOT TRUE")
 	}
 	for _, cmp := range []struct {
@@ -502,10 +512,10 @@ func (c *compiler) custom(field string, f *CustomFieldFilter) (string, error) {
 	if f.Neq != nil && o.text("neq", *f.Neq) {
 		o.add("neq", value()+" IS DISTINCT FROM "+c.arg(*f.Neq))
 	}
-	if f.In != nil && o.list("in", len(f.In)) {
+	if f.In != nil && o.list("in", len(f.In), f.In...) {
 		o.add("in", value()+" = ANY("+c.arg(f.In)+")")
 	}
-	if f.Nin != nil && o.list("nin", len(f.Nin)) {
+	if f.Nin != nil && o.list("nin", len(f.Nin), f.Nin...) {
 		v := value()
 		o.add("nin", "("+v+" IS NULL OR NOT ("+v+" = ANY("+c.arg(f.Nin)+")))")
 	}
