@@ -157,8 +157,18 @@ func TestMultipartNeedsPreflightHeader(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, resp.Status)
 	require.Contains(t, resp.Errors[0].Message, "Apollo-Require-Preflight")
 
+	// Past the CSRF guard, a multipart request is an upload: only an
+	// administrator's token gets it read.
 	req := multipartRequest(t)
 	req.Header.Set("Apollo-Require-Preflight", "true")
+	resp = s.Do(t, req)
+	require.Equal(t, http.StatusUnauthorized, resp.Status, string(resp.Body))
+	require.Equal(t, "UNAUTHENTICATED", resp.FirstCode())
+
+	_, admin := s.Admin(t, "admin@district.test")
+	req = multipartRequest(t)
+	req.Header.Set("Apollo-Require-Preflight", "true")
+	req.Header.Set("Authorization", "Bearer "+admin)
 	resp = s.Do(t, req)
 	require.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
 	require.JSONEq(t, `{"__typename":"Query"}`, string(resp.Data))

@@ -38,10 +38,61 @@ func limitBody(max int64) func(http.Handler) http.Handler {
 				httpx.WriteError(w, r, apperr.Invalid("", "could not read the request body: %v", err))
 				return
 			}
+			if isJSON(r) {
+				if err := checkRequestJSON(body); err != nil {
+					httpx.WriteError(w, r, err)
+					return
+				}
+			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+func isJSON(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == "application/json"
+}
+
+// checkRequestJSON refuses, with 400 and a message that says why, a JSON
+// body that is not one GraphQL request: gqlgen would answer it with an
+// error that quotes the whole body, which the error presenter would log as
+// an internal error; request bodies carry people's names, phone numbers and
+// addresses, and never belong in a log. gqlgen does not support batching.
+func checkRequestJSON(body []byte) *apperr.Error {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		return apperr.Invalid("", "batched requests (a JSON array of operations) are not supported: send one operation per request")
+	}
+	var req struct {
+		Query         json.RawMessage `json:"query"`
+		OperationName json.RawMessage `json:"operationName"`
+		Variables     json.RawMessage `json:"variables"`
+		Extensions    json.RawMessage `json:"extensions"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return apperr.Invalid("", "the request body must be a JSON object with query, operationName, variables and extensions")
+		}
+		var syntaxErr *json.SyntaxError
+		if errors.As(err, &syntaxErr) {
+			return apperr.Invalid("", "the request body is not valid JSON (at byte %d)", syntaxErr.Offset)
+		}
+		return apperr.Invalid("", "the request body is not valid JSON")
+	}
+	for _, f := range []struct {
+		name  string
+		value json.RawMessage
+		kind  byte // the first byte of a value of the right type
+	}{{"query", req.Query, '"'}, {"operationName", req.OperationName, '"'}, {"variables", req.Variables, '{'}, {"extensions", req.Extensions, '{'}} {
+		if len(f.value) > 0 && f.value[0] != f.kind && string(f.value) != "null" {
+			what := map[byte]string{'"': "a string", '{': "an object"}[f.kind]
+			return apperr.Invalid("", "%s must be %s", f.name, what)
+		}
+	}
+	return nil
 }
 
 func isMultipart(r *http.Request) bool {
@@ -101,8 +152,13 @@ func graphqlOverHTTP(next http.Handler) http.Handler {
 // it stopped reading the body itself). Upload responses are small, so the
 // response is buffered to look at it.
 func uploadStatus(next http.Handler, w http.ResponseWriter, r *http.Request) {
+	reqBody := r.Body // gqlgen wraps r.Body in a reader of its own
 	rec := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
 	next.ServeHTTP(rec, r)
+	if tooLarge := overUploadLimit(reqBody); tooLarge != nil {
+		httpx.WriteError(w, r, tooLarge)
+		return
+	}
 	var resp struct {
 		Errors []struct {
 			Message    string         `json:"message"`
@@ -200,18 +256,4 @@ func (c *compatWriter) finish() {
 	c.Header().Del("Content-Length")
 	c.ResponseWriter.WriteHeader(c.status)
 	_, _ = c.ResponseWriter.Write(body)
-}
-
-// uploadLimit answers 413 at once to a multipart GraphQL request whose
-// declared length is over the upload limit, before anything reads it.
-func uploadLimit(max int64) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if max > 0 && isMultipart(r) && r.ContentLength > max+multipartOverhead {
-				httpx.WriteError(w, r, apperr.TooLarge("the upload is larger than the limit of %d bytes", max))
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
 }

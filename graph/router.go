@@ -57,9 +57,9 @@ func NewRouter(d Deps) http.Handler {
 
 	r.Group(func(r chi.Router) {
 		r.Use(preventCSRF, authenticate(d.Services.Users, d.Logger), withLoaders(d.Services))
-		r.With(timeout(d.Config.RequestTimeout, d.Config.UploadTimeout), limitBody(d.Config.MaxBodyBytes), uploadLimit(d.Config.MaxUploadBytes), graphqlOverHTTP).
+		r.With(guardUploads(d.Config.MaxUploadBytes, isMultipart), timeout(d.Config.RequestTimeout, d.Config.UploadTimeout), limitBody(d.Config.MaxBodyBytes), graphqlOverHTTP).
 			Handle("/graphql", gql)
-		r.With(timeout(d.Config.UploadTimeout, d.Config.UploadTimeout)).
+		r.With(guardUploads(d.Config.MaxUploadBytes, everyRequest), timeout(d.Config.UploadTimeout, d.Config.UploadTimeout)).
 			Post("/imports/{id}/file", uploadFile(d.Services, d.Config.MaxUploadBytes, d.Logger))
 		r.With(timeout(d.Config.UploadTimeout, d.Config.UploadTimeout)).
 			Get("/lists/{id}/members.csv", exportMembers(d.Services, d.Logger))

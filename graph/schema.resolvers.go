@@ -222,7 +222,10 @@ func (r *listResolver) Additions(ctx context.Context, obj *lists.List, first *in
 		return nil, err
 	}
 	p, err := r.svc.Lists.Additions(ctx, obj, recipientParts(ctx), req)
-	return recipientConnection(p, recipients.OrderLastName, nil), err
+	if err != nil {
+		return nil, err
+	}
+	return recipientConnection(p, recipients.OrderLastName, func(ctx context.Context) (int, error) { return r.svc.Lists.CountAdditions(ctx, obj) }), nil
 }
 
 func (r *listResolver) Exclusions(ctx context.Context, obj *lists.List, first *int, after *string) (*model.RecipientConnection, error) {
@@ -231,7 +234,10 @@ func (r *listResolver) Exclusions(ctx context.Context, obj *lists.List, first *i
 		return nil, err
 	}
 	p, err := r.svc.Lists.Exclusions(ctx, obj, recipientParts(ctx), req)
-	return recipientConnection(p, recipients.OrderLastName, nil), err
+	if err != nil {
+		return nil, err
+	}
+	return recipientConnection(p, recipients.OrderLastName, func(ctx context.Context) (int, error) { return r.svc.Lists.CountExclusions(ctx, obj) }), nil
 }
 
 func (r *listResolver) Members(ctx context.Context, obj *lists.List, first *int, after *string, orderBy *recipients.Order) (*model.RecipientConnection, error) {

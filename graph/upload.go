@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -22,6 +23,91 @@ import (
 // multipartOverhead allows for the multipart framing around a file of the
 // maximum size.
 const multipartOverhead = 1 << 20
+
+// guardUploads checks an upload before a byte of its body is read: the
+// viewer must be a system administrator (401 without a token, 403 for
+// anyone else), and a body declared longer than the upload limit (plus
+// framing) is refused with 413 at once; a body of unknown length (chunked)
+// is cut off at that limit. isUpload picks the requests it applies to.
+//
+// gqlgen's multipart transport reads every part, to memory or temporary
+// files, before any resolver or directive runs, so a check there would come
+// after an anonymous client had made the server take in up to the limit
+// (1 GiB by default). A refused request's body is left unread and the
+// connection is closed after the answer: the server reads no more of it
+// than its HTTP library does on the way out (at most 256 KiB).
+func guardUploads(maxBytes int64, isUpload func(*http.Request) bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !isUpload(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			refuse := func(e *apperr.Error) {
+				w.Header().Set("Connection", "close")
+				httpx.WriteError(w, r, e)
+			}
+			if users.ViewerFrom(r.Context()) == nil {
+				refuse(apperr.Unauthenticated("uploads need an administrator's token: send Authorization: Bearer <token>"))
+				return
+			}
+			if _, err := users.RequireAdmin(r.Context()); err != nil {
+				refuse(apperr.Forbidden("only system administrators upload files"))
+				return
+			}
+			if maxBytes <= 0 {
+				next.ServeHTTP(w, r)
+				return
+			}
+			limit := maxBytes + multipartOverhead
+			if r.ContentLength > limit {
+				refuse(uploadTooLarge(maxBytes))
+				return
+			}
+			r = r.WithContext(r.Context()) // a copy: the length below is this handler's business
+			r.Body = &cappedBody{ReadCloser: http.MaxBytesReader(w, r.Body, limit), maxBytes: maxBytes}
+			if r.ContentLength < 0 {
+				// gqlgen keeps a file in memory when the declared length
+				// is under its MaxMemory, and "unknown" (-1) is under
+				// anything: a chunked upload of any size would be held in
+				// memory. Unknown is taken as the most it may be.
+				r.ContentLength = limit
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func uploadTooLarge(maxBytes int64) *apperr.Error {
+	return apperr.TooLarge("the upload is larger than the limit of %d bytes", maxBytes)
+}
+
+// cappedBody is a request body cut off at the upload limit that remembers
+// whether it was, so that the answer can say 413 whoever read it (gqlgen
+// reports only that it could not read a file).
+type cappedBody struct {
+	io.ReadCloser
+	maxBytes int64 // the upload limit, framing not included
+	over     atomic.Bool
+}
+
+func (c *cappedBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	var maxErr *http.MaxBytesError
+	if err != nil && errors.As(err, &maxErr) {
+		c.over.Store(true)
+	}
+	return n, err
+}
+
+// overUploadLimit returns the 413 error to answer with when body was cut
+// off at the upload limit, else nil.
+func overUploadLimit(body io.Reader) *apperr.Error {
+	if c, ok := body.(*cappedBody); ok && c.over.Load() {
+		return uploadTooLarge(c.maxBytes)
+	}
+	return nil
+}
 
 // uploadResponse is the JSON answer of POST /imports/{id}/file.
 type uploadResponse struct {
@@ -54,7 +140,7 @@ type queuedRun struct {
 func uploadFile(svc *app.Services, maxBytes int64, logger *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		fail := func(err error) { writeErr(w, r, logger, err) }
-		if _, err := users.RequireViewer(r.Context()); err != nil {
+		if _, err := users.RequireAdmin(r.Context()); err != nil { // guardUploads checked already; services check again
 			fail(err)
 			return
 		}
@@ -68,16 +154,10 @@ func uploadFile(svc *app.Services, maxBytes int64, logger *slog.Logger) http.Han
 			fail(apperr.Invalid("run", "run must be true or false"))
 			return
 		}
-		tooLarge := apperr.TooLarge("the file is larger than the upload limit of %d bytes", maxBytes)
-		if maxBytes > 0 && r.ContentLength > maxBytes+multipartOverhead {
-			fail(tooLarge)
-			return
-		}
-		if maxBytes > 0 {
-			r.Body = http.MaxBytesReader(w, r.Body, maxBytes+multipartOverhead)
-		}
+		// guardUploads, in front of this handler, caps the body.
+		tooLarge := uploadTooLarge(maxBytes)
 
-		name, body := r.URL.Query().Get("name"), io.Reader(r.Body)
+		name, file := r.URL.Query().Get("name"), io.Reader(r.Body)
 		if isMultipart(r) {
 			mr, err := r.MultipartReader()
 			if err != nil {
@@ -103,7 +183,7 @@ func uploadFile(svc *app.Services, maxBytes int64, logger *slog.Logger) http.Han
 					if name == "" {
 						name = part.FileName()
 					}
-					body = part
+					file = part
 					break
 				}
 			}
@@ -113,7 +193,7 @@ func uploadFile(svc *app.Services, maxBytes int64, logger *slog.Logger) http.Han
 			}
 		}
 
-		f, run, err := svc.Imports.Upload(r.Context(), id, name, body, runNow)
+		f, run, err := svc.Imports.Upload(r.Context(), id, name, file, runNow)
 		if err != nil {
 			fail(err)
 			return
@@ -133,3 +213,6 @@ func parseBoolParam(s string) (bool, error) {
 	}
 	return strconv.ParseBool(s)
 }
+
+// everyRequest is guardUploads' choice for routes that only take uploads.
+func everyRequest(*http.Request) bool { return true }

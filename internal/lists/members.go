@@ -271,21 +271,43 @@ func (s *Service) CountContactPoints(ctx context.Context, l *List, kind ContactK
 	return n, err
 }
 
-// handPickedPage returns a page of a list's hand-added (table
+// handPickedWhere compiles "r is one of l's hand-added (table
 // list_additions) or skipped (list_exclusions) people, as the viewer sees
-// them.
-func (s *Service) handPickedPage(ctx context.Context, l *List, table string, parts recipients.Parts, req page.Request) (page.Page[recipients.Recipient], error) {
+// them" into p: active, and inside the viewer's restriction, as members
+// are. A removed recipient stays in these tables (a restoring run brings
+// it back to the list) but is shown to no one here.
+func (s *Service) handPickedWhere(ctx context.Context, l *List, table string, p *recipients.Params) (string, error) {
 	scope, err := recipients.ScopeOf(users.ViewerFrom(ctx))
 	if err != nil {
-		return page.Page[recipients.Recipient]{}, err
+		return "", err
 	}
+	conds := []string{"r.removed_at IS NULL", "r.id IN (SELECT recipient_id FROM " + table + " WHERE list_id = " + p.Add(l.ID) + ")"}
+	if scope.Restriction != nil {
+		restriction, err := scope.Where(p)
+		if err != nil {
+			return "", err
+		}
+		conds = append(conds, "("+restriction+")")
+	}
+	return strings.Join(conds, " AND "), nil
+}
+
+func (s *Service) handPickedPage(ctx context.Context, l *List, table string, parts recipients.Parts, req page.Request) (page.Page[recipients.Recipient], error) {
 	p := &recipients.Params{}
-	restriction, err := scope.Where(p)
+	where, err := s.handPickedWhere(ctx, l, table, p)
 	if err != nil {
 		return page.Page[recipients.Recipient]{}, err
 	}
-	where := "r.id IN (SELECT recipient_id FROM " + table + " WHERE list_id = " + p.Add(l.ID) + ") AND " + restriction
 	return recipients.SelectPage(ctx, s.db, where, p, recipients.OrderLastName, parts, req)
+}
+
+func (s *Service) handPickedCount(ctx context.Context, l *List, table string) (int, error) {
+	p := &recipients.Params{}
+	where, err := s.handPickedWhere(ctx, l, table, p)
+	if err != nil {
+		return 0, err
+	}
+	return recipients.CountWhere(ctx, s.db, where, p)
 }
 
 // Additions returns a page of the people added to the list by hand.
@@ -293,9 +315,19 @@ func (s *Service) Additions(ctx context.Context, l *List, parts recipients.Parts
 	return s.handPickedPage(ctx, l, "list_additions", parts, req)
 }
 
+// CountAdditions counts what Additions pages through.
+func (s *Service) CountAdditions(ctx context.Context, l *List) (int, error) {
+	return s.handPickedCount(ctx, l, "list_additions")
+}
+
 // Exclusions returns a page of the people skipped by hand.
 func (s *Service) Exclusions(ctx context.Context, l *List, parts recipients.Parts, req page.Request) (page.Page[recipients.Recipient], error) {
 	return s.handPickedPage(ctx, l, "list_exclusions", parts, req)
+}
+
+// CountExclusions counts what Exclusions pages through.
+func (s *Service) CountExclusions(ctx context.Context, l *List) (int, error) {
+	return s.handPickedCount(ctx, l, "list_exclusions")
 }
 
 // CanEdit reports whether the viewer may change l.

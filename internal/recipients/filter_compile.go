@@ -228,20 +228,20 @@ func (o *ops) text(op, v string) bool {
 		o.fail(op, "the value is longer than %d characters", MaxFilterText)
 		return false
 	}
-	return true
-}
-
-// texts checks each of a list's values as text does.
-func (o *ops) texts(op string, vs []string) bool {
-	for _, v := range vs {
-		if !o.text(op, v) {
-			return false
-		}
+	if strings.IndexByte(v, 0) >= 0 { // PostgreSQL text cannot hold it
+		o.fail(op, "the value contains a NUL character (U+0000)")
+		return false
 	}
 	return true
 }
 
-func (o *ops) list(op string, n int) bool {
+// list checks a list's length, and its texts (if any) as text does.
+func (o *ops) list(op string, n int, texts ...string) bool {
+	for _, v := range texts {
+		if !o.text(op, v) {
+			return false
+		}
+	}
 	switch {
 	case n == 0:
 		o.fail(op, "%s needs at least one value", op)
@@ -288,10 +288,10 @@ func (c *compiler) column(field string, f *StringFilter, col, key string) (strin
 	if f.Neq != nil && o.text("neq", *f.Neq) {
 		o.add("neq", expr+" IS DISTINCT FROM "+c.arg(norm(*f.Neq)))
 	}
-	if f.In != nil && o.list("in", len(f.In)) && o.texts("in", f.In) {
+	if f.In != nil && o.list("in", len(f.In), f.In...) {
 		o.add("in", isOneOf(c, expr, norms(f.In)))
 	}
-	if f.Nin != nil && o.list("nin", len(f.Nin)) && o.texts("nin", f.Nin) {
+	if f.Nin != nil && o.list("nin", len(f.Nin), f.Nin...) {
 		o.add("nin", "("+col+" IS NULL OR NOT ("+expr+" = ANY("+c.arg(norms(f.Nin))+")))")
 	}
 	if f.StartsWith != nil && o.text("startsWith", *f.StartsWith) {
@@ -397,16 +397,16 @@ func (c *compiler) grade(field string, f *GradeFilter) (string, error) {
 		}
 		return strings.Join(alt, " OR ")
 	}
-	if f.Eq != nil {
+	if f.Eq != nil && o.text("eq", *f.Eq) {
 		o.add("eq", "("+match([]string{*f.Eq})+")")
 	}
-	if f.Neq != nil {
+	if f.Neq != nil && o.text("neq", *f.Neq) {
 		o.add("neq", "("+match([]string{*f.Neq})+") IS NOT TRUE")
 	}
-	if f.In != nil && o.list("in", len(f.In)) {
+	if f.In != nil && o.list("in", len(f.In), f.In...) {
 		o.add("in", "("+match(f.In)+")")
 	}
-	if f.Nin != nil && o.list("nin", len(f.Nin)) {
+	if f.Nin != nil && o.list("nin", len(f.Nin), f.Nin...) {
 		o.add("nin", "("+match(f.Nin)+") IS NOT TRUE")
 	}
 	for _, cmp := range []struct {
@@ -508,10 +508,10 @@ func (c *compiler) custom(field string, f *CustomFieldFilter) (string, error) {
 	if f.Neq != nil && o.text("neq", *f.Neq) {
 		o.add("neq", value()+" IS DISTINCT FROM "+c.arg(*f.Neq))
 	}
-	if f.In != nil && o.list("in", len(f.In)) && o.texts("in", f.In) {
+	if f.In != nil && o.list("in", len(f.In), f.In...) {
 		o.add("in", value()+" = ANY("+c.arg(f.In)+")")
 	}
-	if f.Nin != nil && o.list("nin", len(f.Nin)) && o.texts("nin", f.Nin) {
+	if f.Nin != nil && o.list("nin", len(f.Nin), f.Nin...) {
 		v := value()
 		o.add("nin", "("+v+" IS NULL OR NOT ("+v+" = ANY("+c.arg(f.Nin)+")))")
 	}
