@@ -255,3 +255,6 @@ func ownerOf(fc *graphql.FieldContext, self int64) (int64, bool) {
 	}
 	return self, true
 }
+
+// PolicyOf returns the policy of field ("Type.field"), 0 if it has none.
+func PolicyOf(field string) Policy { return fieldPolicies[field] }

@@ -252,6 +252,7 @@ func (s *Server) Upload(t testing.TB, token, query string, vars map[string]any, 
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", w.FormDataContentType())
+	req.Header.Set("Apollo-Require-Preflight", "true") // as apollo-upload-client sends
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
