@@ -281,7 +281,7 @@ type ComplexityRoot struct {
 	List struct {
 		Additions         func(childComplexity int, first *int, after *string) int
 		CanEdit           func(childComplexity int) int
-		ContactPoints     func(childComplexity int, kind lists.ContactKind, first *int, after *string) int
+		ContactPoints     func(childComplexity int, kind recipients.ContactKind, first *int, after *string) int
 		CreatedAt         func(childComplexity int) int
 		Description       func(childComplexity int) int
 		Exclusions        func(childComplexity int, first *int, after *string) int
@@ -500,8 +500,8 @@ type AuditEntryResolver interface {
 	Actor(ctx context.Context, obj *audit.Entry) (*users.User, error)
 }
 type ContactPointResolver interface {
-	RecipientCount(ctx context.Context, obj *lists.ContactPoint) (int, error)
-	Recipients(ctx context.Context, obj *lists.ContactPoint) ([]recipients.Recipient, error)
+	RecipientCount(ctx context.Context, obj *recipients.ContactPoint) (int, error)
+	Recipients(ctx context.Context, obj *recipients.ContactPoint) ([]recipients.Recipient, error)
 }
 type ImportResolver interface {
 	ScheduleDescription(ctx context.Context, obj *imports.Import) (string, error)
@@ -560,7 +560,7 @@ type ListResolver interface {
 	SharedWith(ctx context.Context, obj *lists.List) ([]users.User, error)
 	CanEdit(ctx context.Context, obj *lists.List) (bool, error)
 	Explain(ctx context.Context, obj *lists.List, recipientID int64) (*lists.Explanation, error)
-	ContactPoints(ctx context.Context, obj *lists.List, kind lists.ContactKind, first *int, after *string) (*model.ContactPointConnection, error)
+	ContactPoints(ctx context.Context, obj *lists.List, kind recipients.ContactKind, first *int, after *string) (*model.ContactPointConnection, error)
 }
 type MutationResolver interface {
 	CreateUser(ctx context.Context, input users.CreateUserInput) (*users.User, error)
@@ -1602,7 +1602,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.List.ContactPoints(childComplexity, args["kind"].(lists.ContactKind), args["first"].(*int), args["after"].(*string)), true
+		return e.ComplexityRoot.List.ContactPoints(childComplexity, args["kind"].(recipients.ContactKind), args["first"].(*int), args["after"].(*string)), true
 	case "List.createdAt":
 		if e.ComplexityRoot.List.CreatedAt == nil {
 			break
@@ -4691,8 +4691,8 @@ func (ec *executionContext) field_List_contactPoints_args(ctx context.Context, r
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "kind",
-		func(ctx context.Context, v any) (lists.ContactKind, error) {
-			return ec.unmarshalNContactKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐContactKind(ctx, v)
+		func(ctx context.Context, v any) (recipients.ContactKind, error) {
+			return ec.unmarshalNContactKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐContactKind(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6368,7 +6368,7 @@ func (ec *executionContext) fieldContext_AuditEntryEdge_node(_ context.Context, 
 	return fc, nil
 }
 
-func (ec *executionContext) _ContactPoint_value(ctx context.Context, field graphql.CollectedField, obj *lists.ContactPoint) (ret graphql.Marshaler) {
+func (ec *executionContext) _ContactPoint_value(ctx context.Context, field graphql.CollectedField, obj *recipients.ContactPoint) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6391,7 +6391,7 @@ func (ec *executionContext) fieldContext_ContactPoint_value(_ context.Context, f
 	return graphql.NewScalarFieldContext("ContactPoint", field, false, false, "String")
 }
 
-func (ec *executionContext) _ContactPoint_labels(ctx context.Context, field graphql.CollectedField, obj *lists.ContactPoint) (ret graphql.Marshaler) {
+func (ec *executionContext) _ContactPoint_labels(ctx context.Context, field graphql.CollectedField, obj *recipients.ContactPoint) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6414,7 +6414,7 @@ func (ec *executionContext) fieldContext_ContactPoint_labels(_ context.Context, 
 	return graphql.NewScalarFieldContext("ContactPoint", field, false, false, "String")
 }
 
-func (ec *executionContext) _ContactPoint_recipientCount(ctx context.Context, field graphql.CollectedField, obj *lists.ContactPoint) (ret graphql.Marshaler) {
+func (ec *executionContext) _ContactPoint_recipientCount(ctx context.Context, field graphql.CollectedField, obj *recipients.ContactPoint) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6437,7 +6437,7 @@ func (ec *executionContext) fieldContext_ContactPoint_recipientCount(_ context.C
 	return graphql.NewScalarFieldContext("ContactPoint", field, true, true, "Int")
 }
 
-func (ec *executionContext) _ContactPoint_recipients(ctx context.Context, field graphql.CollectedField, obj *lists.ContactPoint) (ret graphql.Marshaler) {
+func (ec *executionContext) _ContactPoint_recipients(ctx context.Context, field graphql.CollectedField, obj *recipients.ContactPoint) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6513,8 +6513,8 @@ func (ec *executionContext) _ContactPointConnection_nodes(ctx context.Context, f
 			return obj.Nodes, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []lists.ContactPoint) graphql.Marshaler {
-			return ec.marshalNContactPoint2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐContactPointᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []recipients.ContactPoint) graphql.Marshaler {
+			return ec.marshalNContactPoint2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐContactPointᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6623,8 +6623,8 @@ func (ec *executionContext) _ContactPointEdge_node(ctx context.Context, field gr
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *lists.ContactPoint) graphql.Marshaler {
-			return ec.marshalNContactPoint2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐContactPoint(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *recipients.ContactPoint) graphql.Marshaler {
+			return ec.marshalNContactPoint2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐContactPoint(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9999,7 +9999,7 @@ func (ec *executionContext) _List_contactPoints(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.List().ContactPoints(ctx, obj, fc.Args["kind"].(lists.ContactKind), fc.Args["first"].(*int), fc.Args["after"].(*string))
+			return ec.Resolvers.List().ContactPoints(ctx, obj, fc.Args["kind"].(recipients.ContactKind), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ContactPointConnection) graphql.Marshaler {
@@ -16949,7 +16949,7 @@ func (ec *executionContext) _AuditEntryEdge(ctx context.Context, sel ast.Selecti
 
 var contactPointImplementors = []string{"ContactPoint"}
 
-func (ec *executionContext) _ContactPoint(ctx context.Context, sel ast.SelectionSet, obj *lists.ContactPoint) graphql.Marshaler {
+func (ec *executionContext) _ContactPoint(ctx context.Context, sel ast.SelectionSet, obj *recipients.ContactPoint) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, contactPointImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -20063,25 +20063,25 @@ func (ec *executionContext) marshalNChangeAction2githubᚗcomᚋrollcallᚋrollc
 	return v
 }
 
-func (ec *executionContext) unmarshalNContactKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐContactKind(ctx context.Context, v any) (lists.ContactKind, error) {
-	var res lists.ContactKind
+func (ec *executionContext) unmarshalNContactKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐContactKind(ctx context.Context, v any) (recipients.ContactKind, error) {
+	var res recipients.ContactKind
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNContactKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐContactKind(ctx context.Context, sel ast.SelectionSet, v lists.ContactKind) graphql.Marshaler {
+func (ec *executionContext) marshalNContactKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐContactKind(ctx context.Context, sel ast.SelectionSet, v recipients.ContactKind) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) marshalNContactPoint2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐContactPoint(ctx context.Context, sel ast.SelectionSet, v lists.ContactPoint) graphql.Marshaler {
+func (ec *executionContext) marshalNContactPoint2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐContactPoint(ctx context.Context, sel ast.SelectionSet, v recipients.ContactPoint) graphql.Marshaler {
 	return ec._ContactPoint(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNContactPoint2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐContactPointᚄ(ctx context.Context, sel ast.SelectionSet, v []lists.ContactPoint) graphql.Marshaler {
+func (ec *executionContext) marshalNContactPoint2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐContactPointᚄ(ctx context.Context, sel ast.SelectionSet, v []recipients.ContactPoint) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNContactPoint2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐContactPoint(ctx, sel, v[i])
+		return ec.marshalNContactPoint2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐContactPoint(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -20093,7 +20093,7 @@ func (ec *executionContext) marshalNContactPoint2ᚕgithubᚗcomᚋrollcallᚋro
 	return ret
 }
 
-func (ec *executionContext) marshalNContactPoint2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐContactPoint(ctx context.Context, sel ast.SelectionSet, v *lists.ContactPoint) graphql.Marshaler {
+func (ec *executionContext) marshalNContactPoint2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐContactPoint(ctx context.Context, sel ast.SelectionSet, v *recipients.ContactPoint) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ContactPoint!")
 		return graphql.Null

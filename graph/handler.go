@@ -13,7 +13,6 @@ import (
 	"github.com/rollcall/rollcall/graph/model"
 	"github.com/rollcall/rollcall/internal/audit"
 	"github.com/rollcall/rollcall/internal/config"
-	"github.com/rollcall/rollcall/internal/lists"
 	"github.com/rollcall/rollcall/internal/metrics"
 	"github.com/rollcall/rollcall/internal/page"
 	"github.com/rollcall/rollcall/internal/recipients"
@@ -87,5 +86,5 @@ func setComplexity(c *ComplexityRoot) {
 	c.List.Members = func(child int, first *int, _ *string, _ *recipients.Order) int { return pageCost(child, first) }
 	c.List.Additions = func(child int, first *int, _ *string) int { return pageCost(child, first) }
 	c.List.Exclusions = func(child int, first *int, _ *string) int { return pageCost(child, first) }
-	c.List.ContactPoints = func(child int, _ lists.ContactKind, first *int, _ *string) int { return pageCost(child, first) }
+	c.List.ContactPoints = func(child int, _ recipients.ContactKind, first *int, _ *string) int { return pageCost(child, first) }
 }

@@ -46,7 +46,9 @@ var matrixOps = map[string]matrixOp{
 	"Query.findUsers":       {query: `{ findUsers(search: "district") { id name } }`},
 	"Query.auditLog":        {query: `{ auditLog(first: 5) { totalCount } }`},
 
-	"Mutation.createUser":           {query: `mutation($e: String!) { createUser(input: {email: $e, name: "Matrix"}) { id } }`, vars: func(m *matrix) map[string]any { return map[string]any{"e": fmt.Sprintf("matrix%d@district.test", m.next())} }},
+	"Mutation.createUser": {query: `mutation($e: String!) { createUser(input: {email: $e, name: "Matrix"}) { id } }`, vars: func(m *matrix) map[string]any {
+		return map[string]any{"e": fmt.Sprintf("matrix%d@district.test", m.next())}
+	}},
 	"Mutation.updateUser":           {query: `mutation { updateUser(id: "999999", input: {name: "Renamed"}) { id } }`},
 	"Mutation.createApiToken":       {query: `mutation { createApiToken(name: "matrix") { apiToken { id } } }`},
 	"Mutation.revokeApiToken":       {query: `mutation { revokeApiToken(id: "999999") { id } }`},

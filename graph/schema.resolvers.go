@@ -38,11 +38,11 @@ func (r *auditEntryResolver) Actor(ctx context.Context, obj *audit.Entry) (*user
 	return loadOptional(ctx, loadersFrom(ctx).users, obj.ActorID)
 }
 
-func (r *contactPointResolver) RecipientCount(ctx context.Context, obj *lists.ContactPoint) (int, error) {
+func (r *contactPointResolver) RecipientCount(ctx context.Context, obj *recipients.ContactPoint) (int, error) {
 	return len(obj.RecipientIDs), nil
 }
 
-func (r *contactPointResolver) Recipients(ctx context.Context, obj *lists.ContactPoint) ([]recipients.Recipient, error) {
+func (r *contactPointResolver) Recipients(ctx context.Context, obj *recipients.ContactPoint) ([]recipients.Recipient, error) {
 	rs, err := loadersFrom(ctx).recipients.LoadAll(ctx, obj.RecipientIDs)
 	if err != nil {
 		return nil, err
@@ -269,7 +269,7 @@ func (r *listResolver) Explain(ctx context.Context, obj *lists.List, recipientID
 	return r.svc.Lists.Explain(ctx, obj, recipientID)
 }
 
-func (r *listResolver) ContactPoints(ctx context.Context, obj *lists.List, kind lists.ContactKind, first *int, after *string) (*model.ContactPointConnection, error) {
+func (r *listResolver) ContactPoints(ctx context.Context, obj *lists.List, kind recipients.ContactKind, first *int, after *string) (*model.ContactPointConnection, error) {
 	req, err := page.New(first, after)
 	if err != nil {
 		return nil, err
@@ -278,8 +278,8 @@ func (r *listResolver) ContactPoints(ctx context.Context, obj *lists.List, kind 
 	if err != nil {
 		return nil, err
 	}
-	c := &model.ContactPointConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Lists.CountContactPoints(ctx, obj, kind) }, Cursor: lists.ContactPointCursor}
-	c.Nodes, c.PageInfo = model.Connect(p, lists.ContactPointCursor)
+	c := &model.ContactPointConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Lists.CountContactPoints(ctx, obj, kind) }, Cursor: recipients.ContactPointCursor}
+	c.Nodes, c.PageInfo = model.Connect(p, recipients.ContactPointCursor)
 	return c, nil
 }
 

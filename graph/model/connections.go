@@ -159,14 +159,14 @@ type ListEdge struct {
 
 // ContactPointConnection is a page of a list's contact points.
 type ContactPointConnection struct {
-	Nodes    []lists.ContactPoint
+	Nodes    []recipients.ContactPoint
 	PageInfo PageInfo
 	Count    Counter
-	Cursor   func(lists.ContactPoint) string
+	Cursor   func(recipients.ContactPoint) string
 }
 
 func (c *ContactPointConnection) Edges() []ContactPointEdge {
-	return edges(c.Nodes, c.Cursor, func(cur string, n *lists.ContactPoint) ContactPointEdge {
+	return edges(c.Nodes, c.Cursor, func(cur string, n *recipients.ContactPoint) ContactPointEdge {
 		return ContactPointEdge{Cursor: cur, Node: n}
 	})
 }
@@ -175,7 +175,7 @@ func (c *ContactPointConnection) TotalCount(ctx context.Context) (int, error) { 
 
 type ContactPointEdge struct {
 	Cursor string
-	Node   *lists.ContactPoint
+	Node   *recipients.ContactPoint
 }
 
 // AuditEntryConnection is a page of audit log entries.

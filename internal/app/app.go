@@ -72,12 +72,13 @@ func New(d *db.DB, opts Options) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("job queue client: %w", err)
 	}
+	recipientsSvc := recipients.NewService(d)
 	svc := &Services{
 		Users:      users.NewService(d, opts.Now),
 		Imports:    imports.NewService(d, jobs, opts.Imports, opts.Now, opts.Logger),
 		Audit:      audit.NewService(d),
-		Recipients: recipients.NewService(d),
-		Lists:      lists.NewService(d, opts.Now),
+		Recipients: recipientsSvc,
+		Lists:      lists.NewService(d, recipientsSvc, opts.Now),
 	}
 	river.AddWorker(workers, imports.NewRunWorker(svc.Imports))
 	river.AddWorker(workers, imports.NewRecoverWorker(svc.Imports))

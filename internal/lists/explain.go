@@ -2,14 +2,11 @@ package lists
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/rollcall/rollcall/internal/recipients"
-	"github.com/rollcall/rollcall/internal/users"
 )
 
 // parts splits a filter into its top-level conditions, one filter each, so
@@ -61,10 +58,6 @@ func parts(f *recipients.Filter) []recipients.Filter {
 // removed by an import. A recipient the viewer may not see gets one answer
 // whether it exists or not, so that nothing leaks outside a restriction.
 func (s *Service) Explain(ctx context.Context, l *List, recipientID int64) (*Explanation, error) {
-	scope, err := recipients.ScopeOf(users.ViewerFrom(ctx))
-	if err != nil {
-		return nil, err
-	}
 	f, err := l.DecodedFilter()
 	if err != nil {
 		return nil, err
@@ -73,38 +66,25 @@ func (s *Service) Explain(ctx context.Context, l *List, recipientID int64) (*Exp
 	if f != nil {
 		conds = parts(f)
 	}
-
-	p := &recipients.Params{}
-	scopeSQL, err := scope.Where(p)
+	tests := make([]recipients.Cond, len(conds))
+	for i := range conds {
+		tests[i] = recipients.Matching("filter", &conds[i])
+	}
+	probe, err := s.recipients.ProbeOne(ctx, recipientID, tests)
 	if err != nil {
 		return nil, err
 	}
-	cols := []string{"r.removed_at", "r.removed_by_run_id",
-		"(SELECT added_at FROM list_additions WHERE list_id = " + p.Add(l.ID) + " AND recipient_id = r.id)",
-		"(SELECT excluded_at FROM list_exclusions WHERE list_id = " + p.Add(l.ID) + " AND recipient_id = r.id)"}
-	for i := range conds {
-		sql, err := recipients.CompileFilter("filter", &conds[i], p)
-		if err != nil {
-			return nil, err
-		}
-		cols = append(cols, "("+sql+")")
+	if probe == nil {
+		msg := "the recipient does not exist or is outside your data restriction"
+		return &Explanation{Reasons: []Reason{{Code: ReasonOutsideRestriction, Message: msg}}}, nil
 	}
-	query := "SELECT " + strings.Join(cols, ", ") + " FROM recipients AS r WHERE r.id = " + p.Add(recipientID) + " AND " + scopeSQL
-	var (
-		removedAt, addedAt, excludedAt *time.Time
-		removedBy                      *int64
-	)
-	matched := make([]bool, len(conds))
-	dest := []any{&removedAt, &removedBy, &addedAt, &excludedAt}
-	for i := range matched {
-		dest = append(dest, &matched[i])
-	}
-	err = s.db.DB.DB.QueryRowContext(ctx, query, p.QueryArgs()...).Scan(dest...)
-	if err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			msg := "the recipient does not exist or is outside your data restriction"
-			return &Explanation{Reasons: []Reason{{Code: ReasonOutsideRestriction, Message: msg}}}, nil
-		}
+	removedAt, removedBy, matched := probe.RemovedAt, probe.RemovedBy, probe.Matches
+	// The person is one the viewer may see: what the list's own tables say
+	// of them.
+	var addedAt, excludedAt *time.Time
+	if err := s.db.NewRaw(`SELECT (SELECT added_at FROM list_additions WHERE list_id = ? AND recipient_id = ?),
+			(SELECT excluded_at FROM list_exclusions WHERE list_id = ? AND recipient_id = ?)`,
+		l.ID, recipientID, l.ID, recipientID).Scan(ctx, &addedAt, &excludedAt); err != nil {
 		return nil, fmt.Errorf("explain: %w", err)
 	}
 

@@ -6,7 +6,6 @@ package lists
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"strconv"
 	"time"
@@ -90,33 +89,6 @@ type Explanation struct {
 	// conditions, in words, that the person meets and does not.
 	MatchedConditions []string
 	FailedConditions  []string
-}
-
-// ContactKind is what contact points are listed.
-type ContactKind string
-
-const (
-	ContactPhone ContactKind = "PHONE"
-	ContactEmail ContactKind = "EMAIL"
-)
-
-// ContactPoint is a phone number or email address, de-duplicated across a
-// list's members, with the members it reaches.
-type ContactPoint struct {
-	Value        string
-	Labels       []string
-	RecipientIDs []int64
-}
-
-func (k ContactKind) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(k))) }
-
-func (k *ContactKind) UnmarshalGQL(v any) error {
-	s, _ := v.(string)
-	if ContactKind(s) != ContactPhone && ContactKind(s) != ContactEmail {
-		return fmt.Errorf("%v is not a valid ContactKind", v)
-	}
-	*k = ContactKind(s)
-	return nil
 }
 
 func (c ReasonCode) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(c))) }

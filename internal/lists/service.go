@@ -20,12 +20,16 @@ import (
 
 // Service holds the rules about lists.
 type Service struct {
-	db  *db.DB
-	now func() time.Time
+	db *db.DB
+	// recipients reads the people of lists, within each viewer's scope.
+	recipients *recipients.Service
+	now        func() time.Time
 }
 
 // NewService returns a Service.
-func NewService(d *db.DB, now func() time.Time) *Service { return &Service{db: d, now: now} }
+func NewService(d *db.DB, r *recipients.Service, now func() time.Time) *Service {
+	return &Service{db: d, recipients: r, now: now}
+}
 
 // maxHandPicked bounds one add or remove call.
 const maxHandPicked = 10000
@@ -107,15 +111,6 @@ func selectLists(q *bun.SelectQuery) *bun.SelectQuery {
 func (s *Service) Get(ctx context.Context, id int64) (*List, error) {
 	_, l, err := s.load(ctx, s.db, id, accessRead)
 	return l, err
-}
-
-// GetMany returns lists by id for dataloaders (caller checked access).
-func (s *Service) GetMany(ctx context.Context, ids []int64) ([]List, error) {
-	var out []List
-	if err := selectLists(s.db.NewSelect().Model(&out)).Where("l.id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
-		return nil, fmt.Errorf("get lists: %w", err)
-	}
-	return out, nil
 }
 
 // listCursor orders lists by name, then id.
@@ -338,30 +333,9 @@ func (s *Service) SharedWith(ctx context.Context, l *List) ([]users.User, error)
 
 // requireVisible fails (NOT_FOUND, naming the position) for recipients the
 // viewer may not see or that are removed: a list cannot hold them.
-func (s *Service) requireVisible(ctx context.Context, tx bun.Tx, v *users.Viewer, field string, ids []int64) error {
-	scope, err := recipients.ScopeOf(v)
+func (s *Service) requireVisible(ctx context.Context, tx bun.Tx, field string, ids []int64) error {
+	seen, err := s.recipients.VisibleAmong(ctx, tx.Tx, ids)
 	if err != nil {
-		return err
-	}
-	p := &recipients.Params{}
-	where, err := scope.Where(p)
-	if err != nil {
-		return err
-	}
-	rows, err := tx.Tx.QueryContext(ctx, "SELECT r.id FROM recipients AS r WHERE r.removed_at IS NULL AND r.id = ANY("+p.Add(ids)+") AND "+where, p.QueryArgs()...)
-	if err != nil {
-		return fmt.Errorf("check recipients: %w", err)
-	}
-	defer rows.Close()
-	seen := map[int64]bool{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return err
-		}
-		seen[id] = true
-	}
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for i, id := range ids {
@@ -377,7 +351,7 @@ func (s *Service) add(ctx context.Context, tx bun.Tx, v *users.Viewer, l *List, 
 	if len(ids) > maxHandPicked {
 		return apperr.Invalid(field, "at most %d recipients at a time", maxHandPicked)
 	}
-	if err := s.requireVisible(ctx, tx, v, field, ids); err != nil {
+	if err := s.requireVisible(ctx, tx, field, ids); err != nil {
 		return err
 	}
 	if _, err := tx.NewDelete().Table("list_exclusions").Where("list_id = ? AND recipient_id IN (?)", l.ID, bun.List(ids)).Exec(ctx); err != nil {
@@ -423,7 +397,7 @@ func (s *Service) RemoveMembers(ctx context.Context, id int64, recipientIDs []in
 			return err
 		}
 		l = list
-		if err := s.requireVisible(ctx, tx, v, "recipientIds", recipientIDs); err != nil {
+		if err := s.requireVisible(ctx, tx, "recipientIds", recipientIDs); err != nil {
 			return err
 		}
 		if _, err := tx.NewDelete().Table("list_additions").Where("list_id = ? AND recipient_id IN (?)", l.ID, bun.List(recipientIDs)).Exec(ctx); err != nil {
@@ -436,17 +410,19 @@ func (s *Service) RemoveMembers(ctx context.Context, id int64, recipientIDs []in
 		if err != nil || f == nil {
 			return err
 		}
-		p := &recipients.Params{}
-		rule, err := recipients.CompileFilter("filter", f, p)
+		// Skip those the rule matches now.
+		matching, err := s.recipients.MatchingAmong(ctx, tx.Tx, recipientIDs, recipients.Matching("filter", f))
 		if err != nil {
 			return err
 		}
-		// Skip those the rule matches now.
-		sql := `INSERT INTO list_exclusions (list_id, recipient_id, excluded_by, excluded_at)
-			SELECT ` + p.Add(l.ID) + `, r.id, ` + p.Add(v.User.ID) + `, ` + p.Add(s.now()) + `
-			FROM recipients AS r WHERE r.id = ANY(` + p.Add(recipientIDs) + `) AND (` + rule + `)
-			ON CONFLICT DO NOTHING`
-		res, err := tx.Tx.ExecContext(ctx, sql, p.QueryArgs()...)
+		skip := make([]int64, 0, len(matching))
+		for _, id := range recipientIDs {
+			if matching[id] {
+				skip = append(skip, id)
+			}
+		}
+		res, err := tx.NewRaw(`INSERT INTO list_exclusions (list_id, recipient_id, excluded_by, excluded_at)
+			SELECT ?, unnest(?::bigint[]), ?, ? ON CONFLICT DO NOTHING`, l.ID, pgdialect.Array(skip), v.User.ID, s.now()).Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("skip members: %w", err)
 		}

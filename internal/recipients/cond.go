@@ -33,7 +33,7 @@ func fixed(sql string) Cond {
 
 // Matching is the people filter f selects; field names f in errors.
 func Matching(field string, f *Filter) Cond {
-	return Cond{func(p *Params) (string, error) { return CompileFilter(field, f, p) }}
+	return Cond{func(p *Params) (string, error) { return compileFilter(field, f, p) }}
 }
 
 // Everyone selects everyone (the scope still applies).

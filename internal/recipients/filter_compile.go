@@ -41,9 +41,9 @@ func (p *Params) Add(v any) string {
 	return "$" + strconv.Itoa(len(p.Args))
 }
 
-// CompileFilter turns f into SQL with its values as parameters of p. field
+// compileFilter turns f into SQL with its values as parameters of p. field
 // names the input in errors.
-func CompileFilter(field string, f *Filter, p *Params) (string, error) {
+func compileFilter(field string, f *Filter, p *Params) (string, error) {
 	if f == nil {
 		return "", invalid(field, "a filter is required; to select everyone say {all: true}")
 	}

@@ -111,7 +111,11 @@ func (f *fixtureRecipients) match(t *testing.T, filter *Filter) ([]string, error
 func (f *fixtureRecipients) matchScoped(t *testing.T, filter *Filter, scope *Scope) ([]string, error) {
 	t.Helper()
 	p := &Params{}
-	where, err := Query{Filter: filter}.where(scope, p)
+	visible, err := scope.visible(false)
+	if err != nil {
+		return nil, err
+	}
+	where, err := And(Matching("filter", filter), visible).sql(p)
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +317,7 @@ func TestFilterErrors(t *testing.T) {
 				require.True(t, ok)
 				require.Equal(t, c.field, ae.Field)
 			}
-			_, err = CompileFilter("filter", c.filter, &Params{})
+			_, err = compileFilter("filter", c.filter, &Params{})
 			require.Error(t, err, "compiling refuses what validation refuses")
 		})
 	}
@@ -363,7 +367,7 @@ func FuzzCompileFilter(f *testing.F) {
 		}
 		marked := markValues(&filter)
 		p := &Params{}
-		sql, err := CompileFilter("filter", &filter, p)
+		sql, err := compileFilter("filter", &filter, p)
 		if err != nil {
 			return
 		}

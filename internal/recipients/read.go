@@ -14,6 +14,7 @@ import (
 
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/page"
+	"github.com/rollcall/rollcall/internal/users"
 )
 
 // The reads below take a condition (Cond) and add the viewer's scope to it:
@@ -30,10 +31,15 @@ type querier interface {
 // visible is what the viewer may see: active people (removed ones too, for
 // an administrator who asks) inside the viewer's restriction.
 func (s *Service) visible(ctx context.Context, includeRemoved bool) (Cond, error) {
-	scope, err := s.Scope(ctx)
+	scope, err := s.scope(ctx)
 	if err != nil {
 		return Cond{}, err
 	}
+	return scope.visible(includeRemoved)
+}
+
+// visible is what scope lets see.
+func (scope *Scope) visible(includeRemoved bool) (Cond, error) {
 	if includeRemoved && !scope.Admin {
 		return Cond{}, apperr.Forbidden("removed recipients are for administrators")
 	}
@@ -64,7 +70,7 @@ func (s *Service) Select(ctx context.Context, c Cond, o Order, parts Parts, req 
 	if err != nil {
 		return page.Page[Recipient]{}, err
 	}
-	return SelectPage(ctx, s.db, where, p, o, parts, req)
+	return selectPage(ctx, s.db, where, p, o, parts, req)
 }
 
 // CountOf counts the people c selects that the viewer may see.
@@ -74,7 +80,7 @@ func (s *Service) CountOf(ctx context.Context, c Cond) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return CountWhere(ctx, s.db, where, p)
+	return countWhere(ctx, s.db, where, p)
 }
 
 // CountEach counts, for each condition, the people it selects that the
@@ -91,13 +97,9 @@ func (s *Service) CountEach(ctx context.Context, cs []Cond) ([]int, error) {
 // restriction: an administrator's view) and how many of them split also
 // selects, in one statement on q (a transaction, so that the counts and
 // what the caller does next see the same rows).
-func (s *Service) AdminCountEach(ctx context.Context, q querier, cs []Cond, split Cond) (all, also []int, err error) {
-	scope, err := s.Scope(ctx)
-	if err != nil {
+func AdminCountEach(ctx context.Context, q querier, cs []Cond, split Cond) (all, also []int, err error) {
+	if _, err := users.RequireAdmin(ctx); err != nil {
 		return nil, nil, err
-	}
-	if !scope.Admin {
-		return nil, nil, apperr.Forbidden("this requires the SYSTEM_ADMIN role")
 	}
 	p := &Params{}
 	splitSQL, err := split.sql(p)
@@ -351,7 +353,7 @@ type Probe struct {
 // viewer may not see them or they do not exist, one answer for both.
 func (s *Service) ProbeOne(ctx context.Context, id int64, conds []Cond) (*Probe, error) {
 	p := &Params{}
-	scope, err := s.Scope(ctx)
+	scope, err := s.scope(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -87,8 +87,8 @@ type Scope struct {
 	Admin bool
 }
 
-// ScopeOf returns what viewer v may see.
-func ScopeOf(v *users.Viewer) (*Scope, error) {
+// scopeOf returns what viewer v may see.
+func scopeOf(v *users.Viewer) (*Scope, error) {
 	if v == nil {
 		return nil, apperr.Unauthenticated("authentication required")
 	}
@@ -104,52 +104,6 @@ func ScopeOf(v *users.Viewer) (*Scope, error) {
 		s.Restriction = f
 	}
 	return s, nil
-}
-
-// Where compiles the scope into p.
-func (s *Scope) Where(p *Params) (string, error) {
-	if s.Restriction == nil {
-		return "TRUE", nil
-	}
-	return CompileFilter("restriction", s.Restriction, p)
-}
-
-// Query is a selection of recipients.
-type Query struct {
-	Filter   *Filter
-	ImportID *int64
-	// IncludeRemoved lists removed recipients too (admins, browsing an
-	// import).
-	IncludeRemoved bool
-}
-
-// where compiles the query and scope into p.
-func (q Query) where(s *Scope, p *Params) (string, error) {
-	var conds []string
-	if !(q.IncludeRemoved && s.Admin) {
-		conds = append(conds, "r.removed_at IS NULL")
-	}
-	if q.ImportID != nil {
-		conds = append(conds, "r.import_id = "+p.Add(*q.ImportID))
-	}
-	if q.Filter != nil {
-		sql, err := CompileFilter("filter", q.Filter, p)
-		if err != nil {
-			return "", err
-		}
-		conds = append(conds, "("+sql+")")
-	}
-	if s.Restriction != nil {
-		sql, err := s.Where(p)
-		if err != nil {
-			return "", err
-		}
-		conds = append(conds, "("+sql+")")
-	}
-	if len(conds) == 0 {
-		return "TRUE", nil
-	}
-	return strings.Join(conds, " AND "), nil
 }
 
 // keyset adds order o's ORDER BY and, after a cursor, its predicate.
@@ -255,9 +209,9 @@ func scanRecipients(ctx context.Context, d *db.DB, sql string, p *Params, parts 
 	return out, nil
 }
 
-// SelectPage reads a page of the recipients matching where (with its
+// selectPage reads a page of the recipients matching where (with its
 // parameters in p), ordered by o, with parts.
-func SelectPage(ctx context.Context, d *db.DB, where string, p *Params, o Order, parts Parts, req page.Request) (page.Page[Recipient], error) {
+func selectPage(ctx context.Context, d *db.DB, where string, p *Params, o Order, parts Parts, req page.Request) (page.Page[Recipient], error) {
 	ks, orderBy, err := keyset(o, req, p)
 	if err != nil {
 		return page.Page[Recipient]{}, err
@@ -273,8 +227,8 @@ func SelectPage(ctx context.Context, d *db.DB, where string, p *Params, o Order,
 	return page.Trim(req, rows), nil
 }
 
-// CountWhere counts the recipients matching where.
-func CountWhere(ctx context.Context, d *db.DB, where string, p *Params) (int, error) {
+// countWhere counts the recipients matching where.
+func countWhere(ctx context.Context, d *db.DB, where string, p *Params) (int, error) {
 	var n int
 	if err := d.DB.DB.QueryRowContext(ctx, "SELECT count(*) FROM recipients AS r WHERE "+where, p.QueryArgs()...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count recipients: %w", err)

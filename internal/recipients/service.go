@@ -21,27 +21,20 @@ type Service struct {
 // NewService returns a Service.
 func NewService(d *db.DB) *Service { return &Service{db: d} }
 
-// Scope returns what the request's viewer may see.
-func (s *Service) Scope(ctx context.Context) (*Scope, error) {
-	return ScopeOf(users.ViewerFrom(ctx))
+// scope returns what the request's viewer may see.
+func (s *Service) scope(ctx context.Context) (*Scope, error) {
+	return scopeOf(users.ViewerFrom(ctx))
 }
 
 // Get returns a recipient the viewer may see. One outside the viewer's
-// restriction is NOT_FOUND, as if it did not exist.
+// restriction is NOT_FOUND, as if it did not exist; so is a removed one,
+// except to an administrator.
 func (s *Service) Get(ctx context.Context, id int64) (*Recipient, error) {
-	scope, err := s.Scope(ctx)
+	scope, err := s.scope(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if scope.Admin {
-		return GetRecipient(ctx, s.db, id)
-	}
-	p := &Params{}
-	where, err := Query{}.where(scope, p)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := scanRecipients(ctx, s.db, "SELECT "+columns+" FROM recipients AS r WHERE r.id = "+p.Add(id)+" AND "+where, p, AllParts, 1)
+	rows, err := s.byIDs(ctx, []int64{id}, scope.Admin)
 	if err != nil {
 		return nil, err
 	}
@@ -54,63 +47,82 @@ func (s *Service) Get(ctx context.Context, id int64) (*Recipient, error) {
 // GetMany returns the recipients with ids that the viewer may see (others
 // are left out), for dataloaders.
 func (s *Service) GetMany(ctx context.Context, ids []int64) ([]Recipient, error) {
-	scope, err := s.Scope(ctx)
+	scope, err := s.scope(ctx)
 	if err != nil {
 		return nil, err
 	}
-	p := &Params{}
-	where, err := Query{IncludeRemoved: true}.where(scope, p)
-	if err != nil {
-		return nil, err
-	}
-	return scanRecipients(ctx, s.db, "SELECT "+columns+" FROM recipients AS r WHERE r.id = ANY("+p.Add(ids)+") AND "+where, p, AllParts, len(ids))
+	return s.byIDs(ctx, ids, scope.Admin)
 }
 
-// checkQuery applies who may ask what: browsing an import with its removed
-// recipients is for administrators.
-func checkQuery(scope *Scope, q Query) error {
+func (s *Service) byIDs(ctx context.Context, ids []int64, includeRemoved bool) ([]Recipient, error) {
+	p := &Params{}
+	where, err := s.where(ctx, WithIDs(ids), includeRemoved, p)
+	if err != nil {
+		return nil, err
+	}
+	return scanRecipients(ctx, s.db, "SELECT "+columns+" FROM recipients AS r WHERE "+where, p, AllParts, len(ids))
+}
+
+// Query is a selection of recipients, as the API asks for it.
+type Query struct {
+	Filter   *Filter
+	ImportID *int64
+	// IncludeRemoved lists removed recipients too (admins, browsing an
+	// import).
+	IncludeRemoved bool
+}
+
+// cond is what q selects; browsing an import, and removed people, are for
+// administrators.
+func (q Query) cond(scope *Scope) (Cond, error) {
 	if (q.ImportID != nil || q.IncludeRemoved) && !scope.Admin {
-		return apperr.Forbidden("browsing an import's recipients requires the SYSTEM_ADMIN role; use a filter")
+		return Cond{}, apperr.Forbidden("browsing an import's recipients requires the SYSTEM_ADMIN role; use a filter")
 	}
 	if q.Filter == nil && q.ImportID == nil {
-		return apperr.Invalid("filter", "give a filter (to select everyone say {all: true})")
+		return Cond{}, apperr.Invalid("filter", "give a filter (to select everyone say {all: true})")
 	}
-	return nil
+	var cs []Cond
+	if q.ImportID != nil {
+		cs = append(cs, InImport(*q.ImportID))
+	}
+	if q.Filter != nil {
+		cs = append(cs, Matching("filter", q.Filter))
+	}
+	return And(cs...), nil
+}
+
+// queryWhere compiles q within the viewer's scope into p.
+func (s *Service) queryWhere(ctx context.Context, q Query, p *Params) (string, error) {
+	scope, err := s.scope(ctx)
+	if err != nil {
+		return "", err
+	}
+	c, err := q.cond(scope)
+	if err != nil {
+		return "", err
+	}
+	return s.where(ctx, c, q.IncludeRemoved, p)
 }
 
 // Search returns a page of the recipients matching q that the viewer may
 // see.
 func (s *Service) Search(ctx context.Context, q Query, o Order, parts Parts, req page.Request) (page.Page[Recipient], error) {
-	scope, err := s.Scope(ctx)
-	if err != nil {
-		return page.Page[Recipient]{}, err
-	}
-	if err := checkQuery(scope, q); err != nil {
-		return page.Page[Recipient]{}, err
-	}
 	p := &Params{}
-	where, err := q.where(scope, p)
+	where, err := s.queryWhere(ctx, q, p)
 	if err != nil {
 		return page.Page[Recipient]{}, err
 	}
-	return SelectPage(ctx, s.db, where, p, o, parts, req)
+	return selectPage(ctx, s.db, where, p, o, parts, req)
 }
 
 // Count counts the recipients matching q that the viewer may see.
 func (s *Service) Count(ctx context.Context, q Query) (int, error) {
-	scope, err := s.Scope(ctx)
-	if err != nil {
-		return 0, err
-	}
-	if err := checkQuery(scope, q); err != nil {
-		return 0, err
-	}
 	p := &Params{}
-	where, err := q.where(scope, p)
+	where, err := s.queryWhere(ctx, q, p)
 	if err != nil {
 		return 0, err
 	}
-	return CountWhere(ctx, s.db, where, p)
+	return countWhere(ctx, s.db, where, p)
 }
 
 // GroupField is what recipient counts are grouped by.
@@ -141,15 +153,11 @@ const maxGroups = 10000
 
 // Counts counts the recipients matching f that the viewer may see, by group.
 func (s *Service) Counts(ctx context.Context, f *Filter, groupBy []GroupBy) ([]GroupCount, error) {
-	scope, err := s.Scope(ctx)
-	if err != nil {
-		return nil, err
-	}
 	if len(groupBy) == 0 || len(groupBy) > 4 {
 		return nil, apperr.Invalid("groupBy", "group by one to four fields")
 	}
 	p := &Params{}
-	where, err := Query{Filter: f}.where(scope, p)
+	where, err := s.where(ctx, Matching("filter", f), false, p)
 	if err != nil {
 		return nil, err
 	}
