@@ -213,36 +213,33 @@ func (s *wsSession) recheck(ctx context.Context, op *wsOperation) (*users.Viewer
 	s.mu.Lock()
 	base := s.viewer
 	s.mu.Unlock()
-	var v *users.Viewer
-	if base != nil {
-		seq := s.checks.Add(1)
+	var fresh *users.Viewer
+	var seq int64
+	if base != nil { // else anonymous: nothing to check
+		seq = s.checks.Add(1)
 		var err error
-		if v, err = s.m.users.Recheck(ctx, base); err != nil {
+		if fresh, err = s.m.users.Recheck(ctx, base); err != nil {
 			if isDenied(err) {
 				ae, _ := apperr.As(err)
 				s.forbid(ae.Message)
 			}
 			return nil, err
 		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if seq > s.applied {
-			s.applied = seq
-			if !sameAccess(s.viewer, v) {
-				s.endOperationsNotRunningAs(v)
-			}
-			s.viewer = v
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if fresh != nil && seq > s.applied {
+		s.applied = seq
+		if !sameAccess(s.viewer, fresh) {
+			s.endOperationsNotRunningAs(fresh)
 		}
-		v = s.viewer
-	} else {
-		s.mu.Lock()
-		defer s.mu.Unlock()
+		s.viewer = fresh
 	}
 	if op != nil {
-		op.viewer = v
+		op.viewer = s.viewer
 		s.ops[op] = struct{}{}
 	}
-	return v, nil
+	return s.viewer, nil
 }
 
 // endOperationsNotRunningAs ends, with an error, the subscriptions running
@@ -275,7 +272,9 @@ func (s *wsSession) forbid(reason string) {
 		s.m.logger.Info("websocket session closed", slog.String("request_id", s.requestID),
 			slog.Int64("user_id", v.User.ID), slog.Int64("token_id", v.TokenID), slog.String("reason", reason))
 	}
-	cancel()
+	if cancel != nil { // nil only before begin, when nothing runs yet
+		cancel()
+	}
 }
 
 // forbiddenReason returns the close reason once the session is forbidden.
@@ -355,10 +354,14 @@ func isDenied(err error) bool {
 	return ok && (ae.Code == apperr.CodeUnauthenticated || ae.Code == apperr.CodeForbidden)
 }
 
-// sameAccess reports whether a and b may do the same things.
+// sameAccess reports whether a and b may do the same things: the same role
+// and restriction (system administrators are never restricted).
 func sameAccess(a, b *users.Viewer) bool {
 	if a == nil || b == nil {
 		return a == b
+	}
+	if a.IsAdmin() || b.IsAdmin() {
+		return a.IsAdmin() && b.IsAdmin()
 	}
 	return a.User.Role == b.User.Role && a.User.Disabled == b.User.Disabled && bytes.Equal(a.User.Restriction, b.User.Restriction)
 }

@@ -199,6 +199,36 @@ func TestWebSocketRoleChange(t *testing.T) {
 	}
 }
 
+// TestWebSocketAdminRestrictionKeepsSubscriptions: a restriction set on a
+// system administrator changes nothing it may do (administrators are never
+// restricted), so its subscriptions go on.
+func TestWebSocketAdminRestrictionKeepsSubscriptions(t *testing.T) {
+	t.Parallel()
+	s := graphtest.New(t, &graphtest.Options{Configure: apiOnly})
+	_, admin := s.Admin(t, "admin@district.test")
+	uid, token, _ := secondAdmin(t, s, admin)
+	run := queuedRun(t, s, admin)
+	ctx, cancel := context.WithTimeout(context.Background(), wsDeadline)
+	defer cancel()
+	ws := s.OpenWS(ctx, t, token)
+	events := subscribeRun(ctx, t, ws, run)
+
+	s.MustQuery(t, admin, `mutation($u: ID!) { setUserRestriction(userId: $u, filter: {school: {eq: "Lincoln Elementary"}}) { id } }`, map[string]any{"u": uid}, nil)
+	// This operation's re-check takes in the restriction (and would end
+	// the subscription, were it to) before it answers.
+	var me struct {
+		Me struct{ Role, RestrictionDescription string }
+	}
+	ws.MustDo(ctx, t, `{ me { role restrictionDescription } }`, nil, &me)
+	require.Equal(t, "school = Lincoln Elementary", me.Me.RestrictionDescription)
+
+	s.MustQuery(t, admin, `mutation($id: ID!) { cancelImportRun(id: $id) { status } }`, map[string]any{"id": run}, nil)
+	e, ok := nextEvent(ctx, t, events)
+	require.True(t, ok)
+	require.Equal(t, "next", e.Type, "%+v", e)
+	require.JSONEq(t, fmt.Sprintf(`{"importRunUpdated": {"id": %q, "status": "CANCELED"}}`, run), string(e.Data))
+}
+
 // TestWebSocketRestrictionPerOperation: every operation over a socket runs
 // with the user's restriction as it is when the operation starts.
 func TestWebSocketRestrictionPerOperation(t *testing.T) {
