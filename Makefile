@@ -22,8 +22,9 @@ run: build ## Development server with GraphiQL and demo data on http://localhost
 	ROLLCALL_LOG_FORMAT=$${ROLLCALL_LOG_FORMAT:-text} PORT=$(PORT) ./$(BIN) dev
 
 .PHONY: test-deps
-test-deps: ## Install what the tests use besides Go (graphql-http audit, Chromium)
+test-deps: ## Install what the tests use besides Go (graphql-http audit, graphql-ws client, Chromium)
 	@tools/graphql-http-audit/install.sh
+	@tools/graphql-ws-client/install.sh
 	@tools/install-browser.sh
 
 .PHONY: test

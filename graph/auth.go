@@ -102,23 +102,24 @@ func hasRole(ctx context.Context, _ any, next graphql.Resolver, role users.Role)
 
 // websocketAuth authenticates a WebSocket connection by the Authorization
 // entry of connection_init's payload (browsers cannot set headers on a
-// WebSocket). A connection upgraded with an Authorization header was
-// authenticated by the HTTP middleware already.
-func websocketAuth(svc *users.Service) transport.WebsocketInitFunc {
+// WebSocket); a connection upgraded with an Authorization header was
+// authenticated by the HTTP middleware already. Bad credentials close the
+// connection with 4403. The connection then becomes a session (see
+// websocket.go) that re-checks its access for every operation.
+func websocketAuth(svc *users.Service, logger *slog.Logger) transport.WebsocketInitFunc {
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-		header := payload.Authorization()
-		if header == "" {
-			if v, ok := payload["authorization"].(string); ok {
-				header = v
+		viewer := users.ViewerFrom(ctx)
+		if header := payload.Authorization(); header != "" {
+			v, err := authenticateHeader(ctx, svc, header)
+			if err != nil {
+				return refuseConnection(ctx, logger, err)
 			}
+			viewer = v
+			ctx = users.WithViewer(ctx, viewer)
 		}
-		if header == "" {
-			return ctx, &payload, nil
+		if s := sessionFrom(ctx); s != nil {
+			ctx = s.begin(ctx, viewer)
 		}
-		viewer, err := authenticateHeader(ctx, svc, header)
-		if err != nil {
-			return ctx, nil, err
-		}
-		return users.WithViewer(ctx, viewer), &payload, nil
+		return ctx, &payload, nil
 	}
 }

@@ -26,10 +26,13 @@ func newGraphQLServer(cfg config.Server, resolver *Resolver, logger *slog.Logger
 	setComplexity(&c.Complexity)
 
 	srv := handler.New(NewExecutableSchema(c))
-	srv.AddTransport(transport.Websocket{
+	presenter := errorPresenter(logger)
+	sessions := newWSSessions(resolver.svc, cfg.RequestTimeout, presenter, logger)
+	srv.AddTransport(websocketTransport{sessions: sessions, Websocket: transport.Websocket{
+		Implementation:        sessions, // closes forbidden sessions with 4403
 		KeepAlivePingInterval: 15 * time.Second,
-		InitFunc:              websocketAuth(resolver.svc.Users),
-	})
+		InitFunc:              websocketAuth(resolver.svc.Users, logger),
+	}})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -46,8 +49,9 @@ func newGraphQLServer(cfg config.Server, resolver *Resolver, logger *slog.Logger
 	srv.Use(depthLimit{max: cfg.MaxDepth})
 	srv.Use(newOperationMetrics(m))
 
-	srv.SetErrorPresenter(errorPresenter(logger))
+	srv.SetErrorPresenter(presenter)
 	srv.SetRecoverFunc(recoverFunc(logger))
+	srv.AroundOperations(sessions.aroundOperation)
 	srv.AroundRootFields(guardRootFields(cfg.Introspection))
 	srv.AroundFields(enforcePolicies)
 	return srv

@@ -97,14 +97,19 @@ func byID[T any](kind string, get func(context.Context, []int64) ([]T, error), i
 }
 
 // withLoaders gives each request its own loaders (their caches must not
-// outlive a request or cross viewers).
+// outlive a request or cross viewers). Operations over a WebSocket get
+// theirs from the session (see wsSessions.aroundOperation).
 func withLoaders(svc *app.Services) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx := context.WithValue(r.Context(), loadersKey{}, newLoaders(svc))
-			next.ServeHTTP(w, r.WithContext(ctx))
+			next.ServeHTTP(w, r.WithContext(withNewLoaders(r.Context(), svc)))
 		})
 	}
+}
+
+// withNewLoaders returns ctx with loaders of its own.
+func withNewLoaders(ctx context.Context, svc *app.Services) context.Context {
+	return context.WithValue(ctx, loadersKey{}, newLoaders(svc))
 }
 
 func loadersFrom(ctx context.Context) *loaders {

@@ -86,9 +86,12 @@ func New(d *db.DB, opts Options) (*App, error) {
 	river.AddWorker(workers, imports.NewPurgeWorker(svc.Imports))
 
 	// Every process listens for run changes, so that a subscription held
-	// here follows a run executing on any node.
-	hub := notify.NewHub(d.Pool, opts.Logger, imports.RunChannel)
+	// here follows a run executing on any node, and for changes of users'
+	// access, so that a WebSocket session held here ends when its token is
+	// revoked on any node.
+	hub := notify.NewHub(d.Pool, opts.Logger, imports.RunChannel, users.AccessChannel)
 	svc.Imports.UseNotifications(hub)
+	svc.Users.UseNotifications(hub)
 	if opts.Metrics != nil {
 		svc.Imports.UseMetrics(opts.Metrics)
 	}

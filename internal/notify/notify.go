@@ -19,8 +19,9 @@ import (
 // Hub listens on some channels with one dedicated connection and wakes the
 // subscribers of each (channel, payload). Wake-ups carry no data and
 // coalesce: a subscriber reads the current state when woken. Notifications
-// sent while the connection is down are lost, so subscribers also look
-// again now and then (see Subscription.C's doc).
+// sent while the connection is down are lost, so every subscriber of a
+// channel is woken once each time the hub (re)starts listening on it, and
+// subscribers may also look again now and then (see Subscription.C's doc).
 type Hub struct {
 	listener pgxlisten.Listener
 	mu       sync.Mutex
@@ -51,21 +52,50 @@ func NewHub(pool *pgxpool.Pool, logger *slog.Logger, channels ...string) *Hub {
 		ReconnectDelay: 2 * time.Second,
 	}
 	for _, ch := range channels {
-		h.listener.Handle(ch, pgxlisten.HandlerFunc(h.handle))
+		h.listener.Handle(ch, channelHandler{h})
 	}
 	return h
+}
+
+// channelHandler delivers one channel's notifications to the hub.
+type channelHandler struct{ h *Hub }
+
+func (c channelHandler) HandleNotification(ctx context.Context, n *pgconn.Notification, conn *pgx.Conn) error {
+	return c.h.handle(ctx, n, conn)
+}
+
+// HandleBacklog runs once the connection listens on channel, at start and
+// after each reconnection: whatever was notified before then was lost (or
+// happened before anyone listened), so every subscriber of the channel
+// looks again. Subscribing before the hub listens thus misses nothing.
+func (c channelHandler) HandleBacklog(_ context.Context, channel string, _ *pgx.Conn) error {
+	c.h.mu.Lock()
+	defer c.h.mu.Unlock()
+	for k, subs := range c.h.subs {
+		if k.channel != channel {
+			continue
+		}
+		for s := range subs {
+			s.wake()
+		}
+	}
+	return nil
 }
 
 func (h *Hub) handle(_ context.Context, n *pgconn.Notification, _ *pgx.Conn) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs[key{n.Channel, n.Payload}] {
-		select {
-		case s.c <- struct{}{}:
-		default: // a wake-up is already pending
-		}
+		s.wake()
 	}
 	return nil
+}
+
+func (s *Subscription) wake() {
+	select {
+	case s.c <- struct{}{}:
+	default: // a wake-up is already pending
+	}
 }
 
 // Start listens until Stop.
@@ -93,9 +123,12 @@ type Subscription struct {
 	key key
 }
 
-// C receives a value after a notification of the subscribed payload. Some
-// may be lost while the database connection is down: subscribers that must
-// not miss a change also check on a timer.
+// C receives a value after a notification of the subscribed payload, and
+// when the hub starts listening again after its connection was down (the
+// notifications sent meanwhile are lost). A change made while the hub's
+// connection is down but not yet known to be down can still go unnoticed
+// until the next wake-up: subscribers that must not miss a change also check
+// on a timer.
 func (s *Subscription) C() <-chan struct{} { return s.c }
 
 // Close ends the subscription.

@@ -12,6 +12,7 @@ import (
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/audit"
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/notify"
 	"github.com/rollcall/rollcall/internal/page"
 )
 
@@ -19,6 +20,7 @@ import (
 type Service struct {
 	db  *db.DB
 	now func() time.Time
+	hub *notify.Hub // optional: access change notifications (see WatchAccess)
 }
 
 // NewService returns a Service; now is the clock (time.Now in production).
@@ -39,6 +41,24 @@ func (s *Service) Authenticate(ctx context.Context, clear string) (*Viewer, erro
 	if err != nil {
 		return nil, err
 	}
+	return s.admit(ctx, tok, user)
+}
+
+// Recheck re-reads the token v authenticated with, and its user, for a
+// session that outlives a request (a WebSocket connection): it returns the
+// viewer as of now (with the user's current role and restriction), or the
+// error Authenticate would give for the same token now. It is not a way in:
+// v comes from Authenticate.
+func (s *Service) Recheck(ctx context.Context, v *Viewer) (*Viewer, error) {
+	tok, user, err := GetTokenWithUser(ctx, s.db, v.TokenID)
+	if err != nil {
+		return nil, err
+	}
+	return s.admit(ctx, tok, user)
+}
+
+// admit applies the rules of authentication to a token and its user.
+func (s *Service) admit(ctx context.Context, tok *APIToken, user *User) (*Viewer, error) {
 	now := s.now()
 	switch {
 	case tok.RevokedAt != nil:
@@ -53,7 +73,16 @@ func (s *Service) Authenticate(ctx context.Context, clear string) (*Viewer, erro
 			return nil, err
 		}
 	}
-	return &Viewer{User: *user, TokenID: tok.ID}, nil
+	return &Viewer{User: *user, TokenID: tok.ID, TokenExpiresAt: tok.ExpiresAt}, nil
+}
+
+// ExpiresIn returns how long v's token remains valid by the service's clock,
+// and false if it does not expire.
+func (s *Service) ExpiresIn(v *Viewer) (time.Duration, bool) {
+	if v.TokenExpiresAt == nil {
+		return 0, false
+	}
+	return v.TokenExpiresAt.Sub(s.now()), true
 }
 
 // Get returns a user: any user for an admin, only themselves otherwise.
@@ -179,6 +208,11 @@ func (s *Service) Update(ctx context.Context, id int64, in UpdateUserInput) (*Us
 		if err := UpdateUserRow(ctx, tx, u); err != nil {
 			return err
 		}
+		if u.Role != before.Role || u.Disabled != before.Disabled {
+			if err := NotifyAccessChanged(ctx, tx, u.ID); err != nil {
+				return err
+			}
+		}
 		return s.auditUpdate(ctx, tx, v, &before, u)
 	})
 	if err != nil {
@@ -282,6 +316,9 @@ func (s *Service) RevokeToken(ctx context.Context, id int64) (*APIToken, error) 
 		if err := RevokeTokenRow(ctx, tx, t, s.now()); err != nil {
 			return err
 		}
+		if err := NotifyAccessChanged(ctx, tx, t.UserID); err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, s.now(), v.Actor(), audit.TokenRevoked, t.auditTarget(), audit.Details{"userId": t.UserID})
 	})
 	if err != nil {
@@ -361,6 +398,9 @@ func (s *Service) upsertAdmin(ctx context.Context, idb bun.IDB, email, name stri
 	if err != nil {
 		return nil, fmt.Errorf("upsert admin %s: %w", email, err)
 	}
+	if err := NotifyAccessChanged(ctx, idb, u.ID); err != nil {
+		return nil, err
+	}
 	// An operator's action on the server, not a user's: no actor. A new
 	// row has created_at = updated_at; a promoted one keeps its created_at.
 	action, d := audit.UserCreated, audit.Details{"email": u.Email, "role": u.Role, "via": "command line"}
@@ -392,6 +432,9 @@ func (s *Service) SetRestriction(ctx context.Context, userID int64, restriction 
 		u.Restriction, u.UpdatedAt = restriction, s.now()
 		if _, err := tx.NewUpdate().Model(u).Column("restriction", "updated_at").WherePK().Returning("*").Exec(ctx); err != nil {
 			return fmt.Errorf("set restriction of user %d: %w", userID, err)
+		}
+		if err := NotifyAccessChanged(ctx, tx, u.ID); err != nil {
+			return err
 		}
 		action := audit.UserRestricted
 		if restriction == nil {

@@ -177,6 +177,20 @@ func GetTokenByHash(ctx context.Context, idb bun.IDB, hash []byte) (*APIToken, *
 	return &t.APIToken, t.User, nil
 }
 
+// GetTokenWithUser returns the token with id and its user, in one query by
+// primary key (sessions re-check their token with it on every operation).
+func GetTokenWithUser(ctx context.Context, idb bun.IDB, id int64) (*APIToken, *User, error) {
+	t := new(tokenWithUser)
+	err := idb.NewSelect().Model(t).Relation("User").Where("api_token.id = ?", id).Scan(ctx)
+	if db.IsNoRows(err) {
+		return nil, nil, apperr.Unauthenticated("invalid token")
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("look up token %d: %w", id, err)
+	}
+	return &t.APIToken, t.User, nil
+}
+
 // TouchToken records use of a token, at most once a minute so that reads do
 // not turn into a write per request.
 func TouchToken(ctx context.Context, idb bun.IDB, id int64, now time.Time) error {

@@ -2,6 +2,7 @@ package users
 
 import (
 	"context"
+	"time"
 
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/audit"
@@ -11,6 +12,8 @@ import (
 type Viewer struct {
 	User    User
 	TokenID int64
+	// TokenExpiresAt is when the token stops working; nil if never.
+	TokenExpiresAt *time.Time
 }
 
 // IsAdmin reports whether the viewer is a system administrator.
