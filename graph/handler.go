@@ -29,9 +29,13 @@ func newGraphQLServer(cfg config.Server, resolver *Resolver, logger *slog.Logger
 	presenter := errorPresenter(logger)
 	sessions := newWSSessions(resolver.svc, cfg.RequestTimeout, presenter, logger)
 	srv.AddTransport(websocketTransport{sessions: sessions, Websocket: transport.Websocket{
-		Implementation:        sessions, // closes forbidden sessions with 4403
-		KeepAlivePingInterval: 15 * time.Second,
-		InitFunc:              websocketAuth(resolver.svc.Users, logger),
+		Implementation:        sessions,         // closes forbidden sessions with 4403
+		KeepAlivePingInterval: 15 * time.Second, // the legacy graphql-ws protocol's keep-alive
+		// graphql-transport-ws: a connection must say who it is in time,
+		// and answer pings (graphql-ws does by itself), or it is closed.
+		InitTimeout:      cfg.WSInitTimeout,
+		PingPongInterval: 20 * time.Second,
+		InitFunc:         websocketAuth(resolver.svc.Users, logger),
 	}})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})

@@ -69,6 +69,9 @@ var matrixOps = map[string]matrixOp{
 	"Mutation.shareList":            {query: `mutation { shareList(listId: "999999", userIds: ["1"]) { id } }`},
 	"Mutation.setUserRestriction":   {query: `mutation { setUserRestriction(userId: "999999", filter: {all: true}) { id } }`},
 	"Mutation.clearUserRestriction": {query: `mutation { clearUserRestriction(userId: "999999") { id } }`},
+
+	// Subscriptions run over WebSocket (graphql-transport-ws).
+	"Subscription.importRunUpdated": {query: `subscription($id: ID!) { importRunUpdated(id: $id) { id status } }`, vars: func(m *matrix) map[string]any { return map[string]any{"id": m.runID} }},
 }
 
 // matrix is a district with an administrator's list of everyone shared
@@ -78,6 +81,7 @@ type matrix struct {
 	d       *district
 	adminID string
 	listID  string
+	runID   string // the district's last run
 	n       int
 	// roles and their tokens ("" for anonymous).
 	tokens map[string]string
@@ -136,7 +140,9 @@ func newMatrix(t *testing.T) *matrix {
 	d.s.MustQuery(t, d.admin, `mutation($l: ID!, $u: [ID!]!) { shareList(listId: $l, userIds: $u) { id } }`,
 		map[string]any{"l": m.listID, "u": []string{restrictedID, userID}}, nil)
 	without := strings.Join(strings.Split(studentsCSV, "\n")[:10], "\n") + "\n" // S010 is gone
-	require.Equal(t, "SUCCEEDED", uploadAndRun(t, d.s, d.admin, d.importID, without).Status)
+	run := uploadAndRun(t, d.s, d.admin, d.importID, without)
+	require.Equal(t, "SUCCEEDED", run.Status)
+	m.runID = run.ID
 
 	// Who each role may see, read straight from the table.
 	var rows []struct {
@@ -170,7 +176,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	t.Parallel()
 	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
 	var fields []string
-	for _, root := range []*ast.Definition{schema.Query, schema.Mutation} {
+	for _, root := range []*ast.Definition{schema.Query, schema.Mutation, schema.Subscription} {
 		for _, f := range root.Fields {
 			if !strings.HasPrefix(f.Name, "__") {
 				fields = append(fields, root.Name+"."+f.Name)
@@ -193,6 +199,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 					vars = op.vars(m)
 				}
 				var resp *graphtest.Response
+				if strings.HasPrefix(field, "Subscription.") {
+					m.checkSubscription(t, policy, role, op.query, vars)
+					return
+				}
 				if op.upload {
 					resp = m.d.s.Upload(t, m.tokens[role], op.query, vars, "m.csv", []byte("student_id\nS1\n"))
 				} else {
@@ -293,4 +303,51 @@ func recipientIDs(t *testing.T, data json.RawMessage) []string {
 	}
 	walk(v)
 	return out
+}
+
+// checkSubscription subscribes over WebSocket as role: bad credentials are
+// refused at connection_init with 4403, anonymous and refused callers get
+// the error and no event, those let through get the run.
+func (m *matrix) checkSubscription(t *testing.T, policy graph.Policy, role, query string, vars map[string]any) {
+	ctx, cancel := context.WithTimeout(context.Background(), wsDeadline)
+	defer cancel()
+	ws := m.d.s.DialWS(ctx, t, nil)
+	payload := map[string]string{}
+	if tok := m.tokens[role]; tok != "" {
+		payload["Authorization"] = "Bearer " + tok
+	}
+	err := ws.Init(ctx, payload)
+	switch role {
+	case roleBadToken, roleRevoked, roleExpired, roleDisabled:
+		code, _, cerr := graphtest.CloseStatus(err)
+		require.NoError(t, cerr)
+		require.Equal(t, closeForbidden, code)
+		return
+	}
+	require.NoError(t, err)
+	var events []graphtest.Event
+	for e := range ws.Subscribe(ctx, t, query, vars) {
+		events = append(events, e)
+	}
+	require.NotEmpty(t, events)
+	codes := map[string]bool{}
+	for _, e := range events {
+		for _, err := range e.Errors {
+			codes[err.Code()] = true
+		}
+	}
+	switch {
+	case role == roleAnonymous:
+		require.True(t, codes["UNAUTHENTICATED"], "%+v", events)
+	case role != roleAdmin && policy == graph.AdminOnly:
+		require.True(t, codes["FORBIDDEN"], "%+v", events)
+	default:
+		require.Empty(t, codes, "%+v", events)
+		require.Equal(t, "next", events[0].Type)
+		require.Contains(t, string(events[0].Data), m.runID)
+		return
+	}
+	for _, e := range events {
+		require.NotContains(t, string(e.Data), "SUCCEEDED", "no run data reaches a refused caller")
+	}
 }

@@ -48,14 +48,16 @@ const (
 	// 1000 while it has subscriptions, but retries a 4403 only
 	// retryAttempts times, with back-off.
 	closeForbidden = 4403
+	// closeInitTimeout closes a connection that did not send
+	// connection_init within wsInitTimeout.
+	closeInitTimeout = 4408
 	// closeTryLater closes a connection that could not be authenticated
 	// for an internal reason (the database is unreachable, say): graphql-ws
 	// retries 1013 with back-off, as it should a passing failure.
 	closeTryLater = 1013
 	// sessionRecheck is how often an open session re-checks its access
 	// without being told to: notifications are lost while a node's
-	// listening connection is down, and a writer may change users without
-	// notifying (see users.NotifyAccessChanged).
+	// listening connection is down (see users.AccessChannel).
 	sessionRecheck = time.Minute
 )
 
@@ -414,6 +416,11 @@ func (c *sessionConn) WriteClose(code int, message string) error {
 		if reason, ok := c.s.forbiddenReason(); ok {
 			code, message = closeForbidden, reason
 		}
+	}
+	// gqlgen closes a connection that sent no connection_init in time with
+	// 1002; graphql-transport-ws says 4408.
+	if code == transport.WebsocketCloseProtocolError && message == "connection initialisation timeout" {
+		code = closeInitTimeout
 	}
 	return c.WebsocketConn.WriteClose(code, message)
 }

@@ -481,3 +481,18 @@ func TestWebSocketTokenExpiry(t *testing.T) {
 		requireForbiddenClose(ctx, t, ws, "expired")
 	})
 }
+
+// TestWebSocketInitTimeout: a connection that never says who it is is
+// closed with 4408 (graphql-transport-ws), not held open.
+func TestWebSocketInitTimeout(t *testing.T) {
+	t.Parallel()
+	s := graphtest.New(t, &graphtest.Options{Configure: func(c *config.Server) { c.WSInitTimeout = 200 * time.Millisecond }})
+	ctx, cancel := context.WithTimeout(context.Background(), wsDeadline)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, s.WSURL(), &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"},
+		HTTPHeader: http.Header{"Origin": []string{s.URL}}})
+	require.NoError(t, err)
+	defer conn.CloseNow()
+	_, _, err = conn.Read(ctx)
+	require.Equal(t, websocket.StatusCode(4408), websocket.CloseStatus(err), "%v", err)
+}

@@ -26,6 +26,7 @@ type Server struct {
 	MaxUploadBytes  int64         `name:"max-upload-bytes" env:"ROLLCALL_MAX_UPLOAD_BYTES" default:"1073741824" help:"Largest import file upload."`
 	RequestTimeout  time.Duration `name:"request-timeout" env:"ROLLCALL_REQUEST_TIMEOUT" default:"30s" help:"Time limit of one GraphQL request."`
 	UploadTimeout   time.Duration `name:"upload-timeout" env:"ROLLCALL_UPLOAD_TIMEOUT" default:"30m" help:"Time limit of one file upload."`
+	WSInitTimeout   time.Duration `name:"ws-init-timeout" env:"ROLLCALL_WS_INIT_TIMEOUT" default:"10s" help:"Time a WebSocket connection has to send connection_init (closed with 4408 after)."`
 	MaxComplexity   int           `name:"max-complexity" env:"ROLLCALL_MAX_COMPLEXITY" default:"20000" help:"Largest query complexity (each field 1; a connection, or a list with a page size, counts its contents times its page size)."`
 	MaxRows         int           `name:"max-rows" env:"ROLLCALL_MAX_ROWS" default:"10000" help:"Most rows one request may read: each page size, times the page sizes around it, summed."`
 	MaxDepth        int           `name:"max-depth" env:"ROLLCALL_MAX_DEPTH" default:"12" help:"Deepest query nesting (introspection fields are not counted)."`
@@ -50,6 +51,7 @@ func DefaultServer() Server {
 		MaxUploadBytes:  1 << 30,
 		RequestTimeout:  30 * time.Second,
 		UploadTimeout:   30 * time.Minute,
+		WSInitTimeout:   10 * time.Second,
 		MaxComplexity:   20000,
 		MaxRows:         10000,
 		MaxDepth:        12,

@@ -108,6 +108,28 @@ func TestAccessChanges(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, u.ID, v.User.ID)
 		}},
+		// Any writer, not only this service: a USER import run restricts
+		// and disables accounts with statements of its own.
+		{"RestrictedByAnotherWriter", func() error {
+			_, err := d.ExecContext(ctx, `UPDATE users SET restriction = '{"version":1,"filter":{"all":true}}' WHERE id = ?`, u.ID)
+			return err
+		}, func(v *users.Viewer, err error) {
+			require.NoError(t, err)
+			require.NotEmpty(t, v.User.Restriction)
+		}},
+		{"DisabledByAnotherWriter", func() error {
+			_, err := d.ExecContext(ctx, `UPDATE users SET disabled = true WHERE id = ?`, u.ID)
+			return err
+		}, func(_ *users.Viewer, err error) {
+			require.ErrorIs(t, err, apperr.ErrUnauthenticated)
+		}},
+		{"EnableAgain", func() error {
+			enabled := false
+			_, err := svc.Update(asAdmin, u.ID, users.UpdateUserInput{Disabled: &enabled})
+			return err
+		}, func(v *users.Viewer, err error) {
+			require.NoError(t, err)
+		}},
 		{"RevokeToken", func() error {
 			_, err := svc.RevokeToken(asAdmin, v.TokenID)
 			return err

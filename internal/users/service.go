@@ -208,11 +208,6 @@ func (s *Service) Update(ctx context.Context, id int64, in UpdateUserInput) (*Us
 		if err := UpdateUserRow(ctx, tx, u); err != nil {
 			return err
 		}
-		if u.Role != before.Role || u.Disabled != before.Disabled {
-			if err := NotifyAccessChanged(ctx, tx, u.ID); err != nil {
-				return err
-			}
-		}
 		return s.auditUpdate(ctx, tx, v, &before, u)
 	})
 	if err != nil {
@@ -316,9 +311,6 @@ func (s *Service) RevokeToken(ctx context.Context, id int64) (*APIToken, error) 
 		if err := RevokeTokenRow(ctx, tx, t, s.now()); err != nil {
 			return err
 		}
-		if err := NotifyAccessChanged(ctx, tx, t.UserID); err != nil {
-			return err
-		}
 		return audit.Record(ctx, tx, s.now(), v.Actor(), audit.TokenRevoked, t.auditTarget(), audit.Details{"userId": t.UserID})
 	})
 	if err != nil {
@@ -398,9 +390,6 @@ func (s *Service) upsertAdmin(ctx context.Context, idb bun.IDB, email, name stri
 	if err != nil {
 		return nil, fmt.Errorf("upsert admin %s: %w", email, err)
 	}
-	if err := NotifyAccessChanged(ctx, idb, u.ID); err != nil {
-		return nil, err
-	}
 	// An operator's action on the server, not a user's: no actor. A new
 	// row has created_at = updated_at; a promoted one keeps its created_at.
 	action, d := audit.UserCreated, audit.Details{"email": u.Email, "role": u.Role, "via": "command line"}
@@ -432,9 +421,6 @@ func (s *Service) SetRestriction(ctx context.Context, userID int64, restriction 
 		u.Restriction, u.UpdatedAt = restriction, s.now()
 		if _, err := tx.NewUpdate().Model(u).Column("restriction", "updated_at").WherePK().Returning("*").Exec(ctx); err != nil {
 			return fmt.Errorf("set restriction of user %d: %w", userID, err)
-		}
-		if err := NotifyAccessChanged(ctx, tx, u.ID); err != nil {
-			return err
 		}
 		action := audit.UserRestricted
 		if restriction == nil {
