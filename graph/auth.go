@@ -12,6 +12,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/httpx"
 	"github.com/rollcall/rollcall/internal/users"
 )
@@ -38,13 +39,13 @@ func authenticate(svc *users.Service, logger *slog.Logger) func(http.Handler) ht
 				httpx.WriteError(w, r, ae)
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(users.WithViewer(r.Context(), viewer)))
+			next.ServeHTTP(w, r.WithContext(authz.WithViewer(r.Context(), viewer)))
 		})
 	}
 }
 
 // authenticateHeader checks an Authorization header value.
-func authenticateHeader(ctx context.Context, svc *users.Service, header string) (*users.Viewer, error) {
+func authenticateHeader(ctx context.Context, svc *users.Service, header string) (*authz.Viewer, error) {
 	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 		return nil, apperr.Unauthenticated("the Authorization header must be 'Bearer <token>'")
@@ -69,7 +70,7 @@ func guardRootFields(introspection bool) func(ctx context.Context, next graphql.
 				return next(ctx)
 			}
 			err = &apperr.Error{Code: codeIntrospectionDisabled, Message: "introspection is disabled on this server"}
-		case users.ViewerFrom(ctx) != nil:
+		case authz.ViewerFrom(ctx) != nil:
 			return next(ctx)
 		default:
 			err = apperr.Unauthenticated("authentication required: send Authorization: Bearer <token>")
@@ -90,7 +91,7 @@ const codeIntrospectionDisabled apperr.Code = "INTROSPECTION_DISABLED"
 
 // hasRole implements the @hasRole directive.
 func hasRole(ctx context.Context, _ any, next graphql.Resolver, role users.Role) (any, error) {
-	v, err := users.RequireViewer(ctx)
+	v, err := authz.RequireViewer(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -108,14 +109,14 @@ func hasRole(ctx context.Context, _ any, next graphql.Resolver, role users.Role)
 // websocket.go) that re-checks its access for every operation.
 func websocketAuth(svc *users.Service, logger *slog.Logger) transport.WebsocketInitFunc {
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-		viewer := users.ViewerFrom(ctx)
+		viewer := authz.ViewerFrom(ctx)
 		if header := payload.Authorization(); header != "" {
 			v, err := authenticateHeader(ctx, svc, header)
 			if err != nil {
 				return refuseConnection(ctx, logger, err)
 			}
 			viewer = v
-			ctx = users.WithViewer(ctx, viewer)
+			ctx = authz.WithViewer(ctx, viewer)
 		}
 		if s := sessionFrom(ctx); s != nil {
 			ctx = s.begin(ctx, viewer)

@@ -9,8 +9,8 @@ import (
 
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/httpx"
-	"github.com/rollcall/rollcall/internal/users"
 )
 
 // exportMembers is GET /lists/{id}/members.csv: a list's members (as the
@@ -20,7 +20,7 @@ import (
 //	curl -H "Authorization: Bearer $TOKEN" localhost:8080/lists/7/members.csv
 func exportMembers(svc *app.Services, logger *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if _, err := users.RequireViewer(r.Context()); err != nil {
+		if _, err := authz.RequireViewer(r.Context()); err != nil {
 			writeErr(w, r, logger, err)
 			return
 		}

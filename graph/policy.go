@@ -8,6 +8,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/users"
 )
 
@@ -189,7 +190,7 @@ func checkPolicy(ctx context.Context, fc *graphql.FieldContext) error {
 	if p == Anonymous {
 		return nil
 	}
-	v := users.ViewerFrom(ctx)
+	v := authz.ViewerFrom(ctx)
 	if v == nil {
 		return apperr.Unauthenticated("authentication required: send Authorization: Bearer <token>")
 	}
@@ -204,7 +205,7 @@ func checkPolicy(ctx context.Context, fc *graphql.FieldContext) error {
 		if v.IsAdmin() {
 			return nil
 		}
-		if owner, ok := ownerOf(fc, v.User.ID); ok && owner == v.User.ID {
+		if owner, ok := ownerOf(fc, v.UserID); ok && owner == v.UserID {
 			return nil
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/users"
 )
 
@@ -20,11 +21,11 @@ type Resolver struct {
 // canSeeUser allows a user's private fields to that user and to
 // administrators.
 func (r *Resolver) canSeeUser(ctx context.Context, u *users.User) error {
-	v, err := users.RequireViewer(ctx)
+	v, err := authz.RequireViewer(ctx)
 	if err != nil {
 		return err
 	}
-	if v.User.ID != u.ID && !v.IsAdmin() {
+	if v.UserID != u.ID && !v.IsAdmin() {
 		return apperr.Forbidden("only the user and system administrators see a user's restriction")
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/rollcall/rollcall/graph/model"
 	"github.com/rollcall/rollcall/internal/audit"
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/lists"
 	"github.com/rollcall/rollcall/internal/page"
@@ -380,11 +381,11 @@ func (r *mutationResolver) ClearUserRestriction(ctx context.Context, userID int6
 }
 
 func (r *queryResolver) Me(ctx context.Context) (*users.User, error) {
-	v, err := users.RequireViewer(ctx)
+	v, err := authz.RequireViewer(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &v.User, nil
+	return r.svc.Users.Get(ctx, v.UserID)
 }
 
 func (r *queryResolver) Users(ctx context.Context, first *int, after *string, search *string) (*model.UserConnection, error) {
@@ -498,7 +499,7 @@ func (r *queryResolver) FindUsers(ctx context.Context, search string, first *int
 }
 
 func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *string, actor *int64, target *model.AuditTargetInput, action *audit.Action, since *time.Time) (*model.AuditEntryConnection, error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
+	if _, err := authz.RequireAdmin(ctx); err != nil {
 		return nil, err
 	}
 	req, err := page.New(first, after)
@@ -545,7 +546,7 @@ func (r *userResolver) ManagedBy(ctx context.Context, obj *users.User) (*imports
 	if obj.ImportID == nil {
 		return nil, nil
 	}
-	if _, err := users.RequireAdmin(ctx); err != nil {
+	if _, err := authz.RequireAdmin(ctx); err != nil {
 		return nil, err
 	}
 	return loadersFrom(ctx).imports.Load(ctx, *obj.ImportID)

@@ -15,9 +15,9 @@ import (
 
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/httpx"
 	"github.com/rollcall/rollcall/internal/imports"
-	"github.com/rollcall/rollcall/internal/users"
 )
 
 // multipartOverhead allows for the multipart framing around a file of the
@@ -47,11 +47,11 @@ func guardUploads(maxBytes int64, isUpload func(*http.Request) bool) func(http.H
 				w.Header().Set("Connection", "close")
 				httpx.WriteError(w, r, e)
 			}
-			if users.ViewerFrom(r.Context()) == nil {
+			if authz.ViewerFrom(r.Context()) == nil {
 				refuse(apperr.Unauthenticated("uploads need an administrator's token: send Authorization: Bearer <token>"))
 				return
 			}
-			if _, err := users.RequireAdmin(r.Context()); err != nil {
+			if _, err := authz.RequireAdmin(r.Context()); err != nil {
 				refuse(apperr.Forbidden("only system administrators upload files"))
 				return
 			}
@@ -140,7 +140,7 @@ type queuedRun struct {
 func uploadFile(svc *app.Services, maxBytes int64, logger *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		fail := func(err error) { writeErr(w, r, logger, err) }
-		if _, err := users.RequireAdmin(r.Context()); err != nil { // guardUploads checked already; services check again
+		if _, err := authz.RequireAdmin(r.Context()); err != nil { // guardUploads checked already; services check again
 			fail(err)
 			return
 		}

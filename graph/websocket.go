@@ -20,7 +20,6 @@ package graph
 // longer holds.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -37,6 +36,7 @@ import (
 
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/httpx"
 	"github.com/rollcall/rollcall/internal/users"
 )
@@ -111,7 +111,7 @@ type wsSession struct {
 	mu sync.Mutex
 	// viewer is the newest known state of the connection's token and
 	// user; nil for an anonymous connection.
-	viewer *users.Viewer
+	viewer *authz.Viewer
 	// cancel cancels the connection's context: gqlgen then stops every
 	// operation and closes the socket.
 	cancel context.CancelFunc
@@ -132,12 +132,12 @@ type wsSession struct {
 type wsOperation struct {
 	ctx    context.Context
 	cancel context.CancelFunc
-	viewer *users.Viewer
+	viewer *authz.Viewer
 }
 
 // begin starts the session once the connection is authenticated (v is nil
 // for an anonymous one) and returns the connection's context.
-func (s *wsSession) begin(ctx context.Context, v *users.Viewer) context.Context {
+func (s *wsSession) begin(ctx context.Context, v *authz.Viewer) context.Context {
 	ctx, cancel := context.WithCancel(ctx)
 	s.mu.Lock()
 	s.viewer, s.cancel = v, cancel
@@ -163,9 +163,9 @@ func (s *wsSession) end() {
 // watch re-checks the session's access when the user's access changes on
 // any node, when the token expires, and every sessionRecheck, until the
 // connection ends.
-func (s *wsSession) watch(ctx context.Context, v *users.Viewer) {
+func (s *wsSession) watch(ctx context.Context, v *authz.Viewer) {
 	defer s.watcher.Done()
-	wake, stop := s.m.users.WatchAccess(v.User.ID)
+	wake, stop := s.m.users.WatchAccess(v.UserID)
 	defer stop()
 	recheck := time.NewTicker(sessionRecheck)
 	defer recheck.Stop()
@@ -211,11 +211,11 @@ func (s *wsSession) watch(ctx context.Context, v *users.Viewer) {
 // is gone; otherwise it ends the subscriptions whose role or restriction no
 // longer holds, and returns the viewer an operation starting now runs as,
 // after registering op (a subscription) under it if op is not nil.
-func (s *wsSession) recheck(ctx context.Context, op *wsOperation) (*users.Viewer, error) {
+func (s *wsSession) recheck(ctx context.Context, op *wsOperation) (*authz.Viewer, error) {
 	s.mu.Lock()
 	base := s.viewer
 	s.mu.Unlock()
-	var fresh *users.Viewer
+	var fresh *authz.Viewer
 	var seq int64
 	if base != nil { // else anonymous: nothing to check
 		seq = s.checks.Add(1)
@@ -232,7 +232,7 @@ func (s *wsSession) recheck(ctx context.Context, op *wsOperation) (*users.Viewer
 	defer s.mu.Unlock()
 	if fresh != nil && seq > s.applied {
 		s.applied = seq
-		if !sameAccess(s.viewer, fresh) {
+		if !s.viewer.SameAccess(fresh) {
 			s.endOperationsNotRunningAs(fresh)
 		}
 		s.viewer = fresh
@@ -246,9 +246,9 @@ func (s *wsSession) recheck(ctx context.Context, op *wsOperation) (*users.Viewer
 
 // endOperationsNotRunningAs ends, with an error, the subscriptions running
 // with another role or restriction than v's. s.mu is held.
-func (s *wsSession) endOperationsNotRunningAs(v *users.Viewer) {
+func (s *wsSession) endOperationsNotRunningAs(v *authz.Viewer) {
 	for op := range s.ops {
-		if sameAccess(op.viewer, v) {
+		if op.viewer.SameAccess(v) {
 			continue
 		}
 		// gqlgen sends the error when the stream ends; the operation is
@@ -272,7 +272,7 @@ func (s *wsSession) forbid(reason string) {
 	s.mu.Unlock()
 	if first && v != nil {
 		s.m.logger.Info("websocket session closed", slog.String("request_id", s.requestID),
-			slog.Int64("user_id", v.User.ID), slog.Int64("token_id", v.TokenID), slog.String("reason", reason))
+			slog.Int64("user_id", v.UserID), slog.Int64("token_id", v.TokenID), slog.String("reason", reason))
 	}
 	if cancel != nil { // nil only before begin, when nothing runs yet
 		cancel()
@@ -311,7 +311,7 @@ func (m *wsSessions) aroundOperation(ctx context.Context, next graphql.Operation
 		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{m.presenter(ctx, err)}})
 	}
 	if v != nil {
-		ctx = users.WithViewer(ctx, v)
+		ctx = authz.WithViewer(ctx, v)
 	}
 	ctx = withNewLoaders(ctx, m.services)
 	responses := next(ctx)
@@ -354,18 +354,6 @@ func refuseConnection(ctx context.Context, logger *slog.Logger, err error) (cont
 func isDenied(err error) bool {
 	ae, ok := apperr.As(err)
 	return ok && (ae.Code == apperr.CodeUnauthenticated || ae.Code == apperr.CodeForbidden)
-}
-
-// sameAccess reports whether a and b may do the same things: the same role
-// and restriction (system administrators are never restricted).
-func sameAccess(a, b *users.Viewer) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	if a.IsAdmin() || b.IsAdmin() {
-		return a.IsAdmin() && b.IsAdmin()
-	}
-	return a.User.Role == b.User.Role && a.User.Disabled == b.User.Disabled && bytes.Equal(a.User.Restriction, b.User.Restriction)
 }
 
 // closeReason fits a reason into a close frame (123 bytes at most).

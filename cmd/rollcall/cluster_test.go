@@ -365,8 +365,15 @@ func runTimes(t *testing.T, d *db.DB, runs []runTime) []runTime {
 }
 
 // checkRunAnswers checks the answers to concurrent runImport requests and
-// returns the runs they started: every other answer is a CONFLICT naming a
-// run that was active at some moment while that request was in flight.
+// returns the runs they started: every other answer is a CONFLICT naming the
+// run that was active when the request looked.
+//
+// "Active when it looked" is checked with what the database records: a
+// request that names run R saw R queued and not yet finished at some moment
+// t of its flight, and a run queued after R can only have been queued after
+// R's end was committed, so after t. Hence R was queued before the request
+// ended, and no run was queued between R and the request's start. (R's
+// finished_at cannot bound t: it is taken before its transaction commits.)
 func checkRunAnswers(t *testing.T, d *db.DB, answers []runRequest) []runTime {
 	t.Helper()
 	var accepted []runTime
@@ -389,15 +396,24 @@ func checkRunAnswers(t *testing.T, d *db.DB, answers []runRequest) []runTime {
 		require.Contains(t, e.Message, "import run "+active+" is ")
 		refusals = append(refusals, refusal{active, a.start, a.end})
 	}
+	var runs []runTime
+	require.NoError(t, d.NewRaw(`SELECT id::text AS id, queued_at, finished_at FROM import_runs ORDER BY queued_at`).
+		Scan(context.Background(), &runs))
+	queued := map[string]time.Time{}
+	for _, r := range runs {
+		queued[r.ID] = r.QueuedAt
+	}
 	// Times are the one machine's clock, stored to the microsecond.
 	const slack = time.Millisecond
 	for _, r := range refusals {
-		var run runTime
-		require.NoError(t, d.NewRaw(`SELECT id::text AS id, queued_at, finished_at FROM import_runs WHERE id = ?`, r.runID).
-			Scan(context.Background(), &run), "the run a refusal names exists")
-		require.False(t, run.QueuedAt.After(r.end.Add(slack)), "run %s was queued after the refusal naming it", r.runID)
-		if run.FinishedAt != nil {
-			require.False(t, run.FinishedAt.Before(r.start.Add(-slack)), "run %s had ended before the request naming it", r.runID)
+		at, ok := queued[r.runID]
+		require.True(t, ok, "the run a refusal names exists")
+		require.False(t, at.After(r.end.Add(slack)), "run %s was queued after the refusal naming it", r.runID)
+		for _, later := range runs {
+			if later.QueuedAt.After(at) {
+				require.True(t, later.QueuedAt.After(r.start.Add(-slack)),
+					"run %s was queued after run %s and before the request naming %s began", later.ID, r.runID, r.runID)
+			}
 		}
 	}
 	return accepted

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/rollcall/rollcall/internal/app"
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/testkit/testdb"
@@ -50,7 +51,7 @@ func setup(t *testing.T) *bundle {
 	require.NoError(t, err)
 	admin, err := a.Services.Users.EnsureAdmin(ctx, "admin@district.test", "Admin")
 	require.NoError(t, err)
-	return &bundle{d: d, ctx: users.WithViewer(ctx, &users.Viewer{User: *admin}), admin: admin}
+	return &bundle{d: d, ctx: authz.WithViewer(ctx, users.AsViewer(admin)), admin: admin}
 }
 
 func start(t *testing.T, b *bundle) *app.App {

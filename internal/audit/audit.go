@@ -16,6 +16,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/page"
 )
 
@@ -65,6 +66,14 @@ const (
 type Actor struct {
 	ID    int64
 	Email string
+}
+
+// ActorOf is viewer v as the log names it (nil: the system).
+func ActorOf(v *authz.Viewer) Actor {
+	if v == nil {
+		return Actor{}
+	}
+	return Actor{ID: v.UserID, Email: v.Email}
 }
 
 // Target is what was acted on; Name is kept as it was at the time.

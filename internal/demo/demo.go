@@ -13,6 +13,7 @@ import (
 
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/districtgen"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/page"
@@ -39,7 +40,7 @@ func Seed(ctx context.Context, svc *app.Services, adminEmail string) error {
 	if err != nil {
 		return err
 	}
-	ctx = users.WithViewer(ctx, &users.Viewer{User: *admin})
+	ctx = authz.WithViewer(ctx, users.AsViewer(admin))
 	for _, in := range demoUsers {
 		if _, err := svc.Users.Create(ctx, in); err != nil && !errors.Is(err, apperr.ErrConflict) {
 			return fmt.Errorf("demo user %s: %w", in.Email, err)

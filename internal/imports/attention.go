@@ -7,9 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/uptrace/bun"
-
-	"github.com/rollcall/rollcall/internal/users"
 )
 
 // AttentionCode says why an import needs an administrator's attention.
@@ -58,7 +57,7 @@ type attentionState struct {
 // Attention returns why each of the imports needs attention, keyed by id
 // (imports that need none are absent).
 func (s *Service) Attention(ctx context.Context, imps []*Import) (map[int64][]AttentionReason, error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
+	if _, err := authz.RequireAdmin(ctx); err != nil {
 		return nil, err
 	}
 	return attention(ctx, s.db, imps, s.now())

@@ -8,7 +8,7 @@ import (
 
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/audit"
-	"github.com/rollcall/rollcall/internal/users"
+	"github.com/rollcall/rollcall/internal/authz"
 )
 
 func (imp *Import) auditTarget() audit.Target {
@@ -16,13 +16,13 @@ func (imp *Import) auditTarget() audit.Target {
 }
 
 // record writes the audit entry of an administrator's action, in tx.
-func (s *Service) record(ctx context.Context, tx bun.IDB, v *users.Viewer, action audit.Action, target audit.Target, d audit.Details) error {
-	return audit.Record(ctx, tx, s.now(), v.Actor(), action, target, d)
+func (s *Service) record(ctx context.Context, tx bun.IDB, v *authz.Viewer, action audit.Action, target audit.Target, d audit.Details) error {
+	return audit.Record(ctx, tx, s.now(), audit.ActorOf(v), action, target, d)
 }
 
 // recordRun writes the audit entry of an action on run (imp, if known, names
 // the import in the details).
-func (s *Service) recordRun(ctx context.Context, tx bun.IDB, v *users.Viewer, action audit.Action, imp *Import, run *Run, d audit.Details) error {
+func (s *Service) recordRun(ctx context.Context, tx bun.IDB, v *authz.Viewer, action audit.Action, imp *Import, run *Run, d audit.Details) error {
 	if d == nil {
 		d = audit.Details{}
 	}

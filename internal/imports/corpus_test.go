@@ -21,6 +21,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/testkit/testdb"
 	"github.com/rollcall/rollcall/internal/users"
@@ -889,7 +890,7 @@ func (e *corpusEnv) fixture(t *testing.T, in CreateImportInput) *fixture {
 	}
 	// A viewer of its own: Create and Upload point created_by and
 	// uploaded_by at the viewer's user id and scan into it.
-	ctx := users.WithViewer(context.Background(), &users.Viewer{User: e.admin})
+	ctx := authz.WithViewer(context.Background(), users.AsViewer(&e.admin))
 	imp, err := e.svc.Create(ctx, in)
 	require.NoError(t, err)
 	return &fixture{t: t, ctx: ctx, db: e.db, svc: e.svc, imp: imp}

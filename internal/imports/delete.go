@@ -16,6 +16,7 @@ import (
 
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/audit"
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/lists"
 	"github.com/rollcall/rollcall/internal/users"
@@ -63,7 +64,7 @@ type DeleteImpact struct {
 // DeleteImpact reports what Delete would do with mode, computed as the
 // delete computes it (admins only).
 func (s *Service) DeleteImpact(ctx context.Context, id int64, mode DeleteMode) (*DeleteImpact, error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
+	if _, err := authz.RequireAdmin(ctx); err != nil {
 		return nil, err
 	}
 	var out *DeleteImpact
@@ -121,7 +122,7 @@ var readOnly = sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
 // The import stays restorable until the retention period ends, when a
 // background job purges it. Everything happens in one transaction.
 func (s *Service) Delete(ctx context.Context, id int64, confirmName string, mode DeleteMode) (*Import, *DeleteImpact, error) {
-	v, err := users.RequireAdmin(ctx)
+	v, err := authz.RequireAdmin(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -173,7 +174,7 @@ func (s *Service) Delete(ctx context.Context, id int64, confirmName string, mode
 			imp.DeletedUserIDs = disabled
 		}
 		purge := now.Add(s.cfg.Retention)
-		imp.DeletedAt, imp.DeletedBy, imp.DeleteMode, imp.PurgeAfter = &now, &v.User.ID, &mode, &purge
+		imp.DeletedAt, imp.DeletedBy, imp.DeleteMode, imp.PurgeAfter = &now, &v.UserID, &mode, &purge
 		imp.ScheduleNextAt, imp.ScheduleMissedAt = nil, nil
 		if _, err := tx.NewUpdate().Model(imp).
 			Column("deleted_at", "deleted_by", "delete_mode", "purge_after", "deleted_user_ids", "schedule_next_at", "schedule_missed_at").
@@ -192,7 +193,7 @@ func (s *Service) Delete(ctx context.Context, id int64, confirmName string, mode
 
 // cancelHeldForDelete refuses a delete while a run is queued or running,
 // and cancels a held run (it would apply to a deleted import).
-func (s *Service) cancelHeldForDelete(ctx context.Context, tx bun.Tx, v *users.Viewer, imp *Import) error {
+func (s *Service) cancelHeldForDelete(ctx context.Context, tx bun.Tx, v *authz.Viewer, imp *Import) error {
 	active, err := ActiveRun(ctx, tx, imp.ID)
 	if err != nil || active == nil {
 		return err
@@ -205,7 +206,7 @@ func (s *Service) cancelHeldForDelete(ctx context.Context, tx bun.Tx, v *users.V
 		return apperr.Conflict("import run %d is %s: wait for it to finish or cancel it, then delete", active.ID,
 			strings.ToLower(string(active.Status))).With("activeRunId", fmt.Sprint(active.ID))
 	}
-	return s.dropRun(ctx, tx, v, imp, active, "canceled: the import was deleted by "+v.User.Email,
+	return s.dropRun(ctx, tx, v, imp, active, "canceled: the import was deleted by "+v.Email,
 		audit.Details{"was": StatusHeld, "reason": "import deleted"})
 }
 
@@ -213,7 +214,7 @@ func (s *Service) cancelHeldForDelete(ctx context.Context, tx bun.Tx, v *users.V
 // active again, accounts it disabled are enabled again, and the schedule
 // resumes. The name must be free (another import may have taken it).
 func (s *Service) Restore(ctx context.Context, id int64) (*Import, error) {
-	v, err := users.RequireAdmin(ctx)
+	v, err := authz.RequireAdmin(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/testkit/clock"
 	"github.com/rollcall/rollcall/internal/testkit/testdb"
@@ -39,7 +40,7 @@ func newFixture(t *testing.T, in CreateImportInput) *fixture {
 	ctx := context.Background()
 	admin, err := users.NewService(d, nil).EnsureAdmin(ctx, "admin@district.test", "Admin")
 	require.NoError(t, err)
-	ctx = users.WithViewer(ctx, &users.Viewer{User: *admin})
+	ctx = authz.WithViewer(ctx, users.AsViewer(admin))
 	// Jobs are inserted (an insert-only client) but not worked: tests run
 	// runs themselves.
 	jobs, err := river.NewClient(riverdatabasesql.New(d.SQL()), &river.Config{})

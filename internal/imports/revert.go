@@ -8,8 +8,8 @@ import (
 
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/audit"
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/db"
-	"github.com/rollcall/rollcall/internal/users"
 )
 
 // Undo of a run. An applied recipient run records:
@@ -37,7 +37,7 @@ const undoWatermarkSQL = `SELECT coalesce(pg_sequence_last_value(pg_get_serial_s
 // reverted can be; after it, the one before it, and so on. The import's
 // Last Run goes back to the run whose data is current again.
 func (s *Service) Revert(ctx context.Context, runID int64) (*Run, error) {
-	v, err := users.RequireAdmin(ctx)
+	v, err := authz.RequireAdmin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func (s *Service) Revert(ctx context.Context, runID int64) (*Run, error) {
 			return err
 		}
 		now := s.now()
-		requester := v.User.ID
+		requester := v.UserID
 		rev = &Run{ImportID: imp.ID, FileID: target.FileID, Status: StatusRunning, Trigger: TriggerRevert,
 			RequestedBy: &requester, QueuedAt: now, StartedAt: &now, Attempts: 1, RevertsRunID: &target.ID, Warnings: []string{}}
 		// Inserted as running: the one-active-run index refuses it if a run

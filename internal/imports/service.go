@@ -16,12 +16,12 @@ import (
 
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/audit"
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/metrics"
 	"github.com/rollcall/rollcall/internal/notify"
 	"github.com/rollcall/rollcall/internal/page"
 	"github.com/rollcall/rollcall/internal/recipients"
-	"github.com/rollcall/rollcall/internal/users"
 )
 
 // Config tunes imports.
@@ -77,7 +77,7 @@ func NewService(d *db.DB, jobs *river.Client[*sql.Tx], cfg Config, now func() ti
 // adminOnly runs read if the viewer is a system administrator: imports are
 // system data.
 func adminOnly[T any](ctx context.Context, read func() (T, error)) (T, error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
+	if _, err := authz.RequireAdmin(ctx); err != nil {
 		var zero T
 		return zero, err
 	}
@@ -93,7 +93,7 @@ func (s *Service) Get(ctx context.Context, id int64) (*Import, error) {
 // only as a recipient's: they get its id, name and whether it is deleted,
 // nothing else of it.
 func (s *Service) GetMany(ctx context.Context, ids []int64) ([]Import, error) {
-	v, err := users.RequireViewer(ctx)
+	v, err := authz.RequireViewer(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -120,11 +120,11 @@ func (s *Service) Count(ctx context.Context, includeDeleted bool) (int, error) {
 
 // Create defines an import (admins only).
 func (s *Service) Create(ctx context.Context, in CreateImportInput) (*Import, error) {
-	v, err := users.RequireAdmin(ctx)
+	v, err := authz.RequireAdmin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	creator := v.User.ID // a copy: the insert writes the returned row back
+	creator := v.UserID // a copy: the insert writes the returned row back
 	imp := &Import{
 		Kind: KindRecipient, Method: in.Method, DefaultRecipientType: recipients.TypeStudent,
 		RemovalThreshold: DefaultRemovalThreshold, RejectionThreshold: DefaultRejectionThreshold,
@@ -226,7 +226,7 @@ func (s *Service) applySchedule(imp *Import, at string, in *ScheduleInput, clear
 // Update changes an import's name, description, mapping, guards and
 // schedule (admins only). The method cannot change.
 func (s *Service) Update(ctx context.Context, id int64, in UpdateImportInput) (*Import, error) {
-	v, err := users.RequireAdmin(ctx)
+	v, err := authz.RequireAdmin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +283,7 @@ func (s *Service) Update(ctx context.Context, id int64, in UpdateImportInput) (*
 // (Submit and Run Now), all in one transaction: the file is stored whole
 // with its metadata or not at all.
 func (s *Service) Upload(ctx context.Context, importID int64, name string, r io.Reader, runNow bool) (*File, *Run, error) {
-	v, err := users.RequireAdmin(ctx)
+	v, err := authz.RequireAdmin(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -301,7 +301,7 @@ func (s *Service) Upload(ctx context.Context, importID int64, name string, r io.
 	var run *Run
 	err = s.db.RunInPgxTx(ctx, func(ctx context.Context, tx *db.Tx) error {
 		now := s.now()
-		uploader := v.User.ID
+		uploader := v.UserID
 		f = &File{ImportID: importID, Name: cleanFileName(name), SHA256: make([]byte, 32), Header: []string{}, UploadedBy: &uploader, UploadedAt: now}
 		if err := storeFile(ctx, tx, f, r, s.cfg.MaxUploadBytes); err != nil {
 			return err
@@ -357,7 +357,7 @@ func cleanFileName(name string) string {
 
 // RunImport queues a run of the import's latest file.
 func (s *Service) RunImport(ctx context.Context, importID int64, dryRun bool) (*Run, error) {
-	v, err := users.RequireAdmin(ctx)
+	v, err := authz.RequireAdmin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -373,7 +373,7 @@ func (s *Service) RunImport(ctx context.Context, importID int64, dryRun bool) (*
 		if imp.LatestFileID == nil {
 			return apperr.Conflict("import %q has no file yet: upload one first", imp.Name)
 		}
-		requester := v.User.ID
+		requester := v.UserID
 		if run, err = s.enqueueRun(ctx, tx, imp, *imp.LatestFileID, TriggerManual, dryRun, &requester); err != nil {
 			return err
 		}
@@ -458,7 +458,7 @@ func (s *Service) insertJob(ctx context.Context, tx bun.Tx, run *Run) error {
 
 // Approve applies a held run as it is, past the removal guard.
 func (s *Service) Approve(ctx context.Context, runID int64) (*Run, error) {
-	v, err := users.RequireAdmin(ctx)
+	v, err := authz.RequireAdmin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -478,9 +478,9 @@ func (s *Service) Approve(ctx context.Context, runID int64) (*Run, error) {
 		if run.Status != StatusHeld {
 			return apperr.Conflict("import run %d is %s, not HELD: only held runs can be approved", run.ID, run.Status)
 		}
-		now, approver := s.now(), v.User.ID
+		now, approver := s.now(), v.UserID
 		run.Status, run.ApprovedBy, run.ApprovedAt = StatusQueued, &approver, &now
-		run.Message = fmt.Sprintf("approved by %s; queued to apply", v.User.Email)
+		run.Message = fmt.Sprintf("approved by %s; queued to apply", v.Email)
 		if _, err := tx.NewUpdate().Model(run).Column("status", "approved_by", "approved_at", "message").WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("approve run %d: %w", run.ID, err)
 		}
@@ -498,7 +498,7 @@ func (s *Service) Approve(ctx context.Context, runID int64) (*Run, error) {
 // Cancel drops a queued or held run, or asks a running one to stop (it then
 // rolls back and ends CANCELED).
 func (s *Service) Cancel(ctx context.Context, runID int64) (*Run, error) {
-	v, err := users.RequireAdmin(ctx)
+	v, err := authz.RequireAdmin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -511,7 +511,7 @@ func (s *Service) Cancel(ctx context.Context, runID int64) (*Run, error) {
 		status := run.Status
 		switch run.Status {
 		case StatusQueued, StatusHeld:
-			return s.dropRun(ctx, tx, v, nil, run, "canceled by "+v.User.Email, audit.Details{"was": status})
+			return s.dropRun(ctx, tx, v, nil, run, "canceled by "+v.Email, audit.Details{"was": status})
 		case StatusRunning:
 			if run.JobID == nil {
 				return apperr.Conflict("import run %d is running without a job", run.ID)
@@ -519,7 +519,7 @@ func (s *Service) Cancel(ctx context.Context, runID int64) (*Run, error) {
 			if _, err := s.jobs.JobCancelTx(ctx, tx.Tx, *run.JobID); err != nil && !errors.Is(err, river.ErrNotFound) {
 				return fmt.Errorf("cancel job: %w", err)
 			}
-			run.Message = "cancel requested by " + v.User.Email
+			run.Message = "cancel requested by " + v.Email
 			if _, err := tx.NewUpdate().Model(run).Column("message").WherePK().Exec(ctx); err != nil {
 				return fmt.Errorf("cancel run %d: %w", run.ID, err)
 			}
@@ -534,7 +534,7 @@ func (s *Service) Cancel(ctx context.Context, runID int64) (*Run, error) {
 }
 
 // dropRun cancels a queued or held run (and its job) in tx, and audits it.
-func (s *Service) dropRun(ctx context.Context, tx bun.Tx, v *users.Viewer, imp *Import, run *Run, message string, d audit.Details) error {
+func (s *Service) dropRun(ctx context.Context, tx bun.Tx, v *authz.Viewer, imp *Import, run *Run, message string, d audit.Details) error {
 	now := s.now()
 	run.Status, run.Message, run.FinishedAt = StatusCanceled, message, &now
 	if err := setRunFinished(ctx, tx, run.ID, run.Status, run.Message, now); err != nil {

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/page"
-	"github.com/rollcall/rollcall/internal/users"
 )
 
 // SystemStatus is the administrator's dashboard: what needs attention now.
@@ -73,7 +73,7 @@ func (s *Service) needingAttention(ctx context.Context, imps []Import, want bool
 // ListByAttention returns a page of the imports that need attention (or,
 // with want false, that do not), by name.
 func (s *Service) ListByAttention(ctx context.Context, req page.Request, want bool) (page.Page[Import], error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
+	if _, err := authz.RequireAdmin(ctx); err != nil {
 		return page.Page[Import]{}, err
 	}
 	var c importCursor
@@ -104,7 +104,7 @@ func (s *Service) ListByAttention(ctx context.Context, req page.Request, want bo
 
 // CountByAttention counts the imports that need attention (or not).
 func (s *Service) CountByAttention(ctx context.Context, want bool) (int, error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
+	if _, err := authz.RequireAdmin(ctx); err != nil {
 		return 0, err
 	}
 	all, err := s.allImports(ctx)
@@ -117,7 +117,7 @@ func (s *Service) CountByAttention(ctx context.Context, want bool) (int, error) 
 
 // SystemStatus gathers the dashboard.
 func (s *Service) SystemStatus(ctx context.Context) (*SystemStatus, error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
+	if _, err := authz.RequireAdmin(ctx); err != nil {
 		return nil, err
 	}
 	now := s.now()

@@ -5,8 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/notify"
-	"github.com/rollcall/rollcall/internal/users"
 )
 
 // RunChannel is the PostgreSQL notification channel that announces run
@@ -32,7 +32,7 @@ func (s RunStatus) ended() bool {
 // WatchRun sends the run now and again on each change (progress about once
 // a second while it runs, wherever it runs) until it ends or ctx is done.
 func (s *Service) WatchRun(ctx context.Context, id int64) (<-chan *Run, error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
+	if _, err := authz.RequireAdmin(ctx); err != nil {
 		return nil, err
 	}
 	run, err := GetRun(ctx, s.db, id)

@@ -7,9 +7,9 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/page"
 	"github.com/rollcall/rollcall/internal/recipients"
-	"github.com/rollcall/rollcall/internal/users"
 )
 
 // Every read of a list's people goes through the recipients package with
@@ -85,7 +85,7 @@ type Preview struct {
 // Preview counts and returns the first page of what f selects for the
 // viewer, without saving anything.
 func (s *Service) Preview(ctx context.Context, f *recipients.Filter, o recipients.Order, parts recipients.Parts, first *int) (*Preview, error) {
-	if _, err := users.RequireViewer(ctx); err != nil {
+	if _, err := authz.RequireViewer(ctx); err != nil {
 		return nil, err
 	}
 	if err := recipients.ValidateFilter("filter", f); err != nil {
@@ -165,8 +165,8 @@ func (s *Service) CountExclusions(ctx context.Context, l *List) (int, error) {
 
 // CanEdit reports whether the viewer may change l.
 func (s *Service) CanEdit(ctx context.Context, l *List) bool {
-	v := users.ViewerFrom(ctx)
-	return v != nil && (v.IsAdmin() || v.User.ID == l.OwnerID)
+	v := authz.ViewerFrom(ctx)
+	return v != nil && (v.IsAdmin() || v.UserID == l.OwnerID)
 }
 
 // Impact is how removing some recipients would change a list.

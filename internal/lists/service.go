@@ -12,6 +12,7 @@ import (
 
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/audit"
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/page"
 	"github.com/rollcall/rollcall/internal/recipients"
@@ -54,11 +55,11 @@ const (
 	accessWrite        // the owner, or an administrator
 )
 
-func (s *Service) accessTo(ctx context.Context, idb bun.IDB, v *users.Viewer, l *List) (access, error) {
-	if v.IsAdmin() || l.OwnerID == v.User.ID {
+func (s *Service) accessTo(ctx context.Context, idb bun.IDB, v *authz.Viewer, l *List) (access, error) {
+	if v.IsAdmin() || l.OwnerID == v.UserID {
 		return accessWrite, nil
 	}
-	shared, err := idb.NewSelect().Table("list_shares").Where("list_id = ? AND user_id = ?", l.ID, v.User.ID).Exists(ctx)
+	shared, err := idb.NewSelect().Table("list_shares").Where("list_id = ? AND user_id = ?", l.ID, v.UserID).Exists(ctx)
 	if err != nil {
 		return accessNone, fmt.Errorf("list access: %w", err)
 	}
@@ -70,8 +71,8 @@ func (s *Service) accessTo(ctx context.Context, idb bun.IDB, v *users.Viewer, l 
 
 // load returns list id if the viewer has at least `need` access to it. A
 // list the viewer cannot see is NOT_FOUND.
-func (s *Service) load(ctx context.Context, idb bun.IDB, id int64, need access) (*users.Viewer, *List, error) {
-	v, err := users.RequireViewer(ctx)
+func (s *Service) load(ctx context.Context, idb bun.IDB, id int64, need access) (*authz.Viewer, *List, error) {
+	v, err := authz.RequireViewer(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -124,17 +125,17 @@ func Cursor(l List) string {
 	return page.EncodeCursor(listCursor{Name: strings.ToLower(l.Name), ID: l.ID})
 }
 
-func (s *Service) visible(ctx context.Context, v *users.Viewer, q *bun.SelectQuery) *bun.SelectQuery {
+func (s *Service) visible(ctx context.Context, v *authz.Viewer, q *bun.SelectQuery) *bun.SelectQuery {
 	if v.IsAdmin() {
 		return q
 	}
-	return q.Where("(l.owner_id = ? OR EXISTS (SELECT 1 FROM list_shares AS sh WHERE sh.list_id = l.id AND sh.user_id = ?))", v.User.ID, v.User.ID)
+	return q.Where("(l.owner_id = ? OR EXISTS (SELECT 1 FROM list_shares AS sh WHERE sh.list_id = l.id AND sh.user_id = ?))", v.UserID, v.UserID)
 }
 
 // List returns a page of the viewer's lists and those shared with them (all
 // lists for an admin), by name.
 func (s *Service) List(ctx context.Context, req page.Request) (page.Page[List], error) {
-	v, err := users.RequireViewer(ctx)
+	v, err := authz.RequireViewer(ctx)
 	if err != nil {
 		return page.Page[List]{}, err
 	}
@@ -155,7 +156,7 @@ func (s *Service) List(ctx context.Context, req page.Request) (page.Page[List], 
 
 // Count counts the lists List would show.
 func (s *Service) Count(ctx context.Context) (int, error) {
-	v, err := users.RequireViewer(ctx)
+	v, err := authz.RequireViewer(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -165,11 +166,11 @@ func (s *Service) Count(ctx context.Context) (int, error) {
 
 // Create makes a list owned by the viewer.
 func (s *Service) Create(ctx context.Context, in CreateListInput) (*List, error) {
-	v, err := users.RequireViewer(ctx)
+	v, err := authz.RequireViewer(ctx)
 	if err != nil {
 		return nil, err
 	}
-	l := &List{OwnerID: v.User.ID, CreatedAt: s.now(), UpdatedAt: s.now()}
+	l := &List{OwnerID: v.UserID, CreatedAt: s.now(), UpdatedAt: s.now()}
 	if l.Name, err = normalizeName("input.name", in.Name); err != nil {
 		return nil, err
 	}
@@ -310,7 +311,7 @@ func (s *Service) Share(ctx context.Context, id int64, userIDs []int64) (*List, 
 		}
 		for _, u := range ids {
 			if _, err := tx.NewRaw(`INSERT INTO list_shares (list_id, user_id, shared_by, shared_at) VALUES (?, ?, ?, ?)
-				ON CONFLICT DO NOTHING`, l.ID, u, v.User.ID, s.now()).Exec(ctx); err != nil {
+				ON CONFLICT DO NOTHING`, l.ID, u, v.UserID, s.now()).Exec(ctx); err != nil {
 				return fmt.Errorf("share list: %w", err)
 			}
 		}
@@ -347,7 +348,7 @@ func (s *Service) requireVisible(ctx context.Context, tx bun.Tx, field string, i
 }
 
 // add adds recipients by hand (and lifts their skips).
-func (s *Service) add(ctx context.Context, tx bun.Tx, v *users.Viewer, l *List, field string, ids []int64) error {
+func (s *Service) add(ctx context.Context, tx bun.Tx, v *authz.Viewer, l *List, field string, ids []int64) error {
 	if len(ids) > maxHandPicked {
 		return apperr.Invalid(field, "at most %d recipients at a time", maxHandPicked)
 	}
@@ -358,7 +359,7 @@ func (s *Service) add(ctx context.Context, tx bun.Tx, v *users.Viewer, l *List, 
 		return fmt.Errorf("lift skips: %w", err)
 	}
 	_, err := tx.NewRaw(`INSERT INTO list_additions (list_id, recipient_id, added_by, added_at)
-		SELECT ?, unnest(?::bigint[]), ?, ? ON CONFLICT DO NOTHING`, l.ID, pgdialect.Array(ids), v.User.ID, s.now()).Exec(ctx)
+		SELECT ?, unnest(?::bigint[]), ?, ? ON CONFLICT DO NOTHING`, l.ID, pgdialect.Array(ids), v.UserID, s.now()).Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("add members: %w", err)
 	}
@@ -422,7 +423,7 @@ func (s *Service) RemoveMembers(ctx context.Context, id int64, recipientIDs []in
 			}
 		}
 		res, err := tx.NewRaw(`INSERT INTO list_exclusions (list_id, recipient_id, excluded_by, excluded_at)
-			SELECT ?, unnest(?::bigint[]), ?, ? ON CONFLICT DO NOTHING`, l.ID, pgdialect.Array(skip), v.User.ID, s.now()).Exec(ctx)
+			SELECT ?, unnest(?::bigint[]), ?, ? ON CONFLICT DO NOTHING`, l.ID, pgdialect.Array(skip), v.UserID, s.now()).Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("skip members: %w", err)
 		}
@@ -435,6 +436,6 @@ func (s *Service) RemoveMembers(ctx context.Context, id int64, recipientIDs []in
 }
 
 // record writes the audit entry of an action on l, in its transaction.
-func (s *Service) record(ctx context.Context, tx bun.Tx, v *users.Viewer, action audit.Action, l *List, d audit.Details) error {
-	return audit.Record(ctx, tx, s.now(), v.Actor(), action, audit.Target{Type: audit.TargetList, ID: l.ID, Name: l.Name}, d)
+func (s *Service) record(ctx context.Context, tx bun.Tx, v *authz.Viewer, action audit.Action, l *List, d audit.Details) error {
+	return audit.Record(ctx, tx, s.now(), audit.ActorOf(v), action, audit.Target{Type: audit.TargetList, ID: l.ID, Name: l.Name}, d)
 }

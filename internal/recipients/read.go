@@ -13,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/page"
-	"github.com/rollcall/rollcall/internal/users"
 )
 
 // The reads below take a condition (Cond) and add the viewer's scope to it:
@@ -98,7 +98,7 @@ func (s *Service) CountEach(ctx context.Context, cs []Cond) ([]int, error) {
 // selects, in one statement on q (a transaction, so that the counts and
 // what the caller does next see the same rows).
 func AdminCountEach(ctx context.Context, q querier, cs []Cond, split Cond) (all, also []int, err error) {
-	if _, err := users.RequireAdmin(ctx); err != nil {
+	if _, err := authz.RequireAdmin(ctx); err != nil {
 		return nil, nil, err
 	}
 	p := &Params{}

@@ -11,10 +11,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/fold"
 	"github.com/rollcall/rollcall/internal/page"
-	"github.com/rollcall/rollcall/internal/users"
 )
 
 // Order is the order of a page of recipients.
@@ -78,8 +78,9 @@ func (o Order) cursor(r *Recipient) string {
 // Cursor returns r's cursor in order o.
 func (o Order) Cursor(r Recipient) string { return o.cursor(&r) }
 
-// Scope is the part of a query every path adds: the viewer's restriction
-// (and that removed recipients are out, unless asked for by an admin).
+// Scope is the viewer's authz.Scope with its restriction decoded: what
+// every read adds (and that removed recipients are out, unless an
+// administrator asks for them).
 type Scope struct {
 	// Restriction, when set, limits what the viewer sees.
 	Restriction *Filter
@@ -88,18 +89,16 @@ type Scope struct {
 }
 
 // scopeOf returns what viewer v may see.
-func scopeOf(v *users.Viewer) (*Scope, error) {
+func scopeOf(v *authz.Viewer) (*Scope, error) {
 	if v == nil {
-		return nil, apperr.Unauthenticated("authentication required")
+		return nil, apperr.Unauthenticated("authentication required: send Authorization: Bearer <token>")
 	}
-	if v.IsAdmin() {
-		return &Scope{Admin: true}, nil
-	}
-	s := &Scope{}
-	if len(v.User.Restriction) > 0 {
-		f, err := DecodeFilter(v.User.Restriction)
+	as := v.Scope()
+	s := &Scope{Admin: as.Admin}
+	if len(as.Restriction) > 0 {
+		f, err := DecodeFilter(as.Restriction)
 		if err != nil {
-			return nil, fmt.Errorf("restriction of user %d: %w", v.User.ID, err)
+			return nil, fmt.Errorf("restriction of user %d: %w", v.UserID, err)
 		}
 		s.Restriction = f
 	}

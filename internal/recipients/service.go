@@ -8,9 +8,9 @@ import (
 	"strings"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/page"
-	"github.com/rollcall/rollcall/internal/users"
 )
 
 // Service reads recipients within each viewer's restriction.
@@ -23,7 +23,7 @@ func NewService(d *db.DB) *Service { return &Service{db: d} }
 
 // scope returns what the request's viewer may see.
 func (s *Service) scope(ctx context.Context) (*Scope, error) {
-	return scopeOf(users.ViewerFrom(ctx))
+	return scopeOf(authz.ViewerFrom(ctx))
 }
 
 // Get returns a recipient the viewer may see. One outside the viewer's

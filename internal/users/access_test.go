@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/notify"
 	"github.com/rollcall/rollcall/internal/testkit/testdb"
 	"github.com/rollcall/rollcall/internal/users"
@@ -33,7 +34,7 @@ func TestAccessChanges(t *testing.T) {
 	require.NoError(t, err)
 	admin, err := svc.Authenticate(ctx, adminToken)
 	require.NoError(t, err)
-	asAdmin := users.WithViewer(ctx, admin)
+	asAdmin := authz.WithViewer(ctx, admin)
 	// A second administrator, so that the first may demote and disable it.
 	u, err := svc.Create(asAdmin, users.CreateUserInput{Email: "watched@district.test", Name: "Watched", Role: users.RoleSystemAdmin})
 	require.NoError(t, err)
@@ -60,35 +61,35 @@ func TestAccessChanges(t *testing.T) {
 	for _, step := range []struct {
 		name   string
 		change func() error
-		check  func(*users.Viewer, error)
+		check  func(*authz.Viewer, error)
 	}{
 		{"Demote", func() error {
 			role := users.RoleUser
 			_, err := svc.Update(asAdmin, u.ID, users.UpdateUserInput{Role: &role})
 			return err
-		}, func(v *users.Viewer, err error) {
+		}, func(v *authz.Viewer, err error) {
 			require.NoError(t, err)
-			require.Equal(t, users.RoleUser, v.User.Role)
+			require.Equal(t, string(users.RoleUser), v.Role)
 			require.False(t, v.IsAdmin())
 		}},
 		{"Restrict", func() error {
 			_, err := svc.SetRestriction(asAdmin, u.ID, restriction)
 			return err
-		}, func(v *users.Viewer, err error) {
+		}, func(v *authz.Viewer, err error) {
 			require.NoError(t, err)
-			require.JSONEq(t, string(restriction), string(v.User.Restriction))
+			require.JSONEq(t, string(restriction), string(v.Restriction))
 		}},
 		{"Unrestrict", func() error {
 			_, err := svc.SetRestriction(asAdmin, u.ID, nil)
 			return err
-		}, func(v *users.Viewer, err error) {
+		}, func(v *authz.Viewer, err error) {
 			require.NoError(t, err)
-			require.Empty(t, v.User.Restriction)
+			require.Empty(t, v.Restriction)
 		}},
 		{"PromoteByCommandLine", func() error {
 			_, err := svc.EnsureAdmin(ctx, u.Email, "")
 			return err
-		}, func(v *users.Viewer, err error) {
+		}, func(v *authz.Viewer, err error) {
 			require.NoError(t, err)
 			require.True(t, v.IsAdmin())
 		}},
@@ -96,7 +97,7 @@ func TestAccessChanges(t *testing.T) {
 			disabled := true
 			_, err := svc.Update(asAdmin, u.ID, users.UpdateUserInput{Disabled: &disabled})
 			return err
-		}, func(_ *users.Viewer, err error) {
+		}, func(_ *authz.Viewer, err error) {
 			require.ErrorIs(t, err, apperr.ErrUnauthenticated)
 			require.ErrorContains(t, err, "disabled")
 		}},
@@ -104,36 +105,36 @@ func TestAccessChanges(t *testing.T) {
 			enabled := false
 			_, err := svc.Update(asAdmin, u.ID, users.UpdateUserInput{Disabled: &enabled})
 			return err
-		}, func(v *users.Viewer, err error) {
+		}, func(v *authz.Viewer, err error) {
 			require.NoError(t, err)
-			require.Equal(t, u.ID, v.User.ID)
+			require.Equal(t, u.ID, v.UserID)
 		}},
 		// Any writer, not only this service: a USER import run restricts
 		// and disables accounts with statements of its own.
 		{"RestrictedByAnotherWriter", func() error {
 			_, err := d.ExecContext(ctx, `UPDATE users SET restriction = '{"version":1,"filter":{"all":true}}' WHERE id = ?`, u.ID)
 			return err
-		}, func(v *users.Viewer, err error) {
+		}, func(v *authz.Viewer, err error) {
 			require.NoError(t, err)
-			require.NotEmpty(t, v.User.Restriction)
+			require.NotEmpty(t, v.Restriction)
 		}},
 		{"DisabledByAnotherWriter", func() error {
 			_, err := d.ExecContext(ctx, `UPDATE users SET disabled = true WHERE id = ?`, u.ID)
 			return err
-		}, func(_ *users.Viewer, err error) {
+		}, func(_ *authz.Viewer, err error) {
 			require.ErrorIs(t, err, apperr.ErrUnauthenticated)
 		}},
 		{"EnableAgain", func() error {
 			enabled := false
 			_, err := svc.Update(asAdmin, u.ID, users.UpdateUserInput{Disabled: &enabled})
 			return err
-		}, func(v *users.Viewer, err error) {
+		}, func(v *authz.Viewer, err error) {
 			require.NoError(t, err)
 		}},
 		{"RevokeToken", func() error {
 			_, err := svc.RevokeToken(asAdmin, v.TokenID)
 			return err
-		}, func(_ *users.Viewer, err error) {
+		}, func(_ *authz.Viewer, err error) {
 			require.ErrorIs(t, err, apperr.ErrUnauthenticated)
 			require.ErrorContains(t, err, "revoked")
 		}},
@@ -160,7 +161,7 @@ func TestRecheckExpiry(t *testing.T) {
 	require.False(t, left, "a token without expiry")
 
 	expiresAt := now.Add(time.Hour)
-	tok, err := svc.CreateToken(users.WithViewer(ctx, admin), nil, "short", &expiresAt)
+	tok, err := svc.CreateToken(authz.WithViewer(ctx, admin), nil, "short", &expiresAt)
 	require.NoError(t, err)
 	v, err := svc.Authenticate(ctx, tok.Token)
 	require.NoError(t, err)

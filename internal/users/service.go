@@ -11,6 +11,7 @@ import (
 
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/audit"
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/notify"
 	"github.com/rollcall/rollcall/internal/page"
@@ -33,7 +34,7 @@ func NewService(d *db.DB, now func() time.Time) *Service {
 
 // Authenticate resolves a bearer token to a Viewer. Revoked or expired
 // tokens, and tokens of disabled users, fail at once: nothing is cached.
-func (s *Service) Authenticate(ctx context.Context, clear string) (*Viewer, error) {
+func (s *Service) Authenticate(ctx context.Context, clear string) (*authz.Viewer, error) {
 	if !looksLikeToken(clear) {
 		return nil, apperr.Unauthenticated("invalid token")
 	}
@@ -49,7 +50,7 @@ func (s *Service) Authenticate(ctx context.Context, clear string) (*Viewer, erro
 // viewer as of now (with the user's current role and restriction), or the
 // error Authenticate would give for the same token now. It is not a way in:
 // v comes from Authenticate.
-func (s *Service) Recheck(ctx context.Context, v *Viewer) (*Viewer, error) {
+func (s *Service) Recheck(ctx context.Context, v *authz.Viewer) (*authz.Viewer, error) {
 	tok, user, err := GetTokenWithUser(ctx, s.db, v.TokenID)
 	if err != nil {
 		return nil, err
@@ -58,7 +59,7 @@ func (s *Service) Recheck(ctx context.Context, v *Viewer) (*Viewer, error) {
 }
 
 // admit applies the rules of authentication to a token and its user.
-func (s *Service) admit(ctx context.Context, tok *APIToken, user *User) (*Viewer, error) {
+func (s *Service) admit(ctx context.Context, tok *APIToken, user *User) (*authz.Viewer, error) {
 	now := s.now()
 	switch {
 	case tok.RevokedAt != nil:
@@ -73,12 +74,12 @@ func (s *Service) admit(ctx context.Context, tok *APIToken, user *User) (*Viewer
 			return nil, err
 		}
 	}
-	return &Viewer{User: *user, TokenID: tok.ID, TokenExpiresAt: tok.ExpiresAt}, nil
+	return viewerOf(user, tok), nil
 }
 
 // ExpiresIn returns how long v's token remains valid by the service's clock,
 // and false if it does not expire.
-func (s *Service) ExpiresIn(v *Viewer) (time.Duration, bool) {
+func (s *Service) ExpiresIn(v *authz.Viewer) (time.Duration, bool) {
 	if v.TokenExpiresAt == nil {
 		return 0, false
 	}
@@ -87,12 +88,8 @@ func (s *Service) ExpiresIn(v *Viewer) (time.Duration, bool) {
 
 // Get returns a user: any user for an admin, only themselves otherwise.
 func (s *Service) Get(ctx context.Context, id int64) (*User, error) {
-	v, err := RequireViewer(ctx)
-	if err != nil {
+	if _, err := authz.RequireSelfOrAdmin(ctx, id, "see the accounts"); err != nil {
 		return nil, err
-	}
-	if !v.IsAdmin() && v.User.ID != id {
-		return nil, apperr.Forbidden("only system administrators can see other users")
 	}
 	return GetUser(ctx, s.db, id)
 }
@@ -101,7 +98,7 @@ func (s *Service) Get(ctx context.Context, id int64) (*User, error) {
 // list's owner, the people it is shared with) by id, name and address
 // only; themselves and, for administrators, everyone in full.
 func (s *Service) GetMany(ctx context.Context, ids []int64) ([]User, error) {
-	v, err := RequireViewer(ctx)
+	v, err := authz.RequireViewer(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +107,7 @@ func (s *Service) GetMany(ctx context.Context, ids []int64) ([]User, error) {
 		return out, err
 	}
 	for i, u := range out {
-		if u.ID != v.User.ID {
+		if u.ID != v.UserID {
 			out[i] = User{ID: u.ID, Name: u.Name, Email: u.Email}
 		}
 	}
@@ -119,7 +116,7 @@ func (s *Service) GetMany(ctx context.Context, ids []int64) ([]User, error) {
 
 // List returns a page of users (admins only).
 func (s *Service) List(ctx context.Context, req page.Request, search string) (page.Page[User], error) {
-	if _, err := RequireAdmin(ctx); err != nil {
+	if _, err := authz.RequireAdmin(ctx); err != nil {
 		return page.Page[User]{}, err
 	}
 	return ListUsers(ctx, s.db, req, strings.TrimSpace(search))
@@ -127,7 +124,7 @@ func (s *Service) List(ctx context.Context, req page.Request, search string) (pa
 
 // Count counts users (admins only).
 func (s *Service) Count(ctx context.Context, search string) (int, error) {
-	if _, err := RequireAdmin(ctx); err != nil {
+	if _, err := authz.RequireAdmin(ctx); err != nil {
 		return 0, err
 	}
 	return CountUsers(ctx, s.db, strings.TrimSpace(search))
@@ -135,7 +132,7 @@ func (s *Service) Count(ctx context.Context, search string) (int, error) {
 
 // Create adds a user (admins only).
 func (s *Service) Create(ctx context.Context, in CreateUserInput) (*User, error) {
-	v, err := RequireAdmin(ctx)
+	v, err := authz.RequireAdmin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +156,7 @@ func (s *Service) Create(ctx context.Context, in CreateUserInput) (*User, error)
 		if err := InsertUser(ctx, tx, u); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, s.now(), v.Actor(), audit.UserCreated, u.auditTarget(),
+		return audit.Record(ctx, tx, s.now(), audit.ActorOf(v), audit.UserCreated, u.auditTarget(),
 			audit.Details{"email": u.Email, "name": u.Name, "role": u.Role})
 	})
 	if err != nil {
@@ -172,7 +169,7 @@ func (s *Service) Create(ctx context.Context, in CreateUserInput) (*User, error)
 // enabled system administrator cannot be disabled or demoted: that would lock
 // everyone out of administration.
 func (s *Service) Update(ctx context.Context, id int64, in UpdateUserInput) (*User, error) {
-	v, err := RequireAdmin(ctx)
+	v, err := authz.RequireAdmin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +215,7 @@ func (s *Service) Update(ctx context.Context, id int64, in UpdateUserInput) (*Us
 
 // auditUpdate records a change of a user's name, role or disabled flag:
 // disabling and enabling are actions of their own.
-func (s *Service) auditUpdate(ctx context.Context, tx bun.Tx, v *Viewer, before, after *User) error {
+func (s *Service) auditUpdate(ctx context.Context, tx bun.Tx, v *authz.Viewer, before, after *User) error {
 	d := audit.Details{}
 	d.Change("name", before.Name, after.Name)
 	d.Change("role", before.Role, after.Role)
@@ -232,7 +229,7 @@ func (s *Service) auditUpdate(ctx context.Context, tx bun.Tx, v *Viewer, before,
 	if len(d) == 0 {
 		return nil
 	}
-	return audit.Record(ctx, tx, s.now(), v.Actor(), action, after.auditTarget(), d)
+	return audit.Record(ctx, tx, s.now(), audit.ActorOf(v), action, after.auditTarget(), d)
 }
 
 // CreateTokenResult carries the clear token, shown only this once.
@@ -244,15 +241,15 @@ type CreateTokenResult struct {
 // CreateToken makes a token for userID (nil: the viewer). Users may create
 // tokens for themselves; admins for anyone.
 func (s *Service) CreateToken(ctx context.Context, userID *int64, name string, expiresAt *time.Time) (*CreateTokenResult, error) {
-	v, err := RequireViewer(ctx)
+	v, err := authz.RequireViewer(ctx)
 	if err != nil {
 		return nil, err
 	}
-	target := v.User.ID
+	target := v.UserID
 	if userID != nil {
 		target = *userID
 	}
-	if target != v.User.ID && !v.IsAdmin() {
+	if target != v.UserID && !v.IsAdmin() {
 		return nil, apperr.Forbidden("only system administrators can create tokens for other users")
 	}
 	name, err = normalizeName("name", name)
@@ -275,7 +272,7 @@ func (s *Service) CreateToken(ctx context.Context, userID *int64, name string, e
 			return err
 		}
 		// The token itself is never logged; its name and owner are.
-		return audit.Record(ctx, tx, s.now(), v.Actor(), audit.TokenCreated, res.APIToken.auditTarget(),
+		return audit.Record(ctx, tx, s.now(), audit.ActorOf(v), audit.TokenCreated, res.APIToken.auditTarget(),
 			audit.Details{"user": u.Email, "userId": u.ID, "expiresAt": expiresAt})
 	})
 	if err != nil {
@@ -295,7 +292,7 @@ func (s *Service) insertToken(ctx context.Context, idb bun.IDB, userID int64, na
 
 // RevokeToken revokes a token: the viewer's own, or any as an admin.
 func (s *Service) RevokeToken(ctx context.Context, id int64) (*APIToken, error) {
-	v, err := RequireViewer(ctx)
+	v, err := authz.RequireViewer(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +300,7 @@ func (s *Service) RevokeToken(ctx context.Context, id int64) (*APIToken, error) 
 	if err != nil {
 		return nil, err
 	}
-	if t.UserID != v.User.ID && !v.IsAdmin() {
+	if t.UserID != v.UserID && !v.IsAdmin() {
 		// Other people's tokens are not visible to users at all.
 		return nil, apperr.NotFound("API token", id)
 	}
@@ -311,7 +308,7 @@ func (s *Service) RevokeToken(ctx context.Context, id int64) (*APIToken, error) 
 		if err := RevokeTokenRow(ctx, tx, t, s.now()); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, s.now(), v.Actor(), audit.TokenRevoked, t.auditTarget(), audit.Details{"userId": t.UserID})
+		return audit.Record(ctx, tx, s.now(), audit.ActorOf(v), audit.TokenRevoked, t.auditTarget(), audit.Details{"userId": t.UserID})
 	})
 	if err != nil {
 		return nil, err
@@ -321,11 +318,11 @@ func (s *Service) RevokeToken(ctx context.Context, id int64) (*APIToken, error) 
 
 // Tokens lists a user's tokens: the viewer's own, or anyone's as an admin.
 func (s *Service) Tokens(ctx context.Context, userID int64) ([]APIToken, error) {
-	v, err := RequireViewer(ctx)
+	v, err := authz.RequireViewer(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if userID != v.User.ID && !v.IsAdmin() {
+	if userID != v.UserID && !v.IsAdmin() {
 		return nil, apperr.Forbidden("only system administrators can see other users' tokens")
 	}
 	return ListTokens(ctx, s.db, userID)
@@ -408,7 +405,7 @@ func (s *Service) upsertAdmin(ctx context.Context, idb bun.IDB, email, name stri
 // administrators see everything whatever is set; the restriction applies if
 // they become users.
 func (s *Service) SetRestriction(ctx context.Context, userID int64, restriction json.RawMessage) (*User, error) {
-	v, err := RequireAdmin(ctx)
+	v, err := authz.RequireAdmin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -426,7 +423,7 @@ func (s *Service) SetRestriction(ctx context.Context, userID int64, restriction 
 		if restriction == nil {
 			action = audit.UserUnrestricted
 		}
-		return audit.Record(ctx, tx, s.now(), v.Actor(), action, u.auditTarget(),
+		return audit.Record(ctx, tx, s.now(), audit.ActorOf(v), action, u.auditTarget(),
 			audit.Details{"restriction": map[string]any{"old": old, "new": restriction}})
 	})
 	if err != nil {
@@ -438,7 +435,7 @@ func (s *Service) SetRestriction(ctx context.Context, userID int64, restriction 
 // Find returns enabled users whose name or email contains search, for any
 // user (to share lists with).
 func (s *Service) Find(ctx context.Context, search string, first int) ([]User, error) {
-	if _, err := RequireViewer(ctx); err != nil {
+	if _, err := authz.RequireViewer(ctx); err != nil {
 		return nil, err
 	}
 	search = strings.TrimSpace(search)

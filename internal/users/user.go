@@ -14,6 +14,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/authz"
 )
 
 // Role is what a user may do: system administrators manage imports, users
@@ -21,7 +22,7 @@ import (
 type Role string
 
 const (
-	RoleSystemAdmin Role = "SYSTEM_ADMIN"
+	RoleSystemAdmin Role = authz.RoleSystemAdmin
 	RoleUser        Role = "USER"
 )
 
