@@ -228,6 +228,12 @@ func (o *ops) text(op, v string) bool {
 		o.fail(op, "the value is longer than %d characters", MaxFilterText)
 		return false
 	}
+	// PostgreSQL text cannot hold U+0000 (JSON and GraphQL strings can):
+	// the query would fail with an internal error.
+	if strings.IndexByte(v, 0) >= 0 {
+		o.fail(op, "the value contains the character U+0000, which text cannot hold")
+		return false
+	}
 	return true
 }
 
@@ -424,16 +430,16 @@ func (c *compiler) grade(field string, f *GradeFilter) (string, error) {
 		}
 		return strings.Join(alt, " OR ")
 	}
-	if f.Eq != nil {
+	if f.Eq != nil && o.text("eq", *f.Eq) {
 		o.add("eq", "("+match([]string{*f.Eq})+")")
 	}
-	if f.Neq != nil {
+	if f.Neq != nil && o.text("neq", *f.Neq) {
 		o.add("neq", "("+match([]string{*f.Neq})+") IS NOT TRUE")
 	}
-	if f.In != nil && o.list("in", len(f.In)) {
+	if f.In != nil && o.list("in", len(f.In)) && o.texts("in", f.In) {
 		o.add("in", "("+match(f.In)+")")
 	}
-	if f.Nin != nil && o.list("nin", len(f.Nin)) {
+	if f.Nin != nil && o.list("nin", len(f.Nin)) && o.texts("nin", f.Nin) {
 		o.add("nin", "("+match(f.Nin)+") IS NOT TRUE")
 	}
 	for _, cmp := range []struct {
