@@ -519,8 +519,8 @@ type randChooser struct{ r *rand.Rand }
 func (c randChooser) intn(n int) int { return c.r.IntN(n) }
 
 // byteChooser reads choices from bytes, and chooses 0 once they run out:
-// the generator's first option is always the smallest, so every input
-// decodes to a finite filter.
+// the generator's 0 is always the smallest valid option (a field, not a
+// group; nothing invalid), so every input decodes to a finite filter.
 type byteChooser struct {
 	data []byte
 	pos  int
@@ -559,13 +559,14 @@ type filterGen struct {
 // parts, and a restriction with a filter two.
 const diffInvalidOneIn = 150
 
-// invalid reports whether to make this part invalid.
+// invalid reports whether to make this part invalid (never when a
+// byteChooser has run out).
 func (g *filterGen) invalid() bool {
 	n := g.oneIn
 	if n == 0 {
 		n = diffInvalidOneIn
 	}
-	return g.c.intn(n) == 0
+	return g.c.intn(n) == n-1
 }
 
 // shape picks the next filter's size: mostly small, sometimes deep.
@@ -575,7 +576,7 @@ func (g *filterGen) shape() {
 }
 
 func (g *filterGen) pick(vs []string) string { return vs[g.c.intn(len(vs))] }
-func (g *filterGen) chance(tenths int) bool  { return g.c.intn(10) < tenths }
+func (g *filterGen) chance(tenths int) bool  { return g.c.intn(10) >= 10-tenths } // never on 0
 func (g *filterGen) str(v string) *string    { return &v }
 
 // filter returns a filter depth levels below the top.
