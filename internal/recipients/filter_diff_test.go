@@ -686,8 +686,17 @@ func (g *filterGen) values(one func() string) []string {
 // oddities are values that are nowhere in the data but test the edges.
 var oddities = []string{"", " ", "%", "_", "\\", "%%", "a%", "_a", "\\%", "É", "é", "e\u0301", "\u0301", "ß", "SS", "İ", "i\u0307", "Σ", "ς", "'", "\"", "5"}
 
-// arbitrary is a short string from an alphabet of troublesome characters.
+// arbitrary is a short string from an alphabet of troublesome characters,
+// or (one time in four) of any bytes, made valid UTF-8 as JSON would make
+// them.
 func (g *filterGen) arbitrary() string {
+	if g.c.intn(4) == 3 {
+		b := make([]byte, g.c.intn(9))
+		for i := range b {
+			b[i] = byte(g.c.intn(256))
+		}
+		return strings.ToValidUTF8(string(b), "\uFFFD")
+	}
 	alphabet := []string{"a", "A", "e", "é", "É", "e\u0301", "\u0301", "ß", "İ", "i", "%", "_", "\\", " ", "'", "0", "5", "@", ".", "+", "ς", "Σ", "l", "o", "N"}
 	var b strings.Builder
 	for range g.c.intn(7) {
