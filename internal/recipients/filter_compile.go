@@ -282,23 +282,50 @@ func (c *compiler) column(field string, f *StringFilter, col, key string) (strin
 	if key != "" {
 		expr, norm, norms = key, fold.Key, foldAll
 	}
+	// Empty text counts as null, so no value equals "" (eq "" matches
+	// nobody, neq "" everybody) and a LIKE must not match it: '' LIKE '%'
+	// is true. The checks are on the values, leaving the indexed
+	// equalities as they are.
+	nonEmpty := func(vs []string) []string {
+		out := make([]string, 0, len(vs))
+		for _, v := range vs {
+			if v != "" {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	oneOf := func(vs []string, none string) string {
+		if vs = nonEmpty(vs); len(vs) == 0 {
+			return none
+		}
+		return isOneOf(c, expr, vs)
+	}
 	if f.Eq != nil && o.text("eq", *f.Eq) {
-		o.add("eq", expr+" = "+c.arg(norm(*f.Eq)))
+		o.add("eq", oneOf([]string{norm(*f.Eq)}, "FALSE"))
 	}
 	if f.Neq != nil && o.text("neq", *f.Neq) {
-		o.add("neq", expr+" IS DISTINCT FROM "+c.arg(norm(*f.Neq)))
+		if v := norm(*f.Neq); v == "" {
+			o.add("neq", "TRUE")
+		} else {
+			o.add("neq", expr+" IS DISTINCT FROM "+c.arg(v))
+		}
 	}
 	if f.In != nil && o.list("in", len(f.In), f.In...) {
-		o.add("in", isOneOf(c, expr, norms(f.In)))
+		o.add("in", oneOf(norms(f.In), "FALSE"))
 	}
 	if f.Nin != nil && o.list("nin", len(f.Nin), f.Nin...) {
-		o.add("nin", "("+col+" IS NULL OR NOT ("+expr+" = ANY("+c.arg(norms(f.Nin))+")))")
+		if vs := nonEmpty(norms(f.Nin)); len(vs) == 0 {
+			o.add("nin", "TRUE")
+		} else {
+			o.add("nin", "("+col+" IS NULL OR NOT ("+expr+" = ANY("+c.arg(vs)+")))")
+		}
 	}
 	if f.StartsWith != nil && o.text("startsWith", *f.StartsWith) {
-		o.add("startsWith", expr+" LIKE "+c.arg(db.EscapeLike(norm(*f.StartsWith))+"%"))
+		o.add("startsWith", "("+expr+" LIKE "+c.arg(db.EscapeLike(norm(*f.StartsWith))+"%")+" AND "+expr+" <> '')")
 	}
 	if f.Contains != nil && o.text("contains", *f.Contains) {
-		o.add("contains", expr+" LIKE "+c.arg("%"+db.EscapeLike(norm(*f.Contains))+"%"))
+		o.add("contains", "("+expr+" LIKE "+c.arg("%"+db.EscapeLike(norm(*f.Contains))+"%")+" AND "+expr+" <> '')")
 	}
 	if f.IsNull != nil {
 		if *f.IsNull {
