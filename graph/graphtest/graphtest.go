@@ -37,7 +37,7 @@ type Server struct {
 	Services *app.Services
 	Metrics  *metrics.Metrics
 	Clock    *clock.Clock
-	Logs     *bytes.Buffer // everything the server logged (JSON lines)
+	Logs     *LogBuffer // everything the server logged (JSON lines)
 	Queries  *QueryCounter // every SQL statement the server ran
 	client   *http.Client
 }
@@ -62,7 +62,7 @@ func New(t testing.TB, opts *Options) *Server {
 	if opts.Configure != nil {
 		opts.Configure(&cfg)
 	}
-	logs := &lockedBuffer{}
+	logs := &LogBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m := metrics.New()
 	m.MustRegister(db.NewPoolCollector(d))
@@ -88,18 +88,27 @@ func New(t testing.TB, opts *Options) *Server {
 	services := a.Services
 	hs := httptest.NewServer(graph.NewRouter(graph.Deps{Config: cfg, Logger: logger, Metrics: m, DB: d, Services: services}))
 	t.Cleanup(hs.Close)
-	return &Server{URL: hs.URL, DB: d, Services: services, Metrics: m, Clock: clock, Logs: &logs.buf, Queries: queries, client: hs.Client()}
+	return &Server{URL: hs.URL, DB: d, Services: services, Metrics: m, Clock: clock, Logs: logs, Queries: queries, client: hs.Client()}
 }
 
-type lockedBuffer struct {
+// LogBuffer holds what the server logs; it may be read while the server
+// writes.
+type LogBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *LogBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.Write(p)
+}
+
+// String returns everything logged so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // Error is one GraphQL error.
