@@ -37,7 +37,7 @@ type Server struct {
 	Services *app.Services
 	Metrics  *metrics.Metrics
 	Clock    *clock.Clock
-	Logs     *LogBuffer // everything the server logged (JSON lines)
+	Logs     *LogBuffer    // everything the server logged (JSON lines)
 	Queries  *QueryCounter // every SQL statement the server ran
 	client   *http.Client
 }
@@ -69,6 +69,7 @@ func New(t testing.TB, opts *Options) *Server {
 	clock := &clock.Clock{}
 	ic := imports.DefaultConfig()
 	ic.MaxUploadBytes = cfg.MaxUploadBytes
+	ic.Limits = imports.LimitsFor(cfg.MaxUploadBytes, cfg.MaxDecompressed, cfg.MaxCompression, cfg.RunMemoryBytes)
 	ic.SchedulerInterval = time.Hour // tests fire schedules themselves, with their own clock
 	if opts.Imports != nil {
 		opts.Imports(&ic)

@@ -26,6 +26,9 @@ type Server struct {
 	MaxUploadBytes  int64         `name:"max-upload-bytes" env:"ROLLCALL_MAX_UPLOAD_BYTES" default:"1073741824" help:"Largest import file upload."`
 	RequestTimeout  time.Duration `name:"request-timeout" env:"ROLLCALL_REQUEST_TIMEOUT" default:"30s" help:"Time limit of one GraphQL request."`
 	UploadTimeout   time.Duration `name:"upload-timeout" env:"ROLLCALL_UPLOAD_TIMEOUT" default:"30m" help:"Time limit of one file upload."`
+	MaxDecompressed int64         `name:"max-decompressed-bytes" env:"ROLLCALL_MAX_DECOMPRESSED_BYTES" default:"0" help:"Largest size a compressed file may expand to (0: four times the upload limit)."`
+	MaxCompression  int64         `name:"max-compression-ratio" env:"ROLLCALL_MAX_COMPRESSION_RATIO" default:"100" help:"Most times a compressed file may expand, once past 64 MB (0: no limit)."`
+	RunMemoryBytes  int64         `name:"run-memory-bytes" env:"ROLLCALL_RUN_MEMORY_BYTES" default:"1073741824" help:"Memory one import run may hold for its keys (about 100 bytes each); past it the run fails."`
 	WSInitTimeout   time.Duration `name:"ws-init-timeout" env:"ROLLCALL_WS_INIT_TIMEOUT" default:"10s" help:"Time a WebSocket connection has to send connection_init (closed with 4408 after)."`
 	MaxComplexity   int           `name:"max-complexity" env:"ROLLCALL_MAX_COMPLEXITY" default:"20000" help:"Largest query complexity (each field 1; a connection, or a list with a page size, counts its contents times its page size)."`
 	MaxRows         int           `name:"max-rows" env:"ROLLCALL_MAX_ROWS" default:"10000" help:"Most rows one request may read: each page size, times the page sizes around it, summed."`
@@ -51,6 +54,8 @@ func DefaultServer() Server {
 		MaxUploadBytes:  1 << 30,
 		RequestTimeout:  30 * time.Second,
 		UploadTimeout:   30 * time.Minute,
+		MaxCompression:  100,
+		RunMemoryBytes:  1 << 30,
 		WSInitTimeout:   10 * time.Second,
 		MaxComplexity:   20000,
 		MaxRows:         10000,

@@ -45,6 +45,7 @@ var ErrFileTooLarge = errors.New("file too large")
 // bytes for reading the header.
 type chunkSource struct {
 	r      io.Reader
+	limits Limits
 	fileID int64
 	limit  int64
 	buf    []byte
@@ -61,21 +62,25 @@ type chunkSource struct {
 }
 
 // gzipLines counts the lines of a gzip-compressed upload by decompressing
-// a copy of it on the way in, so that progress has a total.
+// a copy of it on the way in, so that progress has a total. It stops at
+// the limits a run reads the file within (the run then fails, saying why):
+// the count is only an estimate for progress.
 type gzipLines struct {
 	w     *io.PipeWriter
 	lines chan int64
 }
 
-func newGzipLines() *gzipLines {
+func newGzipLines(limits Limits) *gzipLines {
 	r, w := io.Pipe()
 	g := &gzipLines{w: w, lines: make(chan int64, 1)}
 	go func() {
 		var n int64
-		if zr, err := gzip.NewReader(r); err == nil {
+		counter := &countingReader{r: r}
+		if zr, err := gzip.NewReader(counter); err == nil {
+			in := &inflated{r: zr, compressed: counter, limits: limits}
 			buf := make([]byte, 64<<10)
 			for {
-				k, err := zr.Read(buf)
+				k, err := in.Read(buf)
 				n += int64(bytes.Count(buf[:k], []byte{'\n'}))
 				if err != nil {
 					break
@@ -110,7 +115,7 @@ func (s *chunkSource) Next() bool {
 		}
 		s.sha.Write(chunk)
 		if s.seq == 0 && n >= 2 && chunk[0] == 0x1f && chunk[1] == 0x8b {
-			s.gz = newGzipLines()
+			s.gz = newGzipLines(s.limits)
 		}
 		if s.gz != nil {
 			s.gz.write(chunk)
@@ -137,11 +142,11 @@ func (s *chunkSource) Err() error             { return s.err }
 // storeFile writes a file and its metadata in tx. The file is checked to be
 // CSV-like text (not empty, not a spreadsheet or binary) and its header is
 // read and kept.
-func storeFile(ctx context.Context, tx *db.Tx, f *File, r io.Reader, limit int64) error {
+func storeFile(ctx context.Context, tx *db.Tx, f *File, r io.Reader, limit int64, limits Limits) error {
 	if _, err := tx.NewInsert().Model(f).Returning("*").Exec(ctx); err != nil {
 		return fmt.Errorf("insert file: %w", err)
 	}
-	src := &chunkSource{r: r, fileID: f.ID, limit: limit, buf: make([]byte, chunkSize), sha: sha256.New(), values: make([]any, 3)}
+	src := &chunkSource{r: r, limits: limits, fileID: f.ID, limit: limit, buf: make([]byte, chunkSize), sha: sha256.New(), values: make([]any, 3)}
 	_, err := tx.CopyFrom(ctx, "import_file_chunks", []string{"file_id", "seq", "data"}, src)
 	if src.gz != nil {
 		src.lines, src.lastNL = src.gz.count(), true
@@ -157,7 +162,7 @@ func storeFile(ctx context.Context, tx *db.Tx, f *File, r io.Reader, limit int64
 		}
 		return fmt.Errorf("store file: %w", err)
 	}
-	header, err := ReadHeader(bytes.NewReader(src.head), src.size > int64(len(src.head)))
+	header, err := ReadHeader(bytes.NewReader(src.head), src.size > int64(len(src.head)), limits)
 	if err != nil {
 		var fe *FileError
 		if errors.As(err, &fe) {

@@ -109,7 +109,7 @@ func FuzzRecordReader(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		rr, err := newRecordReader(bytes.NewReader(b), &notes{}, false)
+		rr, err := newRecordReader(bytes.NewReader(b), &notes{}, false, DefaultLimits(1<<30))
 		if err != nil {
 			return
 		}

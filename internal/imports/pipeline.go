@@ -52,6 +52,7 @@ type applySpec struct {
 	run      *Run
 	now      time.Time
 	approved bool // a held run an administrator approved: no removal guard
+	limits   Limits
 }
 
 // Counts are a run's row counts.
@@ -121,6 +122,7 @@ const (
 // cost a map lookup.
 type pipeline struct {
 	runBase
+	ctx  context.Context // the run's, for reading the file (see next)
 	tx   *db.Tx
 	plan *columnPlan
 	rr   *recordReader
@@ -154,6 +156,7 @@ func importLockKey(importID int64) int64 {
 // run executes the pipeline. It returns *errRollback for outcomes that must
 // not be committed.
 func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, error) {
+	p.ctx = ctx
 	if _, err := p.tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", importLockKey(p.spec.imp.ID)); err != nil {
 		return nil, fmt.Errorf("lock import: %w", err)
 	}
@@ -166,10 +169,11 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, e
 		return nil, fmt.Errorf("read undo watermark: %w", err)
 	}
 	p.progress.phase.Store(PhaseReading)
-	rr, err := newRecordReader(file, p.notes, false)
+	rr, err := newRecordReader(file, p.notes, false, p.spec.limits)
 	if err != nil {
 		return p.fail(err)
 	}
+	rr.watch(ctx, &p.progress.rows)
 	p.rr = rr
 	header, err := readHeader(rr)
 	if err != nil {
@@ -184,7 +188,7 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, e
 		mark = time.Now()
 	}
 	if err := p.loadExisting(ctx, p.progress.total.Load()); err != nil {
-		return nil, err
+		return p.fail(err)
 	}
 	lap("load_existing")
 	p.direct = len(p.entries) == 0
@@ -375,6 +379,10 @@ func (p *pipeline) loadExisting(ctx context.Context, expectRows int64) error {
 		// large as what the import has, plus a few percent of new keys; a
 		// first run's keys are all new. Counting the import's rows first
 		// would read them all twice.
+		// The file's line count is only a hint, and is capped: a
+		// compression bomb of blank lines counts billions of lines, and
+		// structures must grow only with the keys actually kept.
+		expectRows = min(expectRows, maxSizingHint)
 		capacity := int(expectRows + 16)
 		if p.spec.imp.LastRunID != nil {
 			capacity += int(expectRows / 50)
@@ -405,6 +413,9 @@ func (p *pipeline) loadExisting(ctx context.Context, expectRows int64) error {
 			// The index copies the key; the string only lives for the call.
 			p.index.add(unsafe.String(unsafe.SliceData(raw[1]), len(raw[1])))
 			p.entries = append(p.entries, e)
+			if err := p.checkMemory(); err != nil {
+				return err
+			}
 		}
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("load recipients: %w", err)
@@ -439,7 +450,15 @@ const copyBufferSize = 256 << 10
 // next reads records until one row is appended to the COPY buffer, the file
 // ends (copyEOF) or fails (err).
 func (p *pipeline) next() {
-	for {
+	for n := 1; ; n++ {
+		// A file of blank or rejected lines writes nothing for a long
+		// time: cancellation is checked here, not only by COPY.
+		if n%1024 == 0 {
+			if err := context.Cause(p.ctx); err != nil {
+				p.err = err
+				return
+			}
+		}
 		rec, line, err := p.rr.Read()
 		if errors.Is(err, io.EOF) {
 			p.copyEOF = true
@@ -456,8 +475,7 @@ func (p *pipeline) next() {
 			return
 		}
 		p.counts.RowsRead++
-		p.progress.rows.Store(int64(p.counts.RowsRead))
-		if p.prepare(rec, line) {
+		if p.prepare(rec, line) || p.err != nil {
 			return
 		}
 	}
@@ -526,14 +544,45 @@ func (p *pipeline) prepare(rec []string, line int) bool {
 }
 
 // lookup returns the entry number of key, adding an entry for a key new to
-// the import.
+// the import. Past the run's memory budget it sets p.err.
 func (p *pipeline) lookup(key string) int32 {
 	idx, known := p.index.find(key)
 	if !known {
 		idx = p.index.add(key)
 		p.entries = append(p.entries, entry{})
+		if err := p.checkMemory(); err != nil && p.err == nil {
+			p.err = err
+		}
 	}
 	return idx
+}
+
+// maxSizingHint caps the number of keys the key index is sized for before
+// reading (1M keys, about 80 MB): larger imports grow it as they go.
+const maxSizingHint = 1 << 20
+
+// bytesPerKey is what a key costs beside its text: its hash and number in
+// the index's map (about 40 bytes with the map's overhead), where it ends
+// in the arena, its entry, and for keys already in the database, their
+// id and hash.
+const bytesPerKey = 40 + 4 + 16 + 16
+
+// memory estimates what the run holds for its keys.
+func (p *pipeline) memory() int64 {
+	return int64(p.index.len())*bytesPerKey + int64(cap(p.index.arena))
+}
+
+// checkMemory fails the run once its keys need more than its memory budget
+// (Limits.RunMemoryBytes): a file of endless distinct keys costs a failed
+// run, not the node.
+func (p *pipeline) checkMemory() error {
+	budget := p.spec.limits.RunMemoryBytes
+	// Checked every 1024 keys: the estimate moves slowly.
+	if budget <= 0 || p.index.len()%1024 != 0 || p.memory() <= budget {
+		return nil
+	}
+	return &FileError{Message: fmt.Sprintf("the import and the file hold more than %d distinct keys, more than a run may keep in memory (about %s; the limit, ROLLCALL_RUN_MEMORY_BYTES, is %s): nothing was applied",
+		p.index.len(), formatBytes(p.memory()), formatBytes(budget))}
 }
 
 // rejectUnreadable rejects a row that could not be read whole (wrong number

@@ -2,6 +2,7 @@ package imports
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
@@ -45,6 +46,9 @@ func planColumns(header []string, m Mapping, n *notes) (*columnPlan, error) {
 	explicit := m != nil
 	warnRepeatedHeaders(header, n)
 	if !explicit {
+		if err := checkNamedOnce(header); err != nil {
+			return nil, err
+		}
 		m = AutoMapping(header)
 	}
 	p := &columnPlan{header: header, mapping: m}
@@ -81,6 +85,11 @@ func planColumns(header []string, m Mapping, n *notes) (*columnPlan, error) {
 			p.custom = append(p.custom, namedColumn{idx, name})
 			customNames[name] = true
 		default:
+			if prev := p.single[kind]; prev >= 0 && prev != idx {
+				return nil, &FileError{Line: 1, Column: header[idx], Message: fmt.Sprintf(
+					"the mapping takes %s from two columns, %d (%q) and %d (%q): map it from one",
+					kind, prev+1, header[prev], idx+1, header[idx])}
+			}
 			p.single[kind] = idx
 		}
 	}
@@ -120,6 +129,31 @@ func planColumns(header []string, m Mapping, n *notes) (*columnPlan, error) {
 }
 
 // warnRepeatedHeaders reports header names that appear more than once.
+// checkNamedOnce refuses a header that names a field twice, exactly or
+// through its synonyms ("student_id" and "studentnumber"): which column is
+// meant cannot be told, and taking either silently once rewrote every
+// first name with last names. An explicit mapping settles it.
+func checkNamedOnce(header []string) error {
+	for kind := fieldKind(0); kind < numSingleFields; kind++ {
+		var cols []int
+		for i, h := range header {
+			if slices.Contains(synonyms[kind], headerKey(h)) {
+				cols = append(cols, i)
+			}
+		}
+		if len(cols) > 1 {
+			names := make([]string, len(cols))
+			for j, i := range cols {
+				names[j] = fmt.Sprintf("%d (%q)", i+1, header[i])
+			}
+			return &FileError{Line: 1, Column: header[cols[1]], Message: fmt.Sprintf(
+				"columns %s all name %s: which one is meant cannot be told; remove the extra column, or map the columns explicitly (updateImport with a mapping)",
+				strings.Join(names, " and "), kind)}
+		}
+	}
+	return nil
+}
+
 func warnRepeatedHeaders(header []string, n *notes) {
 	firstAt := map[string]int{}
 	for i, h := range header {

@@ -40,6 +40,8 @@ type Config struct {
 	// Retention is how long a deleted import stays restorable before it is
 	// purged, and how long an applied run can be reverted.
 	Retention time.Duration
+	// Limits bound what reading a file may cost.
+	Limits Limits
 }
 
 // DefaultRetention is Config.Retention's default.
@@ -48,7 +50,7 @@ const DefaultRetention = 30 * 24 * time.Hour
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{MaxUploadBytes: 1 << 30, RunTimeout: 2 * time.Hour, StaleAfter: 45 * time.Second, MaxRunAttempts: 3,
-		SchedulerInterval: 15 * time.Second, Retention: DefaultRetention}
+		SchedulerInterval: 15 * time.Second, Retention: DefaultRetention, Limits: DefaultLimits(1 << 30)}
 }
 
 // Service holds the rules about imports, files and runs.
@@ -303,7 +305,7 @@ func (s *Service) Upload(ctx context.Context, importID int64, name string, r io.
 		now := s.now()
 		uploader := v.UserID
 		f = &File{ImportID: importID, Name: cleanFileName(name), SHA256: make([]byte, 32), Header: []string{}, UploadedBy: &uploader, UploadedAt: now}
-		if err := storeFile(ctx, tx, f, r, s.cfg.MaxUploadBytes); err != nil {
+		if err := storeFile(ctx, tx, f, r, s.cfg.MaxUploadBytes, s.cfg.Limits); err != nil {
 			return err
 		}
 		res, err := tx.NewUpdate().Model((*Import)(nil)).Set("file_date = ?", now).Set("latest_file_id = ?", f.ID).

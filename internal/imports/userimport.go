@@ -102,10 +102,11 @@ func (p *userPipeline) execute(ctx context.Context, file io.Reader) (*applyResul
 		p.timings = append(p.timings, slog.Duration(name, time.Since(mark)))
 		mark = time.Now()
 	}
-	rr, err := newRecordReader(file, p.notes, false)
+	rr, err := newRecordReader(file, p.notes, false, p.spec.limits)
 	if err != nil {
 		return p.fail(err)
 	}
+	rr.watch(ctx, &p.progress.rows)
 	header, err := readHeader(rr)
 	if err != nil {
 		return p.fail(err)
@@ -113,7 +114,7 @@ func (p *userPipeline) execute(ctx context.Context, file io.Reader) (*applyResul
 	if p.plan, err = planUserColumns(header, imp.Mapping, p.notes); err != nil {
 		return p.fail(err)
 	}
-	if err := p.read(rr); err != nil {
+	if err := p.read(ctx, rr); err != nil {
 		return p.fail(err)
 	}
 	rr.finish()
@@ -145,13 +146,29 @@ func (p *userPipeline) execute(ctx context.Context, file io.Reader) (*applyResul
 	return p.succeed(p.changes, userWords)
 }
 
+// userRowBytes is what one user row of a file costs in memory, for the
+// run's budget.
+const userRowBytes = 1024
+
 // read reads every data row, normalizing it and setting repeated emails
 // apart: an exact repeat is counted once; different values reject every
 // row with that email.
-func (p *userPipeline) read(rr *recordReader) error {
+func (p *userPipeline) read(ctx context.Context, rr *recordReader) error {
 	p.byEmail = map[string]*userRow{}
 	digest := xxhash.New()
-	for {
+	budget := p.spec.limits.RunMemoryBytes
+	for n := 1; ; n++ {
+		if n%1024 == 0 {
+			if err := context.Cause(ctx); err != nil {
+				return err
+			}
+			// A user row is held whole (its values, for comparing with
+			// the account): about a kilobyte with the map's overhead.
+			if budget > 0 && int64(len(p.byEmail))*userRowBytes > budget {
+				return &FileError{Message: fmt.Sprintf("the file has more than %d distinct users, more than a run may keep in memory (the limit, ROLLCALL_RUN_MEMORY_BYTES, is %s): nothing was applied",
+					len(p.byEmail), formatBytes(budget))}
+			}
+		}
 		rec, line, err := rr.Read()
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -166,7 +183,6 @@ func (p *userPipeline) read(rr *recordReader) error {
 			return err
 		}
 		p.counts.RowsRead++
-		p.progress.rows.Store(int64(p.counts.RowsRead))
 		if allBlank(rec) {
 			p.blank++
 			p.counts.RowsRead--

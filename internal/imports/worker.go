@@ -75,9 +75,12 @@ func (s *Service) executeRun(ctx context.Context, runID, jobID int64, attempt, m
 		return err
 	}
 	_, err = s.process(ctx, run, imp)
+	var stopped *stoppedRun
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &stopped):
+		return s.finishStatus(context.WithoutCancel(ctx), run.ID, StatusCanceled, stopped.message())
 	case errors.Is(context.Cause(ctx), river.ErrJobCancelledRemotely):
 		return s.finishStatus(context.WithoutCancel(ctx), run.ID, StatusCanceled, "canceled while running; nothing was applied")
 	}
@@ -156,6 +159,9 @@ func (s *Service) process(ctx context.Context, run *Run, imp *Import) (*applyRes
 	started := time.Now()
 	res, err := s.applyRun(ctx, run, imp, file, prog)
 	stop()
+	if err != nil && errors.Is(context.Cause(ctx), river.ErrJobCancelledRemotely) {
+		return nil, &stoppedRun{at: prog.snapshot()}
+	}
 	defer func() {
 		if err == nil {
 			s.observe(run, res, time.Since(started))
@@ -172,6 +178,22 @@ func (s *Service) process(ctx context.Context, run *Run, imp *Import) (*applyRes
 		s.logRun(run, res)
 	}
 	return res, err
+}
+
+// stoppedRun is a run canceled while it ran, and how far it had come.
+type stoppedRun struct{ at Progress }
+
+func (e *stoppedRun) Error() string { return e.message() }
+
+func (e *stoppedRun) message() string {
+	if e.at.Phase != PhaseReading {
+		return "canceled while applying the changes; nothing was applied"
+	}
+	where := fmt.Sprintf("line %d", e.at.RowsProcessed)
+	if e.at.RowsTotal != nil {
+		where += fmt.Sprintf(" of about %d", *e.at.RowsTotal)
+	}
+	return fmt.Sprintf("canceled while reading the file, at %s; nothing was applied", where)
 }
 
 // startRun marks a run RUNNING for job jobID. ok is false when the run is not
@@ -250,7 +272,7 @@ func (s *Service) applyRun(ctx context.Context, run *Run, imp *Import, file *Fil
 	var res *applyResult
 	err = s.db.RunInPgxTx(ctx, func(ctx context.Context, tx *db.Tx) error {
 		base := runBase{
-			spec:     applySpec{imp: imp, run: run, now: s.now(), approved: run.ApprovedAt != nil},
+			spec:     applySpec{imp: imp, run: run, now: s.now(), approved: run.ApprovedAt != nil, limits: s.cfg.Limits},
 			notes:    &notes{},
 			progress: prog,
 		}
