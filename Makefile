@@ -50,14 +50,14 @@ bench: ## Benchmarks: 1M-row imports against a private PostgreSQL (see docs/benc
 	$(GO) test ./internal/bench -run '^$$' -bench . -benchtime 1x -timeout 90m -v
 
 .PHONY: generate
-generate: ## Regenerate gqlgen code from schema.graphql
+generate: ## Regenerate gqlgen code and schema.graphql from graph/schema/*.graphqls
 	$(GO) generate ./...
 
 .PHONY: lint
 lint: ## gofmt, go vet, and a check that generated code is up to date
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
-	$(GO) generate ./... && git diff --exit-code -- graph/
+	$(GO) generate ./... && git diff --exit-code -- graph/ schema.graphql
 
 .PHONY: graphiql
 graphiql: ## Rebuild the bundled GraphiQL assets from web/graphiql (needs npm)

@@ -5,6 +5,7 @@ package graph
 import (
 	"bytes"
 	"context"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -567,42 +568,42 @@ type MutationResolver interface {
 	UpdateUser(ctx context.Context, id int64, input users.UpdateUserInput) (*users.User, error)
 	CreateAPIToken(ctx context.Context, userID *int64, name string, expiresAt *time.Time) (*users.CreateTokenResult, error)
 	RevokeAPIToken(ctx context.Context, id int64) (*users.APIToken, error)
+	SetUserRestriction(ctx context.Context, userID int64, filter recipients.Filter) (*users.User, error)
+	ClearUserRestriction(ctx context.Context, userID int64) (*users.User, error)
 	CreateImport(ctx context.Context, input imports.CreateImportInput) (*imports.Import, error)
 	UpdateImport(ctx context.Context, id int64, input imports.UpdateImportInput) (*imports.Import, error)
 	UploadImportFile(ctx context.Context, importID int64, file graphql.Upload, runNow *bool) (*model.UploadImportFilePayload, error)
-	RunImport(ctx context.Context, importID int64, dryRun *bool) (*imports.Run, error)
-	ApproveImportRun(ctx context.Context, id int64) (*imports.Run, error)
-	CancelImportRun(ctx context.Context, id int64) (*imports.Run, error)
 	DeleteImport(ctx context.Context, id int64, confirmName string, recipients imports.DeleteMode) (*model.DeleteImportPayload, error)
 	RestoreImport(ctx context.Context, id int64) (*imports.Import, error)
-	RevertImportRun(ctx context.Context, runID int64) (*imports.Run, error)
 	CreateList(ctx context.Context, input lists.CreateListInput) (*lists.List, error)
 	UpdateList(ctx context.Context, id int64, input lists.UpdateListInput) (*lists.List, error)
 	DeleteList(ctx context.Context, id int64) (*lists.List, error)
 	AddListMembers(ctx context.Context, listID int64, recipientIds []int64) (*lists.List, error)
 	RemoveListMembers(ctx context.Context, listID int64, recipientIds []int64) (*lists.List, error)
 	ShareList(ctx context.Context, listID int64, userIds []int64) (*lists.List, error)
-	SetUserRestriction(ctx context.Context, userID int64, filter recipients.Filter) (*users.User, error)
-	ClearUserRestriction(ctx context.Context, userID int64) (*users.User, error)
+	RunImport(ctx context.Context, importID int64, dryRun *bool) (*imports.Run, error)
+	ApproveImportRun(ctx context.Context, id int64) (*imports.Run, error)
+	CancelImportRun(ctx context.Context, id int64) (*imports.Run, error)
+	RevertImportRun(ctx context.Context, runID int64) (*imports.Run, error)
 }
 type QueryResolver interface {
 	Me(ctx context.Context) (*users.User, error)
 	Users(ctx context.Context, first *int, after *string, search *string) (*model.UserConnection, error)
 	User(ctx context.Context, id int64) (*users.User, error)
+	FindUsers(ctx context.Context, search string, first *int) ([]users.User, error)
+	AuditLog(ctx context.Context, first *int, after *string, actor *int64, target *model.AuditTargetInput, action *audit.Action, since *time.Time) (*model.AuditEntryConnection, error)
 	Imports(ctx context.Context, first *int, after *string, needsAttention *bool, includeDeleted *bool) (*model.ImportConnection, error)
 	SystemStatus(ctx context.Context) (*imports.SystemStatus, error)
 	Import(ctx context.Context, id int64) (*imports.Import, error)
-	ImportRun(ctx context.Context, id int64) (*imports.Run, error)
 	ProposeMapping(ctx context.Context, importID int64) ([]imports.MappingEntry, error)
-	Recipient(ctx context.Context, id int64) (*recipients.Recipient, error)
-	Recipients(ctx context.Context, filter *recipients.Filter, importID *int64, first *int, after *string, orderBy *recipients.Order, includeRemoved *bool) (*model.RecipientConnection, error)
 	Lists(ctx context.Context, first *int, after *string) (*model.ListConnection, error)
 	List(ctx context.Context, id int64) (*lists.List, error)
 	PreviewList(ctx context.Context, filter recipients.Filter, first *int, orderBy *recipients.Order) (*lists.Preview, error)
+	Recipient(ctx context.Context, id int64) (*recipients.Recipient, error)
+	Recipients(ctx context.Context, filter *recipients.Filter, importID *int64, first *int, after *string, orderBy *recipients.Order, includeRemoved *bool) (*model.RecipientConnection, error)
 	RecipientCount(ctx context.Context, filter recipients.Filter) (int, error)
 	RecipientCounts(ctx context.Context, filter recipients.Filter, groupBy []recipients.GroupBy) ([]recipients.GroupCount, error)
-	FindUsers(ctx context.Context, search string, first *int) ([]users.User, error)
-	AuditLog(ctx context.Context, first *int, after *string, actor *int64, target *model.AuditTargetInput, action *audit.Action, since *time.Time) (*model.AuditEntryConnection, error)
+	ImportRun(ctx context.Context, id int64) (*imports.Run, error)
 }
 type RecipientResolver interface {
 	Import(ctx context.Context, obj *recipients.Recipient) (*imports.Import, error)
@@ -2742,976 +2743,25 @@ func newExecutionContext(
 	}
 }
 
+//go:embed "schema/audit.graphqls" "schema/imports.graphqls" "schema/lists.graphqls" "schema/recipients.graphqls" "schema/runs.graphqls" "schema/schema.graphqls" "schema/users.graphqls"
+var sourcesFS embed.FS
+
+func sourceData(filename string) string {
+	data, err := sourcesFS.ReadFile(filename)
+	if err != nil {
+		panic(fmt.Sprintf("codegen problem: %s not available", filename))
+	}
+	return string(data)
+}
+
 var sources = []*ast.Source{
-	{Name: "../schema.graphql", Input: `# Rollcall: the recipient-data service of a K-12 messaging platform.
-#
-# Every field needs ` + "`" + `Authorization: Bearer <token>` + "`" + ` except introspection.
-# Errors carry ` + "`" + `extensions.code` + "`" + `: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND,
-# BAD_USER_INPUT (with ` + "`" + `extensions.field` + "`" + `), CONFLICT, INTERNAL.
-
-"Restricts a field to viewers holding the given role."
-directive @hasRole(role: Role!) on FIELD_DEFINITION
-
-"An RFC 3339 date-time, always in UTC."
-scalar Time
-
-"What a user may do."
-enum Role {
-  "Manages imports, users and their data restrictions."
-  SYSTEM_ADMIN
-  "Builds and uses lists within their data restriction."
-  USER
-}
-
-"Relay page information."
-type PageInfo {
-  hasNextPage: Boolean!
-  hasPreviousPage: Boolean!
-  startCursor: String
-  endCursor: String
-}
-
-"A person with access to Rollcall."
-type User {
-  id: ID!
-  email: String!
-  name: String!
-  role: Role!
-  "A disabled user cannot sign in; their tokens stop working at once."
-  disabled: Boolean!
-  createdAt: Time!
-  updatedAt: Time!
-  "The user's API tokens, newest first (yours, or anyone's for an admin)."
-  apiTokens: [ApiToken!]!
-}
-
-type UserEdge {
-  cursor: String!
-  node: User!
-}
-
-type UserConnection {
-  edges: [UserEdge!]!
-  nodes: [User!]!
-  pageInfo: PageInfo!
-  "Computed only when asked for."
-  totalCount: Int!
-}
-
-"A credential for the API. The token itself is shown once, when created."
-type ApiToken {
-  id: ID!
-  name: String!
-  "The first characters of the token, to tell tokens apart."
-  prefix: String!
-  user: User!
-  createdAt: Time!
-  lastUsedAt: Time
-  expiresAt: Time
-  revokedAt: Time
-  "Neither revoked nor expired."
-  active: Boolean!
-}
-
-type Query {
-  "The authenticated user."
-  me: User!
-  "All users, by id. ` + "`" + `search` + "`" + ` matches name or email."
-  users(first: Int = 50, after: String, search: String): UserConnection! @hasRole(role: SYSTEM_ADMIN)
-  "A user: yourself, or anyone for an admin."
-  user(id: ID!): User
-}
-
-input CreateUserInput {
-  email: String!
-  name: String!
-  role: Role = USER
-}
-
-"Fields left out stay as they are."
-input UpdateUserInput {
-  name: String
-  role: Role
-  disabled: Boolean
-}
-
-type CreateApiTokenPayload {
-  "The clear token. It is not stored and cannot be shown again."
-  token: String!
-  apiToken: ApiToken!
-}
-
-type Mutation {
-  createUser(input: CreateUserInput!): User! @hasRole(role: SYSTEM_ADMIN)
-  "Change a user's name, role or disabled flag. The last enabled SYSTEM_ADMIN cannot be disabled or demoted."
-  updateUser(id: ID!, input: UpdateUserInput!): User! @hasRole(role: SYSTEM_ADMIN)
-  "Create a token for yourself (no userId) or, as an admin, for any user."
-  createApiToken(userId: ID, name: String!, expiresAt: Time): CreateApiTokenPayload!
-  "Revoke one of your tokens, or any token as an admin."
-  revokeApiToken(id: ID!): ApiToken!
-}
-
-# ---------------------------------------------------------------------------
-# Imports: system data, for system administrators only.
-
-"A file upload, per the GraphQL multipart request specification."
-scalar Upload
-
-"Any JSON value."
-scalar JSON
-
-"What an import brings in."
-enum ImportKind {
-  RECIPIENT
-  USER
-}
-
-"How a file's rows are applied. Chosen at creation; never changes."
-enum ImportMethod {
-  "The file is the complete set: add new, update changed, remove those absent."
-  FULL
-  "Add and update; never remove."
-  UPDATE
-  "Add new; leave existing untouched."
-  CREATE_ONLY
-}
-
-enum RecipientType {
-  STUDENT
-  STAFF
-  CONTACT
-  OTHER
-}
-
-enum ImportRunStatus {
-  QUEUED
-  RUNNING
-  "Every row applied."
-  SUCCEEDED
-  "Bad rows rejected, the rest applied."
-  SUCCEEDED_WITH_ERRORS
-  "Nothing applied."
-  FAILED
-  "Would remove more recipients than the import allows: nothing applied until approved or canceled."
-  HELD
-  CANCELED
-}
-
-enum ImportRunTrigger {
-  "An administrator asked (Run Now, Submit and Run Now)."
-  MANUAL
-  "The file's arrival (imports set to run on upload)."
-  UPLOAD
-  "The import's schedule."
-  SCHEDULE
-  "An undo of an earlier run."
-  REVERT
-}
-
-enum ChangeAction {
-  CREATE
-  UPDATE
-  REMOVE
-  RESTORE
-}
-
-enum AttentionCode {
-  "A file arrived more than a minute after the last run and has not been applied."
-  FILE_NOT_RUN
-  "The last run failed."
-  LAST_RUN_FAILED
-  "The last run is held for approval."
-  LAST_RUN_HELD
-  "A scheduled run found no new file."
-  FILE_MISSING
-  "The last run reverted an earlier one: the data is as before it until a corrected file is applied."
-  LAST_RUN_REVERTED
-}
-
-enum Weekday {
-  MONDAY
-  TUESDAY
-  WEDNESDAY
-  THURSDAY
-  FRIDAY
-  SATURDAY
-  SUNDAY
-}
-
-"When an import expects its file: days at a time of day, or a cron expression, in a time zone."
-type Schedule {
-  "Empty: every day (with time)."
-  days: [Weekday!]!
-  "HH:MM, wall-clock time in timeZone."
-  time: String
-  "Five fields (minute hour day-of-month month day-of-week), or six with seconds first."
-  cron: String
-  "IANA name, e.g. America/Chicago."
-  timeZone: String!
-  "As the Description column shows it, e.g. Daily at 02:00 (America/Chicago)."
-  description: String!
-}
-
-"Give days (optional) and time, or cron; and timeZone."
-input ScheduleInput {
-  days: [Weekday!]
-  time: String
-  cron: String
-  timeZone: String!
-}
-
-"""
-Maps a file column to a recipient field. ` + "`" + `field` + "`" + ` is one of externalId, type,
-firstName, lastName, grade, school, language, phone, email, or
-custom:<name>. Phones and emails have a label ("Guardian 1").
-"""
-type MappingEntry {
-  column: String!
-  field: String!
-  label: String
-}
-
-input MappingEntryInput {
-  column: String!
-  field: String!
-  "For phone and email: the label (defaults to one made from the column name)."
-  label: String
-}
-
-type AttentionReason {
-  code: AttentionCode!
-  message: String!
-  since: Time
-  "The run the reason is about, if any."
-  run: ImportRun
-}
-
-"A named source of recipient data."
-type Import {
-  id: ID!
-  name: String!
-  "The administrator's own notes."
-  description: String!
-  "The product's Description column: the schedule, or Manual."
-  scheduleDescription: String!
-  "Null for a Manual import."
-  schedule: Schedule
-  "When the schedule next looks for a file."
-  nextScheduledRunAt: Time
-  "Apply each uploaded file as soon as it arrives (trigger UPLOAD)."
-  runOnUpload: Boolean!
-  kind: ImportKind!
-  method: ImportMethod!
-  "The column mapping; null when columns are mapped by their header names."
-  mapping: [MappingEntry!]
-  "The column the key (externalId) comes from, if known."
-  keyColumn: String
-  "The type of recipients whose row has no type column or value."
-  defaultRecipientType: RecipientType!
-  "A FULL run removing more than this percentage of active recipients is held."
-  removalThreshold: Float!
-  "A run rejecting more than this percentage of its rows fails."
-  rejectionThreshold: Float!
-  "When changes were last applied."
-  lastRunAt: Time
-  lastRun: ImportRun
-  "When a file last arrived."
-  fileDate: Time
-  latestFile: ImportFile
-  needsAttention: Boolean!
-  attentionReasons: [AttentionReason!]!
-  "The run queued, running or held, if any (at most one)."
-  activeRun: ImportRun
-  "Runs, newest first."
-  runs(first: Int = 20, after: String): ImportRunConnection!
-  "Active (not removed) recipients."
-  recipientCount: Int!
-  "For USER imports: the enabled accounts the import manages."
-  userCount: Int!
-  createdBy: User
-  createdAt: Time!
-  updatedAt: Time!
-  """
-  What deleteImport with this mode would do, counted as the delete counts
-  it: the import's active recipients, each list whose membership would
-  change, the accounts disabled (USER imports), and the files and runs kept
-  until the purge.
-  """
-  deleteImpact(recipients: ImportDeleteMode = REMOVE): DeleteImpact!
-  "Deleted, restorable with restoreImport until purgeAfter."
-  deleted: Boolean!
-  deletedAt: Time
-  deletedBy: User
-  "What the delete did to the recipients."
-  deleteMode: ImportDeleteMode
-  "When a background job deletes it for good."
-  purgeAfter: Time
-}
-
-"What deleting an import does to its recipients."
-enum ImportDeleteMode {
-  "Mark them removed: lists stop matching them. A USER import's accounts are disabled (system administrators excepted)."
-  REMOVE
-  "Leave them active. Once the import is purged they stay, detached from any import."
-  KEEP
-}
-
-"How a delete would change a list (counted without anyone's restriction)."
-type ListImpact {
-  list: List!
-  membersBefore: Int!
-  membersAfter: Int!
-}
-
-type DeleteImpact {
-  "The import's active recipients (REMOVE removes them; KEEP leaves them active)."
-  recipients: Int!
-  "Lists whose membership would change."
-  lists: [ListImpact!]!
-  "USER imports: accounts the delete would disable."
-  users: Int!
-  "Files kept until the purge."
-  files: Int!
-  "Runs kept until the purge."
-  runs: Int!
-}
-
-type DeleteImportPayload {
-  import: Import!
-  "What the delete did."
-  impact: DeleteImpact!
-}
-
-type ImportEdge {
-  cursor: String!
-  node: Import!
-}
-
-type ImportConnection {
-  edges: [ImportEdge!]!
-  nodes: [Import!]!
-  pageInfo: PageInfo!
-  totalCount: Int!
-}
-
-"A file as it arrived."
-type ImportFile {
-  id: ID!
-  import: Import!
-  name: String!
-  "Bytes."
-  size: Int!
-  "SHA-256 of the content, hex."
-  sha256: String!
-  lineCount: Int!
-  "The first line's columns."
-  header: [String!]!
-  uploadedBy: User
-  uploadedAt: Time!
-}
-
-type ImportRunProgress {
-  "READING (parsing and comparing) or APPLYING (writing)."
-  phase: String!
-  rowsProcessed: Int!
-  "An estimate from the file's line count."
-  rowsTotal: Int
-}
-
-"A row a run rejected, or why a file failed."
-type ImportRunError {
-  line: Int!
-  column: String
-  value: String
-  message: String!
-}
-
-type ImportRunErrorEdge {
-  cursor: String!
-  node: ImportRunError!
-}
-
-type ImportRunErrorConnection {
-  edges: [ImportRunErrorEdge!]!
-  nodes: [ImportRunError!]!
-  pageInfo: PageInfo!
-  totalCount: Int!
-}
-
-"One field of one recipient that a run changed (or, dry, would change)."
-type ImportRunChange {
-  line: Int
-  externalId: String!
-  action: ChangeAction!
-  field: String
-  oldValue: String
-  newValue: String
-}
-
-"One application (or dry run) of a file."
-type ImportRun {
-  id: ID!
-  import: Import!
-  file: ImportFile!
-  status: ImportRunStatus!
-  trigger: ImportRunTrigger!
-  "Counted and sampled, nothing applied."
-  dryRun: Boolean!
-  requestedBy: User
-  approvedBy: User
-  approvedAt: Time
-  queuedAt: Time!
-  startedAt: Time
-  finishedAt: Time
-  "How many times the run was started (retries after failures of the machinery)."
-  attempts: Int!
-  "While running."
-  progress: ImportRunProgress
-  rowsRead: Int!
-  created: Int!
-  updated: Int!
-  unchanged: Int!
-  removed: Int!
-  restored: Int!
-  rejected: Int!
-  message: String!
-  "Rejected rows and file problems, in file order."
-  errors(first: Int = 50, after: String): ImportRunErrorConnection!
-  warnings: [String!]!
-  "A sample of the changes (up to 100), field by field."
-  changes: [ImportRunChange!]!
-  "For a REVERT run: the run it undid."
-  revertsRun: ImportRun
-  "The REVERT run that undid this one, if any."
-  revertedBy: ImportRun
-  """
-  The run's undo data is kept: revertImportRun accepts it while it is the
-  import's latest applied run (for the retention period).
-  """
-  undoAvailable: Boolean!
-}
-
-type ImportRunEdge {
-  cursor: String!
-  node: ImportRun!
-}
-
-type ImportRunConnection {
-  edges: [ImportRunEdge!]!
-  nodes: [ImportRun!]!
-  pageInfo: PageInfo!
-  totalCount: Int!
-}
-
-input CreateImportInput {
-  name: String!
-  description: String
-  kind: ImportKind = RECIPIENT
-  method: ImportMethod!
-  "Omit to map columns by their header names."
-  mapping: [MappingEntryInput!]
-  defaultRecipientType: RecipientType = STUDENT
-  removalThreshold: Float = 10
-  rejectionThreshold: Float = 5
-  "Null or omitted: Manual."
-  schedule: ScheduleInput
-  runOnUpload: Boolean = false
-}
-
-"Fields left out stay as they are. The method cannot change."
-input UpdateImportInput {
-  name: String
-  description: String
-  mapping: [MappingEntryInput!]
-  "Return to mapping columns by their header names."
-  clearMapping: Boolean
-  defaultRecipientType: RecipientType
-  removalThreshold: Float
-  rejectionThreshold: Float
-  schedule: ScheduleInput
-  "Make the import Manual."
-  clearSchedule: Boolean
-  runOnUpload: Boolean
-}
-
-"What needs an administrator's attention now."
-type SystemStatus {
-  "Imports needing attention, by name; each says why in attentionReasons."
-  importsNeedingAttention: [Import!]!
-  "Runs that failed or were held in the last 24 hours, newest first."
-  recentProblemRuns: [ImportRun!]!
-  "Runs queued, running or held now."
-  activeRuns: [ImportRun!]!
-  "The import whose data is oldest (earliest Last Run)."
-  oldestDataImport: Import
-  oldestDataAt: Time
-  oldestDataAgeSeconds: Int
-  checkedAt: Time!
-}
-
-type UploadImportFilePayload {
-  file: ImportFile!
-  "The run started by runNow, else null."
-  run: ImportRun
-}
-
-# ---------------------------------------------------------------------------
-# Recipients
-
-type Phone {
-  "E.164, e.g. +16125550142."
-  number: String!
-  label: String!
-}
-
-type Email {
-  address: String!
-  label: String!
-}
-
-"A person an import brought in."
-type Recipient {
-  id: ID!
-  "Null when detached: the import was deleted, keeping its recipients, and then purged."
-  import: Import
-  "Not attached to a live import: its import is deleted (or purged)."
-  detached: Boolean!
-  externalId: String!
-  type: RecipientType!
-  firstName: String!
-  lastName: String!
-  "PK, K, 1 … 12 (or the file's own value for grades outside that scale)."
-  grade: String
-  school: String
-  language: String
-  phones: [Phone!]!
-  emails: [Email!]!
-  "Columns kept as they were, by name."
-  customFields: JSON!
-  createdAt: Time!
-  updatedAt: Time!
-  "Set when a FULL run no longer had this person."
-  removedAt: Time
-}
-
-type RecipientEdge {
-  cursor: String!
-  node: Recipient!
-}
-
-type RecipientConnection {
-  edges: [RecipientEdge!]!
-  nodes: [Recipient!]!
-  pageInfo: PageInfo!
-  totalCount: Int!
-}
-
-extend type Query {
-  "Imports by name; needsAttention filters. Deleted imports only with includeDeleted."
-  imports(first: Int = 50, after: String, needsAttention: Boolean, includeDeleted: Boolean = false): ImportConnection! @hasRole(role: SYSTEM_ADMIN)
-  "The administrator's dashboard."
-  systemStatus: SystemStatus! @hasRole(role: SYSTEM_ADMIN)
-  import(id: ID!): Import @hasRole(role: SYSTEM_ADMIN)
-  importRun(id: ID!): ImportRun @hasRole(role: SYSTEM_ADMIN)
-  "The mapping a run of the import's latest file would use."
-  proposeMapping(importId: ID!): [MappingEntry!]! @hasRole(role: SYSTEM_ADMIN)
-  recipient(id: ID!): Recipient
-  """
-  Recipients matching filter, within your restriction. Administrators may
-  instead browse an import (importId), removed recipients included on request.
-  """
-  recipients(filter: RecipientFilter, importId: ID, first: Int = 50, after: String, orderBy: RecipientOrderBy = LAST_NAME, includeRemoved: Boolean = false): RecipientConnection!
-}
-
-extend type Mutation {
-  createImport(input: CreateImportInput!): Import! @hasRole(role: SYSTEM_ADMIN)
-  updateImport(id: ID!, input: UpdateImportInput!): Import! @hasRole(role: SYSTEM_ADMIN)
-  "Upload: store a file (its File Date). With runNow, Submit and Run Now."
-  uploadImportFile(importId: ID!, file: Upload!, runNow: Boolean = false): UploadImportFilePayload! @hasRole(role: SYSTEM_ADMIN)
-  "Run Now: queue a run of the latest file. At most one run per import is queued, running or held."
-  runImport(importId: ID!, dryRun: Boolean = false): ImportRun! @hasRole(role: SYSTEM_ADMIN)
-  "Apply a HELD run's file as it is."
-  approveImportRun(id: ID!): ImportRun! @hasRole(role: SYSTEM_ADMIN)
-  "Drop a queued or held run, or stop a running one (it rolls back)."
-  cancelImportRun(id: ID!): ImportRun! @hasRole(role: SYSTEM_ADMIN)
-  """
-  Delete an import. confirmName must equal its name exactly, or nothing
-  happens. Refused while a run is queued or running (a held run is canceled
-  with it). The import is hidden and restorable until its purgeAfter; its
-  recipients are removed (REMOVE) or kept active (KEEP).
-  """
-  deleteImport(id: ID!, confirmName: String!, recipients: ImportDeleteMode!): DeleteImportPayload! @hasRole(role: SYSTEM_ADMIN)
-  "Undo a delete: removed recipients and disabled accounts come back."
-  restoreImport(id: ID!): Import! @hasRole(role: SYSTEM_ADMIN)
-  """
-  Undo an applied run, in one transaction: rows it created are deleted, rows
-  it changed, removed or restored are put back as they were. Only the
-  import's latest applied run that is not reverted (then the one before it,
-  and so on). Returns the new run (trigger REVERT) with its counts.
-  """
-  revertImportRun(runId: ID!): ImportRun! @hasRole(role: SYSTEM_ADMIN)
-}
-
-type Subscription {
-  """
-  The run now, then again on each change (progress about once a second while
-  it runs, on whichever node runs it) until it ends. Over WebSocket
-  (graphql-transport-ws); authenticate with {"Authorization": "Bearer <token>"}
-  in connection_init's payload.
-  """
-  importRunUpdated(id: ID!): ImportRun! @hasRole(role: SYSTEM_ADMIN)
-}
-
-# ---------------------------------------------------------------------------
-# Filters, lists, restrictions and reporting.
-
-"""
-Text conditions. Names, school, language and email ignore case (in every
-language: "école" finds "ÉCOLE"); externalId is exact in every operator.
-Empty text counts as null.
-"""
-input StringFilter {
-  eq: String
-  neq: String
-  in: [String!]
-  nin: [String!]
-  startsWith: String
-  contains: String
-  isNull: Boolean
-}
-
-"Grade conditions, in school order: PK < K < 1 … 12."
-input GradeFilter {
-  eq: String
-  neq: String
-  in: [String!]
-  nin: [String!]
-  gt: String
-  gte: String
-  lt: String
-  lte: String
-  isNull: Boolean
-}
-
-input RecipientTypeFilter {
-  eq: RecipientType
-  neq: RecipientType
-  in: [RecipientType!]
-  nin: [RecipientType!]
-}
-
-input IDFilter {
-  eq: ID
-  neq: ID
-  in: [ID!]
-  nin: [ID!]
-  "true: detached recipients (their import was deleted keeping them, then purged)."
-  isNull: Boolean
-}
-
-"""
-A custom field's conditions. eq is exact (and uses an index); neq, in and nin
-are exact too; gt, gte, lt and lte compare text in byte (code point) order;
-startsWith and contains ignore case.
-"""
-input CustomFieldFilter {
-  key: String!
-  eq: String
-  neq: String
-  in: [String!]
-  nin: [String!]
-  gt: String
-  gte: String
-  lt: String
-  lte: String
-  startsWith: String
-  contains: String
-  isNull: Boolean
-}
-
-"""
-Selects recipients. Conditions at one level are and-ed. A filter must say
-something: {} and null operator values are errors; to select everyone, say
-{all: true}. Removed recipients never match.
-"""
-input RecipientFilter {
-  all: Boolean
-  and: [RecipientFilter!]
-  or: [RecipientFilter!]
-  not: RecipientFilter
-  externalId: StringFilter
-  type: RecipientTypeFilter
-  firstName: StringFilter
-  lastName: StringFilter
-  grade: GradeFilter
-  school: StringFilter
-  language: StringFilter
-  "Any of the recipient's addresses."
-  email: StringFilter
-  "Any of the recipient's numbers (written any way: they are normalized)."
-  phone: StringFilter
-  importId: IDFilter
-  customFields: [CustomFieldFilter!]
-}
-
-enum RecipientOrderBy {
-  LAST_NAME
-  FIRST_NAME
-  EXTERNAL_ID
-  GRADE
-  SCHOOL
-}
-
-enum RecipientGroupField {
-  SCHOOL
-  GRADE
-  LANGUAGE
-  TYPE
-  "A custom field: give its key."
-  CUSTOM
-}
-
-input RecipientGroupBy {
-  field: RecipientGroupField!
-  key: String
-}
-
-"One group of recipientCounts: the values, in groupBy order (null: none), and the count."
-type RecipientCountRow {
-  values: [String]!
-  count: Int!
-}
-
-enum ContactKind {
-  PHONE
-  EMAIL
-}
-
-"A phone number or email address, once, with the list members it reaches."
-type ContactPoint {
-  value: String!
-  labels: [String!]!
-  recipientCount: Int!
-  recipients: [Recipient!]!
-}
-
-type ContactPointEdge {
-  cursor: String!
-  node: ContactPoint!
-}
-
-type ContactPointConnection {
-  edges: [ContactPointEdge!]!
-  nodes: [ContactPoint!]!
-  pageInfo: PageInfo!
-  totalCount: Int!
-}
-
-enum ListReasonCode {
-  RULE_MATCH
-  NO_MATCH
-  ADDED
-  SKIPPED
-  REMOVED_BY_IMPORT
-  OUTSIDE_RESTRICTION
-}
-
-type ListReason {
-  code: ListReasonCode!
-  message: String!
-}
-
-"Why a person is in a list or not."
-type ListExplanation {
-  member: Boolean!
-  reasons: [ListReason!]!
-  "The rule's top-level conditions the person meets, in words."
-  matchedConditions: [String!]!
-  failedConditions: [String!]!
-}
-
-"""
-A user's recipient group: a saved filter over recipients, plus people added
-or skipped by hand. Membership follows every import by itself. Each viewer
-sees only the members inside their own data restriction.
-"""
-type List {
-  id: ID!
-  name: String!
-  description: String!
-  owner: User!
-  "The rule, as given (RecipientFilter); null when the list holds only people added by hand."
-  filter: JSON
-  "The rule in words, e.g. grade = 5 and school is one of Lincoln, Adams."
-  filterDescription: String!
-  "People added by hand."
-  additions(first: Int = 50, after: String): RecipientConnection!
-  "People the rule matches but who were taken off by hand."
-  exclusions(first: Int = 50, after: String): RecipientConnection!
-  members(first: Int = 50, after: String, orderBy: RecipientOrderBy = LAST_NAME): RecipientConnection!
-  memberCount: Int!
-  sharedWith: [User!]!
-  "The viewer owns the list (or is an administrator) and may change it."
-  canEdit: Boolean!
-  explain(recipientId: ID!): ListExplanation!
-  "The members' phones or emails, each once (what a broadcast sends to)."
-  contactPoints(kind: ContactKind!, first: Int = 100, after: String): ContactPointConnection!
-  createdAt: Time!
-  updatedAt: Time!
-}
-
-type ListEdge {
-  cursor: String!
-  node: List!
-}
-
-type ListConnection {
-  edges: [ListEdge!]!
-  nodes: [List!]!
-  pageInfo: PageInfo!
-  totalCount: Int!
-}
-
-type ListPreview {
-  count: Int!
-  "The first page, in orderBy order."
-  recipients: [Recipient!]!
-}
-
-input CreateListInput {
-  name: String!
-  description: String
-  "Omit for a list of people added by hand."
-  filter: RecipientFilter
-  "People to add by hand at once."
-  recipientIds: [ID!]
-}
-
-input UpdateListInput {
-  name: String
-  description: String
-  filter: RecipientFilter
-  "Drop the rule (hand-added people stay)."
-  clearFilter: Boolean
-}
-
-extend type User {
-  "The USER import that manages this account (null: managed by hand). Administrators only."
-  managedBy: Import
-  "The recipients this user may see (a RecipientFilter); null: all. Shown to the user and to administrators."
-  restriction: JSON
-  restrictionDescription: String
-}
-
-extend type Query {
-  "Your lists and those shared with you (all lists for an administrator), by name."
-  lists(first: Int = 50, after: String): ListConnection!
-  list(id: ID!): List
-  "What a filter selects, before saving a list."
-  previewList(filter: RecipientFilter!, first: Int = 50, orderBy: RecipientOrderBy = LAST_NAME): ListPreview!
-  recipientCount(filter: RecipientFilter!): Int!
-  "Counts by school, grade, language, type or custom field, within your restriction."
-  recipientCounts(filter: RecipientFilter!, groupBy: [RecipientGroupBy!]!): [RecipientCountRow!]!
-  "Enabled users whose name or email contains search (at least 2 characters), to share lists with."
-  findUsers(search: String!, first: Int = 20): [User!]!
-}
-
-extend type Mutation {
-  createList(input: CreateListInput!): List!
-  updateList(id: ID!, input: UpdateListInput!): List!
-  "Deletes the list (not its recipients) and returns it as it was."
-  deleteList(id: ID!): List!
-  "Add people by hand (this also lifts their skips)."
-  addListMembers(listId: ID!, recipientIds: [ID!]!): List!
-  "Take people off: hand-added ones are dropped; people the rule matches are skipped."
-  removeListMembers(listId: ID!, recipientIds: [ID!]!): List!
-  "Share the list with exactly these users (others lose access)."
-  shareList(listId: ID!, userIds: [ID!]!): List!
-  "Limit what a user may ever see to recipients matching filter (system administrators are never limited)."
-  setUserRestriction(userId: ID!, filter: RecipientFilter!): User! @hasRole(role: SYSTEM_ADMIN)
-  clearUserRestriction(userId: ID!): User! @hasRole(role: SYSTEM_ADMIN)
-}
-
-# ---------------------------------------------------------------------------
-# Audit log
-
-enum AuditAction {
-  IMPORT_CREATED
-  IMPORT_UPDATED
-  IMPORT_DELETED
-  IMPORT_RESTORED
-  "A deleted import was purged after its retention period (by the system)."
-  IMPORT_PURGED
-  FILE_UPLOADED
-  RUN_REQUESTED
-  RUN_APPROVED
-  RUN_CANCELED
-  RUN_REVERTED
-  USER_CREATED
-  USER_UPDATED
-  USER_DISABLED
-  USER_ENABLED
-  USER_RESTRICTED
-  USER_UNRESTRICTED
-  TOKEN_CREATED
-  TOKEN_REVOKED
-  LIST_CREATED
-  LIST_UPDATED
-  LIST_MEMBERS_ADDED
-  LIST_MEMBERS_REMOVED
-  LIST_SHARED
-  LIST_DELETED
-}
-
-enum AuditTargetType {
-  IMPORT
-  IMPORT_RUN
-  IMPORT_FILE
-  USER
-  API_TOKEN
-  LIST
-}
-
-"Entries about one thing: a type, and optionally its id."
-input AuditTargetInput {
-  type: AuditTargetType!
-  id: ID
-}
-
-"One administrative action, recorded in the same transaction as the action. Entries cannot be changed or deleted."
-type AuditEntry {
-  id: ID!
-  at: Time!
-  "Null for the system itself (a purge)."
-  actor: User
-  "The actor's email at the time."
-  actorEmail: String
-  action: AuditAction!
-  targetType: AuditTargetType!
-  targetId: ID
-  "The target's name at the time (an import's or list's name, a user's email)."
-  targetName: String
-  "What matters about the action: changed fields as {old, new}, counts. Never a token."
-  details: JSON!
-}
-
-type AuditEntryEdge {
-  cursor: String!
-  node: AuditEntry!
-}
-
-type AuditEntryConnection {
-  edges: [AuditEntryEdge!]!
-  nodes: [AuditEntry!]!
-  pageInfo: PageInfo!
-  totalCount: Int!
-}
-
-extend type Query {
-  "Who did what, newest first. Each argument narrows the entries."
-  auditLog(first: Int = 50, after: String, actor: ID, target: AuditTargetInput, action: AuditAction, since: Time): AuditEntryConnection! @hasRole(role: SYSTEM_ADMIN)
-}
-`, BuiltIn: false},
+	{Name: "schema/audit.graphqls", Input: sourceData("schema/audit.graphqls"), BuiltIn: false},
+	{Name: "schema/imports.graphqls", Input: sourceData("schema/imports.graphqls"), BuiltIn: false},
+	{Name: "schema/lists.graphqls", Input: sourceData("schema/lists.graphqls"), BuiltIn: false},
+	{Name: "schema/recipients.graphqls", Input: sourceData("schema/recipients.graphqls"), BuiltIn: false},
+	{Name: "schema/runs.graphqls", Input: sourceData("schema/runs.graphqls"), BuiltIn: false},
+	{Name: "schema/schema.graphqls", Input: sourceData("schema/schema.graphqls"), BuiltIn: false},
+	{Name: "schema/users.graphqls", Input: sourceData("schema/users.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -10814,6 +9864,130 @@ func (ec *executionContext) fieldContext_Mutation_revokeApiToken(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setUserRestriction(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setUserRestriction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetUserRestriction(ctx, fc.Args["userId"].(int64), fc.Args["filter"].(recipients.Filter))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *users.User
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *users.User
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *users.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setUserRestriction(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setUserRestriction_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_clearUserRestriction(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_clearUserRestriction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ClearUserRestriction(ctx, fc.Args["userId"].(int64))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *users.User
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *users.User
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *users.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_clearUserRestriction(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_clearUserRestriction_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createImport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11000,192 +10174,6 @@ func (ec *executionContext) fieldContext_Mutation_uploadImportFile(ctx context.C
 	return fc, nil
 }
 
-func (ec *executionContext) _Mutation_runImport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Mutation_runImport(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RunImport(ctx, fc.Args["importId"].(int64), fc.Args["dryRun"].(*bool))
-		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
-				if err != nil {
-					var zeroVal *imports.Run
-					return zeroVal, err
-				}
-				if ec.Directives.HasRole == nil {
-					var zeroVal *imports.Run
-					return zeroVal, errors.New("directive hasRole is not implemented")
-				}
-				return ec.Directives.HasRole(ctx, nil, directive0, role)
-			}
-
-			next = directive1
-			return next
-		},
-		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
-			return ec.marshalNImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Mutation_runImport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Mutation",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ImportRun(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_runImport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Mutation_approveImportRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Mutation_approveImportRun(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().ApproveImportRun(ctx, fc.Args["id"].(int64))
-		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
-				if err != nil {
-					var zeroVal *imports.Run
-					return zeroVal, err
-				}
-				if ec.Directives.HasRole == nil {
-					var zeroVal *imports.Run
-					return zeroVal, errors.New("directive hasRole is not implemented")
-				}
-				return ec.Directives.HasRole(ctx, nil, directive0, role)
-			}
-
-			next = directive1
-			return next
-		},
-		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
-			return ec.marshalNImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Mutation_approveImportRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Mutation",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ImportRun(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_approveImportRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Mutation_cancelImportRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Mutation_cancelImportRun(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CancelImportRun(ctx, fc.Args["id"].(int64))
-		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
-				if err != nil {
-					var zeroVal *imports.Run
-					return zeroVal, err
-				}
-				if ec.Directives.HasRole == nil {
-					var zeroVal *imports.Run
-					return zeroVal, errors.New("directive hasRole is not implemented")
-				}
-				return ec.Directives.HasRole(ctx, nil, directive0, role)
-			}
-
-			next = directive1
-			return next
-		},
-		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
-			return ec.marshalNImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Mutation_cancelImportRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Mutation",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ImportRun(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_cancelImportRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
 func (ec *executionContext) _Mutation_deleteImport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11304,68 +10292,6 @@ func (ec *executionContext) fieldContext_Mutation_restoreImport(ctx context.Cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_restoreImport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Mutation_revertImportRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Mutation_revertImportRun(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RevertImportRun(ctx, fc.Args["runId"].(int64))
-		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
-				if err != nil {
-					var zeroVal *imports.Run
-					return zeroVal, err
-				}
-				if ec.Directives.HasRole == nil {
-					var zeroVal *imports.Run
-					return zeroVal, errors.New("directive hasRole is not implemented")
-				}
-				return ec.Directives.HasRole(ctx, nil, directive0, role)
-			}
-
-			next = directive1
-			return next
-		},
-		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
-			return ec.marshalNImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Mutation_revertImportRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Mutation",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ImportRun(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_revertImportRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -11636,17 +10562,17 @@ func (ec *executionContext) fieldContext_Mutation_shareList(ctx context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _Mutation_setUserRestriction(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+func (ec *executionContext) _Mutation_runImport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Mutation_setUserRestriction(ctx, field)
+			return ec.fieldContext_Mutation_runImport(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().SetUserRestriction(ctx, fc.Args["userId"].(int64), fc.Args["filter"].(recipients.Filter))
+			return ec.Resolvers.Mutation().RunImport(ctx, fc.Args["importId"].(int64), fc.Args["dryRun"].(*bool))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -11654,11 +10580,11 @@ func (ec *executionContext) _Mutation_setUserRestriction(ctx context.Context, fi
 			directive1 := func(ctx context.Context) (any, error) {
 				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
 				if err != nil {
-					var zeroVal *users.User
+					var zeroVal *imports.Run
 					return zeroVal, err
 				}
 				if ec.Directives.HasRole == nil {
-					var zeroVal *users.User
+					var zeroVal *imports.Run
 					return zeroVal, errors.New("directive hasRole is not implemented")
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
@@ -11667,21 +10593,21 @@ func (ec *executionContext) _Mutation_setUserRestriction(ctx context.Context, fi
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *users.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐUser(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
+			return ec.marshalNImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Mutation_setUserRestriction(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Mutation_runImport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
+			return ec.childFields_ImportRun(ctx, field)
 		},
 	}
 	defer func() {
@@ -11691,24 +10617,24 @@ func (ec *executionContext) fieldContext_Mutation_setUserRestriction(ctx context
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_setUserRestriction_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.field_Mutation_runImport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
 	return fc, nil
 }
 
-func (ec *executionContext) _Mutation_clearUserRestriction(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+func (ec *executionContext) _Mutation_approveImportRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Mutation_clearUserRestriction(ctx, field)
+			return ec.fieldContext_Mutation_approveImportRun(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().ClearUserRestriction(ctx, fc.Args["userId"].(int64))
+			return ec.Resolvers.Mutation().ApproveImportRun(ctx, fc.Args["id"].(int64))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -11716,11 +10642,11 @@ func (ec *executionContext) _Mutation_clearUserRestriction(ctx context.Context, 
 			directive1 := func(ctx context.Context) (any, error) {
 				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
 				if err != nil {
-					var zeroVal *users.User
+					var zeroVal *imports.Run
 					return zeroVal, err
 				}
 				if ec.Directives.HasRole == nil {
-					var zeroVal *users.User
+					var zeroVal *imports.Run
 					return zeroVal, errors.New("directive hasRole is not implemented")
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
@@ -11729,21 +10655,21 @@ func (ec *executionContext) _Mutation_clearUserRestriction(ctx context.Context, 
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *users.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐUser(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
+			return ec.marshalNImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Mutation_clearUserRestriction(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Mutation_approveImportRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Mutation",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
+			return ec.childFields_ImportRun(ctx, field)
 		},
 	}
 	defer func() {
@@ -11753,7 +10679,131 @@ func (ec *executionContext) fieldContext_Mutation_clearUserRestriction(ctx conte
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Mutation_clearUserRestriction_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.field_Mutation_approveImportRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelImportRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelImportRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelImportRun(ctx, fc.Args["id"].(int64))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *imports.Run
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *imports.Run
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
+			return ec.marshalNImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelImportRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelImportRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revertImportRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revertImportRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevertImportRun(ctx, fc.Args["runId"].(int64))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *imports.Run
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *imports.Run
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
+			return ec.marshalNImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revertImportRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revertImportRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -12036,6 +11086,112 @@ func (ec *executionContext) fieldContext_Query_user(ctx context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_findUsers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_findUsers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().FindUsers(ctx, fc.Args["search"].(string), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []users.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐUserᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_findUsers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_findUsers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_auditLog(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_auditLog(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AuditLog(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["actor"].(*int64), fc.Args["target"].(*model.AuditTargetInput), fc.Args["action"].(*audit.Action), fc.Args["since"].(*time.Time))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
+				if err != nil {
+					var zeroVal *model.AuditEntryConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.AuditEntryConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditEntryConnection) graphql.Marshaler {
+			return ec.marshalNAuditEntryConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐAuditEntryConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_auditLog(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditEntryConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_auditLog_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_imports(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12210,68 +11366,6 @@ func (ec *executionContext) fieldContext_Query_import(ctx context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _Query_importRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Query_importRun(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().ImportRun(ctx, fc.Args["id"].(int64))
-		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
-				if err != nil {
-					var zeroVal *imports.Run
-					return zeroVal, err
-				}
-				if ec.Directives.HasRole == nil {
-					var zeroVal *imports.Run
-					return zeroVal, errors.New("directive hasRole is not implemented")
-				}
-				return ec.Directives.HasRole(ctx, nil, directive0, role)
-			}
-
-			next = directive1
-			return next
-		},
-		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
-			return ec.marshalOImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_Query_importRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Query",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ImportRun(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_importRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
 func (ec *executionContext) _Query_proposeMapping(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12328,94 +11422,6 @@ func (ec *executionContext) fieldContext_Query_proposeMapping(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_proposeMapping_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Query_recipient(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Query_recipient(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Recipient(ctx, fc.Args["id"].(int64))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *recipients.Recipient) graphql.Marshaler {
-			return ec.marshalORecipient2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐRecipient(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_Query_recipient(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Query",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Recipient(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_recipient_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Query_recipients(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Query_recipients(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Recipients(ctx, fc.Args["filter"].(*recipients.Filter), fc.Args["importId"].(*int64), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["orderBy"].(*recipients.Order), fc.Args["includeRemoved"].(*bool))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.RecipientConnection) graphql.Marshaler {
-			return ec.marshalNRecipientConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientConnection(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Query_recipients(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Query",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_RecipientConnection(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_recipients_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -12554,6 +11560,94 @@ func (ec *executionContext) fieldContext_Query_previewList(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_recipient(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_recipient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Recipient(ctx, fc.Args["id"].(int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *recipients.Recipient) graphql.Marshaler {
+			return ec.marshalORecipient2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐRecipient(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_recipient(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Recipient(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_recipient_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_recipients(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_recipients(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Recipients(ctx, fc.Args["filter"].(*recipients.Filter), fc.Args["importId"].(*int64), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["orderBy"].(*recipients.Order), fc.Args["includeRemoved"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RecipientConnection) graphql.Marshaler {
+			return ec.marshalNRecipientConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_recipients(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecipientConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_recipients_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_recipientCount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12642,61 +11736,17 @@ func (ec *executionContext) fieldContext_Query_recipientCounts(ctx context.Conte
 	return fc, nil
 }
 
-func (ec *executionContext) _Query_findUsers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+func (ec *executionContext) _Query_importRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
 		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Query_findUsers(ctx, field)
+			return ec.fieldContext_Query_importRun(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().FindUsers(ctx, fc.Args["search"].(string), fc.Args["first"].(*int))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []users.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐUserᚄ(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Query_findUsers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Query",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_findUsers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Query_auditLog(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Query_auditLog(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().AuditLog(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["actor"].(*int64), fc.Args["target"].(*model.AuditTargetInput), fc.Args["action"].(*audit.Action), fc.Args["since"].(*time.Time))
+			return ec.Resolvers.Query().ImportRun(ctx, fc.Args["id"].(int64))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -12704,11 +11754,11 @@ func (ec *executionContext) _Query_auditLog(ctx context.Context, field graphql.C
 			directive1 := func(ctx context.Context) (any, error) {
 				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
 				if err != nil {
-					var zeroVal *model.AuditEntryConnection
+					var zeroVal *imports.Run
 					return zeroVal, err
 				}
 				if ec.Directives.HasRole == nil {
-					var zeroVal *model.AuditEntryConnection
+					var zeroVal *imports.Run
 					return zeroVal, errors.New("directive hasRole is not implemented")
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
@@ -12717,21 +11767,21 @@ func (ec *executionContext) _Query_auditLog(ctx context.Context, field graphql.C
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditEntryConnection) graphql.Marshaler {
-			return ec.marshalNAuditEntryConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐAuditEntryConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *imports.Run) graphql.Marshaler {
+			return ec.marshalOImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
-func (ec *executionContext) fieldContext_Query_auditLog(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Query_importRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_AuditEntryConnection(ctx, field)
+			return ec.childFields_ImportRun(ctx, field)
 		},
 	}
 	defer func() {
@@ -12741,7 +11791,7 @@ func (ec *executionContext) fieldContext_Query_auditLog(ctx context.Context, fie
 		}
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_auditLog_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+	if fc.Args, err = ec.field_Query_importRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -18586,6 +17636,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "setUserRestriction":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setUserRestriction(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clearUserRestriction":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_clearUserRestriction(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createImport":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createImport(ctx, field)
@@ -18607,27 +17671,6 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
-		case "runImport":
-			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
-				return ec._Mutation_runImport(ctx, field)
-			})
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "approveImportRun":
-			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
-				return ec._Mutation_approveImportRun(ctx, field)
-			})
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "cancelImportRun":
-			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
-				return ec._Mutation_cancelImportRun(ctx, field)
-			})
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
 		case "deleteImport":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_deleteImport(ctx, field)
@@ -18638,13 +17681,6 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "restoreImport":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_restoreImport(ctx, field)
-			})
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "revertImportRun":
-			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
-				return ec._Mutation_revertImportRun(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -18691,16 +17727,30 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
-		case "setUserRestriction":
+		case "runImport":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
-				return ec._Mutation_setUserRestriction(ctx, field)
+				return ec._Mutation_runImport(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
-		case "clearUserRestriction":
+		case "approveImportRun":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
-				return ec._Mutation_clearUserRestriction(ctx, field)
+				return ec._Mutation_approveImportRun(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelImportRun":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelImportRun(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revertImportRun":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revertImportRun(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -18845,6 +17895,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_user(ctx, field)
 				})
+		case "findUsers":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_findUsers(ctx, field)
+				})
+		case "auditLog":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_auditLog(ctx, field)
+				})
 		case "imports":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -18863,29 +17925,11 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_import(ctx, field)
 				})
-		case "importRun":
-			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Query_importRun(ctx, field)
-				})
 		case "proposeMapping":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_proposeMapping(ctx, field)
-				})
-		case "recipient":
-			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Query_recipient(ctx, field)
-				})
-		case "recipients":
-			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Query_recipients(ctx, field)
 				})
 		case "lists":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -18905,6 +17949,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_previewList(ctx, field)
 				})
+		case "recipient":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_recipient(ctx, field)
+				})
+		case "recipients":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_recipients(ctx, field)
+				})
 		case "recipientCount":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -18917,17 +17973,11 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_recipientCounts(ctx, field)
 				})
-		case "findUsers":
+		case "importRun":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
-					return ec._Query_findUsers(ctx, field)
-				})
-		case "auditLog":
-			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Query_auditLog(ctx, field)
+					return ec._Query_importRun(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
