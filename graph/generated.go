@@ -18984,14 +18984,36 @@ func (ec *executionContext) marshalNApiToken2ᚖgithubᚗcomᚋrollcallᚋrollca
 }
 
 func (ec *executionContext) unmarshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionCode(ctx context.Context, v any) (imports.AttentionCode, error) {
-	var res imports.AttentionCode
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionCode[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionCode(ctx context.Context, sel ast.SelectionSet, v imports.AttentionCode) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionCode[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "AttentionCode!")
+	}
+	return res
 }
+
+var (
+	unmarshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionCode = map[string]imports.AttentionCode{
+		"FILE_NOT_RUN":      imports.AttentionFileNotRun,
+		"LAST_RUN_FAILED":   imports.AttentionLastRunFailed,
+		"LAST_RUN_HELD":     imports.AttentionLastRunHeld,
+		"FILE_MISSING":      imports.AttentionFileMissing,
+		"LAST_RUN_REVERTED": imports.AttentionLastRunReverted,
+	}
+	marshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionCode = map[imports.AttentionCode]string{
+		imports.AttentionFileNotRun:      "FILE_NOT_RUN",
+		imports.AttentionLastRunFailed:   "LAST_RUN_FAILED",
+		imports.AttentionLastRunHeld:     "LAST_RUN_HELD",
+		imports.AttentionFileMissing:     "FILE_MISSING",
+		imports.AttentionLastRunReverted: "LAST_RUN_REVERTED",
+	}
+)
 
 func (ec *executionContext) marshalNAttentionReason2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionReason(ctx context.Context, sel ast.SelectionSet, v imports.AttentionReason) graphql.Marshaler {
 	return ec._AttentionReason(ctx, sel, &v)
@@ -19014,14 +19036,74 @@ func (ec *executionContext) marshalNAttentionReason2ᚕgithubᚗcomᚋrollcall�
 }
 
 func (ec *executionContext) unmarshalNAuditAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐAction(ctx context.Context, v any) (audit.Action, error) {
-	var res audit.Action
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNAuditAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐAction[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNAuditAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐAction(ctx context.Context, sel ast.SelectionSet, v audit.Action) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNAuditAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐAction[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "AuditAction!")
+	}
+	return res
 }
+
+var (
+	unmarshalNAuditAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐAction = map[string]audit.Action{
+		"IMPORT_CREATED":       audit.ImportCreated,
+		"IMPORT_UPDATED":       audit.ImportUpdated,
+		"IMPORT_DELETED":       audit.ImportDeleted,
+		"IMPORT_RESTORED":      audit.ImportRestored,
+		"IMPORT_PURGED":        audit.ImportPurged,
+		"FILE_UPLOADED":        audit.FileUploaded,
+		"RUN_REQUESTED":        audit.RunRequested,
+		"RUN_APPROVED":         audit.RunApproved,
+		"RUN_CANCELED":         audit.RunCanceled,
+		"RUN_REVERTED":         audit.RunReverted,
+		"USER_CREATED":         audit.UserCreated,
+		"USER_UPDATED":         audit.UserUpdated,
+		"USER_DISABLED":        audit.UserDisabled,
+		"USER_ENABLED":         audit.UserEnabled,
+		"USER_RESTRICTED":      audit.UserRestricted,
+		"USER_UNRESTRICTED":    audit.UserUnrestricted,
+		"TOKEN_CREATED":        audit.TokenCreated,
+		"TOKEN_REVOKED":        audit.TokenRevoked,
+		"LIST_CREATED":         audit.ListCreated,
+		"LIST_UPDATED":         audit.ListUpdated,
+		"LIST_MEMBERS_ADDED":   audit.ListMembersAdded,
+		"LIST_MEMBERS_REMOVED": audit.ListMembersRemoved,
+		"LIST_SHARED":          audit.ListShared,
+		"LIST_DELETED":         audit.ListDeleted,
+	}
+	marshalNAuditAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐAction = map[audit.Action]string{
+		audit.ImportCreated:      "IMPORT_CREATED",
+		audit.ImportUpdated:      "IMPORT_UPDATED",
+		audit.ImportDeleted:      "IMPORT_DELETED",
+		audit.ImportRestored:     "IMPORT_RESTORED",
+		audit.ImportPurged:       "IMPORT_PURGED",
+		audit.FileUploaded:       "FILE_UPLOADED",
+		audit.RunRequested:       "RUN_REQUESTED",
+		audit.RunApproved:        "RUN_APPROVED",
+		audit.RunCanceled:        "RUN_CANCELED",
+		audit.RunReverted:        "RUN_REVERTED",
+		audit.UserCreated:        "USER_CREATED",
+		audit.UserUpdated:        "USER_UPDATED",
+		audit.UserDisabled:       "USER_DISABLED",
+		audit.UserEnabled:        "USER_ENABLED",
+		audit.UserRestricted:     "USER_RESTRICTED",
+		audit.UserUnrestricted:   "USER_UNRESTRICTED",
+		audit.TokenCreated:       "TOKEN_CREATED",
+		audit.TokenRevoked:       "TOKEN_REVOKED",
+		audit.ListCreated:        "LIST_CREATED",
+		audit.ListUpdated:        "LIST_UPDATED",
+		audit.ListMembersAdded:   "LIST_MEMBERS_ADDED",
+		audit.ListMembersRemoved: "LIST_MEMBERS_REMOVED",
+		audit.ListShared:         "LIST_SHARED",
+		audit.ListDeleted:        "LIST_DELETED",
+	}
+)
 
 func (ec *executionContext) marshalNAuditEntry2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐEntry(ctx context.Context, sel ast.SelectionSet, v audit.Entry) graphql.Marshaler {
 	return ec._AuditEntry(ctx, sel, &v)
@@ -19080,14 +19162,38 @@ func (ec *executionContext) marshalNAuditEntryEdge2ᚕgithubᚗcomᚋrollcallᚋ
 }
 
 func (ec *executionContext) unmarshalNAuditTargetType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐTargetType(ctx context.Context, v any) (audit.TargetType, error) {
-	var res audit.TargetType
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNAuditTargetType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐTargetType[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNAuditTargetType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐTargetType(ctx context.Context, sel ast.SelectionSet, v audit.TargetType) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNAuditTargetType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐTargetType[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "AuditTargetType!")
+	}
+	return res
 }
+
+var (
+	unmarshalNAuditTargetType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐTargetType = map[string]audit.TargetType{
+		"IMPORT":      audit.TargetImport,
+		"IMPORT_RUN":  audit.TargetImportRun,
+		"IMPORT_FILE": audit.TargetFile,
+		"USER":        audit.TargetUser,
+		"API_TOKEN":   audit.TargetToken,
+		"LIST":        audit.TargetList,
+	}
+	marshalNAuditTargetType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐTargetType = map[audit.TargetType]string{
+		audit.TargetImport:    "IMPORT",
+		audit.TargetImportRun: "IMPORT_RUN",
+		audit.TargetFile:      "IMPORT_FILE",
+		audit.TargetUser:      "USER",
+		audit.TargetToken:     "API_TOKEN",
+		audit.TargetList:      "LIST",
+	}
+)
 
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
@@ -19104,24 +19210,60 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 }
 
 func (ec *executionContext) unmarshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐChangeAction(ctx context.Context, v any) (imports.ChangeAction, error) {
-	var res imports.ChangeAction
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐChangeAction[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐChangeAction(ctx context.Context, sel ast.SelectionSet, v imports.ChangeAction) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐChangeAction[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ChangeAction!")
+	}
+	return res
 }
 
+var (
+	unmarshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐChangeAction = map[string]imports.ChangeAction{
+		"CREATE":  imports.ActionCreate,
+		"UPDATE":  imports.ActionUpdate,
+		"REMOVE":  imports.ActionRemove,
+		"RESTORE": imports.ActionRestore,
+	}
+	marshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐChangeAction = map[imports.ChangeAction]string{
+		imports.ActionCreate:  "CREATE",
+		imports.ActionUpdate:  "UPDATE",
+		imports.ActionRemove:  "REMOVE",
+		imports.ActionRestore: "RESTORE",
+	}
+)
+
 func (ec *executionContext) unmarshalNContactKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐContactKind(ctx context.Context, v any) (recipients.ContactKind, error) {
-	var res recipients.ContactKind
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNContactKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐContactKind[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNContactKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐContactKind(ctx context.Context, sel ast.SelectionSet, v recipients.ContactKind) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNContactKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐContactKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ContactKind!")
+	}
+	return res
 }
+
+var (
+	unmarshalNContactKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐContactKind = map[string]recipients.ContactKind{
+		"PHONE": recipients.ContactPhone,
+		"EMAIL": recipients.ContactEmail,
+	}
+	marshalNContactKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐContactKind = map[recipients.ContactKind]string{
+		recipients.ContactPhone: "PHONE",
+		recipients.ContactEmail: "EMAIL",
+	}
+)
 
 func (ec *executionContext) marshalNContactPoint2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐContactPoint(ctx context.Context, sel ast.SelectionSet, v recipients.ContactPoint) graphql.Marshaler {
 	return ec._ContactPoint(ctx, sel, &v)
@@ -19337,14 +19479,30 @@ func (ec *executionContext) marshalNImportConnection2ᚖgithubᚗcomᚋrollcall�
 }
 
 func (ec *executionContext) unmarshalNImportDeleteMode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐDeleteMode(ctx context.Context, v any) (imports.DeleteMode, error) {
-	var res imports.DeleteMode
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNImportDeleteMode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐDeleteMode[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNImportDeleteMode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐDeleteMode(ctx context.Context, sel ast.SelectionSet, v imports.DeleteMode) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNImportDeleteMode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐDeleteMode[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ImportDeleteMode!")
+	}
+	return res
 }
+
+var (
+	unmarshalNImportDeleteMode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐDeleteMode = map[string]imports.DeleteMode{
+		"REMOVE": imports.DeleteRemove,
+		"KEEP":   imports.DeleteKeep,
+	}
+	marshalNImportDeleteMode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐDeleteMode = map[imports.DeleteMode]string{
+		imports.DeleteRemove: "REMOVE",
+		imports.DeleteKeep:   "KEEP",
+	}
+)
 
 func (ec *executionContext) marshalNImportEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportEdge(ctx context.Context, sel ast.SelectionSet, v model.ImportEdge) graphql.Marshaler {
 	return ec._ImportEdge(ctx, sel, &v)
@@ -19375,24 +19533,58 @@ func (ec *executionContext) marshalNImportFile2ᚖgithubᚗcomᚋrollcallᚋroll
 }
 
 func (ec *executionContext) unmarshalNImportKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐKind(ctx context.Context, v any) (imports.Kind, error) {
-	var res imports.Kind
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNImportKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐKind[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNImportKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐKind(ctx context.Context, sel ast.SelectionSet, v imports.Kind) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNImportKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ImportKind!")
+	}
+	return res
 }
 
+var (
+	unmarshalNImportKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐKind = map[string]imports.Kind{
+		"RECIPIENT": imports.KindRecipient,
+		"USER":      imports.KindUser,
+	}
+	marshalNImportKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐKind = map[imports.Kind]string{
+		imports.KindRecipient: "RECIPIENT",
+		imports.KindUser:      "USER",
+	}
+)
+
 func (ec *executionContext) unmarshalNImportMethod2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMethod(ctx context.Context, v any) (imports.Method, error) {
-	var res imports.Method
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNImportMethod2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMethod[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNImportMethod2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMethod(ctx context.Context, sel ast.SelectionSet, v imports.Method) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNImportMethod2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMethod[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ImportMethod!")
+	}
+	return res
 }
+
+var (
+	unmarshalNImportMethod2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMethod = map[string]imports.Method{
+		"FULL":        imports.MethodFull,
+		"UPDATE":      imports.MethodUpdate,
+		"CREATE_ONLY": imports.MethodCreateOnly,
+	}
+	marshalNImportMethod2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMethod = map[imports.Method]string{
+		imports.MethodFull:       "FULL",
+		imports.MethodUpdate:     "UPDATE",
+		imports.MethodCreateOnly: "CREATE_ONLY",
+	}
+)
 
 func (ec *executionContext) marshalNImportRun2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx context.Context, sel ast.SelectionSet, v imports.Run) graphql.Marshaler {
 	return ec._ImportRun(ctx, sel, &v)
@@ -19527,24 +19719,70 @@ func (ec *executionContext) marshalNImportRunErrorEdge2ᚕgithubᚗcomᚋrollcal
 }
 
 func (ec *executionContext) unmarshalNImportRunStatus2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunStatus(ctx context.Context, v any) (imports.RunStatus, error) {
-	var res imports.RunStatus
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNImportRunStatus2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNImportRunStatus2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunStatus(ctx context.Context, sel ast.SelectionSet, v imports.RunStatus) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNImportRunStatus2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ImportRunStatus!")
+	}
+	return res
 }
 
+var (
+	unmarshalNImportRunStatus2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunStatus = map[string]imports.RunStatus{
+		"QUEUED":                imports.StatusQueued,
+		"RUNNING":               imports.StatusRunning,
+		"SUCCEEDED":             imports.StatusSucceeded,
+		"SUCCEEDED_WITH_ERRORS": imports.StatusSucceededWithErrors,
+		"FAILED":                imports.StatusFailed,
+		"HELD":                  imports.StatusHeld,
+		"CANCELED":              imports.StatusCanceled,
+	}
+	marshalNImportRunStatus2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunStatus = map[imports.RunStatus]string{
+		imports.StatusQueued:              "QUEUED",
+		imports.StatusRunning:             "RUNNING",
+		imports.StatusSucceeded:           "SUCCEEDED",
+		imports.StatusSucceededWithErrors: "SUCCEEDED_WITH_ERRORS",
+		imports.StatusFailed:              "FAILED",
+		imports.StatusHeld:                "HELD",
+		imports.StatusCanceled:            "CANCELED",
+	}
+)
+
 func (ec *executionContext) unmarshalNImportRunTrigger2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐTrigger(ctx context.Context, v any) (imports.Trigger, error) {
-	var res imports.Trigger
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNImportRunTrigger2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐTrigger[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNImportRunTrigger2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐTrigger(ctx context.Context, sel ast.SelectionSet, v imports.Trigger) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNImportRunTrigger2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐTrigger[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ImportRunTrigger!")
+	}
+	return res
 }
+
+var (
+	unmarshalNImportRunTrigger2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐTrigger = map[string]imports.Trigger{
+		"MANUAL":   imports.TriggerManual,
+		"UPLOAD":   imports.TriggerUpload,
+		"SCHEDULE": imports.TriggerSchedule,
+		"REVERT":   imports.TriggerRevert,
+	}
+	marshalNImportRunTrigger2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐTrigger = map[imports.Trigger]string{
+		imports.TriggerManual:   "MANUAL",
+		imports.TriggerUpload:   "UPLOAD",
+		imports.TriggerSchedule: "SCHEDULE",
+		imports.TriggerRevert:   "REVERT",
+	}
+)
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
@@ -19705,14 +19943,38 @@ func (ec *executionContext) marshalNListReason2ᚕgithubᚗcomᚋrollcallᚋroll
 }
 
 func (ec *executionContext) unmarshalNListReasonCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐReasonCode(ctx context.Context, v any) (lists.ReasonCode, error) {
-	var res lists.ReasonCode
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNListReasonCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐReasonCode[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNListReasonCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐReasonCode(ctx context.Context, sel ast.SelectionSet, v lists.ReasonCode) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNListReasonCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐReasonCode[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ListReasonCode!")
+	}
+	return res
 }
+
+var (
+	unmarshalNListReasonCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐReasonCode = map[string]lists.ReasonCode{
+		"RULE_MATCH":          lists.ReasonRuleMatch,
+		"NO_MATCH":            lists.ReasonNoMatch,
+		"ADDED":               lists.ReasonAdded,
+		"SKIPPED":             lists.ReasonSkipped,
+		"REMOVED_BY_IMPORT":   lists.ReasonRemovedByImport,
+		"OUTSIDE_RESTRICTION": lists.ReasonOutsideRestriction,
+	}
+	marshalNListReasonCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋlistsᚐReasonCode = map[lists.ReasonCode]string{
+		lists.ReasonRuleMatch:          "RULE_MATCH",
+		lists.ReasonNoMatch:            "NO_MATCH",
+		lists.ReasonAdded:              "ADDED",
+		lists.ReasonSkipped:            "SKIPPED",
+		lists.ReasonRemovedByImport:    "REMOVED_BY_IMPORT",
+		lists.ReasonOutsideRestriction: "OUTSIDE_RESTRICTION",
+	}
+)
 
 func (ec *executionContext) marshalNMappingEntry2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntry(ctx context.Context, sel ast.SelectionSet, v imports.MappingEntry) graphql.Marshaler {
 	return ec._MappingEntry(ctx, sel, &v)
@@ -19864,34 +20126,92 @@ func (ec *executionContext) unmarshalNRecipientGroupBy2ᚕgithubᚗcomᚋrollcal
 }
 
 func (ec *executionContext) unmarshalNRecipientGroupField2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGroupField(ctx context.Context, v any) (recipients.GroupField, error) {
-	var res recipients.GroupField
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNRecipientGroupField2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGroupField[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNRecipientGroupField2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGroupField(ctx context.Context, sel ast.SelectionSet, v recipients.GroupField) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNRecipientGroupField2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGroupField[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "RecipientGroupField!")
+	}
+	return res
 }
 
+var (
+	unmarshalNRecipientGroupField2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGroupField = map[string]recipients.GroupField{
+		"SCHOOL":   recipients.GroupSchool,
+		"GRADE":    recipients.GroupGrade,
+		"LANGUAGE": recipients.GroupLanguage,
+		"TYPE":     recipients.GroupType,
+		"CUSTOM":   recipients.GroupCustom,
+	}
+	marshalNRecipientGroupField2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGroupField = map[recipients.GroupField]string{
+		recipients.GroupSchool:   "SCHOOL",
+		recipients.GroupGrade:    "GRADE",
+		recipients.GroupLanguage: "LANGUAGE",
+		recipients.GroupType:     "TYPE",
+		recipients.GroupCustom:   "CUSTOM",
+	}
+)
+
 func (ec *executionContext) unmarshalNRecipientType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType(ctx context.Context, v any) (recipients.Type, error) {
-	var res recipients.Type
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNRecipientType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNRecipientType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType(ctx context.Context, sel ast.SelectionSet, v recipients.Type) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNRecipientType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "RecipientType!")
+	}
+	return res
 }
 
+var (
+	unmarshalNRecipientType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType = map[string]recipients.Type{
+		"STUDENT": recipients.TypeStudent,
+		"STAFF":   recipients.TypeStaff,
+		"CONTACT": recipients.TypeContact,
+		"OTHER":   recipients.TypeOther,
+	}
+	marshalNRecipientType2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType = map[recipients.Type]string{
+		recipients.TypeStudent: "STUDENT",
+		recipients.TypeStaff:   "STAFF",
+		recipients.TypeContact: "CONTACT",
+		recipients.TypeOther:   "OTHER",
+	}
+)
+
 func (ec *executionContext) unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx context.Context, v any) (users.Role, error) {
-	var res users.Role
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx context.Context, sel ast.SelectionSet, v users.Role) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Role!")
+	}
+	return res
 }
+
+var (
+	unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole = map[string]users.Role{
+		"SYSTEM_ADMIN": users.RoleSystemAdmin,
+		"USER":         users.RoleUser,
+	}
+	marshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole = map[users.Role]string{
+		users.RoleSystemAdmin: "SYSTEM_ADMIN",
+		users.RoleUser:        "USER",
+	}
+)
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
@@ -20075,14 +20395,40 @@ func (ec *executionContext) marshalNUserEdge2ᚕgithubᚗcomᚋrollcallᚋrollca
 }
 
 func (ec *executionContext) unmarshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday(ctx context.Context, v any) (imports.Weekday, error) {
-	var res imports.Weekday
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday(ctx context.Context, sel ast.SelectionSet, v imports.Weekday) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Weekday!")
+	}
+	return res
 }
+
+var (
+	unmarshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday = map[string]imports.Weekday{
+		"MONDAY":    imports.Monday,
+		"TUESDAY":   imports.Tuesday,
+		"WEDNESDAY": imports.Wednesday,
+		"THURSDAY":  imports.Thursday,
+		"FRIDAY":    imports.Friday,
+		"SATURDAY":  imports.Saturday,
+		"SUNDAY":    imports.Sunday,
+	}
+	marshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday = map[imports.Weekday]string{
+		imports.Monday:    "MONDAY",
+		imports.Tuesday:   "TUESDAY",
+		imports.Wednesday: "WEDNESDAY",
+		imports.Thursday:  "THURSDAY",
+		imports.Friday:    "FRIDAY",
+		imports.Saturday:  "SATURDAY",
+		imports.Sunday:    "SUNDAY",
+	}
+)
 
 func (ec *executionContext) unmarshalNWeekday2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekdayᚄ(ctx context.Context, v any) ([]imports.Weekday, error) {
 	vSlice := graphql.CoerceList(v)
@@ -20260,17 +20606,75 @@ func (ec *executionContext) unmarshalOAuditAction2ᚖgithubᚗcomᚋrollcallᚋr
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(audit.Action)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOAuditAction2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐAction[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOAuditAction2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐAction(ctx context.Context, sel ast.SelectionSet, v *audit.Action) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOAuditAction2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐAction[*v])
+	return res
 }
+
+var (
+	unmarshalOAuditAction2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐAction = map[string]audit.Action{
+		"IMPORT_CREATED":       audit.ImportCreated,
+		"IMPORT_UPDATED":       audit.ImportUpdated,
+		"IMPORT_DELETED":       audit.ImportDeleted,
+		"IMPORT_RESTORED":      audit.ImportRestored,
+		"IMPORT_PURGED":        audit.ImportPurged,
+		"FILE_UPLOADED":        audit.FileUploaded,
+		"RUN_REQUESTED":        audit.RunRequested,
+		"RUN_APPROVED":         audit.RunApproved,
+		"RUN_CANCELED":         audit.RunCanceled,
+		"RUN_REVERTED":         audit.RunReverted,
+		"USER_CREATED":         audit.UserCreated,
+		"USER_UPDATED":         audit.UserUpdated,
+		"USER_DISABLED":        audit.UserDisabled,
+		"USER_ENABLED":         audit.UserEnabled,
+		"USER_RESTRICTED":      audit.UserRestricted,
+		"USER_UNRESTRICTED":    audit.UserUnrestricted,
+		"TOKEN_CREATED":        audit.TokenCreated,
+		"TOKEN_REVOKED":        audit.TokenRevoked,
+		"LIST_CREATED":         audit.ListCreated,
+		"LIST_UPDATED":         audit.ListUpdated,
+		"LIST_MEMBERS_ADDED":   audit.ListMembersAdded,
+		"LIST_MEMBERS_REMOVED": audit.ListMembersRemoved,
+		"LIST_SHARED":          audit.ListShared,
+		"LIST_DELETED":         audit.ListDeleted,
+	}
+	marshalOAuditAction2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋauditᚐAction = map[audit.Action]string{
+		audit.ImportCreated:      "IMPORT_CREATED",
+		audit.ImportUpdated:      "IMPORT_UPDATED",
+		audit.ImportDeleted:      "IMPORT_DELETED",
+		audit.ImportRestored:     "IMPORT_RESTORED",
+		audit.ImportPurged:       "IMPORT_PURGED",
+		audit.FileUploaded:       "FILE_UPLOADED",
+		audit.RunRequested:       "RUN_REQUESTED",
+		audit.RunApproved:        "RUN_APPROVED",
+		audit.RunCanceled:        "RUN_CANCELED",
+		audit.RunReverted:        "RUN_REVERTED",
+		audit.UserCreated:        "USER_CREATED",
+		audit.UserUpdated:        "USER_UPDATED",
+		audit.UserDisabled:       "USER_DISABLED",
+		audit.UserEnabled:        "USER_ENABLED",
+		audit.UserRestricted:     "USER_RESTRICTED",
+		audit.UserUnrestricted:   "USER_UNRESTRICTED",
+		audit.TokenCreated:       "TOKEN_CREATED",
+		audit.TokenRevoked:       "TOKEN_REVOKED",
+		audit.ListCreated:        "LIST_CREATED",
+		audit.ListUpdated:        "LIST_UPDATED",
+		audit.ListMembersAdded:   "LIST_MEMBERS_ADDED",
+		audit.ListMembersRemoved: "LIST_MEMBERS_REMOVED",
+		audit.ListShared:         "LIST_SHARED",
+		audit.ListDeleted:        "LIST_DELETED",
+	}
+)
 
 func (ec *executionContext) unmarshalOAuditTargetInput2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐAuditTargetInput(ctx context.Context, v any) (*model.AuditTargetInput, error) {
 	if v == nil {
@@ -20424,17 +20828,31 @@ func (ec *executionContext) unmarshalOImportDeleteMode2ᚖgithubᚗcomᚋrollcal
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(imports.DeleteMode)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOImportDeleteMode2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐDeleteMode[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOImportDeleteMode2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐDeleteMode(ctx context.Context, sel ast.SelectionSet, v *imports.DeleteMode) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOImportDeleteMode2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐDeleteMode[*v])
+	return res
 }
+
+var (
+	unmarshalOImportDeleteMode2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐDeleteMode = map[string]imports.DeleteMode{
+		"REMOVE": imports.DeleteRemove,
+		"KEEP":   imports.DeleteKeep,
+	}
+	marshalOImportDeleteMode2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐDeleteMode = map[imports.DeleteMode]string{
+		imports.DeleteRemove: "REMOVE",
+		imports.DeleteKeep:   "KEEP",
+	}
+)
 
 func (ec *executionContext) marshalOImportFile2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFile(ctx context.Context, sel ast.SelectionSet, v *imports.File) graphql.Marshaler {
 	if v == nil {
@@ -20447,17 +20865,31 @@ func (ec *executionContext) unmarshalOImportKind2ᚖgithubᚗcomᚋrollcallᚋro
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(imports.Kind)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOImportKind2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐKind[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOImportKind2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐKind(ctx context.Context, sel ast.SelectionSet, v *imports.Kind) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOImportKind2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐKind[*v])
+	return res
 }
+
+var (
+	unmarshalOImportKind2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐKind = map[string]imports.Kind{
+		"RECIPIENT": imports.KindRecipient,
+		"USER":      imports.KindUser,
+	}
+	marshalOImportKind2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐKind = map[imports.Kind]string{
+		imports.KindRecipient: "RECIPIENT",
+		imports.KindUser:      "USER",
+	}
+)
 
 func (ec *executionContext) marshalOImportRun2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRun(ctx context.Context, sel ast.SelectionSet, v *imports.Run) graphql.Marshaler {
 	if v == nil {
@@ -20606,17 +21038,37 @@ func (ec *executionContext) unmarshalORecipientOrderBy2ᚖgithubᚗcomᚋrollcal
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(recipients.Order)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalORecipientOrderBy2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐOrder[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalORecipientOrderBy2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐOrder(ctx context.Context, sel ast.SelectionSet, v *recipients.Order) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalORecipientOrderBy2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐOrder[*v])
+	return res
 }
+
+var (
+	unmarshalORecipientOrderBy2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐOrder = map[string]recipients.Order{
+		"LAST_NAME":   recipients.OrderLastName,
+		"FIRST_NAME":  recipients.OrderFirstName,
+		"EXTERNAL_ID": recipients.OrderExternalID,
+		"GRADE":       recipients.OrderGrade,
+		"SCHOOL":      recipients.OrderSchool,
+	}
+	marshalORecipientOrderBy2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐOrder = map[recipients.Order]string{
+		recipients.OrderLastName:   "LAST_NAME",
+		recipients.OrderFirstName:  "FIRST_NAME",
+		recipients.OrderExternalID: "EXTERNAL_ID",
+		recipients.OrderGrade:      "GRADE",
+		recipients.OrderSchool:     "SCHOOL",
+	}
+)
 
 func (ec *executionContext) unmarshalORecipientType2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐTypeᚄ(ctx context.Context, v any) ([]recipients.Type, error) {
 	if v == nil {
@@ -20658,17 +21110,35 @@ func (ec *executionContext) unmarshalORecipientType2ᚖgithubᚗcomᚋrollcall�
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(recipients.Type)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalORecipientType2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalORecipientType2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType(ctx context.Context, sel ast.SelectionSet, v *recipients.Type) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalORecipientType2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType[*v])
+	return res
 }
+
+var (
+	unmarshalORecipientType2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType = map[string]recipients.Type{
+		"STUDENT": recipients.TypeStudent,
+		"STAFF":   recipients.TypeStaff,
+		"CONTACT": recipients.TypeContact,
+		"OTHER":   recipients.TypeOther,
+	}
+	marshalORecipientType2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType = map[recipients.Type]string{
+		recipients.TypeStudent: "STUDENT",
+		recipients.TypeStaff:   "STAFF",
+		recipients.TypeContact: "CONTACT",
+		recipients.TypeOther:   "OTHER",
+	}
+)
 
 func (ec *executionContext) unmarshalORecipientTypeFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐTypeFilter(ctx context.Context, v any) (*recipients.TypeFilter, error) {
 	if v == nil {
@@ -20679,30 +21149,58 @@ func (ec *executionContext) unmarshalORecipientTypeFilter2ᚖgithubᚗcomᚋroll
 }
 
 func (ec *executionContext) unmarshalORole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx context.Context, v any) (users.Role, error) {
-	var res users.Role
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalORole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalORole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx context.Context, sel ast.SelectionSet, v users.Role) graphql.Marshaler {
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalORole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole[v])
+	return res
 }
+
+var (
+	unmarshalORole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole = map[string]users.Role{
+		"SYSTEM_ADMIN": users.RoleSystemAdmin,
+		"USER":         users.RoleUser,
+	}
+	marshalORole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole = map[users.Role]string{
+		users.RoleSystemAdmin: "SYSTEM_ADMIN",
+		users.RoleUser:        "USER",
+	}
+)
 
 func (ec *executionContext) unmarshalORole2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx context.Context, v any) (*users.Role, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(users.Role)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalORole2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalORole2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx context.Context, sel ast.SelectionSet, v *users.Role) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalORole2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole[*v])
+	return res
 }
+
+var (
+	unmarshalORole2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole = map[string]users.Role{
+		"SYSTEM_ADMIN": users.RoleSystemAdmin,
+		"USER":         users.RoleUser,
+	}
+	marshalORole2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole = map[users.Role]string{
+		users.RoleSystemAdmin: "SYSTEM_ADMIN",
+		users.RoleUser:        "USER",
+	}
+)
 
 func (ec *executionContext) marshalOSchedule2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐSchedule(ctx context.Context, sel ast.SelectionSet, v *imports.Schedule) graphql.Marshaler {
 	if v == nil {

@@ -8,9 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"reflect"
-	"strconv"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -195,24 +193,6 @@ func List(ctx context.Context, idb bun.IDB, q Query, req page.Request) (page.Pag
 func Count(ctx context.Context, idb bun.IDB, q Query) (int, error) {
 	n, err := q.apply(idb.NewSelect().Model((*Entry)(nil))).Count(ctx)
 	return int(n), err
-}
-
-// MarshalGQL and UnmarshalGQL let the enums bind to GraphQL directly.
-
-func (a Action) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(a))) }
-
-func (a *Action) UnmarshalGQL(v any) error {
-	s, _ := v.(string)
-	*a = Action(s)
-	return nil
-}
-
-func (t TargetType) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(t))) }
-
-func (t *TargetType) UnmarshalGQL(v any) error {
-	s, _ := v.(string)
-	*t = TargetType(s)
-	return nil
 }
 
 // Service reads the log. Who may read it is the caller's to check (system

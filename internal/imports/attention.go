@@ -3,8 +3,6 @@ package imports
 import (
 	"context"
 	"fmt"
-	"io"
-	"strconv"
 	"time"
 
 	"github.com/rollcall/rollcall/internal/authz"
@@ -135,16 +133,4 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
-}
-
-func (c AttentionCode) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(c))) }
-
-func (c *AttentionCode) UnmarshalGQL(v any) error {
-	str, _ := v.(string)
-	switch AttentionCode(str) {
-	case AttentionFileNotRun, AttentionLastRunFailed, AttentionLastRunHeld, AttentionFileMissing, AttentionLastRunReverted:
-		*c = AttentionCode(str)
-		return nil
-	}
-	return fmt.Errorf("%v is not a valid AttentionCode", v)
 }

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -34,17 +32,6 @@ const (
 	// detached from any import.
 	DeleteKeep DeleteMode = "KEEP"
 )
-
-func (m DeleteMode) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(m))) }
-
-func (m *DeleteMode) UnmarshalGQL(v any) error {
-	s, _ := v.(string)
-	if DeleteMode(s) != DeleteRemove && DeleteMode(s) != DeleteKeep {
-		return fmt.Errorf("%v is not a valid ImportDeleteMode", v)
-	}
-	*m = DeleteMode(s)
-	return nil
-}
 
 // DeleteImpact is what deleting an import would do.
 type DeleteImpact struct {

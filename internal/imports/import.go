@@ -5,9 +5,6 @@
 package imports
 
 import (
-	"fmt"
-	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -174,26 +171,3 @@ func validThreshold(field string, v float64) error {
 	return nil
 }
 
-// MarshalGQL and UnmarshalGQL let the enums bind to GraphQL directly.
-
-func (k Kind) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(k))) }
-
-func (k *Kind) UnmarshalGQL(v any) error {
-	s, _ := v.(string)
-	if Kind(s) != KindRecipient && Kind(s) != KindUser {
-		return fmt.Errorf("%v is not a valid ImportKind", v)
-	}
-	*k = Kind(s)
-	return nil
-}
-
-func (m Method) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(m))) }
-
-func (m *Method) UnmarshalGQL(v any) error {
-	s, _ := v.(string)
-	if !Method(s).IsValid() {
-		return fmt.Errorf("%v is not a valid ImportMethod", v)
-	}
-	*m = Method(s)
-	return nil
-}

@@ -1,9 +1,6 @@
 package imports
 
 import (
-	"fmt"
-	"io"
-	"strconv"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -128,40 +125,4 @@ type Progress struct {
 	Phase         string
 	RowsProcessed int64
 	RowsTotal     *int64
-}
-
-func (s RunStatus) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(s))) }
-
-func (s *RunStatus) UnmarshalGQL(v any) error {
-	str, _ := v.(string)
-	switch RunStatus(str) {
-	case StatusQueued, StatusRunning, StatusSucceeded, StatusSucceededWithErrors, StatusFailed, StatusHeld, StatusCanceled:
-		*s = RunStatus(str)
-		return nil
-	}
-	return fmt.Errorf("%v is not a valid ImportRunStatus", v)
-}
-
-func (t Trigger) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(t))) }
-
-func (t *Trigger) UnmarshalGQL(v any) error {
-	str, _ := v.(string)
-	switch Trigger(str) {
-	case TriggerManual, TriggerUpload, TriggerSchedule, TriggerRevert:
-		*t = Trigger(str)
-		return nil
-	}
-	return fmt.Errorf("%v is not a valid ImportRunTrigger", v)
-}
-
-func (a ChangeAction) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(a))) }
-
-func (a *ChangeAction) UnmarshalGQL(v any) error {
-	str, _ := v.(string)
-	switch ChangeAction(str) {
-	case ActionCreate, ActionUpdate, ActionRemove, ActionRestore:
-		*a = ChangeAction(str)
-		return nil
-	}
-	return fmt.Errorf("%v is not a valid ChangeAction", v)
 }

@@ -2,9 +2,7 @@ package imports
 
 import (
 	"fmt"
-	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -32,20 +30,20 @@ type ScheduleInput = Schedule
 // Weekday is a day of the week, as the API names it.
 type Weekday string
 
-var weekdays = []Weekday{"SUNDAY", "MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY"}
+// The days, as the API names them.
+const (
+	Sunday    Weekday = "SUNDAY"
+	Monday    Weekday = "MONDAY"
+	Tuesday   Weekday = "TUESDAY"
+	Wednesday Weekday = "WEDNESDAY"
+	Thursday  Weekday = "THURSDAY"
+	Friday    Weekday = "FRIDAY"
+	Saturday  Weekday = "SATURDAY"
+)
+
+var weekdays = []Weekday{Sunday, Monday, Tuesday, Wednesday, Thursday, Friday, Saturday}
 
 func (d Weekday) index() int { return slices.Index(weekdays, d) }
-
-func (d Weekday) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(d))) }
-
-func (d *Weekday) UnmarshalGQL(v any) error {
-	s, _ := v.(string)
-	if Weekday(s).index() < 0 {
-		return fmt.Errorf("%v is not a valid Weekday", v)
-	}
-	*d = Weekday(s)
-	return nil
-}
 
 var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 

@@ -6,8 +6,6 @@ package lists
 
 import (
 	"encoding/json"
-	"io"
-	"strconv"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -89,12 +87,4 @@ type Explanation struct {
 	// conditions, in words, that the person meets and does not.
 	MatchedConditions []string
 	FailedConditions  []string
-}
-
-func (c ReasonCode) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(c))) }
-
-func (c *ReasonCode) UnmarshalGQL(v any) error {
-	s, _ := v.(string)
-	*c = ReasonCode(s)
-	return nil
 }

@@ -387,14 +387,3 @@ func (s *Service) ProbeOne(ctx context.Context, id int64, conds []Cond) (*Probe,
 	}
 	return pr, nil
 }
-
-func (k ContactKind) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(k))) }
-
-func (k *ContactKind) UnmarshalGQL(v any) error {
-	s, _ := v.(string)
-	if ContactKind(s) != ContactPhone && ContactKind(s) != ContactEmail {
-		return fmt.Errorf("%v is not a valid ContactKind", v)
-	}
-	*k = ContactKind(s)
-	return nil
-}

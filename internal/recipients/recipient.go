@@ -6,8 +6,6 @@ package recipients
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"strconv"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -30,19 +28,6 @@ func (t Type) IsValid() bool {
 		return true
 	}
 	return false
-}
-
-// MarshalGQL writes the type as a GraphQL enum value.
-func (t Type) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(t))) }
-
-// UnmarshalGQL reads a GraphQL enum value.
-func (t *Type) UnmarshalGQL(v any) error {
-	s, ok := v.(string)
-	if !ok || !Type(s).IsValid() {
-		return fmt.Errorf("%v is not a valid RecipientType", v)
-	}
-	*t = Type(s)
-	return nil
 }
 
 // Phone is a phone number (E.164) with its label, e.g. "Guardian 1".

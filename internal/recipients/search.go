@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -233,15 +231,4 @@ func countWhere(ctx context.Context, d *db.DB, where string, p *Params) (int, er
 		return 0, fmt.Errorf("count recipients: %w", err)
 	}
 	return n, nil
-}
-
-func (o Order) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(o))) }
-
-func (o *Order) UnmarshalGQL(v any) error {
-	s, _ := v.(string)
-	if _, ok := orders[Order(s)]; !ok {
-		return fmt.Errorf("%v is not a valid RecipientOrderBy", v)
-	}
-	*o = Order(s)
-	return nil
 }

@@ -3,8 +3,6 @@ package recipients
 import (
 	"context"
 	"fmt"
-	"io"
-	"strconv"
 	"strings"
 
 	"github.com/rollcall/rollcall/internal/apperr"
@@ -208,16 +206,4 @@ func (s *Service) Counts(ctx context.Context, f *Filter, groupBy []GroupBy) ([]G
 		out = append(out, gc)
 	}
 	return out, rows.Err()
-}
-
-func (g GroupField) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(g))) }
-
-func (g *GroupField) UnmarshalGQL(v any) error {
-	s, _ := v.(string)
-	switch GroupField(s) {
-	case GroupSchool, GroupGrade, GroupLanguage, GroupType, GroupCustom:
-		*g = GroupField(s)
-		return nil
-	}
-	return fmt.Errorf("%v is not a valid RecipientGroupField", v)
 }

@@ -4,10 +4,7 @@ package users
 
 import (
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/mail"
-	"strconv"
 	"strings"
 	"time"
 
@@ -28,19 +25,6 @@ const (
 
 // IsValid reports whether r is a known role.
 func (r Role) IsValid() bool { return r == RoleSystemAdmin || r == RoleUser }
-
-// MarshalGQL writes the role as a GraphQL enum value.
-func (r Role) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(r))) }
-
-// UnmarshalGQL reads a GraphQL enum value.
-func (r *Role) UnmarshalGQL(v any) error {
-	s, ok := v.(string)
-	if !ok || !Role(s).IsValid() {
-		return fmt.Errorf("%v is not a valid Role", v)
-	}
-	*r = Role(s)
-	return nil
-}
 
 // User is a person with access to Rollcall.
 type User struct {
