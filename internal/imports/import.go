@@ -170,4 +170,3 @@ func validThreshold(field string, v float64) error {
 	}
 	return nil
 }
-
