@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -13,45 +12,8 @@ import (
 
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/authz"
-	"github.com/rollcall/rollcall/internal/httpx"
 	"github.com/rollcall/rollcall/internal/users"
 )
-
-// authenticate resolves `Authorization: Bearer <token>` to a viewer in the
-// request context. A request without the header goes on anonymous (it may
-// only introspect); a request with a bad, revoked or expired token, or the
-// token of a disabled user, is refused with 401 before anything runs.
-func authenticate(svc *users.Service, logger *slog.Logger) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			header := r.Header.Get("Authorization")
-			if header == "" {
-				next.ServeHTTP(w, r)
-				return
-			}
-			viewer, err := authenticateHeader(r.Context(), svc, header)
-			if err != nil {
-				ae, ok := apperr.As(err)
-				if !ok {
-					logger.ErrorContext(r.Context(), "authenticate", slog.String("request_id", httpx.RequestID(r.Context())), slog.String("error", err.Error()))
-					ae = &apperr.Error{Code: apperr.CodeInternal, Message: "internal error (request id " + httpx.RequestID(r.Context()) + ")"}
-				}
-				httpx.WriteError(w, r, ae)
-				return
-			}
-			next.ServeHTTP(w, r.WithContext(authz.WithViewer(r.Context(), viewer)))
-		})
-	}
-}
-
-// authenticateHeader checks an Authorization header value.
-func authenticateHeader(ctx context.Context, svc *users.Service, header string) (*authz.Viewer, error) {
-	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return nil, apperr.Unauthenticated("the Authorization header must be 'Bearer <token>'")
-	}
-	return svc.Authenticate(ctx, strings.TrimSpace(token))
-}
 
 // guardRootFields makes every root field except introspection need an
 // authenticated viewer, so that a new field cannot be exposed by forgetting
@@ -69,7 +31,7 @@ func guardRootFields(introspection bool) func(ctx context.Context, next graphql.
 			if introspection {
 				return next(ctx)
 			}
-			err = &apperr.Error{Code: codeIntrospectionDisabled, Message: "introspection is disabled on this server"}
+			err = &apperr.Error{Code: apperr.CodeIntrospectionDisabled, Message: "introspection is disabled on this server"}
 		case authz.ViewerFrom(ctx) != nil:
 			return next(ctx)
 		default:
@@ -84,10 +46,6 @@ func guardRootFields(introspection bool) func(ctx context.Context, next graphql.
 		return graphql.Null
 	}
 }
-
-// codeIntrospectionDisabled answers __schema and __type when introspection
-// is configured off.
-const codeIntrospectionDisabled apperr.Code = "INTROSPECTION_DISABLED"
 
 // hasRole implements the @hasRole directive.
 func hasRole(ctx context.Context, _ any, next graphql.Resolver, role users.Role) (any, error) {
@@ -111,7 +69,7 @@ func websocketAuth(svc *users.Service, logger *slog.Logger) transport.WebsocketI
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		viewer := authz.ViewerFrom(ctx)
 		if header := payload.Authorization(); header != "" {
-			v, err := authenticateHeader(ctx, svc, header)
+			v, err := svc.AuthenticateHeader(ctx, header)
 			if err != nil {
 				return refuseConnection(ctx, logger, err)
 			}

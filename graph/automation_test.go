@@ -8,12 +8,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rollcall/rollcall/graph/graphtest"
+	"github.com/rollcall/rollcall/server/servertest"
 )
 
 func TestSchedulesThroughGraphQL(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	_, token := s.Admin(t, "admin@district.test")
 	s.Clock.Set(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 
@@ -69,7 +69,7 @@ func TestSchedulesThroughGraphQL(t *testing.T) {
 
 func TestSystemStatusAndAttentionFilter(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	_, token := s.Admin(t, "admin@district.test")
 	healthy := createImport(t, s, token, "Healthy", "FULL")
 	broken := createImport(t, s, token, "Broken", "FULL")
@@ -123,7 +123,7 @@ func TestSystemStatusAndAttentionFilter(t *testing.T) {
 
 func TestRunProgressSubscription(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	_, token := s.Admin(t, "admin@district.test")
 	id := createImport(t, s, token, "SIS", "FULL")
 	resp := s.Upload(t, token, uploadMutation, map[string]any{"id": id}, "big.csv", []byte(bigFile(150000, "A")))
@@ -136,7 +136,7 @@ func TestRunProgressSubscription(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	updates := graphtest.Subscribe(ctx, t, s.URL, token, `subscription($id: ID!) { importRunUpdated(id: $id) {
+	updates := servertest.Subscribe(ctx, t, s.URL, token, `subscription($id: ID!) { importRunUpdated(id: $id) {
 		id status progress { phase rowsProcessed rowsTotal } rowsRead created } }`, map[string]any{"id": rn.RunImport.ID})
 
 	type update struct {

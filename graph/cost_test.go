@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rollcall/rollcall/graph/graphtest"
 	"github.com/rollcall/rollcall/internal/config"
+	"github.com/rollcall/rollcall/server/servertest"
 )
 
 // TestPageSizesCount: a connection costs its page size times its contents,
@@ -18,7 +18,7 @@ func TestPageSizesCount(t *testing.T) {
 	d := newDistrict(t)
 	d.s.MustQuery(t, d.admin, `mutation { createList(input: {name: "Everyone", filter: {all: true}}) { id } }`, nil, nil)
 
-	requireRefused := func(t *testing.T, query string, vars map[string]any) *graphtest.Response {
+	requireRefused := func(t *testing.T, query string, vars map[string]any) *servertest.Response {
 		t.Helper()
 		resp := d.s.Query(t, d.admin, query, vars)
 		require.Equal(t, "COMPLEXITY_LIMIT_EXCEEDED", resp.FirstCode(), string(resp.Body))
@@ -67,7 +67,7 @@ func TestPageSizesCount(t *testing.T) {
 // The operations are refused before anything runs, so they need no data.
 func TestEveryConnectionCountsItsPageSize(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, &graphtest.Options{Configure: func(c *config.Server) { c.MaxComplexity = 1000 }})
+	s := servertest.New(t, &servertest.Options{Configure: func(c *config.Server) { c.MaxComplexity = 1000 }})
 	_, admin := s.Admin(t, "admin@district.test")
 	// Contents worth more than 10: a page of 100 is over 1,000.
 	const user = `id email name role disabled createdAt updatedAt restrictionDescription apiTokens { id name prefix }`
@@ -103,7 +103,7 @@ func TestEveryConnectionCountsItsPageSize(t *testing.T) {
 // counted as page sizes times the pages around them.
 func TestRowBudget(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, &graphtest.Options{Configure: func(c *config.Server) { c.MaxRows = 120 }})
+	s := servertest.New(t, &servertest.Options{Configure: func(c *config.Server) { c.MaxRows = 120 }})
 	_, admin := s.Admin(t, "admin@district.test")
 	s.MustQuery(t, admin, `mutation { createList(input: {name: "Nobody yet"}) { id } }`, nil, nil)
 

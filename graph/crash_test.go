@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rollcall/rollcall/graph/graphtest"
+	"github.com/rollcall/rollcall/server/servertest"
 )
 
 // bigFile writes n students, the first `changed` of them with a different
@@ -29,7 +29,7 @@ func bigFile(n int, variant string) string {
 // was), River retries, and the retry applies the whole file.
 func TestRunSurvivesLostConnection(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	_, token := s.Admin(t, "admin@district.test")
 	id := createImport(t, s, token, "SIS", "FULL")
 	require.Equal(t, "SUCCEEDED", uploadAndRun(t, s, token, id, bigFile(2000, "A")).Status)
@@ -71,7 +71,7 @@ func TestRunSurvivesLostConnection(t *testing.T) {
 }
 
 // recipientsSnapshot is every recipient row of an import as text.
-func recipientsSnapshot(t *testing.T, s *graphtest.Server, importID string) []string {
+func recipientsSnapshot(t *testing.T, s *servertest.Server, importID string) []string {
 	t.Helper()
 	var rows []string
 	require.NoError(t, s.DB.NewRaw(`SELECT r::text FROM recipients r WHERE import_id = ? ORDER BY id`, importID).Scan(context.Background(), &rows))

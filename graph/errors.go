@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -15,48 +14,24 @@ import (
 	"github.com/rollcall/rollcall/internal/httpx"
 )
 
-// codeTimeout marks a request that ran out of time.
-const codeTimeout = "TIMEOUT"
-
-// errorPresenter gives every error an extensions.code. Application errors
-// keep their message; gqlgen's parse and validation errors keep their codes;
-// anything else is logged in full and shown only as INTERNAL with the request
-// id, so that no SQL or stack detail reaches a client.
+// errorPresenter gives every error an extensions.code. gqlgen's parse and
+// validation errors keep their codes; everything else goes through
+// httpx.Scrub, the one exit for errors: application errors keep their
+// message, anything else is logged in full and shown only as INTERNAL with
+// the request id, so that no SQL or stack detail reaches a client.
 func errorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gerr := graphql.DefaultErrorPresenter(ctx, err)
-		if ae, ok := apperr.As(err); ok {
-			gerr.Message = ae.Message
-			gerr.Extensions = appErrorExtensions(ae, gerr.Path)
+		if _, ok := apperr.As(err); !ok && gerr.Extensions != nil && gerr.Extensions["code"] != nil {
 			return gerr
 		}
-		if gerr.Extensions != nil && gerr.Extensions["code"] != nil {
-			return gerr
+		ae := httpx.Scrub(ctx, logger, "graphql: "+gerr.Path.String(), err)
+		gerr.Message = ae.Message
+		gerr.Extensions = appErrorExtensions(ae, gerr.Path)
+		if ae.Code == apperr.CodeInternal || ae.Code == apperr.CodeTimeout {
+			gerr.Extensions["requestId"] = httpx.RequestID(ctx)
 		}
-		requestID := httpx.RequestID(ctx)
-		if errors.Is(err, context.DeadlineExceeded) {
-			return &gqlerror.Error{
-				Message:    "the request took too long and was stopped",
-				Path:       gerr.Path,
-				Locations:  gerr.Locations,
-				Extensions: map[string]any{"code": codeTimeout, "requestId": requestID},
-			}
-		}
-		if errors.Is(err, context.Canceled) {
-			return &gqlerror.Error{Message: "the request was canceled", Path: gerr.Path,
-				Extensions: map[string]any{"code": codeTimeout, "requestId": requestID}}
-		}
-		logger.ErrorContext(ctx, "graphql internal error",
-			slog.String("request_id", requestID),
-			slog.String("path", gerr.Path.String()),
-			slog.String("error", err.Error()),
-		)
-		return &gqlerror.Error{
-			Message:    fmt.Sprintf("internal error (request id %s)", requestID),
-			Path:       gerr.Path,
-			Locations:  gerr.Locations,
-			Extensions: map[string]any{"code": apperr.CodeInternal, "requestId": requestID},
-		}
+		return gerr
 	}
 }
 

@@ -31,7 +31,7 @@ func TestErrorPresenter(t *testing.T) {
 	t.Run("InternalIsScrubbedAndLogged", func(t *testing.T) {
 		t.Parallel()
 		ext, msg, logs := present(t, fmt.Errorf("insert: %w", errors.New(`pq: relation "secret_table" password=hunter2`)))
-		require.Equal(t, apperr.CodeInternal, ext["code"])
+		require.Equal(t, string(apperr.CodeInternal), ext["code"])
 		require.Equal(t, "req-1", ext["requestId"])
 		require.NotContains(t, msg, "secret_table")
 		require.NotContains(t, msg, "hunter2")
@@ -58,7 +58,7 @@ func TestErrorPresenter(t *testing.T) {
 	t.Run("DeadlineIsTimeout", func(t *testing.T) {
 		t.Parallel()
 		ext, _, _ := present(t, fmt.Errorf("query: %w", context.DeadlineExceeded))
-		require.Equal(t, codeTimeout, ext["code"])
+		require.Equal(t, string(apperr.CodeTimeout), ext["code"])
 	})
 }
 

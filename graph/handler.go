@@ -2,6 +2,7 @@ package graph
 
 import (
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -11,6 +12,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/rollcall/rollcall/graph/model"
+	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/audit"
 	"github.com/rollcall/rollcall/internal/config"
 	"github.com/rollcall/rollcall/internal/metrics"
@@ -18,9 +20,29 @@ import (
 	"github.com/rollcall/rollcall/internal/recipients"
 )
 
+// Options are what the GraphQL handler needs.
+type Options struct {
+	Config   config.Server
+	Services *app.Services
+	Logger   *slog.Logger
+	Metrics  *metrics.Metrics
+	// UploadLimit bounds a multipart request, framing included; the HTTP
+	// layer cuts bodies off before it (see server.guardUploads).
+	UploadLimit int64
+}
+
+// NewHandler returns the GraphQL endpoint: the gqlgen server with its
+// transports (HTTP, WebSocket), limits, policies, error handling and
+// metrics, giving every request its own data loaders. The viewer is the
+// request context's (the HTTP layer authenticates).
+func NewHandler(o Options) http.Handler {
+	srv := newGraphQLServer(o.Config, &Resolver{svc: o.Services}, o.Logger, o.Metrics, o.UploadLimit)
+	return withLoaders(o.Services)(srv)
+}
+
 // newGraphQLServer builds the gqlgen server with its transports, limits,
 // error handling and metrics.
-func newGraphQLServer(cfg config.Server, resolver *Resolver, logger *slog.Logger, m *metrics.Metrics) *handler.Server {
+func newGraphQLServer(cfg config.Server, resolver *Resolver, logger *slog.Logger, m *metrics.Metrics, uploadLimit int64) *handler.Server {
 	c := Config{Resolvers: resolver}
 	c.Directives.HasRole = hasRole
 	setComplexity(&c.Complexity)
@@ -42,7 +64,7 @@ func newGraphQLServer(cfg config.Server, resolver *Resolver, logger *slog.Logger
 	srv.AddTransport(transport.POST{})
 	// The file itself is limited by the import service (to the byte); this
 	// bounds the whole request, framing included.
-	srv.AddTransport(transport.MultipartForm{MaxUploadSize: cfg.MaxUploadBytes + multipartOverhead, MaxMemory: 32 << 20})
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: uploadLimit, MaxMemory: 32 << 20})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 
 	// Introspection is switched off per field by guardRootFields, so that

@@ -10,8 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rollcall/rollcall/graph/graphtest"
 	"github.com/rollcall/rollcall/internal/config"
+	"github.com/rollcall/rollcall/server/servertest"
 )
 
 // TestHostileRunShowsProgressAndStops: a run reading a file of endless
@@ -21,7 +21,7 @@ import (
 // rowsRead 0, and reading could not be interrupted.
 func TestHostileRunShowsProgressAndStops(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, &graphtest.Options{Configure: func(c *config.Server) { c.MaxCompression = 0 }})
+	s := servertest.New(t, &servertest.Options{Configure: func(c *config.Server) { c.MaxCompression = 0 }})
 	_, token := s.Admin(t, "admin@district.test")
 	id := createImport(t, s, token, "SIS", "FULL")
 

@@ -14,14 +14,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rollcall/rollcall/graph"
-	"github.com/rollcall/rollcall/graph/graphtest"
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/config"
 	"github.com/rollcall/rollcall/internal/metrics"
 	"github.com/rollcall/rollcall/internal/testkit/browser"
 	"github.com/rollcall/rollcall/internal/testkit/gqlaudit"
 	"github.com/rollcall/rollcall/internal/testkit/testdb"
+	"github.com/rollcall/rollcall/server"
+	"github.com/rollcall/rollcall/server/servertest"
 )
 
 func TestIntrospectionWithoutToken(t *testing.T) {
@@ -29,7 +29,7 @@ func TestIntrospectionWithoutToken(t *testing.T) {
 
 	t.Run("On", func(t *testing.T) {
 		t.Parallel()
-		s := graphtest.New(t, nil)
+		s := servertest.New(t, nil)
 		resp := s.Query(t, "", `{ __typename __schema { queryType { name } } }`, nil)
 		require.Empty(t, resp.Errors, string(resp.Body))
 		require.JSONEq(t, `{"__typename":"Query","__schema":{"queryType":{"name":"Query"}}}`, string(resp.Data))
@@ -41,7 +41,7 @@ func TestIntrospectionWithoutToken(t *testing.T) {
 
 	t.Run("Off", func(t *testing.T) {
 		t.Parallel()
-		s := graphtest.New(t, &graphtest.Options{Configure: func(c *config.Server) { c.Introspection = false }})
+		s := servertest.New(t, &servertest.Options{Configure: func(c *config.Server) { c.Introspection = false }})
 		resp := s.Query(t, "", `{ __schema { queryType { name } } }`, nil)
 		require.NotEmpty(t, resp.Errors)
 		require.Equal(t, "INTROSPECTION_DISABLED", resp.FirstCode(), string(resp.Body))
@@ -50,7 +50,7 @@ func TestIntrospectionWithoutToken(t *testing.T) {
 
 func TestRequestLimits(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, &graphtest.Options{Configure: func(c *config.Server) {
+	s := servertest.New(t, &servertest.Options{Configure: func(c *config.Server) {
 		c.MaxBodyBytes = 4096
 		c.MaxDepth = 6
 		c.MaxComplexity = 1000
@@ -118,7 +118,7 @@ func TestRequestLimits(t *testing.T) {
 
 func TestRequestTimeout(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, &graphtest.Options{Configure: func(c *config.Server) { c.RequestTimeout = 300 * time.Millisecond }})
+	s := servertest.New(t, &servertest.Options{Configure: func(c *config.Server) { c.RequestTimeout = 300 * time.Millisecond }})
 	_, token := s.Admin(t, "admin@district.test")
 	s.MustQuery(t, token, `{ me { email } }`, nil, &struct{}{}) // records the token's use now
 
@@ -139,7 +139,7 @@ func TestRequestTimeout(t *testing.T) {
 
 func TestMultipartNeedsPreflightHeader(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 
 	multipartRequest := func(t *testing.T) *http.Request {
 		var body bytes.Buffer
@@ -182,7 +182,7 @@ func TestMultipartNeedsPreflightHeader(t *testing.T) {
 
 func TestHealthReadinessMetrics(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	_, token := s.Admin(t, "admin@district.test")
 
 	status, body := s.Get(t, "/healthz")
@@ -218,7 +218,7 @@ func TestReadinessWithoutMigrations(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
 	a, err := app.New(d, app.Options{Logger: logger, Metrics: m})
 	require.NoError(t, err)
-	h := graph.NewRouter(graph.Deps{Config: config.DefaultServer(), Logger: logger, Metrics: m, DB: d, Services: a.Services})
+	h := server.NewRouter(server.Deps{Config: config.DefaultServer(), Logger: logger, Metrics: m, DB: d, Services: a.Services})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
@@ -231,7 +231,7 @@ func TestReadinessWithoutMigrations(t *testing.T) {
 
 func TestGraphQLOverHTTPAudit(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	_, token := s.Admin(t, "admin@district.test")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -245,7 +245,7 @@ func TestGraphQLOverHTTPAudit(t *testing.T) {
 func TestGraphiQLInBrowser(t *testing.T) {
 	t.Parallel()
 	browser.Chromium(t) // skips when Chromium is not installed
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	_, token := s.Admin(t, "admin@district.test")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

@@ -12,8 +12,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rollcall/rollcall/graph/graphtest"
 	"github.com/rollcall/rollcall/internal/config"
+	"github.com/rollcall/rollcall/server/servertest"
 )
 
 const studentsCSV = `student_id,first_name,last_name,grade,school,home_language,guardian1_phone,guardian1_email,homeroom
@@ -48,7 +48,7 @@ type uploadOut struct {
 	}
 }
 
-func createImport(t *testing.T, s *graphtest.Server, token, name, method string) string {
+func createImport(t *testing.T, s *servertest.Server, token, name, method string) string {
 	t.Helper()
 	var out struct{ CreateImport struct{ ID string } }
 	s.MustQuery(t, token, `mutation($n: String!, $m: ImportMethod!) { createImport(input: {name: $n, method: $m}) { id } }`,
@@ -56,7 +56,7 @@ func createImport(t *testing.T, s *graphtest.Server, token, name, method string)
 	return out.CreateImport.ID
 }
 
-func uploadAndRun(t *testing.T, s *graphtest.Server, token, importID, content string) graphtest.RunState {
+func uploadAndRun(t *testing.T, s *servertest.Server, token, importID, content string) servertest.RunState {
 	t.Helper()
 	resp := s.Upload(t, token, uploadMutation, map[string]any{"id": importID, "run": true}, "students.csv", []byte(content))
 	var out uploadOut
@@ -67,7 +67,7 @@ func uploadAndRun(t *testing.T, s *graphtest.Server, token, importID, content st
 
 func TestImportWorkflow(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	_, token := s.Admin(t, "admin@district.test")
 	id := createImport(t, s, token, "SIS students", "FULL")
 
@@ -183,7 +183,7 @@ func TestImportWorkflow(t *testing.T) {
 	next = strings.Replace(next, "Room 22", "Room 23", 1) + "S011,Kai,Nash,1,Adams Elementary,English,612-555-0111,,Room 2\n"
 	day2 := uploadAndRun(t, s, token, id, next)
 	require.Equal(t, "SUCCEEDED", day2.Status, day2.Message)
-	require.Equal(t, graphtest.RunState{ID: day2.ID, Status: "SUCCEEDED", RowsRead: 10, Created: 1, Updated: 1, Unchanged: 8, Removed: 1,
+	require.Equal(t, servertest.RunState{ID: day2.ID, Status: "SUCCEEDED", RowsRead: 10, Created: 1, Updated: 1, Unchanged: 8, Removed: 1,
 		Message: day2.Message, Warnings: []string{}, FinishedAt: day2.FinishedAt}, day2)
 
 	// A truncated file would remove 60%: held; nothing applied.
@@ -243,7 +243,7 @@ func TestImportWorkflow(t *testing.T) {
 
 func TestImportCancelHeldAndDryRun(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	_, token := s.Admin(t, "admin@district.test")
 	id := createImport(t, s, token, "Staff", "FULL")
 	require.Equal(t, "SUCCEEDED", uploadAndRun(t, s, token, id, studentsCSV).Status)
@@ -293,7 +293,7 @@ func TestImportCancelHeldAndDryRun(t *testing.T) {
 
 func TestRunErrorsThroughGraphQL(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	_, token := s.Admin(t, "admin@district.test")
 	id := createImport(t, s, token, "SIS", "UPDATE")
 	var up struct {
@@ -328,7 +328,7 @@ func TestRunErrorsThroughGraphQL(t *testing.T) {
 
 func TestImportsAreForAdminsOnly(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	_, admin := s.Admin(t, "admin@district.test")
 	_, user := s.User(t, admin, "teacher@district.test")
 	id := createImport(t, s, admin, "SIS", "FULL")
@@ -370,13 +370,13 @@ func TestImportsAreForAdminsOnly(t *testing.T) {
 
 func TestConcurrentRunRequestsConflict(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, &graphtest.Options{Configure: func(c *config.Server) { c.Workers = 0 }}) // runs stay queued
+	s := servertest.New(t, &servertest.Options{Configure: func(c *config.Server) { c.Workers = 0 }}) // runs stay queued
 	_, token := s.Admin(t, "admin@district.test")
 	id := createImport(t, s, token, "SIS", "FULL")
 	resp := s.Upload(t, token, uploadMutation, map[string]any{"id": id}, "s.csv", []byte(studentsCSV))
 	require.Empty(t, resp.Errors, string(resp.Body))
 
-	results := make(chan *graphtest.Response, 10)
+	results := make(chan *servertest.Response, 10)
 	for range 10 {
 		go func() {
 			results <- s.Query(t, token, `mutation($id: ID!) { runImport(importId: $id) { id } }`, map[string]any{"id": id})
@@ -411,7 +411,7 @@ func TestConcurrentRunRequestsConflict(t *testing.T) {
 
 func TestRESTUpload(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, &graphtest.Options{Configure: func(c *config.Server) { c.MaxUploadBytes = 4096 }})
+	s := servertest.New(t, &servertest.Options{Configure: func(c *config.Server) { c.MaxUploadBytes = 4096 }})
 	_, token := s.Admin(t, "admin@district.test")
 	id := createImport(t, s, token, "SIS", "FULL")
 
@@ -475,7 +475,7 @@ func TestRESTUpload(t *testing.T) {
 
 func TestImportValidation(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	_, token := s.Admin(t, "admin@district.test")
 	id := createImport(t, s, token, "SIS", "FULL")
 

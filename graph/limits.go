@@ -12,6 +12,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/page"
 )
 
@@ -37,7 +38,7 @@ func (d depthLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	depth := selectionDepth(oc.Operation.SelectionSet, oc.Doc.Fragments, map[string]bool{})
 	if depth > d.max {
 		err := gqlerror.Errorf("query is nested %d levels deep, more than the limit of %d", depth, d.max)
-		err.Extensions = map[string]any{"code": "QUERY_TOO_DEEP"}
+		err.Extensions = map[string]any{"code": apperr.CodeQueryTooDeep}
 		return err
 	}
 	return nil
@@ -87,10 +88,6 @@ var (
 	_ graphql.OperationContextMutator = &costLimit{}
 )
 
-// codeComplexityLimit is gqlgen's code for an operation over its
-// complexity limit; the row limit uses it too.
-const codeComplexityLimit = "COMPLEXITY_LIMIT_EXCEEDED"
-
 func (*costLimit) ExtensionName() string { return "CostLimit" }
 
 func (c *costLimit) Validate(schema graphql.ExecutableSchema) error {
@@ -119,7 +116,7 @@ func (c *costLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 
 func costError(msg, limit string, value, max int) *gqlerror.Error {
 	err := gqlerror.Errorf("%s", msg)
-	err.Extensions = map[string]any{"code": codeComplexityLimit, "limit": limit, "value": value, "max": max}
+	err.Extensions = map[string]any{"code": apperr.CodeComplexityLimit, "limit": limit, "value": value, "max": max}
 	return err
 }
 

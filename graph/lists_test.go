@@ -10,12 +10,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rollcall/rollcall/graph/graphtest"
+	"github.com/rollcall/rollcall/server/servertest"
 )
 
 // district is a server with the ten students of studentsCSV imported.
 type district struct {
-	s        *graphtest.Server
+	s        *servertest.Server
 	admin    string
 	importID string
 	ids      map[string]string // external id → recipient id
@@ -23,7 +23,7 @@ type district struct {
 
 func newDistrict(t *testing.T) *district {
 	t.Helper()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	_, admin := s.Admin(t, "admin@district.test")
 	d := &district{s: s, admin: admin, importID: createImport(t, s, admin, "SIS", "FULL")}
 	require.Equal(t, "SUCCEEDED", uploadAndRun(t, s, admin, d.importID, studentsCSV).Status)

@@ -13,7 +13,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/rollcall/rollcall/graph"
-	"github.com/rollcall/rollcall/graph/graphtest"
+	"github.com/rollcall/rollcall/server/servertest"
 )
 
 // matrixOp is a sample operation of one root field, with what policy the
@@ -198,7 +198,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				if op.vars != nil {
 					vars = op.vars(m)
 				}
-				var resp *graphtest.Response
+				var resp *servertest.Response
 				if strings.HasPrefix(field, "Subscription.") {
 					m.checkSubscription(t, policy, role, op.query, vars)
 					return
@@ -214,7 +214,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 }
 
-func (m *matrix) check(t *testing.T, field string, policy graph.Policy, role string, resp *graphtest.Response) {
+func (m *matrix) check(t *testing.T, field string, policy graph.Policy, role string, resp *servertest.Response) {
 	codes := map[string]bool{}
 	for _, e := range resp.Errors {
 		codes[e.Code()] = true
@@ -319,13 +319,13 @@ func (m *matrix) checkSubscription(t *testing.T, policy graph.Policy, role, quer
 	err := ws.Init(ctx, payload)
 	switch role {
 	case roleBadToken, roleRevoked, roleExpired, roleDisabled:
-		code, _, cerr := graphtest.CloseStatus(err)
+		code, _, cerr := servertest.CloseStatus(err)
 		require.NoError(t, cerr)
 		require.Equal(t, closeForbidden, code)
 		return
 	}
 	require.NoError(t, err)
-	var events []graphtest.Event
+	var events []servertest.Event
 	for e := range ws.Subscribe(ctx, t, query, vars) {
 		events = append(events, e)
 	}

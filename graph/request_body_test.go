@@ -10,8 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rollcall/rollcall/graph/graphtest"
 	"github.com/rollcall/rollcall/internal/httpx"
+	"github.com/rollcall/rollcall/server/servertest"
 )
 
 // TestBatchedAndMalformedBodies: a JSON array of operations (batching) and
@@ -19,7 +19,7 @@ import (
 // that says why, and no request body reaches the log.
 func TestBatchedAndMalformedBodies(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	_, token := s.Admin(t, "admin@district.test")
 	const secret = "s3cr3t-marker"
 	for _, c := range []struct {
@@ -46,7 +46,7 @@ func TestBatchedAndMalformedBodies(t *testing.T) {
 			raw, err := io.ReadAll(resp.Body)
 			require.NoError(t, err)
 			require.Equal(t, http.StatusBadRequest, resp.StatusCode, string(raw))
-			var out graphtest.Response
+			var out servertest.Response
 			require.NoError(t, json.Unmarshal(raw, &out), string(raw))
 			require.Equal(t, "BAD_USER_INPUT", out.FirstCode(), string(raw))
 			require.Contains(t, out.Errors[0].Message, c.message)

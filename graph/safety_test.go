@@ -10,12 +10,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rollcall/rollcall/graph/graphtest"
+	"github.com/rollcall/rollcall/server/servertest"
 )
 
 // tableContents is every column of every row of table, in id order (as
 // JSON), so tests compare whole states.
-func tableContents(t *testing.T, s *graphtest.Server, table string) []string {
+func tableContents(t *testing.T, s *servertest.Server, table string) []string {
 	t.Helper()
 	var rows []string
 	err := s.DB.NewRaw("SELECT to_jsonb(x)::text FROM "+table+" AS x ORDER BY x.id").Scan(context.Background(), &rows)
@@ -25,7 +25,7 @@ func tableContents(t *testing.T, s *graphtest.Server, table string) []string {
 
 // requireNoDanglingReferences checks what the foreign keys promise: no
 // recipient, list entry, user or run points at a row that is not there.
-func requireNoDanglingReferences(t *testing.T, s *graphtest.Server) {
+func requireNoDanglingReferences(t *testing.T, s *servertest.Server) {
 	t.Helper()
 	var n int
 	err := s.DB.NewRaw(`SELECT
@@ -62,7 +62,7 @@ func (d *district) impact(t *testing.T, mode string) impactOut {
 	return out.Import.DeleteImpact
 }
 
-func (d *district) deleteImport(t *testing.T, confirm, mode string) *graphtest.Response {
+func (d *district) deleteImport(t *testing.T, confirm, mode string) *servertest.Response {
 	t.Helper()
 	return d.s.Query(t, d.admin, `mutation($id: ID!, $c: String!, $m: ImportDeleteMode!) {
 		deleteImport(id: $id, confirmName: $c, recipients: $m) { import { id deleted deleteMode purgeAfter } impact { `+impactFields+` } } }`,
@@ -291,7 +291,7 @@ type revertOut struct {
 	RevertsRun                   struct{ ID string }
 }
 
-func (d *district) revert(t *testing.T, runID string) (*revertOut, *graphtest.Response) {
+func (d *district) revert(t *testing.T, runID string) (*revertOut, *servertest.Response) {
 	t.Helper()
 	resp := d.s.Query(t, d.admin, `mutation($id: ID!) { revertImportRun(runId: $id) {
 		id status trigger message created updated removed restored revertsRun { id } } }`, map[string]any{"id": runID})

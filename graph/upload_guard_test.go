@@ -16,8 +16,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rollcall/rollcall/graph/graphtest"
 	"github.com/rollcall/rollcall/internal/config"
+	"github.com/rollcall/rollcall/server/servertest"
 )
 
 // streamedBody is a request body of a multipart prefix followed by filler
@@ -120,7 +120,7 @@ type uploadAttempt struct {
 
 // send posts the attempt on a connection of its own and returns the
 // response (status and GraphQL-shaped errors) and the bytes consumed.
-func (a uploadAttempt) send(t *testing.T) (*graphtest.Response, int64) {
+func (a uploadAttempt) send(t *testing.T) (*servertest.Response, int64) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, a.url, a.body)
 	require.NoError(t, err)
@@ -148,7 +148,7 @@ func (a uploadAttempt) send(t *testing.T) (*graphtest.Response, int64) {
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	out := &graphtest.Response{Status: resp.StatusCode, Body: raw}
+	out := &servertest.Response{Status: resp.StatusCode, Body: raw}
 	require.Contains(t, resp.Header.Get("Content-Type"), "application/json", string(raw))
 	require.NoError(t, json.Unmarshal(raw, out), string(raw))
 	n := a.body.consumed(t)
@@ -169,7 +169,7 @@ const refusedUploadBound = 4 << 20
 // its length is declared or not.
 func TestUploadsAreCheckedBeforeTheirBodies(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil) // the default upload limit: 1 GiB
+	s := servertest.New(t, nil) // the default upload limit: 1 GiB
 	_, admin := s.Admin(t, "admin@district.test")
 	_, user := s.User(t, admin, "teacher@district.test")
 	importID := createImport(t, s, admin, "SIS", "FULL")
@@ -233,7 +233,7 @@ func TestUploadLimitCapsEveryFraming(t *testing.T) {
 	t.Parallel()
 	const limit = 64 << 10
 	const multipartFraming = 1 << 20 // graph.multipartOverhead
-	s := graphtest.New(t, &graphtest.Options{Configure: func(c *config.Server) { c.MaxUploadBytes = limit }})
+	s := servertest.New(t, &servertest.Options{Configure: func(c *config.Server) { c.MaxUploadBytes = limit }})
 	_, admin := s.Admin(t, "admin@district.test")
 	importID := createImport(t, s, admin, "SIS", "FULL")
 	const overSize = 64 << 20

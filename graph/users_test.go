@@ -10,13 +10,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rollcall/rollcall/graph/graphtest"
+	"github.com/rollcall/rollcall/server/servertest"
 )
 
 func TestAuthenticationMatrix(t *testing.T) {
 	t.Parallel()
 
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	admin, adminToken := s.Admin(t, "admin@district.test")
 	user, userToken := s.User(t, adminToken, "teacher@district.test")
 
@@ -127,7 +127,7 @@ func TestAuthenticationMatrix(t *testing.T) {
 
 func TestDisabledUserTokensStopAtOnce(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	_, adminToken := s.Admin(t, "admin@district.test")
 	u, userToken := s.User(t, adminToken, "teacher@district.test")
 
@@ -143,7 +143,7 @@ func TestDisabledUserTokensStopAtOnce(t *testing.T) {
 
 func TestTokensAreStoredOnlyAsHashes(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	_, adminToken := s.Admin(t, "admin@district.test")
 	_, userToken := s.User(t, adminToken, "teacher@district.test")
 
@@ -182,7 +182,7 @@ func TestTokensAreStoredOnlyAsHashes(t *testing.T) {
 
 func TestUserErrors(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	admin, adminToken := s.Admin(t, "admin@district.test")
 	_, userToken := s.User(t, adminToken, "teacher@district.test")
 
@@ -223,7 +223,7 @@ func TestUserErrors(t *testing.T) {
 
 func TestSecondAdminCanBeDemotedWhileOneRemains(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	_, adminToken := s.Admin(t, "admin@district.test")
 	second, _ := s.Admin(t, "second@district.test")
 
@@ -236,7 +236,7 @@ func TestSecondAdminCanBeDemotedWhileOneRemains(t *testing.T) {
 
 func TestUsersPagination(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	_, adminToken := s.Admin(t, "admin@district.test")
 	for i := range 7 {
 		s.MustQuery(t, adminToken, `mutation($e: String!) { createUser(input: {email: $e, name: "Teacher"}) { id } }`, map[string]any{"e": fmt.Sprintf("t%d@district.test", i)}, &struct{}{})
@@ -275,7 +275,7 @@ func TestUsersPagination(t *testing.T) {
 	require.Equal(t, "BAD_USER_INPUT", resp.FirstCode())
 }
 
-func graphqlRequest(t *testing.T, s *graphtest.Server, query string, vars map[string]any) *http.Request {
+func graphqlRequest(t *testing.T, s *servertest.Server, query string, vars map[string]any) *http.Request {
 	t.Helper()
 	body := fmt.Sprintf(`{"query": %q, "variables": %s}`, query, mustJSON(t, vars))
 	req, err := http.NewRequest(http.MethodPost, s.URL+"/graphql", strings.NewReader(body))
@@ -285,7 +285,7 @@ func graphqlRequest(t *testing.T, s *graphtest.Server, query string, vars map[st
 }
 
 // tokenID finds the id of a token by asking the API as its owner.
-func tokenID(t *testing.T, s *graphtest.Server, token string) string {
+func tokenID(t *testing.T, s *servertest.Server, token string) string {
 	t.Helper()
 	var out struct {
 		Me struct {
@@ -302,7 +302,7 @@ func tokenID(t *testing.T, s *graphtest.Server, token string) string {
 	return ""
 }
 
-func userIDByEmail(t *testing.T, s *graphtest.Server, adminToken, email string) string {
+func userIDByEmail(t *testing.T, s *servertest.Server, adminToken, email string) string {
 	t.Helper()
 	var out struct {
 		Users struct{ Nodes []struct{ ID, Email string } }

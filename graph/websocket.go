@@ -61,10 +61,6 @@ const (
 	sessionRecheck = time.Minute
 )
 
-// codeAccessChanged ends a subscription started under a role or restriction
-// the user no longer has; subscribing again runs it with the new ones.
-const codeAccessChanged apperr.Code = "ACCESS_CHANGED"
-
 // wsSessions makes WebSocket connections into sessions; see the file's
 // comment.
 type wsSessions struct {
@@ -253,7 +249,7 @@ func (s *wsSession) endOperationsNotRunningAs(v *authz.Viewer) {
 		}
 		// gqlgen sends the error when the stream ends; the operation is
 		// still registered, so its stream has not ended yet.
-		transport.AddSubscriptionError(op.ctx, s.m.presenter(op.ctx, &apperr.Error{Code: codeAccessChanged,
+		transport.AddSubscriptionError(op.ctx, s.m.presenter(op.ctx, &apperr.Error{Code: apperr.CodeAccessChanged,
 			Message: "your role or restriction changed; subscribe again"}))
 		op.cancel()
 		delete(s.ops, op)

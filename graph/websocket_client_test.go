@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rollcall/rollcall/graph/graphtest"
 	"github.com/rollcall/rollcall/internal/testkit/gqlws"
+	"github.com/rollcall/rollcall/server/servertest"
 )
 
 // TestGraphQLWSClient runs the graphql-ws npm client, as browsers and Node
@@ -42,7 +42,7 @@ func TestGraphQLWSClient(t *testing.T) {
 
 	t.Run("BadToken", func(t *testing.T) {
 		t.Parallel()
-		s := graphtest.New(t, nil)
+		s := servertest.New(t, nil)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*wsDeadline)
 		defer cancel()
 		events := gqlws.Run(ctx, t, s.WSURL(), "rc_"+strings.Repeat("x", 43), retryAttempts, nil)
@@ -51,7 +51,7 @@ func TestGraphQLWSClient(t *testing.T) {
 
 	t.Run("RevokedWhileConnected", func(t *testing.T) {
 		t.Parallel()
-		s := graphtest.New(t, nil)
+		s := servertest.New(t, nil)
 		_, admin := s.Admin(t, "admin@district.test")
 		_, token, tokenID := secondAdmin(t, s, admin)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*wsDeadline)

@@ -13,8 +13,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rollcall/rollcall/graph/graphtest"
 	"github.com/rollcall/rollcall/internal/config"
+	"github.com/rollcall/rollcall/server/servertest"
 )
 
 // closeForbidden is graphql-transport-ws's Forbidden close code.
@@ -30,7 +30,7 @@ func apiOnly(c *config.Server) { c.Workers = 0 }
 
 // secondAdmin creates another system administrator (so that the first may
 // disable or demote it) and returns its id, a token and the token's id.
-func secondAdmin(t *testing.T, s *graphtest.Server, admin string) (userID, token, tokenID string) {
+func secondAdmin(t *testing.T, s *servertest.Server, admin string) (userID, token, tokenID string) {
 	t.Helper()
 	var u struct{ CreateUser struct{ ID string } }
 	s.MustQuery(t, admin, `mutation { createUser(input: {email: "second.admin@district.test", name: "Second", role: SYSTEM_ADMIN}) { id } }`, nil, &u)
@@ -45,7 +45,7 @@ func secondAdmin(t *testing.T, s *graphtest.Server, admin string) (userID, token
 }
 
 // queuedRun returns a run that stays QUEUED (on an apiOnly server).
-func queuedRun(t *testing.T, s *graphtest.Server, admin string) string {
+func queuedRun(t *testing.T, s *servertest.Server, admin string) string {
 	t.Helper()
 	id := createImport(t, s, admin, "SIS", "FULL")
 	resp := s.Upload(t, admin, uploadMutation, map[string]any{"id": id}, "students.csv", []byte(studentsCSV))
@@ -60,19 +60,19 @@ const runSubscription = `subscription($id: ID!) { importRunUpdated(id: $id) { id
 
 // nextEvent waits for the subscription's next event; ok is false if the
 // subscription ended without one.
-func nextEvent(ctx context.Context, t *testing.T, events <-chan graphtest.Event) (graphtest.Event, bool) {
+func nextEvent(ctx context.Context, t *testing.T, events <-chan servertest.Event) (servertest.Event, bool) {
 	t.Helper()
 	select {
 	case e, ok := <-events:
 		return e, ok
 	case <-ctx.Done():
 		t.Fatalf("no subscription event: %v", ctx.Err())
-		return graphtest.Event{}, false
+		return servertest.Event{}, false
 	}
 }
 
 // subscribeRun subscribes to a run's updates and waits for the first.
-func subscribeRun(ctx context.Context, t *testing.T, ws *graphtest.WS, runID string) <-chan graphtest.Event {
+func subscribeRun(ctx context.Context, t *testing.T, ws *servertest.WS, runID string) <-chan servertest.Event {
 	t.Helper()
 	events := ws.Subscribe(ctx, t, runSubscription, map[string]any{"id": runID})
 	e, ok := nextEvent(ctx, t, events)
@@ -83,7 +83,7 @@ func subscribeRun(ctx context.Context, t *testing.T, ws *graphtest.WS, runID str
 	return events
 }
 
-func requireForbiddenClose(ctx context.Context, t *testing.T, ws *graphtest.WS, reason string) {
+func requireForbiddenClose(ctx context.Context, t *testing.T, ws *servertest.WS, reason string) {
 	t.Helper()
 	code, got, err := ws.WaitClose(ctx)
 	require.NoError(t, err)
@@ -101,7 +101,7 @@ func TestWebSocketSessionEndsWithAccess(t *testing.T) {
 		for _, held := range []string{"Idle", "Subscription"} {
 			t.Run(change+held, func(t *testing.T) {
 				t.Parallel()
-				s := graphtest.New(t, &graphtest.Options{Configure: apiOnly})
+				s := servertest.New(t, &servertest.Options{Configure: apiOnly})
 				_, admin := s.Admin(t, "admin@district.test")
 				uid, token, tokenID := secondAdmin(t, s, admin)
 				ctx, cancel := context.WithTimeout(context.Background(), wsDeadline)
@@ -111,7 +111,7 @@ func TestWebSocketSessionEndsWithAccess(t *testing.T) {
 				var me struct{ Me struct{ Email string } }
 				ws.MustDo(ctx, t, `{ me { email } }`, nil, &me)
 				require.Equal(t, "second.admin@district.test", me.Me.Email)
-				var events <-chan graphtest.Event
+				var events <-chan servertest.Event
 				if held == "Subscription" {
 					events = subscribeRun(ctx, t, ws, queuedRun(t, s, admin))
 				}
@@ -141,7 +141,7 @@ func TestWebSocketSessionEndsWithAccess(t *testing.T) {
 // upgrade request's Authorization header is a session like any other.
 func TestWebSocketHeaderAuthenticatedSession(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	_, admin := s.Admin(t, "admin@district.test")
 	_, token, tokenID := secondAdmin(t, s, admin)
 	ctx, cancel := context.WithTimeout(context.Background(), wsDeadline)
@@ -162,7 +162,7 @@ func TestWebSocketHeaderAuthenticatedSession(t *testing.T) {
 // next operations run as USER; promoted again, it may subscribe again.
 func TestWebSocketRoleChange(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, &graphtest.Options{Configure: apiOnly})
+	s := servertest.New(t, &servertest.Options{Configure: apiOnly})
 	_, admin := s.Admin(t, "admin@district.test")
 	uid, token, _ := secondAdmin(t, s, admin)
 	run := queuedRun(t, s, admin)
@@ -204,7 +204,7 @@ func TestWebSocketRoleChange(t *testing.T) {
 // restricted), so its subscriptions go on.
 func TestWebSocketAdminRestrictionKeepsSubscriptions(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, &graphtest.Options{Configure: apiOnly})
+	s := servertest.New(t, &servertest.Options{Configure: apiOnly})
 	_, admin := s.Admin(t, "admin@district.test")
 	uid, token, _ := secondAdmin(t, s, admin)
 	run := queuedRun(t, s, admin)
@@ -282,7 +282,7 @@ func TestWebSocketRestrictionPerOperation(t *testing.T) {
 // (never 1000, after which clients reconnect at once).
 func TestWebSocketBadCredentialsAtInit(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	_, admin := s.Admin(t, "admin@district.test")
 	ctx := context.Background()
 
@@ -323,7 +323,7 @@ func TestWebSocketBadCredentialsAtInit(t *testing.T) {
 			ws := s.DialWS(ctx, t, nil)
 			err := ws.Init(ctx, map[string]string{"Authorization": tc.authorization})
 			require.Error(t, err, "acknowledged")
-			code, reason, err := graphtest.CloseStatus(err)
+			code, reason, err := servertest.CloseStatus(err)
 			require.NoError(t, err)
 			require.Equal(t, closeForbidden, code)
 			require.Contains(t, reason, tc.reason)
@@ -335,7 +335,7 @@ func TestWebSocketBadCredentialsAtInit(t *testing.T) {
 // nothing else, as over HTTP, and stays open.
 func TestWebSocketAnonymous(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, nil)
+	s := servertest.New(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), wsDeadline)
 	defer cancel()
 	ws := s.OpenWS(ctx, t, "")
@@ -402,7 +402,7 @@ func TestWebSocketLoadersPerOperation(t *testing.T) {
 // not, and the socket stays usable.
 func TestWebSocketRequestTimeout(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, &graphtest.Options{Configure: func(c *config.Server) {
+	s := servertest.New(t, &servertest.Options{Configure: func(c *config.Server) {
 		apiOnly(c)
 		c.RequestTimeout = 300 * time.Millisecond
 	}})
@@ -445,7 +445,7 @@ func TestWebSocketRequestTimeout(t *testing.T) {
 // expires, idle or not.
 func TestWebSocketTokenExpiry(t *testing.T) {
 	t.Parallel()
-	newToken := func(t *testing.T, s *graphtest.Server, expiresAt time.Time) string {
+	newToken := func(t *testing.T, s *servertest.Server, expiresAt time.Time) string {
 		_, admin := s.Admin(t, "admin@district.test")
 		var tok struct {
 			CreateAPIToken struct{ Token string } `json:"createApiToken"`
@@ -457,7 +457,7 @@ func TestWebSocketTokenExpiry(t *testing.T) {
 
 	t.Run("WhileIdle", func(t *testing.T) {
 		t.Parallel()
-		s := graphtest.New(t, nil)
+		s := servertest.New(t, nil)
 		// Real time: the session closes at the token's expiry, with
 		// nothing sent over it.
 		token := newToken(t, s, time.Now().Add(4*time.Second))
@@ -468,7 +468,7 @@ func TestWebSocketTokenExpiry(t *testing.T) {
 	})
 	t.Run("AtNextOperation", func(t *testing.T) {
 		t.Parallel()
-		s := graphtest.New(t, nil)
+		s := servertest.New(t, nil)
 		token := newToken(t, s, time.Now().Add(time.Hour))
 		ctx, cancel := context.WithTimeout(context.Background(), wsDeadline)
 		defer cancel()
@@ -486,7 +486,7 @@ func TestWebSocketTokenExpiry(t *testing.T) {
 // closed with 4408 (graphql-transport-ws), not held open.
 func TestWebSocketInitTimeout(t *testing.T) {
 	t.Parallel()
-	s := graphtest.New(t, &graphtest.Options{Configure: func(c *config.Server) { c.WSInitTimeout = 200 * time.Millisecond }})
+	s := servertest.New(t, &servertest.Options{Configure: func(c *config.Server) { c.WSInitTimeout = 200 * time.Millisecond }})
 	ctx, cancel := context.WithTimeout(context.Background(), wsDeadline)
 	defer cancel()
 	conn, _, err := websocket.Dial(ctx, s.WSURL(), &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"},

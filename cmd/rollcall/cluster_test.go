@@ -19,10 +19,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
-	"github.com/rollcall/rollcall/graph/graphtest"
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/testkit/testdb"
+	"github.com/rollcall/rollcall/server/servertest"
 )
 
 // node is a `rollcall serve` process (this test binary, re-executed).
@@ -280,7 +280,7 @@ func TestCluster(t *testing.T) {
 		// Watch it from the API node, which runs nothing itself.
 		subCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 		defer cancel()
-		updates := graphtest.Subscribe(subCtx, t, api.url, token,
+		updates := servertest.Subscribe(subCtx, t, api.url, token,
 			`subscription($id: ID!) { importRunUpdated(id: $id) { status attempts progress { rowsProcessed } } }`, map[string]any{"id": runID})
 
 		// The worker taking the run is held once it has read the file and

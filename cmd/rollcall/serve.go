@@ -14,12 +14,12 @@ import (
 
 	"github.com/bytedance/gopkg/util/gctuner"
 
-	"github.com/rollcall/rollcall/graph"
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/config"
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/metrics"
+	"github.com/rollcall/rollcall/server"
 )
 
 type serveCmd struct {
@@ -73,7 +73,7 @@ func serve(ctx context.Context, logger *slog.Logger, dbCfg config.Database, cfg 
 		}
 	}()
 
-	handler := graph.NewRouter(graph.Deps{Config: cfg, Logger: logger, Metrics: m, DB: d, Services: a.Services})
+	handler := server.NewRouter(server.Deps{Config: cfg, Logger: logger, Metrics: m, DB: d, Services: a.Services})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -20,6 +20,18 @@ const (
 	CodeConflict        Code = "CONFLICT"
 	CodeTooLarge        Code = "PAYLOAD_TOO_LARGE"
 	CodeInternal        Code = "INTERNAL"
+	// CodeTimeout: the request ran out of time (or was canceled).
+	CodeTimeout Code = "TIMEOUT"
+	// CodeQueryTooDeep: the operation nests deeper than allowed.
+	CodeQueryTooDeep Code = "QUERY_TOO_DEEP"
+	// CodeComplexityLimit: the operation would cost, or read, more than
+	// allowed (the extensions name the limit).
+	CodeComplexityLimit Code = "COMPLEXITY_LIMIT_EXCEEDED"
+	// CodeIntrospectionDisabled: introspection is switched off.
+	CodeIntrospectionDisabled Code = "INTROSPECTION_DISABLED"
+	// CodeAccessChanged ends a subscription started under a role or
+	// restriction the user no longer has.
+	CodeAccessChanged Code = "ACCESS_CHANGED"
 )
 
 // Error is an error meant to be shown to the API client. Message is safe to

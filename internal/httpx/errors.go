@@ -1,7 +1,10 @@
 package httpx
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/rollcall/rollcall/internal/apperr"
@@ -23,6 +26,8 @@ func StatusFor(code apperr.Code) int {
 		return http.StatusConflict
 	case apperr.CodeTooLarge:
 		return http.StatusRequestEntityTooLarge
+	case apperr.CodeTimeout:
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}
@@ -56,4 +61,25 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Scrub is the one exit for errors on their way to a client, from every
+// route and from the GraphQL error presenter: an application error (and a
+// request that ran out of time or was canceled) is shown as it is;
+// anything else is logged in full, with the request id and what was being
+// done, and shown only as INTERNAL naming that request id, so that no SQL,
+// driver or stack detail reaches a client.
+func Scrub(ctx context.Context, logger *slog.Logger, doing string, err error) *apperr.Error {
+	if ae, ok := apperr.As(err); ok {
+		return ae
+	}
+	requestID := RequestID(ctx)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return &apperr.Error{Code: apperr.CodeTimeout, Message: "the request took too long and was stopped", Err: err}
+	case errors.Is(err, context.Canceled):
+		return &apperr.Error{Code: apperr.CodeTimeout, Message: "the request was canceled", Err: err}
+	}
+	logger.ErrorContext(ctx, doing, slog.String("request_id", requestID), slog.String("error", err.Error()))
+	return &apperr.Error{Code: apperr.CodeInternal, Message: "internal error (request id " + requestID + ")", Err: err}
 }

@@ -157,7 +157,7 @@ func storeFile(ctx context.Context, tx *db.Tx, f *File, r io.Reader, limit int64
 		if src.err != nil {
 			err = src.err
 		}
-		if errors.Is(err, ErrFileTooLarge) || isBodyTooLarge(err) {
+		if errors.Is(err, ErrFileTooLarge) || apperr.CodeOf(err) == apperr.CodeTooLarge {
 			return apperr.TooLarge("the file is larger than the upload limit of %d bytes", limit)
 		}
 		return fmt.Errorf("store file: %w", err)
@@ -181,17 +181,6 @@ func storeFile(ctx context.Context, tx *db.Tx, f *File, r io.Reader, limit int64
 		return fmt.Errorf("update file: %w", err)
 	}
 	return nil
-}
-
-// isBodyTooLarge recognizes http.MaxBytesReader's error without importing
-// net/http here.
-func isBodyTooLarge(err error) bool {
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if e.Error() == "http: request body too large" {
-			return true
-		}
-	}
-	return false
 }
 
 // fileReader streams a stored file from the database, a chunk at a time, on

@@ -32,6 +32,17 @@ func NewService(d *db.DB, now func() time.Time) *Service {
 	return &Service{db: d, now: now}
 }
 
+// AuthenticateHeader authenticates an Authorization header value, which
+// must be "Bearer <token>" (HTTP requests, and WebSocket connection_init
+// payloads, carry the same).
+func (s *Service) AuthenticateHeader(ctx context.Context, header string) (*authz.Viewer, error) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return nil, apperr.Unauthenticated("the Authorization header must be 'Bearer <token>'")
+	}
+	return s.Authenticate(ctx, strings.TrimSpace(token))
+}
+
 // Authenticate resolves a bearer token to a Viewer. Revoked or expired
 // tokens, and tokens of disabled users, fail at once: nothing is cached.
 func (s *Service) Authenticate(ctx context.Context, clear string) (*authz.Viewer, error) {

@@ -1,4 +1,4 @@
-package graph
+package server
 
 import (
 	"bytes"
@@ -168,7 +168,7 @@ func uploadStatus(next http.Handler, w http.ResponseWriter, r *http.Request) {
 	status, body := rec.status, rec.body.Bytes()
 	if json.Unmarshal(body, &resp) == nil {
 		for _, e := range resp.Errors {
-			if e.Extensions["code"] == string(apperr.CodeTooLarge) || strings.Contains(e.Message, "request body too large") {
+			if e.Extensions["code"] == string(apperr.CodeTooLarge) {
 				httpx.WriteError(w, r, apperr.TooLarge("%s", strings.TrimPrefix(e.Message, "failed to parse multipart form, ")))
 				return
 			}

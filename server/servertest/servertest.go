@@ -1,6 +1,6 @@
-// Package graphtest runs Rollcall's real HTTP handler over a real, private
+// Package servertest runs Rollcall's real HTTP handler over a real, private
 // test database, and speaks GraphQL to it the way a front end does.
-package graphtest
+package servertest
 
 import (
 	"bytes"
@@ -19,7 +19,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rollcall/rollcall/graph"
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/config"
 	"github.com/rollcall/rollcall/internal/db"
@@ -28,6 +27,7 @@ import (
 	"github.com/rollcall/rollcall/internal/testkit/clock"
 	"github.com/rollcall/rollcall/internal/testkit/testdb"
 	"github.com/rollcall/rollcall/internal/users"
+	"github.com/rollcall/rollcall/server"
 )
 
 // Server is a running Rollcall over its own database.
@@ -87,7 +87,7 @@ func New(t testing.TB, opts *Options) *Server {
 		_ = a.Stop(ctx)
 	})
 	services := a.Services
-	hs := httptest.NewServer(graph.NewRouter(graph.Deps{Config: cfg, Logger: logger, Metrics: m, DB: d, Services: services}))
+	hs := httptest.NewServer(server.NewRouter(server.Deps{Config: cfg, Logger: logger, Metrics: m, DB: d, Services: services}))
 	t.Cleanup(hs.Close)
 	return &Server{URL: hs.URL, DB: d, Services: services, Metrics: m, Clock: clock, Logs: logs, Queries: queries, client: hs.Client()}
 }

@@ -1,4 +1,4 @@
-package graph
+package server
 
 import (
 	"log/slog"
@@ -44,10 +44,5 @@ func exportMembers(svc *app.Services, logger *slog.Logger) http.HandlerFunc {
 
 // writeErr answers an error from a service: its code, or a scrubbed 500.
 func writeErr(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
-	ae, ok := apperr.As(err)
-	if !ok {
-		logger.ErrorContext(r.Context(), "request failed", slog.String("request_id", httpx.RequestID(r.Context())), slog.String("error", err.Error()))
-		ae = &apperr.Error{Code: apperr.CodeInternal, Message: "internal error (request id " + httpx.RequestID(r.Context()) + ")"}
-	}
-	httpx.WriteError(w, r, ae)
+	httpx.WriteError(w, r, httpx.Scrub(r.Context(), logger, "request failed", err))
 }

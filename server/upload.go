@@ -1,4 +1,4 @@
-package graph
+package server
 
 import (
 	"encoding/hex"
@@ -96,6 +96,11 @@ func (c *cappedBody) Read(p []byte) (int, error) {
 	var maxErr *http.MaxBytesError
 	if err != nil && errors.As(err, &maxErr) {
 		c.over.Store(true)
+		// Whoever reads it (the import service, gqlgen) sees the
+		// application's error, code and all.
+		tooLarge := uploadTooLarge(c.maxBytes)
+		tooLarge.Err = err
+		return n, tooLarge
 	}
 	return n, err
 }

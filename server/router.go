@@ -1,4 +1,9 @@
-package graph
+// Package server is Rollcall's HTTP surface: the router, its middleware
+// (request ids, access log, CSRF guard, authentication, timeouts, body and
+// upload limits), the GraphQL endpoint (from package graph), GraphiQL,
+// health, readiness, metrics, and the REST handlers for file uploads and
+// list exports.
+package server
 
 import (
 	"context"
@@ -10,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rollcall/rollcall/graph"
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/config"
@@ -44,7 +50,10 @@ const exampleQuery = `# Welcome to Rollcall. Paste your API token into the Heade
 // NewRouter returns the whole HTTP surface: GraphQL, GraphiQL, health,
 // readiness and metrics.
 func NewRouter(d Deps) http.Handler {
-	gql := newGraphQLServer(d.Config, &Resolver{svc: d.Services}, d.Logger, d.Metrics)
+	// gqlgen's own limit on a multipart body is above the one guardUploads
+	// cuts bodies off at, so that it is always this layer that says 413.
+	gql := graph.NewHandler(graph.Options{Config: d.Config, Services: d.Services, Logger: d.Logger, Metrics: d.Metrics,
+		UploadLimit: d.Config.MaxUploadBytes + 2*multipartOverhead})
 
 	r := chi.NewRouter()
 	r.Use(httpx.RequestIDMiddleware, httpx.AccessLog(d.Logger, d.Metrics), recoverHTTP(d.Logger))
@@ -56,7 +65,7 @@ func NewRouter(d Deps) http.Handler {
 	r.Handle("/metrics", promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{}))
 
 	r.Group(func(r chi.Router) {
-		r.Use(preventCSRF, authenticate(d.Services.Users, d.Logger), withLoaders(d.Services))
+		r.Use(preventCSRF, authenticate(d.Services.Users, d.Logger))
 		r.With(guardUploads(d.Config.MaxUploadBytes, isMultipart), timeout(d.Config.RequestTimeout, d.Config.UploadTimeout), limitBody(d.Config.MaxBodyBytes), graphqlOverHTTP).
 			Handle("/graphql", gql)
 		r.With(guardUploads(d.Config.MaxUploadBytes, everyRequest), timeout(d.Config.UploadTimeout, d.Config.UploadTimeout)).
