@@ -22,6 +22,7 @@ import (
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/lists"
 	"github.com/rollcall/rollcall/internal/recipients"
+	"github.com/rollcall/rollcall/internal/schedule"
 	"github.com/rollcall/rollcall/internal/users"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -6086,8 +6087,8 @@ func (ec *executionContext) _Import_schedule(ctx context.Context, field graphql.
 			return obj.Schedule(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *imports.Schedule) graphql.Marshaler {
-			return ec.marshalOSchedule2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐSchedule(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *schedule.Schedule) graphql.Marshaler {
+			return ec.marshalOSchedule2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋscheduleᚐSchedule(ctx, selections, v)
 		},
 		true,
 		false,
@@ -12489,7 +12490,7 @@ func (ec *executionContext) fieldContext_RecipientEdge_node(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _Schedule_days(ctx context.Context, field graphql.CollectedField, obj *imports.Schedule) (ret graphql.Marshaler) {
+func (ec *executionContext) _Schedule_days(ctx context.Context, field graphql.CollectedField, obj *schedule.Schedule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12501,8 +12502,8 @@ func (ec *executionContext) _Schedule_days(ctx context.Context, field graphql.Co
 			return obj.Days, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []imports.Weekday) graphql.Marshaler {
-			return ec.marshalNWeekday2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekdayᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []schedule.Weekday) graphql.Marshaler {
+			return ec.marshalNWeekday2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋscheduleᚐWeekdayᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12512,7 +12513,7 @@ func (ec *executionContext) fieldContext_Schedule_days(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Schedule", field, false, false, "Weekday")
 }
 
-func (ec *executionContext) _Schedule_time(ctx context.Context, field graphql.CollectedField, obj *imports.Schedule) (ret graphql.Marshaler) {
+func (ec *executionContext) _Schedule_time(ctx context.Context, field graphql.CollectedField, obj *schedule.Schedule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12535,7 +12536,7 @@ func (ec *executionContext) fieldContext_Schedule_time(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Schedule", field, false, false, "String")
 }
 
-func (ec *executionContext) _Schedule_cron(ctx context.Context, field graphql.CollectedField, obj *imports.Schedule) (ret graphql.Marshaler) {
+func (ec *executionContext) _Schedule_cron(ctx context.Context, field graphql.CollectedField, obj *schedule.Schedule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12558,7 +12559,7 @@ func (ec *executionContext) fieldContext_Schedule_cron(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Schedule", field, false, false, "String")
 }
 
-func (ec *executionContext) _Schedule_timeZone(ctx context.Context, field graphql.CollectedField, obj *imports.Schedule) (ret graphql.Marshaler) {
+func (ec *executionContext) _Schedule_timeZone(ctx context.Context, field graphql.CollectedField, obj *schedule.Schedule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12581,7 +12582,7 @@ func (ec *executionContext) fieldContext_Schedule_timeZone(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Schedule", field, false, false, "String")
 }
 
-func (ec *executionContext) _Schedule_description(ctx context.Context, field graphql.CollectedField, obj *imports.Schedule) (ret graphql.Marshaler) {
+func (ec *executionContext) _Schedule_description(ctx context.Context, field graphql.CollectedField, obj *schedule.Schedule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -14586,7 +14587,7 @@ func (ec *executionContext) unmarshalInputCreateImportInput(ctx context.Context,
 			it.RejectionThreshold = data
 		case "schedule":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("schedule"))
-			data, err := ec.unmarshalOScheduleInput2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐSchedule(ctx, v)
+			data, err := ec.unmarshalOScheduleInput2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋscheduleᚐSchedule(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -15333,8 +15334,8 @@ func UnmarshalRecipientTypeFilter(ctx context.Context, raw any) (recipients.Type
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputScheduleInput(ctx context.Context, obj any) (imports.Schedule, error) {
-	var it imports.Schedule
+func (ec *executionContext) unmarshalInputScheduleInput(ctx context.Context, obj any) (schedule.Schedule, error) {
+	var it schedule.Schedule
 	if obj == nil {
 		return it, nil
 	}
@@ -15353,7 +15354,7 @@ func (ec *executionContext) unmarshalInputScheduleInput(ctx context.Context, obj
 		switch k {
 		case "days":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("days"))
-			data, err := ec.unmarshalOWeekday2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekdayᚄ(ctx, v)
+			data, err := ec.unmarshalOWeekday2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋscheduleᚐWeekdayᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -15390,8 +15391,8 @@ func (ec *executionContext) unmarshalInputScheduleInput(ctx context.Context, obj
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalScheduleInput(ctx context.Context, raw any) (imports.Schedule, error) {
-	var out imports.Schedule
+func UnmarshalScheduleInput(ctx context.Context, raw any) (schedule.Schedule, error) {
+	var out schedule.Schedule
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ScheduleInput", raw, &out)
 	return out, err
 }
@@ -15549,7 +15550,7 @@ func (ec *executionContext) unmarshalInputUpdateImportInput(ctx context.Context,
 			it.RejectionThreshold = data
 		case "schedule":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("schedule"))
-			data, err := ec.unmarshalOScheduleInput2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐSchedule(ctx, v)
+			data, err := ec.unmarshalOScheduleInput2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋscheduleᚐSchedule(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -18247,7 +18248,7 @@ func (ec *executionContext) _RecipientEdge(ctx context.Context, sel ast.Selectio
 
 var scheduleImplementors = []string{"Schedule"}
 
-func (ec *executionContext) _Schedule(ctx context.Context, sel ast.SelectionSet, obj *imports.Schedule) graphql.Marshaler {
+func (ec *executionContext) _Schedule(ctx context.Context, sel ast.SelectionSet, obj *schedule.Schedule) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, scheduleImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -20394,15 +20395,15 @@ func (ec *executionContext) marshalNUserEdge2ᚕgithubᚗcomᚋrollcallᚋrollca
 	return ret
 }
 
-func (ec *executionContext) unmarshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday(ctx context.Context, v any) (imports.Weekday, error) {
+func (ec *executionContext) unmarshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋscheduleᚐWeekday(ctx context.Context, v any) (schedule.Weekday, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday[tmp]
+	res := unmarshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋscheduleᚐWeekday[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday(ctx context.Context, sel ast.SelectionSet, v imports.Weekday) graphql.Marshaler {
+func (ec *executionContext) marshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋscheduleᚐWeekday(ctx context.Context, sel ast.SelectionSet, v schedule.Weekday) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(marshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday[v])
+	res := graphql.MarshalString(marshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋscheduleᚐWeekday[v])
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Weekday!")
 	}
@@ -20410,33 +20411,33 @@ func (ec *executionContext) marshalNWeekday2githubᚗcomᚋrollcallᚋrollcall�
 }
 
 var (
-	unmarshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday = map[string]imports.Weekday{
-		"MONDAY":    imports.Monday,
-		"TUESDAY":   imports.Tuesday,
-		"WEDNESDAY": imports.Wednesday,
-		"THURSDAY":  imports.Thursday,
-		"FRIDAY":    imports.Friday,
-		"SATURDAY":  imports.Saturday,
-		"SUNDAY":    imports.Sunday,
+	unmarshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋscheduleᚐWeekday = map[string]schedule.Weekday{
+		"MONDAY":    schedule.Monday,
+		"TUESDAY":   schedule.Tuesday,
+		"WEDNESDAY": schedule.Wednesday,
+		"THURSDAY":  schedule.Thursday,
+		"FRIDAY":    schedule.Friday,
+		"SATURDAY":  schedule.Saturday,
+		"SUNDAY":    schedule.Sunday,
 	}
-	marshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday = map[imports.Weekday]string{
-		imports.Monday:    "MONDAY",
-		imports.Tuesday:   "TUESDAY",
-		imports.Wednesday: "WEDNESDAY",
-		imports.Thursday:  "THURSDAY",
-		imports.Friday:    "FRIDAY",
-		imports.Saturday:  "SATURDAY",
-		imports.Sunday:    "SUNDAY",
+	marshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋscheduleᚐWeekday = map[schedule.Weekday]string{
+		schedule.Monday:    "MONDAY",
+		schedule.Tuesday:   "TUESDAY",
+		schedule.Wednesday: "WEDNESDAY",
+		schedule.Thursday:  "THURSDAY",
+		schedule.Friday:    "FRIDAY",
+		schedule.Saturday:  "SATURDAY",
+		schedule.Sunday:    "SUNDAY",
 	}
 )
 
-func (ec *executionContext) unmarshalNWeekday2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekdayᚄ(ctx context.Context, v any) ([]imports.Weekday, error) {
+func (ec *executionContext) unmarshalNWeekday2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋscheduleᚐWeekdayᚄ(ctx context.Context, v any) ([]schedule.Weekday, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]imports.Weekday, len(vSlice))
+	res := make([]schedule.Weekday, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋscheduleᚐWeekday(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -20444,11 +20445,11 @@ func (ec *executionContext) unmarshalNWeekday2ᚕgithubᚗcomᚋrollcallᚋrollc
 	return res, nil
 }
 
-func (ec *executionContext) marshalNWeekday2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekdayᚄ(ctx context.Context, sel ast.SelectionSet, v []imports.Weekday) graphql.Marshaler {
+func (ec *executionContext) marshalNWeekday2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋscheduleᚐWeekdayᚄ(ctx context.Context, sel ast.SelectionSet, v []schedule.Weekday) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday(ctx, sel, v[i])
+		return ec.marshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋscheduleᚐWeekday(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -21202,14 +21203,14 @@ var (
 	}
 )
 
-func (ec *executionContext) marshalOSchedule2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐSchedule(ctx context.Context, sel ast.SelectionSet, v *imports.Schedule) graphql.Marshaler {
+func (ec *executionContext) marshalOSchedule2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋscheduleᚐSchedule(ctx context.Context, sel ast.SelectionSet, v *schedule.Schedule) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Schedule(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOScheduleInput2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐSchedule(ctx context.Context, v any) (*imports.Schedule, error) {
+func (ec *executionContext) unmarshalOScheduleInput2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋscheduleᚐSchedule(ctx context.Context, v any) (*schedule.Schedule, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -21303,16 +21304,16 @@ func (ec *executionContext) marshalOUser2ᚖgithubᚗcomᚋrollcallᚋrollcall�
 	return ec._User(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOWeekday2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekdayᚄ(ctx context.Context, v any) ([]imports.Weekday, error) {
+func (ec *executionContext) unmarshalOWeekday2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋscheduleᚐWeekdayᚄ(ctx context.Context, v any) ([]schedule.Weekday, error) {
 	if v == nil {
 		return nil, nil
 	}
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]imports.Weekday, len(vSlice))
+	res := make([]schedule.Weekday, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋscheduleᚐWeekday(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}
@@ -21320,14 +21321,14 @@ func (ec *executionContext) unmarshalOWeekday2ᚕgithubᚗcomᚋrollcallᚋrollc
 	return res, nil
 }
 
-func (ec *executionContext) marshalOWeekday2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekdayᚄ(ctx context.Context, sel ast.SelectionSet, v []imports.Weekday) graphql.Marshaler {
+func (ec *executionContext) marshalOWeekday2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋscheduleᚐWeekdayᚄ(ctx context.Context, sel ast.SelectionSet, v []schedule.Weekday) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐWeekday(ctx, sel, v[i])
+		return ec.marshalNWeekday2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋscheduleᚐWeekday(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {

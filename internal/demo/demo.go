@@ -17,6 +17,7 @@ import (
 	"github.com/rollcall/rollcall/internal/districtgen"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/page"
+	"github.com/rollcall/rollcall/internal/schedule"
 	"github.com/rollcall/rollcall/internal/users"
 )
 
@@ -54,7 +55,7 @@ func Seed(ctx context.Context, svc *app.Services, adminEmail string) error {
 		Name:        ImportName,
 		Description: ptr("Demo: the SIS pushes its nightly export; each file is applied on arrival."),
 		Method:      imports.MethodFull,
-		Schedule:    &imports.Schedule{Time: ptr("02:00"), TimeZone: "America/Chicago"},
+		Schedule:    &schedule.Schedule{Time: ptr("02:00"), TimeZone: "America/Chicago"},
 		RunOnUpload: ptr(true),
 	})
 	if err != nil {

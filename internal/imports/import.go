@@ -12,6 +12,7 @@ import (
 
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/recipients"
+	"github.com/rollcall/rollcall/internal/schedule"
 )
 
 // Kind is what an import brings in.
@@ -88,21 +89,21 @@ type Import struct {
 func (imp *Import) Deleted() bool { return imp.DeletedAt != nil }
 
 // Schedule returns the import's schedule, or nil for a manual import.
-func (imp *Import) Schedule() *Schedule {
+func (imp *Import) Schedule() *schedule.Schedule {
 	if imp.ScheduleTimeZone == nil {
 		return nil
 	}
-	s := &Schedule{Time: imp.ScheduleTime, Cron: imp.ScheduleCron, TimeZone: *imp.ScheduleTimeZone}
-	for _, d := range imp.ScheduleDays {
-		if d >= 0 && int(d) < len(weekdays) {
-			s.Days = append(s.Days, weekdays[d])
+	s := &schedule.Schedule{Time: imp.ScheduleTime, Cron: imp.ScheduleCron, TimeZone: *imp.ScheduleTimeZone}
+	for _, n := range imp.ScheduleDays {
+		if d, ok := schedule.WeekdayNumbered(int(n)); ok {
+			s.Days = append(s.Days, d)
 		}
 	}
 	return s
 }
 
 // setSchedule stores s (nil: manual) and plans its next slot after now.
-func (imp *Import) setSchedule(s *Schedule, now time.Time) error {
+func (imp *Import) setSchedule(s *schedule.Schedule, now time.Time) error {
 	imp.ScheduleDays, imp.ScheduleTime, imp.ScheduleCron, imp.ScheduleTimeZone = nil, nil, nil, nil
 	imp.ScheduleNextAt, imp.ScheduleMissedAt = nil, nil
 	if s == nil {
@@ -115,7 +116,7 @@ func (imp *Import) setSchedule(s *Schedule, now time.Time) error {
 	if s.Time != nil {
 		imp.ScheduleDays = []int16{}
 		for _, d := range s.Days {
-			imp.ScheduleDays = append(imp.ScheduleDays, int16(d.index()))
+			imp.ScheduleDays = append(imp.ScheduleDays, int16(d.Number()))
 		}
 	}
 	imp.ScheduleTime, imp.ScheduleCron, imp.ScheduleTimeZone = s.Time, s.Cron, &s.TimeZone
@@ -133,7 +134,7 @@ type CreateImportInput struct {
 	DefaultRecipientType *recipients.Type
 	RemovalThreshold     *float64
 	RejectionThreshold   *float64
-	Schedule             *ScheduleInput
+	Schedule             *schedule.Schedule
 	RunOnUpload          *bool
 }
 
@@ -148,7 +149,7 @@ type UpdateImportInput struct {
 	RemovalThreshold     *float64
 	RejectionThreshold   *float64
 	// Schedule sets the schedule; ClearSchedule makes the import Manual.
-	Schedule      *ScheduleInput
+	Schedule      *schedule.Schedule
 	ClearSchedule *bool
 	RunOnUpload   *bool
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rollcall/rollcall/internal/schedule"
+	"github.com/rollcall/rollcall/internal/testkit/clock"
 	"github.com/stretchr/testify/require"
 )
 
@@ -74,9 +76,9 @@ func TestScheduledRunsAcrossDaylightSaving(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, CreateImportInput{})
-			start := mustTime(t, c.start)
+			start := clock.MustParse(t, c.start)
 			f.clock.Set(start)
-			_, err := f.svc.Update(f.ctx, f.imp.ID, UpdateImportInput{Schedule: &Schedule{Time: &c.clock, TimeZone: c.zone}})
+			_, err := f.svc.Update(f.ctx, f.imp.ID, UpdateImportInput{Schedule: &schedule.Schedule{Time: &c.clock, TimeZone: c.zone}})
 			require.NoError(t, err)
 
 			fired := map[time.Time]int{}
@@ -99,13 +101,13 @@ func TestScheduledRunsAcrossDaylightSaving(t *testing.T) {
 func TestScheduledRunTakesTheWaitingFile(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, CreateImportInput{})
-	start := mustTime(t, "2026-11-25T12:00:00Z")
+	start := clock.MustParse(t, "2026-11-25T12:00:00Z")
 	f.clock.Set(start)
 	two := "02:00"
-	imp, err := f.svc.Update(f.ctx, f.imp.ID, UpdateImportInput{Schedule: &Schedule{Time: &two, TimeZone: "America/Chicago"}})
+	imp, err := f.svc.Update(f.ctx, f.imp.ID, UpdateImportInput{Schedule: &schedule.Schedule{Time: &two, TimeZone: "America/Chicago"}})
 	require.NoError(t, err)
 	require.Equal(t, "Daily at 02:00 (America/Chicago)", f.svc.ScheduleDescription(imp))
-	require.True(t, mustTime(t, "2026-11-26T08:00:00Z").Equal(*imp.ScheduleNextAt), "next slot %s", imp.ScheduleNextAt)
+	require.True(t, clock.MustParse(t, "2026-11-26T08:00:00Z").Equal(*imp.ScheduleNextAt), "next slot %s", imp.ScheduleNextAt)
 
 	// The SIS pushes its file in the evening; it waits for the slot
 	// (without needing attention: the schedule will take it).
@@ -187,10 +189,10 @@ func TestRunOnUpload(t *testing.T) {
 func TestScheduleSkipsSlotWhileARunIsActive(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, CreateImportInput{})
-	start := mustTime(t, "2026-11-25T12:00:00Z")
+	start := clock.MustParse(t, "2026-11-25T12:00:00Z")
 	f.clock.Set(start)
 	cron := "0 * * * *" // hourly
-	_, err := f.svc.Update(f.ctx, f.imp.ID, UpdateImportInput{Schedule: &Schedule{Cron: &cron, TimeZone: "UTC"}})
+	_, err := f.svc.Update(f.ctx, f.imp.ID, UpdateImportInput{Schedule: &schedule.Schedule{Cron: &cron, TimeZone: "UTC"}})
 	require.NoError(t, err)
 	f.upload(baseFile)
 	run, err := f.svc.RunImport(f.ctx, f.imp.ID, false) // queued by hand, not yet worked

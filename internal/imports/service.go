@@ -22,6 +22,7 @@ import (
 	"github.com/rollcall/rollcall/internal/notify"
 	"github.com/rollcall/rollcall/internal/page"
 	"github.com/rollcall/rollcall/internal/recipients"
+	"github.com/rollcall/rollcall/internal/schedule"
 )
 
 // Config tunes imports.
@@ -206,7 +207,7 @@ func (s *Service) applyCommon(imp *Import, at string, mapping []MappingEntry, cl
 }
 
 // applySchedule sets or clears the schedule and the run-on-upload flag.
-func (s *Service) applySchedule(imp *Import, at string, in *ScheduleInput, clear bool, runOnUpload *bool) error {
+func (s *Service) applySchedule(imp *Import, at string, in *schedule.Schedule, clear bool, runOnUpload *bool) error {
 	if runOnUpload != nil {
 		imp.RunOnUpload = *runOnUpload
 	}
@@ -214,7 +215,7 @@ func (s *Service) applySchedule(imp *Import, at string, in *ScheduleInput, clear
 	case clear:
 		return imp.setSchedule(nil, s.now())
 	case in != nil:
-		sched, err := in.validate(at + ".schedule")
+		sched, err := in.Validate(at + ".schedule")
 		if err != nil {
 			return err
 		}

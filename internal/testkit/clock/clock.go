@@ -4,6 +4,7 @@ package clock
 
 import (
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -38,4 +39,14 @@ func (c *Clock) Advance(d time.Duration) {
 		c.now = time.Now()
 	}
 	c.now = c.now.Add(d)
+}
+
+// MustParse parses an RFC 3339 time, failing t if it cannot.
+func MustParse(t testing.TB, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatalf("parse time %q: %v", s, err)
+	}
+	return v
 }

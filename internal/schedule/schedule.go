@@ -1,4 +1,8 @@
-package imports
+// Package schedule is when an import expects its file: days of the week
+// at a time of day, or a cron expression, in a time zone; and the pure time
+// arithmetic of its next slot (daylight saving time included) and its
+// description. It knows nothing of imports or the database.
+package schedule
 
 import (
 	"fmt"
@@ -24,9 +28,6 @@ type Schedule struct {
 	TimeZone string
 }
 
-// ScheduleInput is a schedule as an administrator gives it.
-type ScheduleInput = Schedule
-
 // Weekday is a day of the week, as the API names it.
 type Weekday string
 
@@ -45,11 +46,23 @@ var weekdays = []Weekday{Sunday, Monday, Tuesday, Wednesday, Thursday, Friday, S
 
 func (d Weekday) index() int { return slices.Index(weekdays, d) }
 
+// Number is the day's number, Sunday = 0, as stored.
+func (d Weekday) Number() int { return d.index() }
+
+// WeekdayNumbered returns the day numbered n (Sunday = 0), and false if
+// there is none.
+func WeekdayNumbered(n int) (Weekday, bool) {
+	if n < 0 || n >= len(weekdays) {
+		return "", false
+	}
+	return weekdays[n], true
+}
+
 var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-// validate checks a schedule and returns it cleaned; field names the input
+// Validate checks a schedule and returns it cleaned; field names the input
 // in errors.
-func (s Schedule) validate(field string) (Schedule, error) {
+func (s Schedule) Validate(field string) (Schedule, error) {
 	out := Schedule{TimeZone: strings.TrimSpace(s.TimeZone)}
 	if out.TimeZone == "" {
 		return out, apperr.Invalid(field+".timeZone", "timeZone is required, e.g. America/Chicago")

@@ -1,18 +1,12 @@
-package imports
+package schedule
 
 import (
 	"testing"
-	"time"
 
+	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/testkit/clock"
 	"github.com/stretchr/testify/require"
 )
-
-func mustTime(t *testing.T, s string) time.Time {
-	t.Helper()
-	v, err := time.Parse(time.RFC3339, s)
-	require.NoError(t, err)
-	return v
-}
 
 func TestScheduleNext(t *testing.T) {
 	t.Parallel()
@@ -48,11 +42,11 @@ func TestScheduleNext(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			at := mustTime(t, c.after)
+			at := clock.MustParse(t, c.after)
 			for _, want := range c.want {
 				next, err := c.s.Next(at)
 				require.NoError(t, err)
-				require.Equal(t, mustTime(t, want), next, "after %s", at)
+				require.Equal(t, clock.MustParse(t, want), next, "after %s", at)
 				at = next
 			}
 		})
@@ -73,7 +67,7 @@ func TestScheduleValidateAndDescribe(t *testing.T) {
 		{Schedule{Cron: str("0  2 * * 1-5"), TimeZone: "America/Denver"}, "Cron 0 2 * * 1-5 (America/Denver)"},
 	}
 	for _, c := range ok {
-		s, err := c.in.validate("input.schedule")
+		s, err := c.in.Validate("input.schedule")
 		require.NoError(t, err)
 		require.Equal(t, c.desc, s.Description())
 	}
@@ -94,10 +88,11 @@ func TestScheduleValidateAndDescribe(t *testing.T) {
 		{Schedule{Cron: str("0 2 * * *"), TimeZone: "UTC", Days: []Weekday{"MONDAY"}}, "input.schedule.days"},
 	}
 	for _, c := range bad {
-		_, err := c.in.validate("input.schedule")
+		_, err := c.in.Validate("input.schedule")
 		require.Error(t, err)
 		require.Contains(t, err.Error(), "")
-		ae := asAppErr(t, err)
+		ae, ok := apperr.As(err)
+		require.True(t, ok, "%v", err)
 		require.Equal(t, c.field, ae.Field, "%+v", c.in)
 	}
 }
