@@ -17,6 +17,7 @@ import (
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/config"
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/importfile"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/metrics"
 	"github.com/rollcall/rollcall/server"
@@ -127,7 +128,7 @@ func appOptions(cfg config.Server, logger *slog.Logger, m *metrics.Metrics) app.
 	ic.StaleAfter = cfg.RunStaleAfter
 	ic.SchedulerInterval = cfg.SchedulerEvery
 	ic.Retention = cfg.Retention
-	ic.Limits = imports.LimitsFor(cfg.MaxUploadBytes, cfg.MaxDecompressed, cfg.MaxCompression, cfg.RunMemoryBytes)
+	ic.Limits = importfile.LimitsFor(cfg.MaxUploadBytes, cfg.MaxDecompressed, cfg.MaxCompression, cfg.RunMemoryBytes)
 	return app.Options{Logger: logger, Metrics: m, Imports: ic, ImportWorkers: cfg.Workers}
 }
 

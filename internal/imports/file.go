@@ -2,7 +2,6 @@ package imports
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/importfile"
 )
 
 // File is a file as it arrived for an import.
@@ -45,7 +45,7 @@ var ErrFileTooLarge = errors.New("file too large")
 // bytes for reading the header.
 type chunkSource struct {
 	r      io.Reader
-	limits Limits
+	limits importfile.Limits
 	fileID int64
 	limit  int64
 	buf    []byte
@@ -58,46 +58,7 @@ type chunkSource struct {
 	head   []byte
 	err    error
 	values []any
-	gz     *gzipLines // set for gzip-compressed files
-}
-
-// gzipLines counts the lines of a gzip-compressed upload by decompressing
-// a copy of it on the way in, so that progress has a total. It stops at
-// the limits a run reads the file within (the run then fails, saying why):
-// the count is only an estimate for progress.
-type gzipLines struct {
-	w     *io.PipeWriter
-	lines chan int64
-}
-
-func newGzipLines(limits Limits) *gzipLines {
-	r, w := io.Pipe()
-	g := &gzipLines{w: w, lines: make(chan int64, 1)}
-	go func() {
-		var n int64
-		counter := &countingReader{r: r}
-		if zr, err := gzip.NewReader(counter); err == nil {
-			in := &inflated{r: zr, compressed: counter, limits: limits}
-			buf := make([]byte, 64<<10)
-			for {
-				k, err := in.Read(buf)
-				n += int64(bytes.Count(buf[:k], []byte{'\n'}))
-				if err != nil {
-					break
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, r) // drain, so the writer never blocks
-		g.lines <- n
-	}()
-	return g
-}
-
-func (g *gzipLines) write(b []byte) { _, _ = g.w.Write(b) }
-
-func (g *gzipLines) count() int64 {
-	_ = g.w.Close()
-	return <-g.lines
+	gz     *importfile.LineCounter // set for gzip-compressed files
 }
 
 func (s *chunkSource) Next() bool {
@@ -115,16 +76,16 @@ func (s *chunkSource) Next() bool {
 		}
 		s.sha.Write(chunk)
 		if s.seq == 0 && n >= 2 && chunk[0] == 0x1f && chunk[1] == 0x8b {
-			s.gz = newGzipLines(s.limits)
+			s.gz = importfile.NewLineCounter(s.limits)
 		}
 		if s.gz != nil {
-			s.gz.write(chunk)
+			s.gz.Write(chunk)
 		} else {
 			s.lines += int64(bytes.Count(chunk, []byte{'\n'}))
 			s.lastNL = chunk[n-1] == '\n'
 		}
-		if len(s.head) < sniffSize {
-			s.head = append(s.head, chunk[:min(n, sniffSize-len(s.head))]...)
+		if len(s.head) < importfile.SniffSize {
+			s.head = append(s.head, chunk[:min(n, importfile.SniffSize-len(s.head))]...)
 		}
 		s.seq++
 		s.values[0], s.values[1], s.values[2] = s.fileID, s.seq, chunk
@@ -142,14 +103,14 @@ func (s *chunkSource) Err() error             { return s.err }
 // storeFile writes a file and its metadata in tx. The file is checked to be
 // CSV-like text (not empty, not a spreadsheet or binary) and its header is
 // read and kept.
-func storeFile(ctx context.Context, tx *db.Tx, f *File, r io.Reader, limit int64, limits Limits) error {
+func storeFile(ctx context.Context, tx *db.Tx, f *File, r io.Reader, limit int64, limits importfile.Limits) error {
 	if _, err := tx.NewInsert().Model(f).Returning("*").Exec(ctx); err != nil {
 		return fmt.Errorf("insert file: %w", err)
 	}
 	src := &chunkSource{r: r, limits: limits, fileID: f.ID, limit: limit, buf: make([]byte, chunkSize), sha: sha256.New(), values: make([]any, 3)}
 	_, err := tx.CopyFrom(ctx, "import_file_chunks", []string{"file_id", "seq", "data"}, src)
 	if src.gz != nil {
-		src.lines, src.lastNL = src.gz.count(), true
+		src.lines, src.lastNL = src.gz.Count(), true
 	}
 	if err != nil {
 		// pgx reports a source's failure as the server's "COPY failed";
@@ -162,9 +123,9 @@ func storeFile(ctx context.Context, tx *db.Tx, f *File, r io.Reader, limit int64
 		}
 		return fmt.Errorf("store file: %w", err)
 	}
-	header, err := ReadHeader(bytes.NewReader(src.head), src.size > int64(len(src.head)), limits)
+	header, err := importfile.ReadHeader(bytes.NewReader(src.head), src.size > int64(len(src.head)), limits)
 	if err != nil {
-		var fe *FileError
+		var fe *importfile.FileError
 		if errors.As(err, &fe) {
 			return apperr.Invalid("file", "%s", fe.Message)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/importfile"
 )
 
 // Hostile files: a district's nightly file comes from a script nobody
@@ -51,7 +52,7 @@ func repeat(w io.Writer, s string, n int) error {
 type hostileCase struct {
 	name    string
 	content func(t *testing.T) string
-	limits  func(*Limits) // changes to the default limits, if any
+	limits  func(*importfile.Limits) // changes to the default limits, if any
 	// refused: the upload itself is refused with this message.
 	refused string
 	// message: the run fails with a message containing it.
@@ -91,7 +92,7 @@ func hostileCases() []hostileCase {
 			content: func(t *testing.T) string {
 				return corpusGzip(corpusRandomSheet(40000).csv(), gzip.DefaultCompression) // about 2 MB of text
 			},
-			limits:  func(l *Limits) { l.MaxDecompressedBytes = 1 << 20 },
+			limits:  func(l *importfile.Limits) { l.MaxDecompressedBytes = 1 << 20 },
 			message: "the file expands to more than 1.0 MB when decompressed",
 		},
 		{
@@ -139,7 +140,7 @@ func hostileCases() []hostileCase {
 			content: func(t *testing.T) string {
 				return corpusSheet(50000).csv()
 			},
-			limits:  func(l *Limits) { l.RunMemoryBytes = 1 << 20 },
+			limits:  func(l *importfile.Limits) { l.RunMemoryBytes = 1 << 20 },
 			message: "ROLLCALL_RUN_MEMORY_BYTES",
 		},
 		{
@@ -221,7 +222,7 @@ func TestBombMemoryIsBounded(t *testing.T) {
 		}
 		return repeat(w, "\n", 32<<20)
 	})
-	t.Logf("bomb: %s compressed", formatBytes(int64(len(bomb))))
+	t.Logf("bomb: %s compressed", importfile.FormatBytes(int64(len(bomb))))
 	file, _, err := f.svc.Upload(f.ctx, f.imp.ID, "bomb.csv.gz", strings.NewReader(bomb), false)
 	require.NoError(t, err)
 	require.Greater(t, file.LineCount, int64(32<<20), "the upload counted the blank lines")
@@ -229,7 +230,7 @@ func TestBombMemoryIsBounded(t *testing.T) {
 	peak := watchHeap(t)
 	run := f.runStored(file.ID)
 	grew := peak()
-	t.Logf("heap grew by %s at most while the run read %d lines", formatBytes(grew), file.LineCount)
+	t.Logf("heap grew by %s at most while the run read %d lines", importfile.FormatBytes(grew), file.LineCount)
 	// The blank lines are skipped; the 40 rows apply.
 	require.Equal(t, StatusSucceeded, run.Status, run.Message)
 	require.Equal(t, corpusN, run.Created)

@@ -1,12 +1,9 @@
 package imports
 
 import (
-	"bytes"
-	"errors"
-	"io"
 	"testing"
-	"unicode/utf8"
 
+	"github.com/rollcall/rollcall/internal/importfile"
 	"github.com/stretchr/testify/require"
 )
 
@@ -86,12 +83,12 @@ func TestValidateMapping(t *testing.T) {
 func TestPlanColumnsWithExplicitMapping(t *testing.T) {
 	t.Parallel()
 	header := []string{"Pupil #", "Given", "Family", "Notes", "Notes"}
-	_, err := planColumns(header, Mapping{{Column: "Pupil ID", Field: "externalId"}}, &notes{})
-	var fe *FileError
+	_, err := planColumns(header, Mapping{{Column: "Pupil ID", Field: "externalId"}}, &importfile.Notes{})
+	var fe *importfile.FileError
 	require.ErrorAs(t, err, &fe)
 	require.Contains(t, fe.Message, `column "Pupil ID", which is not in the file's header`)
 	// Matching ignores case, then everything but letters and digits.
-	p, err := planColumns(header, Mapping{{Column: "pupil", Field: "externalId"}, {Column: "GIVEN", Field: "firstName"}}, &notes{})
+	p, err := planColumns(header, Mapping{{Column: "pupil", Field: "externalId"}, {Column: "GIVEN", Field: "firstName"}}, &importfile.Notes{})
 	require.NoError(t, err)
 	require.Equal(t, 0, p.single[fieldExternalID])
 	require.Equal(t, 1, p.single[fieldFirstName])
@@ -101,33 +98,3 @@ func TestPlanColumnsWithExplicitMapping(t *testing.T) {
 	}
 	require.Equal(t, []string{"Family", "Notes", "Notes (2)"}, names)
 }
-
-// FuzzRecordReader: any bytes give records or errors, never a panic, and
-// every record's fields are valid UTF-8 without NUL (what COPY needs).
-func FuzzRecordReader(f *testing.F) {
-	for _, s := range []string{"a,b\n1,2\n", "\xef\xbb\xbfid;name\r\n1;Jos\xe9\r\n", "\"a\nb\",c\n", "x\"y,z\n", "\x1f\x8b\x08", "\x00", "a\tb\n"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		rr, err := newRecordReader(bytes.NewReader(b), &notes{}, false, DefaultLimits(1<<30))
-		if err != nil {
-			return
-		}
-		for range 1000 {
-			rec, _, err := rr.Read()
-			if errors.Is(err, io.EOF) {
-				return
-			}
-			var fe *FileError
-			if errors.As(err, &fe) {
-				return
-			}
-			for _, field := range rec {
-				require.NotContains(t, field, "\x00")
-				require.True(t, validUTF8(field), "%q", field)
-			}
-		}
-	})
-}
-
-func validUTF8(s string) bool { return utf8.ValidString(s) }

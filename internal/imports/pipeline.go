@@ -19,6 +19,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/importfile"
 )
 
 // Phases of a run, as progress reports them.
@@ -52,7 +53,7 @@ type applySpec struct {
 	run      *Run
 	now      time.Time
 	approved bool // a held run an administrator approved: no removal guard
-	limits   Limits
+	limits   importfile.Limits
 }
 
 // Counts are a run's row counts.
@@ -65,7 +66,7 @@ type applyResult struct {
 	Status   RunStatus
 	Counts   Counts
 	Message  string
-	Errors   []rowError
+	Errors   []importfile.RowError
 	Warnings []string
 	Changes  []RunChange
 	// Applied: the changes are written in the transaction (commit it).
@@ -125,7 +126,7 @@ type pipeline struct {
 	ctx  context.Context // the run's, for reading the file (see next)
 	tx   *db.Tx
 	plan *columnPlan
-	rr   *recordReader
+	rr   *importfile.Reader
 
 	index    *keyIndex
 	entries  []entry       // by entry number, as in index
@@ -169,13 +170,13 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, e
 		return nil, fmt.Errorf("read undo watermark: %w", err)
 	}
 	p.progress.phase.Store(PhaseReading)
-	rr, err := newRecordReader(file, p.notes, false, p.spec.limits)
+	rr, err := importfile.NewReader(file, p.notes, false, p.spec.limits)
 	if err != nil {
 		return p.fail(err)
 	}
-	rr.watch(ctx, &p.progress.rows)
+	rr.Watch(ctx, &p.progress.rows)
 	p.rr = rr
-	header, err := readHeader(rr)
+	header, err := rr.Header()
 	if err != nil {
 		return p.fail(err)
 	}
@@ -209,27 +210,27 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, e
 			err = p.err
 		}
 		err = dataError(err)
-		var fe *FileError
+		var fe *importfile.FileError
 		if errors.As(err, &fe) {
 			return p.fail(fe)
 		}
 		return nil, err
 	}
-	p.rr.finish()
+	p.rr.Finish()
 	lap("read_and_copy")
 	if p.counts.RowsRead == 0 {
-		return p.fail(&FileError{Line: 1, Message: "the file has a header but no data rows; nothing was applied"})
+		return p.fail(&importfile.FileError{Line: 1, Message: "the file has a header but no data rows; nothing was applied"})
 	}
 
 	p.progress.phase.Store(PhaseApplying)
 	removals := p.removals()
 	p.counts.Removed = len(removals)
-	p.counts.Rejected = len(p.notes.errors) + p.notes.dropped
+	p.counts.Rejected = len(p.notes.Errors) + p.notes.Dropped
 	if p.dups > 0 {
-		p.notes.warn(fmt.Sprintf("%d row(s) repeated an earlier row exactly (same key and values) and were counted once", p.dups))
+		p.notes.Warn(fmt.Sprintf("%d row(s) repeated an earlier row exactly (same key and values) and were counted once", p.dups))
 	}
 	if p.blank > 0 {
-		p.notes.warn(fmt.Sprintf("%d blank row(s) skipped", p.blank))
+		p.notes.Warn(fmt.Sprintf("%d blank row(s) skipped", p.blank))
 	}
 
 	if rb := p.guard(len(removals), p.active, recipientWords); rb != nil {
@@ -282,28 +283,28 @@ func summarize(c Counts, dry bool, w words) string {
 // notes, progress and counts, and the way a run ends.
 type runBase struct {
 	spec     applySpec
-	notes    *notes
+	notes    *importfile.Notes
 	progress *progress
 	counts   Counts
 	timings  []slog.Attr
 }
 
 func (b *runBase) result(status RunStatus, message string) *applyResult {
-	return &applyResult{Status: status, Counts: b.counts, Message: message, Errors: b.notes.errors,
-		Warnings: b.notes.allWarnings(), Timings: b.timings}
+	return &applyResult{Status: status, Counts: b.counts, Message: message, Errors: b.notes.Errors,
+		Warnings: b.notes.AllWarnings(), Timings: b.timings}
 }
 
 // fail ends the run as FAILED because of err (a file problem), or returns
 // err if it is not one.
 func (b *runBase) fail(err error) (*applyResult, error) {
-	var fe *FileError
+	var fe *importfile.FileError
 	if !errors.As(err, &fe) {
 		return nil, err
 	}
 	line := fe.Line
-	b.notes.errors = append([]rowError{{Line: line, Column: fe.Column, Message: fe.Message}}, b.notes.errors...)
+	b.notes.Errors = append([]importfile.RowError{{Line: line, Column: fe.Column, Message: fe.Message}}, b.notes.Errors...)
 	res := b.result(StatusFailed, fe.Error())
-	res.Counts.Rejected = len(b.notes.errors) - 1 + b.notes.dropped
+	res.Counts.Rejected = len(b.notes.Errors) - 1 + b.notes.Dropped
 	return res, &errRollback{res}
 }
 
@@ -464,7 +465,7 @@ func (p *pipeline) next() {
 			p.copyEOF = true
 			return
 		}
-		var re *rowError
+		var re *importfile.RowError
 		if errors.As(err, &re) {
 			p.counts.RowsRead++
 			p.rejectUnreadable(rec, line, *re)
@@ -485,19 +486,19 @@ func (p *pipeline) next() {
 // when it must be written.
 func (p *pipeline) prepare(rec []string, line int) bool {
 	plan := p.plan
-	if allBlank(rec) {
+	if importfile.AllBlank(rec) {
 		// Blank lines, and the lines of bare commas spreadsheets leave.
 		p.blank++
 		p.counts.RowsRead--
 		return false
 	}
 	if len(rec) != len(plan.header) {
-		p.rejectUnreadable(rec, line, rowError{Line: line, Message: fmt.Sprintf("expected %d fields (as in the header), found %d", len(plan.header), len(rec))})
+		p.rejectUnreadable(rec, line, importfile.RowError{Line: line, Message: fmt.Sprintf("expected %d fields (as in the header), found %d", len(plan.header), len(rec))})
 		return false
 	}
 	key := plan.key(rec)
 	if key == "" {
-		p.notes.reject(rowError{Line: line, Column: plan.header[plan.single[fieldExternalID]], Message: "the key is empty"})
+		p.notes.Reject(importfile.RowError{Line: line, Column: plan.header[plan.single[fieldExternalID]], Message: "the key is empty"})
 		return false
 	}
 	hash := plan.hashRecord(p.digest, rec)
@@ -524,7 +525,7 @@ func (p *pipeline) prepare(rec []string, line int) bool {
 	}
 	if rerr := plan.normalize(rec, line, p.spec.imp.DefaultRecipientType, p.notes, &p.row); rerr != nil {
 		e.flags |= flagRejected
-		p.notes.reject(*rerr)
+		p.notes.Reject(*rerr)
 		return false
 	}
 	e.flags |= flagStaged
@@ -581,16 +582,16 @@ func (p *pipeline) checkMemory() error {
 	if budget <= 0 || p.index.len()%1024 != 0 || p.memory() <= budget {
 		return nil
 	}
-	return &FileError{Message: fmt.Sprintf("the import and the file hold more than %d distinct keys, more than a run may keep in memory (about %s; the limit, ROLLCALL_RUN_MEMORY_BYTES, is %s): nothing was applied",
-		p.index.len(), formatBytes(p.memory()), formatBytes(budget))}
+	return &importfile.FileError{Message: fmt.Sprintf("the import and the file hold more than %d distinct keys, more than a run may keep in memory (about %s; the limit, ROLLCALL_RUN_MEMORY_BYTES, is %s): nothing was applied",
+		p.index.len(), importfile.FormatBytes(p.memory()), importfile.FormatBytes(budget))}
 }
 
 // rejectUnreadable rejects a row that could not be read whole (wrong number
 // of fields, a quote out of place). If its key can still be read, the
 // recipient is kept as it is: the file did have a row for them, so a FULL
 // run must not remove them, and another row with that key conflicts.
-func (p *pipeline) rejectUnreadable(rec []string, line int, re rowError) {
-	p.notes.reject(re)
+func (p *pipeline) rejectUnreadable(rec []string, line int, re importfile.RowError) {
+	p.notes.Reject(re)
 	k := p.plan.single[fieldExternalID]
 	if k >= len(rec) {
 		return
@@ -622,7 +623,7 @@ func (p *pipeline) repeated(e *entry, key string, hash int64, line int) bool {
 		e.flags |= flagConflict
 		p.conflicts = append(p.conflicts, key)
 		if e.flags&flagRejected == 0 {
-			p.notes.reject(rowError{Line: int(e.line), Column: column, Value: key,
+			p.notes.Reject(importfile.RowError{Line: int(e.line), Column: column, Value: key,
 				Message: fmt.Sprintf("key %q appears again on line %d with different values; neither row was applied", key, line)})
 			if e.flags&flagUnchanged != 0 {
 				p.counts.Unchanged--
@@ -630,7 +631,7 @@ func (p *pipeline) repeated(e *entry, key string, hash int64, line int) bool {
 		}
 		e.flags |= flagRejected
 	}
-	p.notes.reject(rowError{Line: line, Column: column, Value: key,
+	p.notes.Reject(importfile.RowError{Line: line, Column: column, Value: key,
 		Message: fmt.Sprintf("key %q already appeared on line %d with different values; neither row was applied", key, e.line)})
 	return false
 }
@@ -645,18 +646,9 @@ func dataError(err error) error {
 		if pgErr.Where != "" {
 			msg += " (" + pgErr.Where + ")"
 		}
-		return &FileError{Message: msg}
+		return &importfile.FileError{Message: msg}
 	}
 	return err
-}
-
-func allBlank(rec []string) bool {
-	for _, f := range rec {
-		if strings.TrimSpace(f) != "" {
-			return false
-		}
-	}
-	return true
 }
 
 // Column lists for COPY.

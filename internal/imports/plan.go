@@ -8,6 +8,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/rollcall/rollcall/internal/fold"
+	"github.com/rollcall/rollcall/internal/importfile"
 	"github.com/rollcall/rollcall/internal/recipients"
 )
 
@@ -39,9 +40,9 @@ type columnPlan struct {
 
 // planColumns resolves m (nil: map by header names) against header.
 // Repeated header names are reported to n.
-func planColumns(header []string, m Mapping, n *notes) (*columnPlan, error) {
+func planColumns(header []string, m Mapping, n *importfile.Notes) (*columnPlan, error) {
 	if len(header) == 0 || len(header) == 1 && header[0] == "" {
-		return nil, &FileError{Line: 1, Message: "the header line is empty"}
+		return nil, &importfile.FileError{Line: 1, Message: "the header line is empty"}
 	}
 	explicit := m != nil
 	warnRepeatedHeaders(header, n)
@@ -67,7 +68,7 @@ func planColumns(header []string, m Mapping, n *notes) (*columnPlan, error) {
 		}
 		if idx < 0 {
 			kind, _, _ := parseField(e.Field)
-			return nil, &FileError{Line: 1, Column: e.Column, Message: fmt.Sprintf(
+			return nil, &importfile.FileError{Line: 1, Column: e.Column, Message: fmt.Sprintf(
 				"the mapping takes %s from column %q, which is not in the file's header (%s)", kind, e.Column, strings.Join(header, ", "))}
 		}
 		used[idx] = true
@@ -86,7 +87,7 @@ func planColumns(header []string, m Mapping, n *notes) (*columnPlan, error) {
 			customNames[name] = true
 		default:
 			if prev := p.single[kind]; prev >= 0 && prev != idx {
-				return nil, &FileError{Line: 1, Column: header[idx], Message: fmt.Sprintf(
+				return nil, &importfile.FileError{Line: 1, Column: header[idx], Message: fmt.Sprintf(
 					"the mapping takes %s from two columns, %d (%q) and %d (%q): map it from one",
 					kind, prev+1, header[prev], idx+1, header[idx])}
 			}
@@ -94,7 +95,7 @@ func planColumns(header []string, m Mapping, n *notes) (*columnPlan, error) {
 		}
 	}
 	if p.single[fieldExternalID] < 0 {
-		return nil, &FileError{Line: 1, Message: fmt.Sprintf(
+		return nil, &importfile.FileError{Line: 1, Message: fmt.Sprintf(
 			"no key column: the header (%s) has none of the names used for the key (%s); add a mapping with an externalId column",
 			strings.Join(header, ", "), strings.Join(AcceptedKeyHeaders(), ", "))}
 	}
@@ -146,7 +147,7 @@ func checkNamedOnce(header []string) error {
 			for j, i := range cols {
 				names[j] = fmt.Sprintf("%d (%q)", i+1, header[i])
 			}
-			return &FileError{Line: 1, Column: header[cols[1]], Message: fmt.Sprintf(
+			return &importfile.FileError{Line: 1, Column: header[cols[1]], Message: fmt.Sprintf(
 				"columns %s all name %s: which one is meant cannot be told; remove the extra column, or map the columns explicitly (updateImport with a mapping)",
 				strings.Join(names, " and "), kind)}
 		}
@@ -154,14 +155,14 @@ func checkNamedOnce(header []string) error {
 	return nil
 }
 
-func warnRepeatedHeaders(header []string, n *notes) {
+func warnRepeatedHeaders(header []string, n *importfile.Notes) {
 	firstAt := map[string]int{}
 	for i, h := range header {
 		if h == "" {
 			continue
 		}
 		if j, dup := firstAt[strings.ToLower(h)]; dup {
-			n.warn(fmt.Sprintf("column name %q appears twice in the header (columns %d and %d); the second is read as another column", h, j+1, i+1))
+			n.Warn(fmt.Sprintf("column name %q appears twice in the header (columns %d and %d); the second is read as another column", h, j+1, i+1))
 			continue
 		}
 		firstAt[strings.ToLower(h)] = i
@@ -184,7 +185,7 @@ func findColumn(header []string, column string) (int, error) {
 		for i, h := range header {
 			if eq(h) {
 				if found >= 0 {
-					return -1, &FileError{Line: 1, Column: column, Message: fmt.Sprintf(
+					return -1, &importfile.FileError{Line: 1, Column: column, Message: fmt.Sprintf(
 						"column %q appears twice in the header (columns %d and %d)", column, found+1, i+1)}
 				}
 				found = i
@@ -245,7 +246,7 @@ type stagedRow struct {
 // normalize fills row from a record, or reports what is wrong with it.
 // Unknown grades are kept (with a warning) rather than rejected: many
 // districts export ungraded or adult students.
-func (p *columnPlan) normalize(rec []string, line int, defaultType recipients.Type, n *notes, row *stagedRow) *rowError {
+func (p *columnPlan) normalize(rec []string, line int, defaultType recipients.Type, n *importfile.Notes, row *stagedRow) *importfile.RowError {
 	get := func(kind fieldKind) string {
 		if i := p.single[kind]; i >= 0 {
 			return strings.TrimSpace(rec[i])
@@ -262,7 +263,7 @@ func (p *columnPlan) normalize(rec []string, line int, defaultType recipients.Ty
 	if v := get(fieldType); v != "" {
 		t, ok := recipients.NormalizeType(v)
 		if !ok {
-			return &rowError{Line: line, Column: p.header[p.single[fieldType]], Value: v,
+			return &importfile.RowError{Line: line, Column: p.header[p.single[fieldType]], Value: v,
 				Message: fmt.Sprintf("unknown type %q: use STUDENT, STAFF, CONTACT or OTHER", v)}
 		}
 		row.typ = t
@@ -270,11 +271,11 @@ func (p *columnPlan) normalize(rec []string, line int, defaultType recipients.Ty
 	if v := get(fieldGrade); v != "" {
 		row.grade, row.gradeRank, row.hasRank = recipients.NormalizeGrade(v)
 		if !row.hasRank {
-			n.warnLine("grade", "%d row(s) have a grade outside PK, K, 1–12 (first on line %d); it is kept as written, and grade ranges do not include them", line)
+			n.WarnLine("grade", "%d row(s) have a grade outside PK, K, 1–12 (first on line %d); it is kept as written, and grade ranges do not include them", line)
 		}
 	}
 
-	var rerr *rowError
+	var rerr *importfile.RowError
 	if row.phones, rerr = p.appendContacts(row.phones[:0], p.phones, rec, line, `{"number":`, recipients.NormalizePhone, "phone number"); rerr != nil {
 		return rerr
 	}
@@ -307,13 +308,13 @@ func (p *columnPlan) normalize(rec []string, line int, defaultType recipients.Ty
 // appendContacts appends the JSON array of the phones or emails in cols,
 // each cell holding one or several (separated by ; or ,).
 func (p *columnPlan) appendContacts(b []byte, cols []labeledColumn, rec []string, line int, open string,
-	normalize func(string) (string, bool), what string) ([]byte, *rowError) {
+	normalize func(string) (string, bool), what string) ([]byte, *importfile.RowError) {
 	b = append(b, '[')
 	for _, c := range cols {
 		for _, raw := range splitMulti(rec[c.idx]) {
 			v, ok := normalize(raw)
 			if !ok {
-				return b, &rowError{Line: line, Column: p.header[c.idx], Value: raw, Message: fmt.Sprintf("%q is not a valid %s", raw, what)}
+				return b, &importfile.RowError{Line: line, Column: p.header[c.idx], Value: raw, Message: fmt.Sprintf("%q is not a valid %s", raw, what)}
 			}
 			b = appendContact(b, open, v, c.label)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/rollcall/rollcall/internal/audit"
 	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/importfile"
 	"github.com/rollcall/rollcall/internal/metrics"
 	"github.com/rollcall/rollcall/internal/notify"
 	"github.com/rollcall/rollcall/internal/page"
@@ -42,7 +43,7 @@ type Config struct {
 	// purged, and how long an applied run can be reverted.
 	Retention time.Duration
 	// Limits bound what reading a file may cost.
-	Limits Limits
+	Limits importfile.Limits
 }
 
 // DefaultRetention is Config.Retention's default.
@@ -51,7 +52,7 @@ const DefaultRetention = 30 * 24 * time.Hour
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{MaxUploadBytes: 1 << 30, RunTimeout: 2 * time.Hour, StaleAfter: 45 * time.Second, MaxRunAttempts: 3,
-		SchedulerInterval: 15 * time.Second, Retention: DefaultRetention, Limits: DefaultLimits(1 << 30)}
+		SchedulerInterval: 15 * time.Second, Retention: DefaultRetention, Limits: importfile.DefaultLimits(1 << 30)}
 }
 
 // Service holds the rules about imports, files and runs.

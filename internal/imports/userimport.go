@@ -16,6 +16,7 @@ import (
 	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/importfile"
 	"github.com/rollcall/rollcall/internal/users"
 )
 
@@ -102,12 +103,12 @@ func (p *userPipeline) execute(ctx context.Context, file io.Reader) (*applyResul
 		p.timings = append(p.timings, slog.Duration(name, time.Since(mark)))
 		mark = time.Now()
 	}
-	rr, err := newRecordReader(file, p.notes, false, p.spec.limits)
+	rr, err := importfile.NewReader(file, p.notes, false, p.spec.limits)
 	if err != nil {
 		return p.fail(err)
 	}
-	rr.watch(ctx, &p.progress.rows)
-	header, err := readHeader(rr)
+	rr.Watch(ctx, &p.progress.rows)
+	header, err := rr.Header()
 	if err != nil {
 		return p.fail(err)
 	}
@@ -117,10 +118,10 @@ func (p *userPipeline) execute(ctx context.Context, file io.Reader) (*applyResul
 	if err := p.read(ctx, rr); err != nil {
 		return p.fail(err)
 	}
-	rr.finish()
+	rr.Finish()
 	lap("read")
 	if p.counts.RowsRead == 0 {
-		return p.fail(&FileError{Line: 1, Message: "the file has a header but no data rows; nothing was applied"})
+		return p.fail(&importfile.FileError{Line: 1, Message: "the file has a header but no data rows; nothing was applied"})
 	}
 
 	p.progress.phase.Store(PhaseApplying)
@@ -132,8 +133,8 @@ func (p *userPipeline) execute(ctx context.Context, file io.Reader) (*applyResul
 		return nil, err
 	}
 	lap("load_and_compare")
-	sort.SliceStable(p.notes.errors, func(i, j int) bool { return p.notes.errors[i].Line < p.notes.errors[j].Line })
-	p.counts.Rejected = len(p.notes.errors) + p.notes.dropped
+	sort.SliceStable(p.notes.Errors, func(i, j int) bool { return p.notes.Errors[i].Line < p.notes.Errors[j].Line })
+	p.counts.Rejected = len(p.notes.Errors) + p.notes.Dropped
 	p.warnings()
 
 	if rb := p.guard(len(p.disables), p.active, userWords); rb != nil {
@@ -153,7 +154,7 @@ const userRowBytes = 1024
 // read reads every data row, normalizing it and setting repeated emails
 // apart: an exact repeat is counted once; different values reject every
 // row with that email.
-func (p *userPipeline) read(ctx context.Context, rr *recordReader) error {
+func (p *userPipeline) read(ctx context.Context, rr *importfile.Reader) error {
 	p.byEmail = map[string]*userRow{}
 	digest := xxhash.New()
 	budget := p.spec.limits.RunMemoryBytes
@@ -165,15 +166,15 @@ func (p *userPipeline) read(ctx context.Context, rr *recordReader) error {
 			// A user row is held whole (its values, for comparing with
 			// the account): about a kilobyte with the map's overhead.
 			if budget > 0 && int64(len(p.byEmail))*userRowBytes > budget {
-				return &FileError{Message: fmt.Sprintf("the file has more than %d distinct users, more than a run may keep in memory (the limit, ROLLCALL_RUN_MEMORY_BYTES, is %s): nothing was applied",
-					len(p.byEmail), formatBytes(budget))}
+				return &importfile.FileError{Message: fmt.Sprintf("the file has more than %d distinct users, more than a run may keep in memory (the limit, ROLLCALL_RUN_MEMORY_BYTES, is %s): nothing was applied",
+					len(p.byEmail), importfile.FormatBytes(budget))}
 			}
 		}
 		rec, line, err := rr.Read()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		var re *rowError
+		var re *importfile.RowError
 		if errors.As(err, &re) {
 			p.counts.RowsRead++
 			p.rejectUnreadable(rec, line, *re, digest)
@@ -183,19 +184,19 @@ func (p *userPipeline) read(ctx context.Context, rr *recordReader) error {
 			return err
 		}
 		p.counts.RowsRead++
-		if allBlank(rec) {
+		if importfile.AllBlank(rec) {
 			p.blank++
 			p.counts.RowsRead--
 			continue
 		}
 		if len(rec) != len(p.plan.header) {
-			p.rejectUnreadable(rec, line, rowError{Line: line, Message: fmt.Sprintf(
+			p.rejectUnreadable(rec, line, importfile.RowError{Line: line, Message: fmt.Sprintf(
 				"expected %d fields (as in the header), found %d", len(p.plan.header), len(rec))}, digest)
 			continue
 		}
 		key, _ := p.plan.emailKey(rec)
 		if key == "" {
-			p.notes.reject(rowError{Line: line, Column: p.plan.column(userEmail), Message: "the email is empty"})
+			p.notes.Reject(importfile.RowError{Line: line, Column: p.plan.column(userEmail), Message: "the email is empty"})
 			continue
 		}
 		hash := p.plan.hashRecord(digest, rec)
@@ -208,7 +209,7 @@ func (p *userPipeline) read(ctx context.Context, rr *recordReader) error {
 		vals, rerr := p.plan.normalize(rec, line)
 		if rerr != nil {
 			r.rejected = true
-			p.notes.reject(*rerr)
+			p.notes.Reject(*rerr)
 			continue
 		}
 		r.vals = vals
@@ -219,8 +220,8 @@ func (p *userPipeline) read(ctx context.Context, rr *recordReader) error {
 // rejectUnreadable rejects a row that could not be read whole. If its email
 // can still be read, the user is kept as they are: the file has a row for
 // them, so a FULL run must not disable them.
-func (p *userPipeline) rejectUnreadable(rec []string, line int, re rowError, digest *xxhash.Digest) {
-	p.notes.reject(re)
+func (p *userPipeline) rejectUnreadable(rec []string, line int, re importfile.RowError, digest *xxhash.Digest) {
+	p.notes.Reject(re)
 	if p.plan.col[userEmail] >= len(rec) {
 		return
 	}
@@ -241,12 +242,12 @@ func (p *userPipeline) repeated(first *userRow, hash int64, line int) {
 	if !first.conflict {
 		first.conflict = true
 		if !first.rejected {
-			p.notes.reject(rowError{Line: first.line, Column: column, Value: first.key,
+			p.notes.Reject(importfile.RowError{Line: first.line, Column: column, Value: first.key,
 				Message: fmt.Sprintf("email %q appears again on line %d with different values; neither row was applied", first.key, line)})
 		}
 		first.rejected = true
 	}
-	p.notes.reject(rowError{Line: line, Column: column, Value: first.key,
+	p.notes.Reject(importfile.RowError{Line: line, Column: column, Value: first.key,
 		Message: fmt.Sprintf("email %q already appeared on line %d with different values; neither row was applied", first.key, first.line)})
 }
 
@@ -312,7 +313,7 @@ func (p *userPipeline) decide(ctx context.Context, existing map[string]*managedU
 			if name, ok := others[*u.ImportID]; ok {
 				other += fmt.Sprintf(" (%q)", name)
 			}
-			p.notes.reject(rowError{Line: line, Column: p.plan.column(userEmail), Value: v.email,
+			p.notes.Reject(importfile.RowError{Line: line, Column: p.plan.column(userEmail), Value: v.email,
 				Message: fmt.Sprintf("user %s is managed by %s; it was left as it is", v.email, other)})
 
 		case imp.Method == MethodCreateOnly:
@@ -452,25 +453,25 @@ func (p *userPipeline) otherImports(ctx context.Context, existing map[string]*ma
 func (p *userPipeline) warnings() {
 	n := p.notes
 	if len(p.demoted) > 0 {
-		n.warn(fmt.Sprintf("%d SYSTEM_ADMIN account(s) are not administrators in the file but were kept SYSTEM_ADMIN (imports never downgrade administrators): %s",
+		n.Warn(fmt.Sprintf("%d SYSTEM_ADMIN account(s) are not administrators in the file but were kept SYSTEM_ADMIN (imports never downgrade administrators): %s",
 			len(p.demoted), someOf(p.demoted)))
 	}
 	if len(p.keptAdmins) > 0 {
-		n.warn(fmt.Sprintf("%d SYSTEM_ADMIN account(s) are not in the file but were not disabled (imports never disable administrators): %s",
+		n.Warn(fmt.Sprintf("%d SYSTEM_ADMIN account(s) are not in the file but were not disabled (imports never disable administrators): %s",
 			len(p.keptAdmins), someOf(p.keptAdmins)))
 	}
 	if len(p.takenOver) > 0 {
-		n.warn(fmt.Sprintf("%d account(s) created by hand are now managed by this import: %s", len(p.takenOver), someOf(p.takenOver)))
+		n.Warn(fmt.Sprintf("%d account(s) created by hand are now managed by this import: %s", len(p.takenOver), someOf(p.takenOver)))
 	}
 	if len(p.reenabledByHand) > 0 {
-		n.warn(fmt.Sprintf("%d of the accounts taken over were disabled and were re-enabled, as the file lists them: %s",
+		n.Warn(fmt.Sprintf("%d of the accounts taken over were disabled and were re-enabled, as the file lists them: %s",
 			len(p.reenabledByHand), someOf(p.reenabledByHand)))
 	}
 	if p.dups > 0 {
-		n.warn(fmt.Sprintf("%d row(s) repeated an earlier row exactly (same email and values) and were counted once", p.dups))
+		n.Warn(fmt.Sprintf("%d row(s) repeated an earlier row exactly (same email and values) and were counted once", p.dups))
 	}
 	if p.blank > 0 {
-		n.warn(fmt.Sprintf("%d blank row(s) skipped", p.blank))
+		n.Warn(fmt.Sprintf("%d blank row(s) skipped", p.blank))
 	}
 }
 

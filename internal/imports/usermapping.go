@@ -8,6 +8,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/importfile"
 	"github.com/rollcall/rollcall/internal/recipients"
 	"github.com/rollcall/rollcall/internal/users"
 )
@@ -144,9 +145,9 @@ type userPlan struct {
 const userNormalizerVersion = 1
 
 // planUserColumns resolves m (nil: map by header names) against header.
-func planUserColumns(header []string, m Mapping, n *notes) (*userPlan, error) {
+func planUserColumns(header []string, m Mapping, n *importfile.Notes) (*userPlan, error) {
 	if len(header) == 0 || len(header) == 1 && header[0] == "" {
-		return nil, &FileError{Line: 1, Message: "the header line is empty"}
+		return nil, &importfile.FileError{Line: 1, Message: "the header line is empty"}
 	}
 	warnRepeatedHeaders(header, n)
 	explicit := m != nil
@@ -161,7 +162,7 @@ func planUserColumns(header []string, m Mapping, n *notes) (*userPlan, error) {
 	for _, e := range m {
 		f, ok := parseUserField(e.Field)
 		if !ok {
-			return nil, &FileError{Line: 1, Column: e.Column, Message: fmt.Sprintf(
+			return nil, &importfile.FileError{Line: 1, Column: e.Column, Message: fmt.Sprintf(
 				"the mapping has field %q, which USER imports do not know: use email, name, firstName, lastName, role or schools", e.Field)}
 		}
 		idx, err := findColumn(header, e.Column)
@@ -169,19 +170,19 @@ func planUserColumns(header []string, m Mapping, n *notes) (*userPlan, error) {
 			return nil, err
 		}
 		if idx < 0 {
-			return nil, &FileError{Line: 1, Column: e.Column, Message: fmt.Sprintf(
+			return nil, &importfile.FileError{Line: 1, Column: e.Column, Message: fmt.Sprintf(
 				"the mapping takes %s from column %q, which is not in the file's header (%s)", f, e.Column, strings.Join(header, ", "))}
 		}
 		used[idx] = true
 		p.col[f] = idx
 	}
 	if p.col[userEmail] < 0 {
-		return nil, &FileError{Line: 1, Message: fmt.Sprintf(
+		return nil, &importfile.FileError{Line: 1, Message: fmt.Sprintf(
 			"no email column: the header (%s) has none of the names used for the users' email (email, e-mail, work email, email address); add a mapping with an email column",
 			strings.Join(header, ", "))}
 	}
 	if p.col[userName] < 0 && p.col[userFirstName] < 0 && p.col[userLastName] < 0 {
-		return nil, &FileError{Line: 1, Message: fmt.Sprintf(
+		return nil, &importfile.FileError{Line: 1, Message: fmt.Sprintf(
 			"no name column: the header (%s) has no name, full name or display name column, nor first and last names; add a mapping with a name column",
 			strings.Join(header, ", "))}
 	}
@@ -191,10 +192,10 @@ func planUserColumns(header []string, m Mapping, n *notes) (*userPlan, error) {
 		}
 	}
 	if len(p.ignored) > 0 {
-		n.warn(fmt.Sprintf("%d column(s) are not used for users and were ignored: %s", len(p.ignored), strings.Join(p.ignored, ", ")))
+		n.Warn(fmt.Sprintf("%d column(s) are not used for users and were ignored: %s", len(p.ignored), strings.Join(p.ignored, ", ")))
 	}
 	if p.col[userSchools] < 0 {
-		n.warn("the file has no schools column: new users have no restriction (they see all recipients), and existing users' restrictions were left as they are")
+		n.Warn("the file has no schools column: new users have no restriction (they see all recipients), and existing users' restrictions were left as they are")
 	}
 	d := xxhash.New()
 	fmt.Fprintf(d, "user v%d|", userNormalizerVersion)
@@ -255,10 +256,10 @@ type userValues struct {
 }
 
 // normalize reads a row's values, or says what is wrong with it.
-func (p *userPlan) normalize(rec []string, line int) (userValues, *rowError) {
+func (p *userPlan) normalize(rec []string, line int) (userValues, *importfile.RowError) {
 	var v userValues
-	rowErr := func(f userField, value, format string, args ...any) *rowError {
-		return &rowError{Line: line, Column: p.column(f), Value: value, Message: fmt.Sprintf(format, args...)}
+	rowErr := func(f userField, value, format string, args ...any) *importfile.RowError {
+		return &importfile.RowError{Line: line, Column: p.column(f), Value: value, Message: fmt.Sprintf(format, args...)}
 	}
 	raw := p.get(rec, userEmail)
 	if raw == "" {

@@ -13,6 +13,7 @@ import (
 	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/importfile"
 )
 
 // QueueImports is the River queue runs execute on.
@@ -273,7 +274,7 @@ func (s *Service) applyRun(ctx context.Context, run *Run, imp *Import, file *Fil
 	err = s.db.RunInPgxTx(ctx, func(ctx context.Context, tx *db.Tx) error {
 		base := runBase{
 			spec:     applySpec{imp: imp, run: run, now: s.now(), approved: run.ApprovedAt != nil, limits: s.cfg.Limits},
-			notes:    &notes{},
+			notes:    &importfile.Notes{},
 			progress: prog,
 		}
 		var err error

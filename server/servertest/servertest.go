@@ -22,6 +22,7 @@ import (
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/config"
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/importfile"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/metrics"
 	"github.com/rollcall/rollcall/internal/testkit/clock"
@@ -69,7 +70,7 @@ func New(t testing.TB, opts *Options) *Server {
 	clock := &clock.Clock{}
 	ic := imports.DefaultConfig()
 	ic.MaxUploadBytes = cfg.MaxUploadBytes
-	ic.Limits = imports.LimitsFor(cfg.MaxUploadBytes, cfg.MaxDecompressed, cfg.MaxCompression, cfg.RunMemoryBytes)
+	ic.Limits = importfile.LimitsFor(cfg.MaxUploadBytes, cfg.MaxDecompressed, cfg.MaxCompression, cfg.RunMemoryBytes)
 	ic.SchedulerInterval = time.Hour // tests fire schedules themselves, with their own clock
 	if opts.Imports != nil {
 		opts.Imports(&ic)

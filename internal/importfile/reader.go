@@ -1,4 +1,8 @@
-package imports
+// Package importfile reads a district's export as it arrives: gzip is
+// unwrapped, a byte-order mark skipped, the delimiter sniffed, invalid UTF-8
+// read as Windows-1252, and what reading may cost bounded (Limits), whatever
+// the file holds. It knows CSV, not recipients, users or the database.
+package importfile
 
 import (
 	"bufio"
@@ -31,8 +35,9 @@ func (e *FileError) Error() string {
 	return e.Message
 }
 
-// sniffSize is how much of a file is examined before parsing.
-const sniffSize = 64 << 10
+// SniffSize is how much of a file is examined before parsing (and kept of
+// an upload to read its header).
+const SniffSize = 64 << 10
 
 // Limits bound what reading one file may cost, whatever the file holds: a
 // district's nightly file comes from a script nobody watches, and a
@@ -108,11 +113,11 @@ func (f *inflated) Read(p []byte) (int, error) {
 	f.n += int64(n)
 	if max := f.limits.MaxDecompressedBytes; max > 0 && f.n > max {
 		return 0, &FileError{Message: fmt.Sprintf("the file expands to more than %s when decompressed (the limit, ROLLCALL_MAX_DECOMPRESSED_BYTES): nothing was applied",
-			formatBytes(max))}
+			FormatBytes(max))}
 	}
 	if ratio := f.limits.MaxCompressionRatio; ratio > 0 && f.n > ratioFloor && f.n > ratio*max(f.compressed.n, 1) {
 		return 0, &FileError{Message: fmt.Sprintf("the file expands more than %d times when decompressed (%s from the first %s): a compression bomb, or an export of nothing but blank lines; nothing was applied (the limit is ROLLCALL_MAX_COMPRESSION_RATIO)",
-			ratio, formatBytes(f.n), formatBytes(f.compressed.n))}
+			ratio, FormatBytes(f.n), FormatBytes(f.compressed.n))}
 	}
 	return n, err
 }
@@ -120,7 +125,7 @@ func (f *inflated) Read(p []byte) (int, error) {
 // boundedText fails a file with a line, or a record, longer than max
 // bytes: encoding/csv reads a record whole, so a file without line breaks,
 // or with a quote that never closes, would otherwise be read into memory
-// whole. A record is what one csv.Read consumes (recordReader.Read marks
+// whole. A record is what one csv.Read consumes (Reader.Read marks
 // its start); line breaks are not counted in it, since csv skips blank
 // lines within one Read and they cost it nothing.
 type boundedText struct {
@@ -162,16 +167,16 @@ func (b *boundedText) Read(p []byte) (int, error) {
 	case b.max <= 0:
 	case b.run > b.max:
 		return 0, &FileError{Line: int(b.lines) + 1, Message: fmt.Sprintf("the line is longer than %s: the file has no line breaks, or is not a CSV export; nothing was applied",
-			formatBytes(int64(b.max)))}
-	case b.record > b.max+sniffSize: // what csv reads ahead aside
+			FormatBytes(int64(b.max)))}
+	case b.record > b.max+SniffSize: // what csv reads ahead aside
 		return 0, &FileError{Line: b.start, Message: fmt.Sprintf("the record starting on this line (or after blank lines) is longer than %s: a quoted field that never closes swallows the rest of the file; check for an unbalanced \" character; nothing was applied",
-			formatBytes(int64(b.max)))}
+			FormatBytes(int64(b.max)))}
 	}
 	return n, err
 }
 
-// formatBytes writes n as people read it ("4.0 GB").
-func formatBytes(n int64) string {
+// FormatBytes writes n as people read it ("4.0 GB").
+func FormatBytes(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
@@ -183,16 +188,16 @@ func formatBytes(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// recordReader reads CSV records from a district export as it arrives:
+// Reader reads CSV records from a district export as it arrives:
 // gzip is unwrapped, a UTF-8 byte-order mark skipped, the delimiter (comma,
 // tab, semicolon or pipe) detected from the header line, and fields that
 // are not valid UTF-8 decoded as Windows-1252 (what Excel on Windows writes),
 // field by field, so a file that is mostly UTF-8 keeps its UTF-8. The file
 // is never held in memory.
-type recordReader struct {
+type Reader struct {
 	csv        *csv.Reader
 	counter    *countingReader
-	notes      *notes
+	notes      *Notes
 	gzipped    bool
 	win1252    int
 	firstWin   int
@@ -212,14 +217,14 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// newRecordReader checks the start of r and prepares to read records.
+// NewReader checks the start of r and prepares to read records.
 // partial says r is only the beginning of the file (at upload, to read the
 // header), so that a compressed stream may end early.
-func newRecordReader(r io.Reader, notes *notes, partial bool, limits Limits) (*recordReader, error) {
+func NewReader(r io.Reader, notes *Notes, partial bool, limits Limits) (*Reader, error) {
 	counter := &countingReader{r: r}
-	br := bufio.NewReaderSize(counter, sniffSize)
+	br := bufio.NewReaderSize(counter, SniffSize)
 	gzipped := false
-	head, err := br.Peek(sniffSize)
+	head, err := br.Peek(SniffSize)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, fmt.Errorf("read file: %w", err)
 	}
@@ -228,8 +233,8 @@ func newRecordReader(r io.Reader, notes *notes, partial bool, limits Limits) (*r
 		if err != nil {
 			return nil, &FileError{Message: "the file looks gzip-compressed but cannot be decompressed: " + err.Error()}
 		}
-		br = bufio.NewReaderSize(&inflated{r: gz, compressed: counter, limits: limits}, sniffSize)
-		head, err = br.Peek(sniffSize)
+		br = bufio.NewReaderSize(&inflated{r: gz, compressed: counter, limits: limits}, SniffSize)
+		head, err = br.Peek(SniffSize)
 		// At upload only the file's first bytes are given (to read the
 		// header), which decompress to a cut-short stream: that is fine.
 		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) && !(partial && errors.Is(err, io.ErrUnexpectedEOF)) {
@@ -249,7 +254,7 @@ func newRecordReader(r io.Reader, notes *notes, partial bool, limits Limits) (*r
 		// Old Mac line endings (Excel's "CSV (Macintosh)"): a lone CR
 		// ends a line, which encoding/csv does not know.
 		src = crToLF{br}
-		notes.warn("the file ends its lines with CR only (old Mac format); they were read as line breaks")
+		notes.Warn("the file ends its lines with CR only (old Mac format); they were read as line breaks")
 	}
 	bounded := &boundedText{r: src, max: limits.MaxLineBytes}
 	src = bounded
@@ -257,7 +262,7 @@ func newRecordReader(r io.Reader, notes *notes, partial bool, limits Limits) (*r
 	c.Comma = sniffDelimiter(head)
 	c.FieldsPerRecord = -1
 	c.ReuseRecord = true
-	return &recordReader{csv: c, counter: counter, notes: notes, gzipped: gzipped, maxColumns: limits.MaxColumns, bounded: bounded}, nil
+	return &Reader{csv: c, counter: counter, notes: notes, gzipped: gzipped, maxColumns: limits.MaxColumns, bounded: bounded}, nil
 }
 
 // crToLF turns every CR into LF.
@@ -318,10 +323,10 @@ func sniffDelimiter(head []byte) rune {
 
 // Read returns the next record and its first line. The slice is reused by
 // the next call. At the end it returns io.EOF. A malformed line that spoils
-// only itself is returned as a *rowError, with whatever fields could be read
+// only itself is returned as a *RowError, with whatever fields could be read
 // (so that its key is still known); one that makes the rest of the file
 // unreadable as a *FileError.
-func (rr *recordReader) Read() ([]string, int, error) {
+func (rr *Reader) Read() ([]string, int, error) {
 	rr.bounded.startRecord(max(rr.nextLine, 1))
 	rec, err := rr.csv.Read()
 	if err != nil && rr.bounded.ctx != nil && rr.bounded.ctx.Err() != nil {
@@ -356,7 +361,7 @@ func (rr *recordReader) Read() ([]string, int, error) {
 
 // decode makes every field valid UTF-8 (reading invalid ones as
 // Windows-1252) and refuses NUL bytes, which PostgreSQL's text cannot hold.
-func (rr *recordReader) decode(rec []string, line int) error {
+func (rr *Reader) decode(rec []string, line int) error {
 	for i, f := range rec {
 		if strings.IndexByte(f, 0) >= 0 {
 			return &FileError{Line: line, Message: "the line has a NUL byte: the file is not plain text"}
@@ -372,43 +377,43 @@ func (rr *recordReader) decode(rec []string, line int) error {
 	return nil
 }
 
-func (rr *recordReader) parseError(pe *csv.ParseError) error {
+func (rr *Reader) parseError(pe *csv.ParseError) error {
 	switch {
 	case errors.Is(pe.Err, csv.ErrQuote) && pe.Line > pe.StartLine:
 		return &FileError{Line: pe.StartLine, Message: fmt.Sprintf(
 			"a quoted field starting on this line never closes properly, swallowing lines %d to %d: check for an unbalanced \" character",
 			pe.StartLine, pe.Line)}
 	case errors.Is(pe.Err, csv.ErrQuote):
-		return &rowError{Line: pe.StartLine, Message: fmt.Sprintf("malformed quoted field at column %d: a \" inside a quoted field must be doubled", pe.Column)}
+		return &RowError{Line: pe.StartLine, Message: fmt.Sprintf("malformed quoted field at column %d: a \" inside a quoted field must be doubled", pe.Column)}
 	case errors.Is(pe.Err, csv.ErrBareQuote):
-		return &rowError{Line: pe.StartLine, Message: fmt.Sprintf("a \" appears inside an unquoted field at column %d: quote the field and double the \"", pe.Column)}
+		return &RowError{Line: pe.StartLine, Message: fmt.Sprintf("a \" appears inside an unquoted field at column %d: quote the field and double the \"", pe.Column)}
 	}
-	return &rowError{Line: pe.StartLine, Message: pe.Err.Error()}
+	return &RowError{Line: pe.StartLine, Message: pe.Err.Error()}
 }
 
-// watch makes reading stop with ctx's cause once ctx is done, and keeps
+// Watch makes reading stop with ctx's cause once ctx is done, and keeps
 // lines up to date with the lines read so far (blank ones included).
-func (rr *recordReader) watch(ctx context.Context, lines *atomic.Int64) {
+func (rr *Reader) Watch(ctx context.Context, lines *atomic.Int64) {
 	rr.bounded.ctx, rr.bounded.progress = ctx, lines
 }
 
 // BytesRead is how much of the underlying file has been consumed.
-func (rr *recordReader) BytesRead() int64 { return rr.counter.n }
+func (rr *Reader) BytesRead() int64 { return rr.counter.n }
 
-// finish records the encoding warning, if any.
-func (rr *recordReader) finish() {
+// Finish records the encoding warning, if any.
+func (rr *Reader) Finish() {
 	if rr.win1252 > 0 {
-		rr.notes.warn(fmt.Sprintf("%d field(s) were not valid UTF-8 and were read as Windows-1252 (first on line %d); save the export as CSV UTF-8 to avoid this", rr.win1252, rr.firstWin))
+		rr.notes.Warn(fmt.Sprintf("%d field(s) were not valid UTF-8 and were read as Windows-1252 (first on line %d); save the export as CSV UTF-8 to avoid this", rr.win1252, rr.firstWin))
 	}
 }
 
-// readHeader reads the first record as the header, trimmed.
-func readHeader(rr *recordReader) ([]string, error) {
+// Header reads the first record as the header, trimmed.
+func (rr *Reader) Header() ([]string, error) {
 	rec, _, err := rr.Read()
 	if errors.Is(err, io.EOF) {
 		return nil, &FileError{Message: "the file is empty"}
 	}
-	var re *rowError
+	var re *RowError
 	if errors.As(err, &re) {
 		return nil, &FileError{Line: 1, Message: "the header line cannot be read: " + re.Message}
 	}
@@ -428,9 +433,20 @@ func readHeader(rr *recordReader) ([]string, error) {
 // ReadHeader reads just the header of a file (at upload, for proposing a
 // mapping); partial says r is only the file's beginning.
 func ReadHeader(r io.Reader, partial bool, limits Limits) ([]string, error) {
-	rr, err := newRecordReader(r, &notes{}, partial, limits)
+	rr, err := NewReader(r, &Notes{}, partial, limits)
 	if err != nil {
 		return nil, err
 	}
-	return readHeader(rr)
+	return rr.Header()
+}
+
+// AllBlank reports whether every field of rec is blank: a blank line, or
+// one of the lines of bare commas spreadsheets leave.
+func AllBlank(rec []string) bool {
+	for _, f := range rec {
+		if strings.TrimSpace(f) != "" {
+			return false
+		}
+	}
+	return true
 }

@@ -1,20 +1,20 @@
-package imports
+package importfile
 
 import (
 	"fmt"
 	"sort"
 )
 
-// rowError is a problem with one row: the row is rejected, the rest of the
+// RowError is a problem with one row: the row is rejected, the rest of the
 // file goes on.
-type rowError struct {
+type RowError struct {
 	Line    int
 	Column  string
 	Value   string
 	Message string
 }
 
-func (e *rowError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Message) }
+func (e *RowError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Message) }
 
 // Limits on what a run keeps of its errors and warnings; counts stay exact.
 const (
@@ -24,10 +24,10 @@ const (
 )
 
 // notes collects a run's row errors and warnings.
-type notes struct {
-	errors   []rowError
-	dropped  int // errors beyond maxStoredErrors
-	warnings []string
+type Notes struct {
+	Errors   []RowError
+	Dropped  int // errors beyond maxStoredErrors
+	Warnings []string
 	// grouped warnings: a kind seen on many lines becomes one message.
 	groups map[string]*warningGroup
 }
@@ -38,26 +38,26 @@ type warningGroup struct {
 	firstLine int
 }
 
-func (n *notes) reject(e rowError) {
+func (n *Notes) Reject(e RowError) {
 	if len(e.Value) > maxValueLength {
 		e.Value = e.Value[:maxValueLength] + "…"
 	}
-	if len(n.errors) >= maxStoredErrors {
-		n.dropped++
+	if len(n.Errors) >= maxStoredErrors {
+		n.Dropped++
 		return
 	}
-	n.errors = append(n.errors, e)
+	n.Errors = append(n.Errors, e)
 }
 
-func (n *notes) warn(msg string) {
-	if len(n.warnings) < maxStoredWarnings {
-		n.warnings = append(n.warnings, msg)
+func (n *Notes) Warn(msg string) {
+	if len(n.Warnings) < maxStoredWarnings {
+		n.Warnings = append(n.Warnings, msg)
 	}
 }
 
 // warnLine counts a warning that may occur on many lines; format gets the
 // count and the first line.
-func (n *notes) warnLine(kind, format string, line int) {
+func (n *Notes) WarnLine(kind, format string, line int) {
 	if n.groups == nil {
 		n.groups = map[string]*warningGroup{}
 	}
@@ -71,8 +71,8 @@ func (n *notes) warnLine(kind, format string, line int) {
 
 // allWarnings returns the warnings with grouped ones summarized, in a stable
 // order.
-func (n *notes) allWarnings() []string {
-	out := append([]string(nil), n.warnings...)
+func (n *Notes) AllWarnings() []string {
+	out := append([]string(nil), n.Warnings...)
 	kinds := make([]string, 0, len(n.groups))
 	for k := range n.groups {
 		kinds = append(kinds, k)
@@ -82,8 +82,8 @@ func (n *notes) allWarnings() []string {
 		g := n.groups[k]
 		out = append(out, fmt.Sprintf(g.format, g.count, g.firstLine))
 	}
-	if n.dropped > 0 {
-		out = append(out, fmt.Sprintf("%d more rejected rows are counted but their errors are not listed", n.dropped))
+	if n.Dropped > 0 {
+		out = append(out, fmt.Sprintf("%d more rejected rows are counted but their errors are not listed", n.Dropped))
 	}
 	return out
 }
