@@ -47,4 +47,3 @@ func (g *LineCounter) Count() int64 {
 	_ = g.w.Close()
 	return <-g.lines
 }
-
