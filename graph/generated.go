@@ -21,6 +21,7 @@ import (
 	"github.com/rollcall/rollcall/internal/audit"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/lists"
+	"github.com/rollcall/rollcall/internal/mapping"
 	"github.com/rollcall/rollcall/internal/recipients"
 	"github.com/rollcall/rollcall/internal/schedule"
 	"github.com/rollcall/rollcall/internal/users"
@@ -510,7 +511,7 @@ type ImportResolver interface {
 
 	NextScheduledRunAt(ctx context.Context, obj *imports.Import) (*time.Time, error)
 
-	Mapping(ctx context.Context, obj *imports.Import) ([]imports.MappingEntry, error)
+	Mapping(ctx context.Context, obj *imports.Import) ([]mapping.Entry, error)
 	KeyColumn(ctx context.Context, obj *imports.Import) (*string, error)
 
 	LastRun(ctx context.Context, obj *imports.Import) (*imports.Run, error)
@@ -596,7 +597,7 @@ type QueryResolver interface {
 	Imports(ctx context.Context, first *int, after *string, needsAttention *bool, includeDeleted *bool) (*model.ImportConnection, error)
 	SystemStatus(ctx context.Context) (*imports.SystemStatus, error)
 	Import(ctx context.Context, id int64) (*imports.Import, error)
-	ProposeMapping(ctx context.Context, importID int64) ([]imports.MappingEntry, error)
+	ProposeMapping(ctx context.Context, importID int64) ([]mapping.Entry, error)
 	Lists(ctx context.Context, first *int, after *string) (*model.ListConnection, error)
 	List(ctx context.Context, id int64) (*lists.List, error)
 	PreviewList(ctx context.Context, filter recipients.Filter, first *int, orderBy *recipients.Order) (*lists.Preview, error)
@@ -6211,8 +6212,8 @@ func (ec *executionContext) _Import_mapping(ctx context.Context, field graphql.C
 			return ec.Resolvers.Import().Mapping(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []imports.MappingEntry) graphql.Marshaler {
-			return ec.marshalOMappingEntry2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntryᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []mapping.Entry) graphql.Marshaler {
+			return ec.marshalOMappingEntry2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋmappingᚐEntryᚄ(ctx, selections, v)
 		},
 		true,
 		false,
@@ -9584,7 +9585,7 @@ func (ec *executionContext) fieldContext_ListReason_message(_ context.Context, f
 	return graphql.NewScalarFieldContext("ListReason", field, false, false, "String")
 }
 
-func (ec *executionContext) _MappingEntry_column(ctx context.Context, field graphql.CollectedField, obj *imports.MappingEntry) (ret graphql.Marshaler) {
+func (ec *executionContext) _MappingEntry_column(ctx context.Context, field graphql.CollectedField, obj *mapping.Entry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9607,7 +9608,7 @@ func (ec *executionContext) fieldContext_MappingEntry_column(_ context.Context, 
 	return graphql.NewScalarFieldContext("MappingEntry", field, false, false, "String")
 }
 
-func (ec *executionContext) _MappingEntry_field(ctx context.Context, field graphql.CollectedField, obj *imports.MappingEntry) (ret graphql.Marshaler) {
+func (ec *executionContext) _MappingEntry_field(ctx context.Context, field graphql.CollectedField, obj *mapping.Entry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9630,7 +9631,7 @@ func (ec *executionContext) fieldContext_MappingEntry_field(_ context.Context, f
 	return graphql.NewScalarFieldContext("MappingEntry", field, false, false, "String")
 }
 
-func (ec *executionContext) _MappingEntry_label(ctx context.Context, field graphql.CollectedField, obj *imports.MappingEntry) (ret graphql.Marshaler) {
+func (ec *executionContext) _MappingEntry_label(ctx context.Context, field graphql.CollectedField, obj *mapping.Entry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11385,11 +11386,11 @@ func (ec *executionContext) _Query_proposeMapping(ctx context.Context, field gra
 			directive1 := func(ctx context.Context) (any, error) {
 				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
 				if err != nil {
-					var zeroVal []imports.MappingEntry
+					var zeroVal []mapping.Entry
 					return zeroVal, err
 				}
 				if ec.Directives.HasRole == nil {
-					var zeroVal []imports.MappingEntry
+					var zeroVal []mapping.Entry
 					return zeroVal, errors.New("directive hasRole is not implemented")
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
@@ -11398,8 +11399,8 @@ func (ec *executionContext) _Query_proposeMapping(ctx context.Context, field gra
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v []imports.MappingEntry) graphql.Marshaler {
-			return ec.marshalNMappingEntry2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntryᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []mapping.Entry) graphql.Marshaler {
+			return ec.marshalNMappingEntry2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋmappingᚐEntryᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -14559,7 +14560,7 @@ func (ec *executionContext) unmarshalInputCreateImportInput(ctx context.Context,
 			it.Method = data
 		case "mapping":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mapping"))
-			data, err := ec.unmarshalOMappingEntryInput2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntryᚄ(ctx, v)
+			data, err := ec.unmarshalOMappingEntryInput2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋmappingᚐEntryᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -15026,8 +15027,8 @@ func UnmarshalIDFilter(ctx context.Context, raw any) (recipients.IDFilter, error
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputMappingEntryInput(ctx context.Context, obj any) (imports.MappingEntry, error) {
-	var it imports.MappingEntry
+func (ec *executionContext) unmarshalInputMappingEntryInput(ctx context.Context, obj any) (mapping.Entry, error) {
+	var it mapping.Entry
 	if obj == nil {
 		return it, nil
 	}
@@ -15076,8 +15077,8 @@ func (ec *executionContext) unmarshalInputMappingEntryInput(ctx context.Context,
 //
 // ctx must come from a gqlgen request; outside one there is no unmarshaler to use
 // and the returned error says so.
-func UnmarshalMappingEntryInput(ctx context.Context, raw any) (imports.MappingEntry, error) {
-	var out imports.MappingEntry
+func UnmarshalMappingEntryInput(ctx context.Context, raw any) (mapping.Entry, error) {
+	var out mapping.Entry
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "MappingEntryInput", raw, &out)
 	return out, err
 }
@@ -15515,7 +15516,7 @@ func (ec *executionContext) unmarshalInputUpdateImportInput(ctx context.Context,
 			it.Description = data
 		case "mapping":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mapping"))
-			data, err := ec.unmarshalOMappingEntryInput2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntryᚄ(ctx, v)
+			data, err := ec.unmarshalOMappingEntryInput2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋmappingᚐEntryᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -17549,7 +17550,7 @@ func (ec *executionContext) _ListReason(ctx context.Context, sel ast.SelectionSe
 
 var mappingEntryImplementors = []string{"MappingEntry"}
 
-func (ec *executionContext) _MappingEntry(ctx context.Context, sel ast.SelectionSet, obj *imports.MappingEntry) graphql.Marshaler {
+func (ec *executionContext) _MappingEntry(ctx context.Context, sel ast.SelectionSet, obj *mapping.Entry) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, mappingEntryImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -19977,15 +19978,15 @@ var (
 	}
 )
 
-func (ec *executionContext) marshalNMappingEntry2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntry(ctx context.Context, sel ast.SelectionSet, v imports.MappingEntry) graphql.Marshaler {
+func (ec *executionContext) marshalNMappingEntry2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋmappingᚐEntry(ctx context.Context, sel ast.SelectionSet, v mapping.Entry) graphql.Marshaler {
 	return ec._MappingEntry(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNMappingEntry2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []imports.MappingEntry) graphql.Marshaler {
+func (ec *executionContext) marshalNMappingEntry2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋmappingᚐEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []mapping.Entry) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNMappingEntry2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntry(ctx, sel, v[i])
+		return ec.marshalNMappingEntry2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋmappingᚐEntry(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -19997,7 +19998,7 @@ func (ec *executionContext) marshalNMappingEntry2ᚕgithubᚗcomᚋrollcallᚋro
 	return ret
 }
 
-func (ec *executionContext) unmarshalNMappingEntryInput2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntry(ctx context.Context, v any) (imports.MappingEntry, error) {
+func (ec *executionContext) unmarshalNMappingEntryInput2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋmappingᚐEntry(ctx context.Context, v any) (mapping.Entry, error) {
 	res, err := ec.unmarshalInputMappingEntryInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
@@ -20967,14 +20968,14 @@ func (ec *executionContext) marshalOList2ᚖgithubᚗcomᚋrollcallᚋrollcall�
 	return ec._List(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOMappingEntry2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []imports.MappingEntry) graphql.Marshaler {
+func (ec *executionContext) marshalOMappingEntry2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋmappingᚐEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []mapping.Entry) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNMappingEntry2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntry(ctx, sel, v[i])
+		return ec.marshalNMappingEntry2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋmappingᚐEntry(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -20986,16 +20987,16 @@ func (ec *executionContext) marshalOMappingEntry2ᚕgithubᚗcomᚋrollcallᚋro
 	return ret
 }
 
-func (ec *executionContext) unmarshalOMappingEntryInput2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntryᚄ(ctx context.Context, v any) ([]imports.MappingEntry, error) {
+func (ec *executionContext) unmarshalOMappingEntryInput2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋmappingᚐEntryᚄ(ctx context.Context, v any) ([]mapping.Entry, error) {
 	if v == nil {
 		return nil, nil
 	}
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]imports.MappingEntry, len(vSlice))
+	res := make([]mapping.Entry, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNMappingEntryInput2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐMappingEntry(ctx, vSlice[i])
+		res[i], err = ec.unmarshalNMappingEntryInput2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋmappingᚐEntry(ctx, vSlice[i])
 		if err != nil {
 			return nil, err
 		}

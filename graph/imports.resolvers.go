@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/rollcall/rollcall/graph/model"
 	"github.com/rollcall/rollcall/internal/imports"
+	"github.com/rollcall/rollcall/internal/mapping"
 	"github.com/rollcall/rollcall/internal/page"
 	"github.com/rollcall/rollcall/internal/users"
 )
@@ -28,7 +29,7 @@ func (r *importResolver) NextScheduledRunAt(ctx context.Context, obj *imports.Im
 	return obj.ScheduleNextAt, nil
 }
 
-func (r *importResolver) Mapping(ctx context.Context, obj *imports.Import) ([]imports.MappingEntry, error) {
+func (r *importResolver) Mapping(ctx context.Context, obj *imports.Import) ([]mapping.Entry, error) {
 	if obj.Mapping == nil {
 		return nil, nil
 	}
@@ -162,7 +163,7 @@ func (r *queryResolver) Import(ctx context.Context, id int64) (*imports.Import, 
 	return r.svc.Imports.Get(ctx, id)
 }
 
-func (r *queryResolver) ProposeMapping(ctx context.Context, importID int64) ([]imports.MappingEntry, error) {
+func (r *queryResolver) ProposeMapping(ctx context.Context, importID int64) ([]mapping.Entry, error) {
 	return r.svc.Imports.ProposeMapping(ctx, importID)
 }
 

@@ -130,3 +130,11 @@ func CodeOf(err error) Code {
 	}
 	return CodeInternal
 }
+
+// FieldOf returns the input field err names, "" if none.
+func FieldOf(err error) string {
+	if e, ok := As(err); ok {
+		return e.Field
+	}
+	return ""
+}

@@ -2,8 +2,6 @@ package imports
 
 import (
 	"strconv"
-
-	"github.com/go-json-experiment/json/jsontext"
 )
 
 // The pipeline writes COPY's text format itself rather than handing values
@@ -47,18 +45,3 @@ func appendCopyOptional(b []byte, s string) []byte {
 }
 
 func appendCopyInt(b []byte, v int64) []byte { return strconv.AppendInt(b, v, 10) }
-
-// appendJSONString appends s as a JSON string. Almost every value in a
-// district file needs no escaping; those are copied as they are, the rest
-// go through jsontext. Values are valid UTF-8 by then (see recordReader).
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
-			b, _ = jsontext.AppendQuote(b, s)
-			return b
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}

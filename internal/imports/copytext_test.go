@@ -1,7 +1,6 @@
 package imports
 
 import (
-	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -12,21 +11,4 @@ func TestAppendCopyText(t *testing.T) {
 	require.Equal(t, `a\\b\tc\nd\re`, string(appendCopyText(nil, "a\\b\tc\nd\re")))
 	require.Equal(t, `plain`, string(appendCopyText(nil, "plain")))
 	require.Equal(t, `\N`, string(appendCopyOptional(nil, "")))
-}
-
-func FuzzAppendJSONString(f *testing.F) {
-	for _, s := range []string{"", "Room 4", `say "hi"`, "back\\slash", "tab\tnew\nline", "Zoë", "\x01"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		b := appendJSONString(nil, s)
-		var got string
-		require.NoError(t, json.Unmarshal(b, &got), "%q gave %s", s, b)
-		// Invalid UTF-8 is replaced, as encoding/json does; everything else
-		// round-trips.
-		want, _ := json.Marshal(s)
-		var w string
-		require.NoError(t, json.Unmarshal(want, &w))
-		require.Equal(t, w, got)
-	})
 }

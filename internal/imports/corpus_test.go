@@ -23,6 +23,7 @@ import (
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/mapping"
 	"github.com/rollcall/rollcall/internal/testkit/testdb"
 	"github.com/rollcall/rollcall/internal/users"
 )
@@ -332,7 +333,7 @@ func corpusCases() []corpusCase {
 	large := corpusSheet(1100)
 	random := corpusRandomSheet(2000)
 	randomGz := corpusGzip(random.csv(), gzip.DefaultCompression)
-	mapping := []MappingEntry{
+	mapping := []mapping.Entry{
 		{Column: "student_id", Field: "externalId"},
 		{Column: "first_name", Field: "firstName"},
 		{Column: "last_name", Field: "lastName"},

@@ -11,6 +11,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/mapping"
 	"github.com/rollcall/rollcall/internal/recipients"
 	"github.com/rollcall/rollcall/internal/schedule"
 )
@@ -58,7 +59,7 @@ type Import struct {
 	Description          string          `bun:",notnull"`
 	Kind                 Kind            `bun:",notnull"`
 	Method               Method          `bun:",notnull"`
-	Mapping              Mapping         `bun:",type:jsonb,nullzero"`
+	Mapping              mapping.Mapping `bun:",type:jsonb,nullzero"`
 	DefaultRecipientType recipients.Type `bun:",notnull"`
 	RemovalThreshold     float64         `bun:",notnull"`
 	RejectionThreshold   float64         `bun:",notnull"`
@@ -130,7 +131,7 @@ type CreateImportInput struct {
 	Description          *string
 	Kind                 *Kind
 	Method               Method
-	Mapping              []MappingEntry
+	Mapping              []mapping.Entry
 	DefaultRecipientType *recipients.Type
 	RemovalThreshold     *float64
 	RejectionThreshold   *float64
@@ -143,7 +144,7 @@ type CreateImportInput struct {
 type UpdateImportInput struct {
 	Name                 *string
 	Description          *string
-	Mapping              []MappingEntry
+	Mapping              []mapping.Entry
 	ClearMapping         *bool
 	DefaultRecipientType *recipients.Type
 	RemovalThreshold     *float64

@@ -20,6 +20,7 @@ import (
 
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/importfile"
+	"github.com/rollcall/rollcall/internal/mapping"
 )
 
 // Phases of a run, as progress reports them.
@@ -125,7 +126,7 @@ type pipeline struct {
 	runBase
 	ctx  context.Context // the run's, for reading the file (see next)
 	tx   *db.Tx
-	plan *columnPlan
+	plan *mapping.Plan
 	rr   *importfile.Reader
 
 	index    *keyIndex
@@ -142,7 +143,7 @@ type pipeline struct {
 
 	// COPY source state
 	digest  *xxhash.Digest
-	row     stagedRow
+	row     mapping.Row
 	copyBuf []byte
 	copyOff int
 	copyEOF bool
@@ -180,7 +181,7 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, e
 	if err != nil {
 		return p.fail(err)
 	}
-	if p.plan, err = planColumns(header, p.spec.imp.Mapping, p.notes); err != nil {
+	if p.plan, err = mapping.NewPlan(header, p.spec.imp.Mapping, p.notes); err != nil {
 		return p.fail(err)
 	}
 	mark := time.Now()
@@ -492,16 +493,16 @@ func (p *pipeline) prepare(rec []string, line int) bool {
 		p.counts.RowsRead--
 		return false
 	}
-	if len(rec) != len(plan.header) {
-		p.rejectUnreadable(rec, line, importfile.RowError{Line: line, Message: fmt.Sprintf("expected %d fields (as in the header), found %d", len(plan.header), len(rec))})
+	if len(rec) != len(plan.Header()) {
+		p.rejectUnreadable(rec, line, importfile.RowError{Line: line, Message: fmt.Sprintf("expected %d fields (as in the header), found %d", len(plan.Header()), len(rec))})
 		return false
 	}
-	key := plan.key(rec)
+	key := plan.Key(rec)
 	if key == "" {
-		p.notes.Reject(importfile.RowError{Line: line, Column: plan.header[plan.single[fieldExternalID]], Message: "the key is empty"})
+		p.notes.Reject(importfile.RowError{Line: line, Column: plan.KeyColumn(), Message: "the key is empty"})
 		return false
 	}
-	hash := plan.hashRecord(p.digest, rec)
+	hash := plan.HashRecord(p.digest, rec)
 
 	idx := p.lookup(key)
 	e := &p.entries[idx]
@@ -523,7 +524,7 @@ func (p *pipeline) prepare(rec []string, line int) bool {
 		p.counts.Unchanged++
 		return false
 	}
-	if rerr := plan.normalize(rec, line, p.spec.imp.DefaultRecipientType, p.notes, &p.row); rerr != nil {
+	if rerr := plan.Normalize(rec, line, p.spec.imp.DefaultRecipientType, p.notes, &p.row); rerr != nil {
 		e.flags |= flagRejected
 		p.notes.Reject(*rerr)
 		return false
@@ -592,7 +593,7 @@ func (p *pipeline) checkMemory() error {
 // run must not remove them, and another row with that key conflicts.
 func (p *pipeline) rejectUnreadable(rec []string, line int, re importfile.RowError) {
 	p.notes.Reject(re)
-	k := p.plan.single[fieldExternalID]
+	k := p.plan.KeyIndex()
 	if k >= len(rec) {
 		return
 	}
@@ -606,7 +607,7 @@ func (p *pipeline) rejectUnreadable(rec []string, line int, re importfile.RowErr
 	}
 	e.flags |= flagSeen | flagRejected
 	e.line = int32(line)
-	e.fileHash = p.plan.hashRecord(p.digest, rec)
+	e.fileHash = p.plan.HashRecord(p.digest, rec)
 }
 
 // repeated handles a key seen before in this file: an exact repeat is
@@ -618,7 +619,7 @@ func (p *pipeline) repeated(e *entry, key string, hash int64, line int) bool {
 		p.dups++
 		return false
 	}
-	column := p.plan.header[p.plan.single[fieldExternalID]]
+	column := p.plan.KeyColumn()
 	if e.flags&flagConflict == 0 {
 		e.flags |= flagConflict
 		p.conflicts = append(p.conflicts, key)
@@ -693,43 +694,43 @@ func (p *pipeline) appendRow(op string, line int, id, hash int64) {
 		}
 	}
 	b = append(b, '\t')
-	b = appendCopyText(b, r.externalID)
+	b = appendCopyText(b, r.ExternalID)
 	b = append(b, '\t')
-	b = append(b, r.typ...)
+	b = append(b, r.Type...)
 	b = append(b, '\t')
-	b = appendCopyText(b, r.firstName)
+	b = appendCopyText(b, r.FirstName)
 	b = append(b, '\t')
-	b = appendCopyText(b, r.lastName)
+	b = appendCopyText(b, r.LastName)
 	b = append(b, '\t')
-	b = appendCopyOptional(b, r.grade)
+	b = appendCopyOptional(b, r.Grade)
 	b = append(b, '\t')
-	if r.hasRank {
-		b = appendCopyInt(b, int64(r.gradeRank))
+	if r.HasRank {
+		b = appendCopyInt(b, int64(r.GradeRank))
 	} else {
 		b = append(b, copyNull...)
 	}
 	b = append(b, '\t')
-	b = appendCopyOptional(b, r.school)
+	b = appendCopyOptional(b, r.School)
 	b = append(b, '\t')
-	b = appendCopyOptional(b, r.language)
+	b = appendCopyOptional(b, r.Language)
 	b = append(b, '\t')
-	b = appendCopyText(b, r.phones)
+	b = appendCopyText(b, r.Phones)
 	b = append(b, '\t')
-	b = appendCopyText(b, r.emails)
+	b = appendCopyText(b, r.Emails)
 	b = append(b, '\t')
-	b = appendCopyText(b, r.custom)
+	b = appendCopyText(b, r.Custom)
 	b = append(b, '\t')
 	b = appendCopyInt(b, hash)
 	b = append(b, '\t')
-	b = appendCopyText(b, r.firstNameKey)
+	b = appendCopyText(b, r.FirstNameKey)
 	b = append(b, '\t')
-	b = appendCopyText(b, r.lastNameKey)
+	b = appendCopyText(b, r.LastNameKey)
 	b = append(b, '\t')
-	b = appendCopyOptional(b, r.schoolKey)
+	b = appendCopyOptional(b, r.SchoolKey)
 	b = append(b, '\t')
-	b = appendCopyOptional(b, r.languageKey)
+	b = appendCopyOptional(b, r.LanguageKey)
 	b = append(b, '\t')
-	b = appendCopyText(b, r.customKey)
+	b = appendCopyText(b, r.CustomKey)
 	p.copyBuf = append(b, '\n')
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/importfile"
+	"github.com/rollcall/rollcall/internal/mapping"
 	"github.com/rollcall/rollcall/internal/metrics"
 	"github.com/rollcall/rollcall/internal/notify"
 	"github.com/rollcall/rollcall/internal/page"
@@ -172,15 +173,15 @@ func (s *Service) Create(ctx context.Context, in CreateImportInput) (*Import, er
 }
 
 // applyCommon sets the fields create and update share.
-func (s *Service) applyCommon(imp *Import, at string, mapping []MappingEntry, clearMapping bool, typ *recipients.Type, removal, rejection *float64) error {
+func (s *Service) applyCommon(imp *Import, at string, entries []mapping.Entry, clearMapping bool, typ *recipients.Type, removal, rejection *float64) error {
 	if clearMapping {
 		imp.Mapping = nil
-	} else if mapping != nil {
-		validate := ValidateMapping
+	} else if entries != nil {
+		validate := mapping.Validate
 		if imp.Kind == KindUser {
-			validate = validateUserMapping
+			validate = mapping.ValidateUsers
 		}
-		m, err := validate(at+".mapping", mapping)
+		m, err := validate(at+".mapping", entries)
 		if err != nil {
 			return err
 		}
@@ -601,7 +602,7 @@ func (s *Service) UserCount(ctx context.Context, importID int64) (int, error) {
 // the import's own mapping, or one made from the header's names, plus the
 // columns kept as custom fields (RECIPIENT imports; USER imports ignore
 // other columns).
-func (s *Service) ProposeMapping(ctx context.Context, importID int64) (Mapping, error) {
+func (s *Service) ProposeMapping(ctx context.Context, importID int64) (mapping.Mapping, error) {
 	imp, err := s.Get(ctx, importID)
 	if err != nil {
 		return nil, err
@@ -617,42 +618,16 @@ func (s *Service) ProposeMapping(ctx context.Context, importID int64) (Mapping, 
 		if imp.Mapping != nil {
 			return imp.Mapping, nil
 		}
-		return autoUserMapping(f.Header), nil
+		return mapping.AutoUsers(f.Header), nil
 	}
-	return EffectiveMapping(f.Header, imp.Mapping), nil
-}
-
-// EffectiveMapping is m (nil: by header names) completed with the header's
-// other columns as custom fields. Mapped columns missing from the header
-// are left in, so that the caller can see them.
-func EffectiveMapping(header []string, m Mapping) Mapping {
-	if m == nil {
-		return AutoMapping(header)
-	}
-	out := append(Mapping(nil), m...)
-	used := map[int]bool{}
-	for _, e := range m {
-		if idx, err := findColumn(header, e.Column); err == nil && idx >= 0 {
-			used[idx] = true
-		}
-	}
-	for i, h := range header {
-		if !used[i] {
-			out = append(out, MappingEntry{Column: h, Field: customPrefix + customName(h, i)})
-		}
-	}
-	return out
+	return mapping.Effective(f.Header, imp.Mapping), nil
 }
 
 // KeyColumn is the column an import takes its key from (externalId; email
 // for USER imports): from its mapping, or from the latest file's header.
 func (s *Service) KeyColumn(ctx context.Context, imp *Import) (*string, error) {
-	auto, key := AutoMapping, "externalId"
-	if imp.Kind == KindUser {
-		auto, key = autoUserMapping, userFieldNames[userEmail]
-	}
-	m := imp.Mapping
-	if m == nil {
+	var header []string
+	if imp.Mapping == nil {
 		if imp.LatestFileID == nil {
 			return nil, nil
 		}
@@ -660,13 +635,10 @@ func (s *Service) KeyColumn(ctx context.Context, imp *Import) (*string, error) {
 		if err != nil {
 			return nil, err
 		}
-		m = auto(f.Header)
+		header = f.Header
 	}
-	for _, e := range m {
-		if e.Field == key {
-			c := e.Column
-			return &c, nil
-		}
+	if c := mapping.KeyColumn(header, imp.Mapping, imp.Kind == KindUser); c != "" {
+		return &c, nil
 	}
 	return nil, nil
 }

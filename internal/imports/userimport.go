@@ -17,6 +17,7 @@ import (
 
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/importfile"
+	"github.com/rollcall/rollcall/internal/mapping"
 	"github.com/rollcall/rollcall/internal/users"
 )
 
@@ -60,7 +61,7 @@ type userRow struct {
 	line     int
 	key      string // the normalized email (see userPlan.emailKey)
 	hash     int64
-	vals     userValues
+	vals     mapping.UserValues
 	rejected bool
 	conflict bool
 }
@@ -69,7 +70,7 @@ type userRow struct {
 type userPipeline struct {
 	runBase
 	tx   *db.Tx
-	plan *userPlan
+	plan *mapping.UserPlan
 
 	rows    []*userRow          // in file order, one per email
 	byEmail map[string]*userRow // every email the file has, rejected rows included
@@ -112,7 +113,7 @@ func (p *userPipeline) execute(ctx context.Context, file io.Reader) (*applyResul
 	if err != nil {
 		return p.fail(err)
 	}
-	if p.plan, err = planUserColumns(header, imp.Mapping, p.notes); err != nil {
+	if p.plan, err = mapping.NewUserPlan(header, imp.Mapping, p.notes); err != nil {
 		return p.fail(err)
 	}
 	if err := p.read(ctx, rr); err != nil {
@@ -189,24 +190,24 @@ func (p *userPipeline) read(ctx context.Context, rr *importfile.Reader) error {
 			p.counts.RowsRead--
 			continue
 		}
-		if len(rec) != len(p.plan.header) {
+		if len(rec) != len(p.plan.Header()) {
 			p.rejectUnreadable(rec, line, importfile.RowError{Line: line, Message: fmt.Sprintf(
-				"expected %d fields (as in the header), found %d", len(p.plan.header), len(rec))}, digest)
+				"expected %d fields (as in the header), found %d", len(p.plan.Header()), len(rec))}, digest)
 			continue
 		}
-		key, _ := p.plan.emailKey(rec)
+		key, _ := p.plan.EmailKey(rec)
 		if key == "" {
-			p.notes.Reject(importfile.RowError{Line: line, Column: p.plan.column(userEmail), Message: "the email is empty"})
+			p.notes.Reject(importfile.RowError{Line: line, Column: p.plan.Column(mapping.UserEmail), Message: "the email is empty"})
 			continue
 		}
-		hash := p.plan.hashRecord(digest, rec)
+		hash := p.plan.HashRecord(digest, rec)
 		if first, ok := p.byEmail[key]; ok {
 			p.repeated(first, hash, line)
 			continue
 		}
 		r := &userRow{line: line, key: key, hash: hash}
 		p.byEmail[key] = r
-		vals, rerr := p.plan.normalize(rec, line)
+		vals, rerr := p.plan.Normalize(rec, line)
 		if rerr != nil {
 			r.rejected = true
 			p.notes.Reject(*rerr)
@@ -222,14 +223,14 @@ func (p *userPipeline) read(ctx context.Context, rr *importfile.Reader) error {
 // them, so a FULL run must not disable them.
 func (p *userPipeline) rejectUnreadable(rec []string, line int, re importfile.RowError, digest *xxhash.Digest) {
 	p.notes.Reject(re)
-	if p.plan.col[userEmail] >= len(rec) {
+	if p.plan.EmailIndex() >= len(rec) {
 		return
 	}
-	key, _ := p.plan.emailKey(rec)
+	key, _ := p.plan.EmailKey(rec)
 	if _, seen := p.byEmail[key]; key == "" || seen {
 		return
 	}
-	p.byEmail[key] = &userRow{line: line, key: key, hash: p.plan.hashRecord(digest, rec), rejected: true}
+	p.byEmail[key] = &userRow{line: line, key: key, hash: p.plan.HashRecord(digest, rec), rejected: true}
 }
 
 // repeated handles an email seen before in this file.
@@ -238,7 +239,7 @@ func (p *userPipeline) repeated(first *userRow, hash int64, line int) {
 		p.dups++
 		return
 	}
-	column := p.plan.column(userEmail)
+	column := p.plan.Column(mapping.UserEmail)
 	if !first.conflict {
 		first.conflict = true
 		if !first.rejected {
@@ -298,23 +299,23 @@ func (p *userPipeline) decide(ctx context.Context, existing map[string]*managedU
 		line := r.line
 		switch {
 		case u == nil:
-			role := v.role
+			role := v.Role
 			if role == "" {
 				role = users.RoleUser
 			}
 			id, hash := imp.ID, r.hash
-			p.creates = append(p.creates, &managedUser{Email: v.email, Name: v.name, Role: role, Restriction: v.restriction,
+			p.creates = append(p.creates, &managedUser{Email: v.Email, Name: v.Name, Role: role, Restriction: v.Restriction,
 				ImportID: &id, RowHash: &hash, CreatedAt: now, UpdatedAt: now})
 			p.counts.Created++
-			changes = append(changes, RunChange{Line: &line, ExternalID: v.email, Action: ActionCreate})
+			changes = append(changes, RunChange{Line: &line, ExternalID: v.Email, Action: ActionCreate})
 
 		case u.ImportID != nil && *u.ImportID != imp.ID:
 			other := fmt.Sprintf("import %d", *u.ImportID)
 			if name, ok := others[*u.ImportID]; ok {
 				other += fmt.Sprintf(" (%q)", name)
 			}
-			p.notes.Reject(importfile.RowError{Line: line, Column: p.plan.column(userEmail), Value: v.email,
-				Message: fmt.Sprintf("user %s is managed by %s; it was left as it is", v.email, other)})
+			p.notes.Reject(importfile.RowError{Line: line, Column: p.plan.Column(mapping.UserEmail), Value: v.Email,
+				Message: fmt.Sprintf("user %s is managed by %s; it was left as it is", v.Email, other)})
 
 		case imp.Method == MethodCreateOnly:
 			// Existing users, the import's or made by hand, are left alone.
@@ -322,7 +323,7 @@ func (p *userPipeline) decide(ctx context.Context, existing map[string]*managedU
 
 		case p.manages(u) && !u.Disabled && u.RowHash != nil && *u.RowHash == r.hash:
 			p.counts.Unchanged++
-			if v.role == users.RoleUser && u.Role == users.RoleSystemAdmin {
+			if v.Role == users.RoleUser && u.Role == users.RoleSystemAdmin {
 				p.demoted = append(p.demoted, u.Email)
 			}
 
@@ -364,18 +365,18 @@ func (p *userPipeline) update(u *managedUser, r *userRow) []RunChange {
 	next := *u
 	id, hash := p.spec.imp.ID, r.hash
 	next.ImportID, next.RowHash, next.Disabled, next.UpdatedAt = &id, &hash, false, p.spec.now
-	next.Name = v.name
+	next.Name = v.Name
 	wasAdmin := u.Role == users.RoleSystemAdmin
 	switch {
-	case v.role == users.RoleSystemAdmin:
-		next.Role = v.role
-	case v.role == users.RoleUser && wasAdmin:
+	case v.Role == users.RoleSystemAdmin:
+		next.Role = v.Role
+	case v.Role == users.RoleUser && wasAdmin:
 		p.demoted = append(p.demoted, u.Email) // never downgraded
-	case v.role == users.RoleUser:
-		next.Role = v.role
+	case v.Role == users.RoleUser:
+		next.Role = v.Role
 	}
-	if v.hasSchools && !wasAdmin {
-		next.Restriction = v.restriction
+	if v.HasSchools && !wasAdmin {
+		next.Restriction = v.Restriction
 	}
 	takeOver := u.ImportID == nil
 	if takeOver {
@@ -403,7 +404,7 @@ func (p *userPipeline) update(u *managedUser, r *userRow) []RunChange {
 		field("role", &old, &cur)
 	}
 	if !sameJSON(next.Restriction, u.Restriction) {
-		field("schools", schoolsText(u.Restriction), schoolsText(next.Restriction))
+		field("schools", mapping.SchoolsText(u.Restriction), mapping.SchoolsText(next.Restriction))
 	}
 	if takeOver {
 		name := p.spec.imp.Name

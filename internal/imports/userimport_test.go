@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/mapping"
 	"github.com/rollcall/rollcall/internal/recipients"
 	"github.com/rollcall/rollcall/internal/users"
 )
@@ -163,7 +164,7 @@ ana@district.test,Ana,García,Lincoln Elementary,612-555-0101,Math
 	require.Equal(t, "Work Email", *key)
 	m, err := f.svc.ProposeMapping(f.ctx, f.imp.ID)
 	require.NoError(t, err)
-	require.Equal(t, Mapping{{Column: "Work Email", Field: "email"}, {Column: "First Name", Field: "firstName"},
+	require.Equal(t, mapping.Mapping{{Column: "Work Email", Field: "email"}, {Column: "First Name", Field: "firstName"},
 		{Column: "Last Name", Field: "lastName"}, {Column: "Building", Field: "schools"}}, m)
 
 	// Without a schools column, new users see everything: the run says so.
@@ -184,7 +185,7 @@ ana@district.test,Ana,García,Lincoln Elementary,612-555-0101,Math
 
 func TestUserImportExplicitMapping(t *testing.T) {
 	t.Parallel()
-	f := newUserFixture(t, CreateImportInput{Mapping: []MappingEntry{
+	f := newUserFixture(t, CreateImportInput{Mapping: []mapping.Entry{
 		{Column: "Mail", Field: "email"}, {Column: "Person", Field: "name"}, {Column: "Campus", Field: "schools"},
 	}})
 	run := f.runFile("Mail,Person,Access Level,Campus\nana@district.test,Ana,admin,Lincoln\n")
@@ -194,7 +195,7 @@ func TestUserImportExplicitMapping(t *testing.T) {
 	require.Equal(t, []string{"Lincoln"}, schools(t, ana))
 	require.Contains(t, run.Warnings, "1 column(s) are not used for users and were ignored: Access Level")
 
-	_, err := f.svc.Update(f.ctx, f.imp.ID, UpdateImportInput{Mapping: []MappingEntry{
+	_, err := f.svc.Update(f.ctx, f.imp.ID, UpdateImportInput{Mapping: []mapping.Entry{
 		{Column: "Mail", Field: "email"}, {Column: "Person", Field: "name"}, {Column: "Grade", Field: "grade"},
 	}})
 	ae := asAppErr(t, err)
@@ -202,16 +203,16 @@ func TestUserImportExplicitMapping(t *testing.T) {
 	require.Equal(t, "input.mapping[2].field", ae.Field)
 
 	for _, tc := range []struct {
-		m     Mapping
+		m     mapping.Mapping
 		field string
 	}{
-		{Mapping{{Column: "Person", Field: "name"}}, "input.mapping"},
-		{Mapping{{Column: "Mail", Field: "email"}, {Column: "Role", Field: "role"}}, "input.mapping"},
-		{Mapping{{Column: "Mail", Field: "email"}, {Column: "mail", Field: "name"}}, "input.mapping[1].column"},
-		{Mapping{{Column: "Mail", Field: "email"}, {Column: "A", Field: "name"}, {Column: "B", Field: "name"}}, "input.mapping[2].field"},
-		{Mapping{{Column: "Mail", Field: "email", Label: ptr("Work")}, {Column: "A", Field: "name"}}, "input.mapping[0].label"},
+		{mapping.Mapping{{Column: "Person", Field: "name"}}, "input.mapping"},
+		{mapping.Mapping{{Column: "Mail", Field: "email"}, {Column: "Role", Field: "role"}}, "input.mapping"},
+		{mapping.Mapping{{Column: "Mail", Field: "email"}, {Column: "mail", Field: "name"}}, "input.mapping[1].column"},
+		{mapping.Mapping{{Column: "Mail", Field: "email"}, {Column: "A", Field: "name"}, {Column: "B", Field: "name"}}, "input.mapping[2].field"},
+		{mapping.Mapping{{Column: "Mail", Field: "email", Label: ptr("Work")}, {Column: "A", Field: "name"}}, "input.mapping[0].label"},
 	} {
-		_, err := validateUserMapping("input.mapping", tc.m)
+		_, err := mapping.ValidateUsers("input.mapping", tc.m)
 		require.Equal(t, tc.field, asAppErr(t, err).Field, "%v", tc.m)
 	}
 }
@@ -479,19 +480,4 @@ func TestUserImportGuards(t *testing.T) {
 			changeLines(t, f, run))
 		require.Equal(t, lastRun, *f.imp.LastRunID, "a dry run is not a Last Run")
 	})
-}
-
-func TestParseRole(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]users.Role{
-		"": users.RoleUser, "USER": users.RoleUser, "user": users.RoleUser, "Staff": users.RoleUser, "teacher": users.RoleUser,
-		"SYSTEM_ADMIN": users.RoleSystemAdmin, "admin": users.RoleSystemAdmin, "Administrator": users.RoleSystemAdmin,
-		"system admin": users.RoleSystemAdmin,
-	} {
-		got, ok := parseRole(in)
-		require.True(t, ok, in)
-		require.Equal(t, want, got, in)
-	}
-	_, ok := parseRole("janitor")
-	require.False(t, ok)
 }

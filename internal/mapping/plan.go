@@ -1,4 +1,4 @@
-package imports
+package mapping
 
 import (
 	"fmt"
@@ -26,9 +26,9 @@ type namedColumn struct {
 	name string
 }
 
-// columnPlan is a mapping resolved against one file's header: which column
+// Plan is a mapping resolved against one file's header: which column
 // index feeds which field.
-type columnPlan struct {
+type Plan struct {
 	header  []string
 	single  [numSingleFields]int // column index, or -1
 	phones  []labeledColumn
@@ -38,9 +38,9 @@ type columnPlan struct {
 	mapping Mapping
 }
 
-// planColumns resolves m (nil: map by header names) against header.
+// NewPlan resolves m (nil: map by header names) against header.
 // Repeated header names are reported to n.
-func planColumns(header []string, m Mapping, n *importfile.Notes) (*columnPlan, error) {
+func NewPlan(header []string, m Mapping, n *importfile.Notes) (*Plan, error) {
 	if len(header) == 0 || len(header) == 1 && header[0] == "" {
 		return nil, &importfile.FileError{Line: 1, Message: "the header line is empty"}
 	}
@@ -50,16 +50,16 @@ func planColumns(header []string, m Mapping, n *importfile.Notes) (*columnPlan, 
 		if err := checkNamedOnce(header); err != nil {
 			return nil, err
 		}
-		m = AutoMapping(header)
+		m = Auto(header)
 	}
-	p := &columnPlan{header: header, mapping: m}
+	p := &Plan{header: header, mapping: m}
 	for i := range p.single {
 		p.single[i] = -1
 	}
 	used := make([]bool, len(header))
 	customNames := map[string]bool{}
 	for i, e := range m {
-		idx := i // AutoMapping has one entry per column, in order
+		idx := i // Auto has one entry per column, in order
 		if explicit {
 			var err error
 			if idx, err = findColumn(header, e.Column); err != nil {
@@ -169,7 +169,7 @@ func warnRepeatedHeaders(header []string, n *importfile.Notes) {
 	}
 }
 
-func labelOf(e MappingEntry) string {
+func labelOf(e Entry) string {
 	if e.Label != nil && *e.Label != "" {
 		return *e.Label
 	}
@@ -205,8 +205,8 @@ func findColumn(header []string, column string) (int, error) {
 	return match(func(h string) bool { return headerKey(h) == key })
 }
 
-// hashRecord hashes a row as the file has it, under the plan's seed.
-func (p *columnPlan) hashRecord(d *xxhash.Digest, rec []string) int64 {
+// HashRecord hashes a row as the file has it, under the plan's seed.
+func (p *Plan) HashRecord(d *xxhash.Digest, rec []string) int64 {
 	d.ResetWithSeed(p.seed)
 	for _, f := range rec {
 		_, _ = d.WriteString(f)
@@ -218,72 +218,72 @@ func (p *columnPlan) hashRecord(d *xxhash.Digest, rec []string) int64 {
 var fieldSeparator = []byte{0x1f}
 
 // key returns the row's key (trimmed).
-func (p *columnPlan) key(rec []string) string {
+func (p *Plan) Key(rec []string) string {
 	return strings.TrimSpace(rec[p.single[fieldExternalID]])
 }
 
-// stagedRow is a row normalized for the database. Empty optional fields
+// Row is a row normalized for the database. Empty optional fields
 // are stored as NULL. One is reused for every row.
-type stagedRow struct {
-	externalID string
-	typ        recipients.Type
-	firstName  string
-	lastName   string
-	grade      string
-	gradeRank  int16
-	hasRank    bool
-	school     string
-	language   string
-	phones     []byte // JSON
-	emails     []byte // JSON
-	custom     []byte // JSON
+type Row struct {
+	ExternalID string
+	Type       recipients.Type
+	FirstName  string
+	LastName   string
+	Grade      string
+	GradeRank  int16
+	HasRank    bool
+	School     string
+	Language   string
+	Phones     []byte // JSON
+	Emails     []byte // JSON
+	Custom     []byte // JSON
 	// The folded forms filters compare (fold.Key): names, school,
 	// language, and the custom fields with folded values.
-	firstNameKey, lastNameKey, schoolKey, languageKey string
-	customKey                                         []byte // JSON
+	FirstNameKey, LastNameKey, SchoolKey, LanguageKey string
+	CustomKey                                         []byte // JSON
 }
 
-// normalize fills row from a record, or reports what is wrong with it.
+// Normalize fills row from a record, or reports what is wrong with it.
 // Unknown grades are kept (with a warning) rather than rejected: many
 // districts export ungraded or adult students.
-func (p *columnPlan) normalize(rec []string, line int, defaultType recipients.Type, n *importfile.Notes, row *stagedRow) *importfile.RowError {
+func (p *Plan) Normalize(rec []string, line int, defaultType recipients.Type, n *importfile.Notes, row *Row) *importfile.RowError {
 	get := func(kind fieldKind) string {
 		if i := p.single[kind]; i >= 0 {
 			return strings.TrimSpace(rec[i])
 		}
 		return ""
 	}
-	row.externalID = get(fieldExternalID)
-	row.typ = defaultType
-	row.firstName = get(fieldFirstName)
-	row.lastName = get(fieldLastName)
-	row.school = get(fieldSchool)
-	row.language = get(fieldLanguage)
-	row.grade, row.hasRank = "", false
+	row.ExternalID = get(fieldExternalID)
+	row.Type = defaultType
+	row.FirstName = get(fieldFirstName)
+	row.LastName = get(fieldLastName)
+	row.School = get(fieldSchool)
+	row.Language = get(fieldLanguage)
+	row.Grade, row.HasRank = "", false
 	if v := get(fieldType); v != "" {
 		t, ok := recipients.NormalizeType(v)
 		if !ok {
 			return &importfile.RowError{Line: line, Column: p.header[p.single[fieldType]], Value: v,
 				Message: fmt.Sprintf("unknown type %q: use STUDENT, STAFF, CONTACT or OTHER", v)}
 		}
-		row.typ = t
+		row.Type = t
 	}
 	if v := get(fieldGrade); v != "" {
-		row.grade, row.gradeRank, row.hasRank = recipients.NormalizeGrade(v)
-		if !row.hasRank {
+		row.Grade, row.GradeRank, row.HasRank = recipients.NormalizeGrade(v)
+		if !row.HasRank {
 			n.WarnLine("grade", "%d row(s) have a grade outside PK, K, 1–12 (first on line %d); it is kept as written, and grade ranges do not include them", line)
 		}
 	}
 
 	var rerr *importfile.RowError
-	if row.phones, rerr = p.appendContacts(row.phones[:0], p.phones, rec, line, `{"number":`, recipients.NormalizePhone, "phone number"); rerr != nil {
+	if row.Phones, rerr = p.appendContacts(row.Phones[:0], p.phones, rec, line, `{"number":`, recipients.NormalizePhone, "phone number"); rerr != nil {
 		return rerr
 	}
-	if row.emails, rerr = p.appendContacts(row.emails[:0], p.emails, rec, line, `{"address":`, recipients.NormalizeEmail, "email address"); rerr != nil {
+	if row.Emails, rerr = p.appendContacts(row.Emails[:0], p.emails, rec, line, `{"address":`, recipients.NormalizeEmail, "email address"); rerr != nil {
 		return rerr
 	}
 
-	b, k := append(row.custom[:0], '{'), append(row.customKey[:0], '{')
+	b, k := append(row.Custom[:0], '{'), append(row.CustomKey[:0], '{')
 	for _, c := range p.custom {
 		v := strings.TrimSpace(rec[c.idx])
 		if v == "" {
@@ -299,15 +299,15 @@ func (p *columnPlan) normalize(rec []string, line int, defaultType recipients.Ty
 		k = append(k, ':')
 		k = appendJSONString(k, fold.Key(v))
 	}
-	row.custom, row.customKey = append(b, '}'), append(k, '}')
-	row.firstNameKey, row.lastNameKey = fold.Key(row.firstName), fold.Key(row.lastName)
-	row.schoolKey, row.languageKey = fold.Key(row.school), fold.Key(row.language)
+	row.Custom, row.CustomKey = append(b, '}'), append(k, '}')
+	row.FirstNameKey, row.LastNameKey = fold.Key(row.FirstName), fold.Key(row.LastName)
+	row.SchoolKey, row.LanguageKey = fold.Key(row.School), fold.Key(row.Language)
 	return nil
 }
 
 // appendContacts appends the JSON array of the phones or emails in cols,
 // each cell holding one or several (separated by ; or ,).
-func (p *columnPlan) appendContacts(b []byte, cols []labeledColumn, rec []string, line int, open string,
+func (p *Plan) appendContacts(b []byte, cols []labeledColumn, rec []string, line int, open string,
 	normalize func(string) (string, bool), what string) ([]byte, *importfile.RowError) {
 	b = append(b, '[')
 	for _, c := range cols {
@@ -353,3 +353,12 @@ func splitMulti(s string) []string {
 	}
 	return out
 }
+
+// Header is the file's header, trimmed.
+func (p *Plan) Header() []string { return p.header }
+
+// KeyIndex is the index of the key column.
+func (p *Plan) KeyIndex() int { return p.single[fieldExternalID] }
+
+// KeyColumn is the key column's name.
+func (p *Plan) KeyColumn() string { return p.header[p.single[fieldExternalID]] }

@@ -1,4 +1,8 @@
-package imports
+// Package mapping is how a file's columns become a recipient's or a user's
+// fields: the mapping an administrator gives (or the one read from the
+// header's names and their synonyms), checked; and, for one file, the plan
+// that turns each record into normalized values and a row hash.
+package mapping
 
 import (
 	"fmt"
@@ -8,12 +12,12 @@ import (
 	"github.com/rollcall/rollcall/internal/apperr"
 )
 
-// MappingEntry maps a file column to a recipient field. Field is one of
+// Entry maps a file column to a recipient field. Field is one of
 // externalId, type, firstName, lastName, grade, school, language, phone,
 // email, or custom:<name>. Phones and emails carry a Label ("Guardian 1").
 // USER imports map to user fields instead: email, name, firstName,
 // lastName, role and schools (see usermapping.go).
-type MappingEntry struct {
+type Entry struct {
 	Column string  `json:"column"`
 	Field  string  `json:"field"`
 	Label  *string `json:"label,omitempty"`
@@ -21,7 +25,7 @@ type MappingEntry struct {
 
 // Mapping is an import's list of column mappings. Columns it does not name
 // are kept as custom fields named by their header.
-type Mapping []MappingEntry
+type Mapping []Entry
 
 // fieldKind is a recipient field a column can feed.
 type fieldKind int
@@ -76,10 +80,10 @@ func parseField(s string) (fieldKind, string, bool) {
 	return 0, "", false
 }
 
-// ValidateMapping checks an explicit mapping given by an administrator and
+// Validate checks an explicit mapping given by an administrator and
 // returns it cleaned (trimmed, with default labels). field is the input's
 // name in errors, e.g. "input.mapping".
-func ValidateMapping(field string, m Mapping) (Mapping, error) {
+func Validate(field string, m Mapping) (Mapping, error) {
 	if len(m) == 0 {
 		return nil, apperr.Invalid(field, "a mapping needs at least the externalId column; omit it to map by header names")
 	}
@@ -101,7 +105,7 @@ func ValidateMapping(field string, m Mapping) (Mapping, error) {
 		if !ok {
 			return nil, apperr.Invalid(at+".field", "unknown field %q: use externalId, type, firstName, lastName, grade, school, language, phone, email or custom:<name>", e.Field)
 		}
-		entry := MappingEntry{Column: col, Field: strings.TrimSpace(e.Field)}
+		entry := Entry{Column: col, Field: strings.TrimSpace(e.Field)}
 		switch kind {
 		case fieldPhone, fieldEmail:
 			label := ""
@@ -163,11 +167,11 @@ var synonyms = [numSingleFields][]string{
 // AcceptedKeyHeaders lists the header names recognized as the key column.
 func AcceptedKeyHeaders() []string { return synonyms[fieldExternalID] }
 
-// AutoMapping maps a header by names: known names become their field,
+// Auto maps a header by names: known names become their field,
 // columns naming a phone or email become phones and emails labeled from the
 // header ("guardian1_phone" → phone "Guardian 1"), and the rest become
 // custom fields.
-func AutoMapping(header []string) Mapping {
+func Auto(header []string) Mapping {
 	keys := make([]string, len(header))
 	for i, h := range header {
 		keys[i] = headerKey(h)
@@ -180,7 +184,7 @@ func AutoMapping(header []string) Mapping {
 			for i, k := range keys {
 				if !assigned[i] && k == syn {
 					assigned[i] = true
-					m[i] = MappingEntry{Column: header[i], Field: kind.String()}
+					m[i] = Entry{Column: header[i], Field: kind.String()}
 					break next
 				}
 			}
@@ -193,12 +197,12 @@ func AutoMapping(header []string) Mapping {
 		switch k := keys[i]; {
 		case strings.Contains(k, "email") || strings.Contains(k, "emailaddress"):
 			label := labelFromHeader(h)
-			m[i] = MappingEntry{Column: h, Field: "email", Label: &label}
+			m[i] = Entry{Column: h, Field: "email", Label: &label}
 		case strings.Contains(k, "phone") || strings.HasSuffix(k, "cell") || strings.Contains(k, "mobile"):
 			label := labelFromHeader(h)
-			m[i] = MappingEntry{Column: h, Field: "phone", Label: &label}
+			m[i] = Entry{Column: h, Field: "phone", Label: &label}
 		default:
-			m[i] = MappingEntry{Column: h, Field: customPrefix + customName(h, i)}
+			m[i] = Entry{Column: h, Field: customPrefix + customName(h, i)}
 		}
 	}
 	return m
@@ -257,4 +261,45 @@ func customName(h string, i int) string {
 		return n
 	}
 	return fmt.Sprintf("column_%d", i+1)
+}
+
+// Effective is m (nil: by header names) completed with the header's other
+// columns as custom fields. Mapped columns missing from the header are left
+// in, so that the caller can see them.
+func Effective(header []string, m Mapping) Mapping {
+	if m == nil {
+		return Auto(header)
+	}
+	out := append(Mapping(nil), m...)
+	used := map[int]bool{}
+	for _, e := range m {
+		if idx, err := findColumn(header, e.Column); err == nil && idx >= 0 {
+			used[idx] = true
+		}
+	}
+	for i, h := range header {
+		if !used[i] {
+			out = append(out, Entry{Column: h, Field: customPrefix + customName(h, i)})
+		}
+	}
+	return out
+}
+
+// KeyColumn is the column m takes the key from (externalId; email for a
+// USER import's mapping, users), or "" if none; a nil m maps header by
+// names.
+func KeyColumn(header []string, m Mapping, users bool) string {
+	auto, key := Auto, fieldExternalID.String()
+	if users {
+		auto, key = AutoUsers, userFieldNames[UserEmail]
+	}
+	if m == nil {
+		m = auto(header)
+	}
+	for _, e := range m {
+		if e.Field == key {
+			return e.Column
+		}
+	}
+	return ""
 }

@@ -1,8 +1,9 @@
-package imports
+package mapping
 
 import (
 	"testing"
 
+	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/importfile"
 	"github.com/stretchr/testify/require"
 )
@@ -12,7 +13,7 @@ func TestAutoMapping(t *testing.T) {
 	header := []string{"Student Number", "ID", "First Name", "LAST_NAME", "Grade Level", "School Name", "Home Language",
 		"guardian1_phone", "Mother Cell", "Guardian1 Email", "student_email", "Homeroom", ""}
 	got := map[string]string{}
-	for _, e := range AutoMapping(header) {
+	for _, e := range Auto(header) {
 		v := e.Field
 		if e.Label != nil {
 			v += "/" + *e.Label
@@ -49,7 +50,7 @@ func TestLabelFromHeader(t *testing.T) {
 func TestValidateMapping(t *testing.T) {
 	t.Parallel()
 	label := "Mom"
-	m, err := ValidateMapping("input.mapping", Mapping{
+	m, err := Validate("input.mapping", Mapping{
 		{Column: " Student ID ", Field: "externalId"},
 		{Column: "Mom Cell", Field: "phone", Label: &label},
 		{Column: "Dad Cell", Field: "phone"},
@@ -74,21 +75,21 @@ func TestValidateMapping(t *testing.T) {
 		{Mapping{{Column: "ID", Field: "externalId", Label: &label}}, "input.mapping[0].label"},
 	}
 	for _, c := range bad {
-		_, err := ValidateMapping("input.mapping", c.m)
+		_, err := Validate("input.mapping", c.m)
 		require.Error(t, err, "%+v", c.m)
-		require.Equal(t, c.field, asAppErr(t, err).Field, "%+v", c.m)
+		require.Equal(t, c.field, apperr.FieldOf(err), "%+v", c.m)
 	}
 }
 
 func TestPlanColumnsWithExplicitMapping(t *testing.T) {
 	t.Parallel()
 	header := []string{"Pupil #", "Given", "Family", "Notes", "Notes"}
-	_, err := planColumns(header, Mapping{{Column: "Pupil ID", Field: "externalId"}}, &importfile.Notes{})
+	_, err := NewPlan(header, Mapping{{Column: "Pupil ID", Field: "externalId"}}, &importfile.Notes{})
 	var fe *importfile.FileError
 	require.ErrorAs(t, err, &fe)
 	require.Contains(t, fe.Message, `column "Pupil ID", which is not in the file's header`)
 	// Matching ignores case, then everything but letters and digits.
-	p, err := planColumns(header, Mapping{{Column: "pupil", Field: "externalId"}, {Column: "GIVEN", Field: "firstName"}}, &importfile.Notes{})
+	p, err := NewPlan(header, Mapping{{Column: "pupil", Field: "externalId"}, {Column: "GIVEN", Field: "firstName"}}, &importfile.Notes{})
 	require.NoError(t, err)
 	require.Equal(t, 0, p.single[fieldExternalID])
 	require.Equal(t, 1, p.single[fieldFirstName])

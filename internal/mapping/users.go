@@ -1,4 +1,4 @@
-package imports
+package mapping
 
 import (
 	"encoding/json"
@@ -13,11 +13,11 @@ import (
 	"github.com/rollcall/rollcall/internal/users"
 )
 
-// userField is a user attribute a column of an employee file can feed.
-type userField int
+// UserField is a user attribute a column of an employee file can feed.
+type UserField int
 
 const (
-	userEmail userField = iota
+	UserEmail UserField = iota
 	userName
 	userFirstName
 	userLastName
@@ -28,7 +28,7 @@ const (
 
 // userFieldNames are the Field values of a USER import's mapping.
 var userFieldNames = [numUserFields]string{
-	userEmail:     "email",
+	UserEmail:     "email",
 	userName:      "name",
 	userFirstName: "firstName",
 	userLastName:  "lastName",
@@ -36,13 +36,13 @@ var userFieldNames = [numUserFields]string{
 	userSchools:   "schools",
 }
 
-func (f userField) String() string { return userFieldNames[f] }
+func (f UserField) String() string { return userFieldNames[f] }
 
-func parseUserField(s string) (userField, bool) {
+func parseUserField(s string) (UserField, bool) {
 	s = strings.TrimSpace(s)
 	for f, name := range userFieldNames {
 		if name == s {
-			return userField(f), true
+			return UserField(f), true
 		}
 	}
 	return 0, false
@@ -51,7 +51,7 @@ func parseUserField(s string) (userField, bool) {
 // userSynonyms lists, per field, the header keys (see headerKey) that map to
 // it, best first.
 var userSynonyms = [numUserFields][]string{
-	userEmail:     {"email", "emailaddress", "workemail", "workemailaddress", "staffemail", "employeeemail", "primaryemail"},
+	UserEmail:     {"email", "emailaddress", "workemail", "workemailaddress", "staffemail", "employeeemail", "primaryemail"},
 	userName:      {"name", "fullname", "displayname", "employeename", "staffname"},
 	userFirstName: {"firstname", "first", "givenname", "fname", "preferredfirstname", "legalfirstname"},
 	userLastName:  {"lastname", "last", "surname", "familyname", "lname", "legallastname"},
@@ -59,16 +59,16 @@ var userSynonyms = [numUserFields][]string{
 	userSchools:   {"schools", "school", "buildings", "building", "campuses", "campus", "sites", "site", "schoolnames", "schoolname"},
 }
 
-// validateUserMapping checks the explicit mapping of a USER import: fields
+// ValidateUsers checks the explicit mapping of a USER import: fields
 // email (the key, required), name, firstName, lastName, role and schools,
 // each from one column, and a name (or first and last names).
-func validateUserMapping(field string, m Mapping) (Mapping, error) {
+func ValidateUsers(field string, m Mapping) (Mapping, error) {
 	if len(m) == 0 {
 		return nil, apperr.Invalid(field, "a mapping needs at least the email and name columns; omit it to map by header names")
 	}
 	out := make(Mapping, 0, len(m))
 	columns := map[string]int{}
-	fields := map[userField]int{}
+	fields := map[UserField]int{}
 	for i, e := range m {
 		at := fmt.Sprintf("%s[%d]", field, i)
 		col := strings.TrimSpace(e.Column)
@@ -90,9 +90,9 @@ func validateUserMapping(field string, m Mapping) (Mapping, error) {
 		if e.Label != nil {
 			return nil, apperr.Invalid(at+".label", "label applies only to phone and email fields of RECIPIENT imports")
 		}
-		out = append(out, MappingEntry{Column: col, Field: f.String()})
+		out = append(out, Entry{Column: col, Field: f.String()})
 	}
-	if _, ok := fields[userEmail]; !ok {
+	if _, ok := fields[UserEmail]; !ok {
 		return nil, apperr.Invalid(field, "the mapping has no email column: one column must be the users' email (the key)")
 	}
 	_, name := fields[userName]
@@ -104,15 +104,15 @@ func validateUserMapping(field string, m Mapping) (Mapping, error) {
 	return out, nil
 }
 
-// autoUserMapping maps an employee file's header by names. Columns it does
+// AutoUsers maps an employee file's header by names. Columns it does
 // not recognize are left out (a USER import ignores them).
-func autoUserMapping(header []string) Mapping {
+func AutoUsers(header []string) Mapping {
 	keys := make([]string, len(header))
 	for i, h := range header {
 		keys[i] = headerKey(h)
 	}
-	field := make([]int, len(header)) // userField+1, 0: unmapped
-	for f := userField(0); f < numUserFields; f++ {
+	field := make([]int, len(header)) // UserField+1, 0: unmapped
+	for f := UserField(0); f < numUserFields; f++ {
 	next:
 		for _, syn := range userSynonyms[f] {
 			for i, k := range keys {
@@ -126,14 +126,14 @@ func autoUserMapping(header []string) Mapping {
 	m := Mapping{}
 	for i, h := range header {
 		if field[i] > 0 {
-			m = append(m, MappingEntry{Column: h, Field: userField(field[i] - 1).String()})
+			m = append(m, Entry{Column: h, Field: UserField(field[i] - 1).String()})
 		}
 	}
 	return m
 }
 
-// userPlan is a USER mapping resolved against one file's header.
-type userPlan struct {
+// UserPlan is a USER mapping resolved against one file's header.
+type UserPlan struct {
 	header  []string
 	col     [numUserFields]int // column index, or -1
 	ignored []string           // header names of the columns not used
@@ -144,17 +144,17 @@ type userPlan struct {
 // normalization changes what a row becomes.
 const userNormalizerVersion = 1
 
-// planUserColumns resolves m (nil: map by header names) against header.
-func planUserColumns(header []string, m Mapping, n *importfile.Notes) (*userPlan, error) {
+// NewUserPlan resolves m (nil: map by header names) against header.
+func NewUserPlan(header []string, m Mapping, n *importfile.Notes) (*UserPlan, error) {
 	if len(header) == 0 || len(header) == 1 && header[0] == "" {
 		return nil, &importfile.FileError{Line: 1, Message: "the header line is empty"}
 	}
 	warnRepeatedHeaders(header, n)
 	explicit := m != nil
 	if !explicit {
-		m = autoUserMapping(header)
+		m = AutoUsers(header)
 	}
-	p := &userPlan{header: header}
+	p := &UserPlan{header: header}
 	for i := range p.col {
 		p.col[i] = -1
 	}
@@ -176,7 +176,7 @@ func planUserColumns(header []string, m Mapping, n *importfile.Notes) (*userPlan
 		used[idx] = true
 		p.col[f] = idx
 	}
-	if p.col[userEmail] < 0 {
+	if p.col[UserEmail] < 0 {
 		return nil, &importfile.FileError{Line: 1, Message: fmt.Sprintf(
 			"no email column: the header (%s) has none of the names used for the users' email (email, e-mail, work email, email address); add a mapping with an email column",
 			strings.Join(header, ", "))}
@@ -208,7 +208,7 @@ func planUserColumns(header []string, m Mapping, n *importfile.Notes) (*userPlan
 
 // hashRecord hashes the used cells of a row as the file has them: columns
 // the import ignores do not make a row changed.
-func (p *userPlan) hashRecord(d *xxhash.Digest, rec []string) int64 {
+func (p *UserPlan) HashRecord(d *xxhash.Digest, rec []string) int64 {
 	d.ResetWithSeed(p.seed)
 	for _, c := range p.col {
 		if c >= 0 && c < len(rec) {
@@ -219,14 +219,14 @@ func (p *userPlan) hashRecord(d *xxhash.Digest, rec []string) int64 {
 	return int64(d.Sum64())
 }
 
-func (p *userPlan) get(rec []string, f userField) string {
+func (p *UserPlan) get(rec []string, f UserField) string {
 	if i := p.col[f]; i >= 0 && i < len(rec) {
 		return strings.TrimSpace(rec[i])
 	}
 	return ""
 }
 
-func (p *userPlan) column(f userField) string {
+func (p *UserPlan) Column(f UserField) string {
 	if i := p.col[f]; i >= 0 {
 		return p.header[i]
 	}
@@ -236,44 +236,44 @@ func (p *userPlan) column(f userField) string {
 // emailKey is the key of a row for matching rows with each other and with
 // users: the normalized email, or the cell lower-cased when it is not a
 // valid address (so that rejected rows still count as present).
-func (p *userPlan) emailKey(rec []string) (key string, valid bool) {
-	raw := p.get(rec, userEmail)
+func (p *UserPlan) EmailKey(rec []string) (key string, valid bool) {
+	raw := p.get(rec, UserEmail)
 	if e, err := users.NormalizeEmail("email", raw); err == nil {
 		return e, true
 	}
 	return strings.ToLower(raw), false
 }
 
-// userValues is a row of an employee file, normalized.
-type userValues struct {
-	email string
-	name  string
-	role  users.Role // "" when the file has no role column
+// UserValues is a row of an employee file, normalized.
+type UserValues struct {
+	Email string
+	Name  string
+	Role  users.Role // "" when the file has no role column
 	// restriction is the stored filter for the schools (nil: no
 	// restriction), when the file has a schools column (hasSchools).
-	restriction json.RawMessage
-	hasSchools  bool
+	Restriction json.RawMessage
+	HasSchools  bool
 }
 
 // normalize reads a row's values, or says what is wrong with it.
-func (p *userPlan) normalize(rec []string, line int) (userValues, *importfile.RowError) {
-	var v userValues
-	rowErr := func(f userField, value, format string, args ...any) *importfile.RowError {
-		return &importfile.RowError{Line: line, Column: p.column(f), Value: value, Message: fmt.Sprintf(format, args...)}
+func (p *UserPlan) Normalize(rec []string, line int) (UserValues, *importfile.RowError) {
+	var v UserValues
+	rowErr := func(f UserField, value, format string, args ...any) *importfile.RowError {
+		return &importfile.RowError{Line: line, Column: p.Column(f), Value: value, Message: fmt.Sprintf(format, args...)}
 	}
-	raw := p.get(rec, userEmail)
+	raw := p.get(rec, UserEmail)
 	if raw == "" {
-		return v, rowErr(userEmail, "", "the email is empty")
+		return v, rowErr(UserEmail, "", "the email is empty")
 	}
 	email, err := users.NormalizeEmail("email", raw)
 	if err != nil {
-		return v, rowErr(userEmail, raw, "%q is not a valid email address", raw)
+		return v, rowErr(UserEmail, raw, "%q is not a valid email address", raw)
 	}
-	v.email = email
+	v.Email = email
 
-	v.name = p.get(rec, userName)
-	if v.name == "" {
-		v.name = strings.TrimSpace(p.get(rec, userFirstName) + " " + p.get(rec, userLastName))
+	v.Name = p.get(rec, userName)
+	if v.Name == "" {
+		v.Name = strings.TrimSpace(p.get(rec, userFirstName) + " " + p.get(rec, userLastName))
 	}
 	nameField := userName
 	if p.col[userName] < 0 {
@@ -282,11 +282,11 @@ func (p *userPlan) normalize(rec []string, line int) (userValues, *importfile.Ro
 			nameField = userLastName
 		}
 	}
-	switch n := len([]rune(v.name)); {
+	switch n := len([]rune(v.Name)); {
 	case n == 0:
 		return v, rowErr(nameField, "", "the name is empty")
 	case n > 200:
-		return v, rowErr(nameField, v.name, "the name is longer than 200 characters")
+		return v, rowErr(nameField, v.Name, "the name is longer than 200 characters")
 	}
 
 	if p.col[userRole] >= 0 {
@@ -295,18 +295,18 @@ func (p *userPlan) normalize(rec []string, line int) (userValues, *importfile.Ro
 		if !ok {
 			return v, rowErr(userRole, cell, "unknown role %q: use USER (or staff, teacher) or SYSTEM_ADMIN (or admin, administrator)", cell)
 		}
-		v.role = role
+		v.Role = role
 	}
 
 	if p.col[userSchools] >= 0 {
-		v.hasSchools = true
+		v.HasSchools = true
 		cell := p.get(rec, userSchools)
 		schools := splitSchools(cell)
 		switch {
 		case len(schools) == 0:
 			return v, rowErr(userSchools, cell, "the schools are empty: give the user's schools, or * for all")
 		case len(schools) == 1 && isAllSchools(schools[0]):
-			v.restriction = nil
+			v.Restriction = nil
 		default:
 			for _, s := range schools {
 				if isAllSchools(s) {
@@ -321,7 +321,7 @@ func (p *userPlan) normalize(rec []string, line int) (userValues, *importfile.Ro
 				}
 				return v, rowErr(userSchools, cell, "the schools cannot be a restriction: %s", msg)
 			}
-			v.restriction = r
+			v.Restriction = r
 		}
 	}
 	return v, nil
@@ -358,7 +358,7 @@ func isAllSchools(s string) bool { return s == "*" || strings.EqualFold(s, "ALL"
 // schoolsText shows a stored restriction in a run's changes: its schools
 // ("A; B"), * for none, or the filter itself when it is not a list of
 // schools (set by hand).
-func schoolsText(r json.RawMessage) *string {
+func SchoolsText(r json.RawMessage) *string {
 	out := "*"
 	if len(r) > 0 {
 		out = string(recipients.FilterJSON(r))
@@ -376,3 +376,9 @@ func isOnlySchoolIn(f *recipients.Filter) bool {
 	b, errB := json.Marshal(only)
 	return errA == nil && errB == nil && string(a) == string(b)
 }
+
+// Header is the file's header, trimmed.
+func (p *UserPlan) Header() []string { return p.header }
+
+// EmailIndex is the index of the email column.
+func (p *UserPlan) EmailIndex() int { return p.col[UserEmail] }
