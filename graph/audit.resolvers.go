@@ -20,25 +20,17 @@ func (r *auditEntryResolver) Actor(ctx context.Context, obj *audit.Entry) (*user
 	return loadOptional(ctx, loadersFrom(ctx).users, obj.ActorID)
 }
 
-func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *string, actor *int64, target *model.AuditTargetInput, action *audit.Action, since *time.Time) (*model.AuditEntryConnection, error) {
+func (r *queryResolver) AuditLog(ctx context.Context, first *int, after *string, actor *int64, target *model.AuditTargetInput, action *audit.Action, since *time.Time) (*model.Connection[audit.Entry], error) {
 	if _, err := authz.RequireAdmin(ctx); err != nil {
-		return nil, err
-	}
-	req, err := page.New(first, after)
-	if err != nil {
 		return nil, err
 	}
 	q := audit.Query{ActorID: actor, Action: action, Since: since}
 	if target != nil {
 		q.TargetType, q.TargetID = &target.Type, target.ID
 	}
-	p, err := r.svc.Audit.List(ctx, q, req)
-	if err != nil {
-		return nil, err
-	}
-	c := &model.AuditEntryConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Audit.Count(ctx, q) }, Cursor: audit.Cursor}
-	c.Nodes, c.PageInfo = model.Connect(p, audit.Cursor)
-	return c, nil
+	return connection(first, after, func(req page.Request) (page.Page[audit.Entry], error) {
+		return r.svc.Audit.List(ctx, q, req)
+	}, audit.Cursor, func(ctx context.Context) (int, error) { return r.svc.Audit.Count(ctx, q) })
 }
 
 func (r *Resolver) AuditEntry() AuditEntryResolver { return &auditEntryResolver{r} }

@@ -8,22 +8,22 @@ import (
 	"github.com/rollcall/rollcall/internal/users"
 )
 
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
-}
-
 func userCursor(u users.User) string           { return page.EncodeCursor(u.ID) }
 func runCursor(r imports.Run) string           { return page.EncodeCursor(r.ID) }
 func runErrorCursor(e imports.RunError) string { return page.EncodeCursor(e.Seq) }
 
-func newUserConnection(p page.Page[users.User], count model.Counter) *model.UserConnection {
-	c := &model.UserConnection{Count: count, Cursor: userCursor}
-	c.Nodes, c.PageInfo = model.Connect(p, userCursor)
-	return c
+// connection answers a paged field: the page first and after ask for, read
+// by list, with cursors from cursor and a totalCount from count when asked.
+func connection[T any](first *int, after *string, list func(page.Request) (page.Page[T], error), cursor func(T) string, count model.Counter) (*model.Connection[T], error) {
+	req, err := page.New(first, after)
+	if err != nil {
+		return nil, err
+	}
+	p, err := list(req)
+	if err != nil {
+		return nil, err
+	}
+	return model.NewConnection(p, cursor, count), nil
 }
 
 func orderOr(o *recipients.Order) recipients.Order {
@@ -31,11 +31,4 @@ func orderOr(o *recipients.Order) recipients.Order {
 		return recipients.OrderLastName
 	}
 	return *o
-}
-
-// recipientConnection builds a page of recipients in order o.
-func recipientConnection(p page.Page[recipients.Recipient], o recipients.Order, count model.Counter) *model.RecipientConnection {
-	c := &model.RecipientConnection{Count: count, Cursor: o.Cursor}
-	c.Nodes, c.PageInfo = model.Connect(p, o.Cursor)
-	return c
 }

@@ -18,7 +18,10 @@ import (
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/rollcall/rollcall/graph/model"
 	"github.com/rollcall/rollcall/graph/scalar"
+	"github.com/rollcall/rollcall/internal/apply"
+	"github.com/rollcall/rollcall/internal/attention"
 	"github.com/rollcall/rollcall/internal/audit"
+	"github.com/rollcall/rollcall/internal/filestore"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/lists"
 	"github.com/rollcall/rollcall/internal/mapping"
@@ -497,7 +500,7 @@ type ApiTokenResolver interface {
 	Active(ctx context.Context, obj *users.APIToken) (bool, error)
 }
 type AttentionReasonResolver interface {
-	Run(ctx context.Context, obj *imports.AttentionReason) (*imports.Run, error)
+	Run(ctx context.Context, obj *attention.Reason) (*imports.Run, error)
 }
 type AuditEntryResolver interface {
 	Actor(ctx context.Context, obj *audit.Entry) (*users.User, error)
@@ -516,11 +519,11 @@ type ImportResolver interface {
 
 	LastRun(ctx context.Context, obj *imports.Import) (*imports.Run, error)
 
-	LatestFile(ctx context.Context, obj *imports.Import) (*imports.File, error)
+	LatestFile(ctx context.Context, obj *imports.Import) (*filestore.File, error)
 	NeedsAttention(ctx context.Context, obj *imports.Import) (bool, error)
-	AttentionReasons(ctx context.Context, obj *imports.Import) ([]imports.AttentionReason, error)
+	AttentionReasons(ctx context.Context, obj *imports.Import) ([]attention.Reason, error)
 	ActiveRun(ctx context.Context, obj *imports.Import) (*imports.Run, error)
-	Runs(ctx context.Context, obj *imports.Import, first *int, after *string) (*model.ImportRunConnection, error)
+	Runs(ctx context.Context, obj *imports.Import, first *int, after *string) (*model.Connection[imports.Run], error)
 	RecipientCount(ctx context.Context, obj *imports.Import) (int, error)
 	UserCount(ctx context.Context, obj *imports.Import) (int, error)
 	CreatedBy(ctx context.Context, obj *imports.Import) (*users.User, error)
@@ -530,40 +533,37 @@ type ImportResolver interface {
 	DeletedBy(ctx context.Context, obj *imports.Import) (*users.User, error)
 }
 type ImportFileResolver interface {
-	Import(ctx context.Context, obj *imports.File) (*imports.Import, error)
+	Import(ctx context.Context, obj *filestore.File) (*imports.Import, error)
 
-	Sha256(ctx context.Context, obj *imports.File) (string, error)
+	Sha256(ctx context.Context, obj *filestore.File) (string, error)
 
-	UploadedBy(ctx context.Context, obj *imports.File) (*users.User, error)
+	UploadedBy(ctx context.Context, obj *filestore.File) (*users.User, error)
 }
 type ImportRunResolver interface {
 	Import(ctx context.Context, obj *imports.Run) (*imports.Import, error)
-	File(ctx context.Context, obj *imports.Run) (*imports.File, error)
+	File(ctx context.Context, obj *imports.Run) (*filestore.File, error)
 
 	RequestedBy(ctx context.Context, obj *imports.Run) (*users.User, error)
 	ApprovedBy(ctx context.Context, obj *imports.Run) (*users.User, error)
 
-	Progress(ctx context.Context, obj *imports.Run) (*imports.Progress, error)
-
-	Errors(ctx context.Context, obj *imports.Run, first *int, after *string) (*model.ImportRunErrorConnection, error)
+	Errors(ctx context.Context, obj *imports.Run, first *int, after *string) (*model.Connection[imports.RunError], error)
 
 	Changes(ctx context.Context, obj *imports.Run) ([]imports.RunChange, error)
 	RevertsRun(ctx context.Context, obj *imports.Run) (*imports.Run, error)
 	RevertedBy(ctx context.Context, obj *imports.Run) (*imports.Run, error)
-	UndoAvailable(ctx context.Context, obj *imports.Run) (bool, error)
 }
 type ListResolver interface {
 	Owner(ctx context.Context, obj *lists.List) (*users.User, error)
 	Filter(ctx context.Context, obj *lists.List) (json.RawMessage, error)
 	FilterDescription(ctx context.Context, obj *lists.List) (string, error)
-	Additions(ctx context.Context, obj *lists.List, first *int, after *string) (*model.RecipientConnection, error)
-	Exclusions(ctx context.Context, obj *lists.List, first *int, after *string) (*model.RecipientConnection, error)
-	Members(ctx context.Context, obj *lists.List, first *int, after *string, orderBy *recipients.Order) (*model.RecipientConnection, error)
+	Additions(ctx context.Context, obj *lists.List, first *int, after *string) (*model.Connection[recipients.Recipient], error)
+	Exclusions(ctx context.Context, obj *lists.List, first *int, after *string) (*model.Connection[recipients.Recipient], error)
+	Members(ctx context.Context, obj *lists.List, first *int, after *string, orderBy *recipients.Order) (*model.Connection[recipients.Recipient], error)
 	MemberCount(ctx context.Context, obj *lists.List) (int, error)
 	SharedWith(ctx context.Context, obj *lists.List) ([]users.User, error)
 	CanEdit(ctx context.Context, obj *lists.List) (bool, error)
 	Explain(ctx context.Context, obj *lists.List, recipientID int64) (*lists.Explanation, error)
-	ContactPoints(ctx context.Context, obj *lists.List, kind recipients.ContactKind, first *int, after *string) (*model.ContactPointConnection, error)
+	ContactPoints(ctx context.Context, obj *lists.List, kind recipients.ContactKind, first *int, after *string) (*model.Connection[recipients.ContactPoint], error)
 }
 type MutationResolver interface {
 	CreateUser(ctx context.Context, input users.CreateUserInput) (*users.User, error)
@@ -590,19 +590,19 @@ type MutationResolver interface {
 }
 type QueryResolver interface {
 	Me(ctx context.Context) (*users.User, error)
-	Users(ctx context.Context, first *int, after *string, search *string) (*model.UserConnection, error)
+	Users(ctx context.Context, first *int, after *string, search *string) (*model.Connection[users.User], error)
 	User(ctx context.Context, id int64) (*users.User, error)
 	FindUsers(ctx context.Context, search string, first *int) ([]users.User, error)
-	AuditLog(ctx context.Context, first *int, after *string, actor *int64, target *model.AuditTargetInput, action *audit.Action, since *time.Time) (*model.AuditEntryConnection, error)
-	Imports(ctx context.Context, first *int, after *string, needsAttention *bool, includeDeleted *bool) (*model.ImportConnection, error)
-	SystemStatus(ctx context.Context) (*imports.SystemStatus, error)
+	AuditLog(ctx context.Context, first *int, after *string, actor *int64, target *model.AuditTargetInput, action *audit.Action, since *time.Time) (*model.Connection[audit.Entry], error)
+	Imports(ctx context.Context, first *int, after *string, needsAttention *bool, includeDeleted *bool) (*model.Connection[imports.Import], error)
+	SystemStatus(ctx context.Context) (*attention.SystemStatus, error)
 	Import(ctx context.Context, id int64) (*imports.Import, error)
 	ProposeMapping(ctx context.Context, importID int64) ([]mapping.Entry, error)
-	Lists(ctx context.Context, first *int, after *string) (*model.ListConnection, error)
+	Lists(ctx context.Context, first *int, after *string) (*model.Connection[lists.List], error)
 	List(ctx context.Context, id int64) (*lists.List, error)
 	PreviewList(ctx context.Context, filter recipients.Filter, first *int, orderBy *recipients.Order) (*lists.Preview, error)
 	Recipient(ctx context.Context, id int64) (*recipients.Recipient, error)
-	Recipients(ctx context.Context, filter *recipients.Filter, importID *int64, first *int, after *string, orderBy *recipients.Order, includeRemoved *bool) (*model.RecipientConnection, error)
+	Recipients(ctx context.Context, filter *recipients.Filter, importID *int64, first *int, after *string, orderBy *recipients.Order, includeRemoved *bool) (*model.Connection[recipients.Recipient], error)
 	RecipientCount(ctx context.Context, filter recipients.Filter) (int, error)
 	RecipientCounts(ctx context.Context, filter recipients.Filter, groupBy []recipients.GroupBy) ([]recipients.GroupCount, error)
 	ImportRun(ctx context.Context, id int64) (*imports.Run, error)
@@ -4929,7 +4929,7 @@ func (ec *executionContext) fieldContext_ApiToken_active(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("ApiToken", field, true, true, "Boolean")
 }
 
-func (ec *executionContext) _AttentionReason_code(ctx context.Context, field graphql.CollectedField, obj *imports.AttentionReason) (ret graphql.Marshaler) {
+func (ec *executionContext) _AttentionReason_code(ctx context.Context, field graphql.CollectedField, obj *attention.Reason) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4941,8 +4941,8 @@ func (ec *executionContext) _AttentionReason_code(ctx context.Context, field gra
 			return obj.Code, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v imports.AttentionCode) graphql.Marshaler {
-			return ec.marshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionCode(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v attention.Code) graphql.Marshaler {
+			return ec.marshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋattentionᚐCode(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4952,7 +4952,7 @@ func (ec *executionContext) fieldContext_AttentionReason_code(_ context.Context,
 	return graphql.NewScalarFieldContext("AttentionReason", field, false, false, "AttentionCode")
 }
 
-func (ec *executionContext) _AttentionReason_message(ctx context.Context, field graphql.CollectedField, obj *imports.AttentionReason) (ret graphql.Marshaler) {
+func (ec *executionContext) _AttentionReason_message(ctx context.Context, field graphql.CollectedField, obj *attention.Reason) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4975,7 +4975,7 @@ func (ec *executionContext) fieldContext_AttentionReason_message(_ context.Conte
 	return graphql.NewScalarFieldContext("AttentionReason", field, false, false, "String")
 }
 
-func (ec *executionContext) _AttentionReason_since(ctx context.Context, field graphql.CollectedField, obj *imports.AttentionReason) (ret graphql.Marshaler) {
+func (ec *executionContext) _AttentionReason_since(ctx context.Context, field graphql.CollectedField, obj *attention.Reason) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4998,7 +4998,7 @@ func (ec *executionContext) fieldContext_AttentionReason_since(_ context.Context
 	return graphql.NewScalarFieldContext("AttentionReason", field, false, false, "Time")
 }
 
-func (ec *executionContext) _AttentionReason_run(ctx context.Context, field graphql.CollectedField, obj *imports.AttentionReason) (ret graphql.Marshaler) {
+func (ec *executionContext) _AttentionReason_run(ctx context.Context, field graphql.CollectedField, obj *attention.Reason) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5246,7 +5246,7 @@ func (ec *executionContext) fieldContext_AuditEntry_details(_ context.Context, f
 	return graphql.NewScalarFieldContext("AuditEntry", field, false, false, "JSON")
 }
 
-func (ec *executionContext) _AuditEntryConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntryConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditEntryConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.Connection[audit.Entry]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5258,8 +5258,8 @@ func (ec *executionContext) _AuditEntryConnection_edges(ctx context.Context, fie
 			return obj.Edges(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.AuditEntryEdge) graphql.Marshaler {
-			return ec.marshalNAuditEntryEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐAuditEntryEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Edge[audit.Entry]) graphql.Marshaler {
+			return ec.marshalNAuditEntryEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5278,7 +5278,7 @@ func (ec *executionContext) fieldContext_AuditEntryConnection_edges(_ context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _AuditEntryConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntryConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditEntryConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.Connection[audit.Entry]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5310,7 +5310,7 @@ func (ec *executionContext) fieldContext_AuditEntryConnection_nodes(_ context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _AuditEntryConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntryConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditEntryConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.Connection[audit.Entry]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5342,7 +5342,7 @@ func (ec *executionContext) fieldContext_AuditEntryConnection_pageInfo(_ context
 	return fc, nil
 }
 
-func (ec *executionContext) _AuditEntryConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntryConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditEntryConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.Connection[audit.Entry]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5365,7 +5365,7 @@ func (ec *executionContext) fieldContext_AuditEntryConnection_totalCount(_ conte
 	return graphql.NewScalarFieldContext("AuditEntryConnection", field, true, false, "Int")
 }
 
-func (ec *executionContext) _AuditEntryEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntryEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditEntryEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.Edge[audit.Entry]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5388,7 +5388,7 @@ func (ec *executionContext) fieldContext_AuditEntryEdge_cursor(_ context.Context
 	return graphql.NewScalarFieldContext("AuditEntryEdge", field, false, false, "String")
 }
 
-func (ec *executionContext) _AuditEntryEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.AuditEntryEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditEntryEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[audit.Entry]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5521,7 +5521,7 @@ func (ec *executionContext) fieldContext_ContactPoint_recipients(_ context.Conte
 	return fc, nil
 }
 
-func (ec *executionContext) _ContactPointConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ContactPointConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ContactPointConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.Connection[recipients.ContactPoint]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5533,8 +5533,8 @@ func (ec *executionContext) _ContactPointConnection_edges(ctx context.Context, f
 			return obj.Edges(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.ContactPointEdge) graphql.Marshaler {
-			return ec.marshalNContactPointEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐContactPointEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Edge[recipients.ContactPoint]) graphql.Marshaler {
+			return ec.marshalNContactPointEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5553,7 +5553,7 @@ func (ec *executionContext) fieldContext_ContactPointConnection_edges(_ context.
 	return fc, nil
 }
 
-func (ec *executionContext) _ContactPointConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ContactPointConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ContactPointConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.Connection[recipients.ContactPoint]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5585,7 +5585,7 @@ func (ec *executionContext) fieldContext_ContactPointConnection_nodes(_ context.
 	return fc, nil
 }
 
-func (ec *executionContext) _ContactPointConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ContactPointConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ContactPointConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.Connection[recipients.ContactPoint]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5617,7 +5617,7 @@ func (ec *executionContext) fieldContext_ContactPointConnection_pageInfo(_ conte
 	return fc, nil
 }
 
-func (ec *executionContext) _ContactPointConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ContactPointConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ContactPointConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.Connection[recipients.ContactPoint]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5640,7 +5640,7 @@ func (ec *executionContext) fieldContext_ContactPointConnection_totalCount(_ con
 	return graphql.NewScalarFieldContext("ContactPointConnection", field, true, false, "Int")
 }
 
-func (ec *executionContext) _ContactPointEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ContactPointEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _ContactPointEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.Edge[recipients.ContactPoint]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5663,7 +5663,7 @@ func (ec *executionContext) fieldContext_ContactPointEdge_cursor(_ context.Conte
 	return graphql.NewScalarFieldContext("ContactPointEdge", field, false, false, "String")
 }
 
-func (ec *executionContext) _ContactPointEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ContactPointEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _ContactPointEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[recipients.ContactPoint]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6414,8 +6414,8 @@ func (ec *executionContext) _Import_latestFile(ctx context.Context, field graphq
 			return ec.Resolvers.Import().LatestFile(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *imports.File) graphql.Marshaler {
-			return ec.marshalOImportFile2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFile(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *filestore.File) graphql.Marshaler {
+			return ec.marshalOImportFile2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋfilestoreᚐFile(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6469,8 +6469,8 @@ func (ec *executionContext) _Import_attentionReasons(ctx context.Context, field 
 			return ec.Resolvers.Import().AttentionReasons(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []imports.AttentionReason) graphql.Marshaler {
-			return ec.marshalNAttentionReason2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionReasonᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []attention.Reason) graphql.Marshaler {
+			return ec.marshalNAttentionReason2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋattentionᚐReasonᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6534,8 +6534,8 @@ func (ec *executionContext) _Import_runs(ctx context.Context, field graphql.Coll
 			return ec.Resolvers.Import().Runs(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportRunConnection) graphql.Marshaler {
-			return ec.marshalNImportRunConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[imports.Run]) graphql.Marshaler {
+			return ec.marshalNImportRunConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6857,7 +6857,7 @@ func (ec *executionContext) fieldContext_Import_purgeAfter(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Import", field, false, false, "Time")
 }
 
-func (ec *executionContext) _ImportConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ImportConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.Connection[imports.Import]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6869,8 +6869,8 @@ func (ec *executionContext) _ImportConnection_edges(ctx context.Context, field g
 			return obj.Edges(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.ImportEdge) graphql.Marshaler {
-			return ec.marshalNImportEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Edge[imports.Import]) graphql.Marshaler {
+			return ec.marshalNImportEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6889,7 +6889,7 @@ func (ec *executionContext) fieldContext_ImportConnection_edges(_ context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _ImportConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ImportConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.Connection[imports.Import]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6921,7 +6921,7 @@ func (ec *executionContext) fieldContext_ImportConnection_nodes(_ context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _ImportConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ImportConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.Connection[imports.Import]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6953,7 +6953,7 @@ func (ec *executionContext) fieldContext_ImportConnection_pageInfo(_ context.Con
 	return fc, nil
 }
 
-func (ec *executionContext) _ImportConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ImportConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.Connection[imports.Import]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6976,7 +6976,7 @@ func (ec *executionContext) fieldContext_ImportConnection_totalCount(_ context.C
 	return graphql.NewScalarFieldContext("ImportConnection", field, true, false, "Int")
 }
 
-func (ec *executionContext) _ImportEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ImportEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.Edge[imports.Import]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6999,7 +6999,7 @@ func (ec *executionContext) fieldContext_ImportEdge_cursor(_ context.Context, fi
 	return graphql.NewScalarFieldContext("ImportEdge", field, false, false, "String")
 }
 
-func (ec *executionContext) _ImportEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ImportEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[imports.Import]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7031,7 +7031,7 @@ func (ec *executionContext) fieldContext_ImportEdge_node(_ context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _ImportFile_id(ctx context.Context, field graphql.CollectedField, obj *imports.File) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportFile_id(ctx context.Context, field graphql.CollectedField, obj *filestore.File) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7054,7 +7054,7 @@ func (ec *executionContext) fieldContext_ImportFile_id(_ context.Context, field 
 	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "ID")
 }
 
-func (ec *executionContext) _ImportFile_import(ctx context.Context, field graphql.CollectedField, obj *imports.File) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportFile_import(ctx context.Context, field graphql.CollectedField, obj *filestore.File) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7086,7 +7086,7 @@ func (ec *executionContext) fieldContext_ImportFile_import(_ context.Context, fi
 	return fc, nil
 }
 
-func (ec *executionContext) _ImportFile_name(ctx context.Context, field graphql.CollectedField, obj *imports.File) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportFile_name(ctx context.Context, field graphql.CollectedField, obj *filestore.File) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7109,7 +7109,7 @@ func (ec *executionContext) fieldContext_ImportFile_name(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "String")
 }
 
-func (ec *executionContext) _ImportFile_size(ctx context.Context, field graphql.CollectedField, obj *imports.File) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportFile_size(ctx context.Context, field graphql.CollectedField, obj *filestore.File) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7132,7 +7132,7 @@ func (ec *executionContext) fieldContext_ImportFile_size(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ImportFile_sha256(ctx context.Context, field graphql.CollectedField, obj *imports.File) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportFile_sha256(ctx context.Context, field graphql.CollectedField, obj *filestore.File) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7155,7 +7155,7 @@ func (ec *executionContext) fieldContext_ImportFile_sha256(_ context.Context, fi
 	return graphql.NewScalarFieldContext("ImportFile", field, true, true, "String")
 }
 
-func (ec *executionContext) _ImportFile_lineCount(ctx context.Context, field graphql.CollectedField, obj *imports.File) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportFile_lineCount(ctx context.Context, field graphql.CollectedField, obj *filestore.File) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7178,7 +7178,7 @@ func (ec *executionContext) fieldContext_ImportFile_lineCount(_ context.Context,
 	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ImportFile_header(ctx context.Context, field graphql.CollectedField, obj *imports.File) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportFile_header(ctx context.Context, field graphql.CollectedField, obj *filestore.File) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7201,7 +7201,7 @@ func (ec *executionContext) fieldContext_ImportFile_header(_ context.Context, fi
 	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "String")
 }
 
-func (ec *executionContext) _ImportFile_uploadedBy(ctx context.Context, field graphql.CollectedField, obj *imports.File) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportFile_uploadedBy(ctx context.Context, field graphql.CollectedField, obj *filestore.File) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7233,7 +7233,7 @@ func (ec *executionContext) fieldContext_ImportFile_uploadedBy(_ context.Context
 	return fc, nil
 }
 
-func (ec *executionContext) _ImportFile_uploadedAt(ctx context.Context, field graphql.CollectedField, obj *imports.File) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportFile_uploadedAt(ctx context.Context, field graphql.CollectedField, obj *filestore.File) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7323,8 +7323,8 @@ func (ec *executionContext) _ImportRun_file(ctx context.Context, field graphql.C
 			return ec.Resolvers.ImportRun().File(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *imports.File) graphql.Marshaler {
-			return ec.marshalNImportFile2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFile(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *filestore.File) graphql.Marshaler {
+			return ec.marshalNImportFile2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋfilestoreᚐFile(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7600,7 +7600,7 @@ func (ec *executionContext) _ImportRun_progress(ctx context.Context, field graph
 			return ec.fieldContext_ImportRun_progress(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ImportRun().Progress(ctx, obj)
+			return obj.Progress(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *imports.Progress) graphql.Marshaler {
@@ -7615,7 +7615,7 @@ func (ec *executionContext) fieldContext_ImportRun_progress(_ context.Context, f
 		Object:     "ImportRun",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ImportRunProgress(ctx, field)
 		},
@@ -7820,8 +7820,8 @@ func (ec *executionContext) _ImportRun_errors(ctx context.Context, field graphql
 			return ec.Resolvers.ImportRun().Errors(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportRunErrorConnection) graphql.Marshaler {
-			return ec.marshalNImportRunErrorConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunErrorConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[imports.RunError]) graphql.Marshaler {
+			return ec.marshalNImportRunErrorConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7979,7 +7979,7 @@ func (ec *executionContext) _ImportRun_undoAvailable(ctx context.Context, field 
 			return ec.fieldContext_ImportRun_undoAvailable(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ImportRun().UndoAvailable(ctx, obj)
+			return obj.UndoAvailable(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
@@ -7990,7 +7990,7 @@ func (ec *executionContext) _ImportRun_undoAvailable(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_ImportRun_undoAvailable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ImportRun", field, true, true, "Boolean")
+	return graphql.NewScalarFieldContext("ImportRun", field, true, false, "Boolean")
 }
 
 func (ec *executionContext) _ImportRunChange_line(ctx context.Context, field graphql.CollectedField, obj *imports.RunChange) (ret graphql.Marshaler) {
@@ -8051,8 +8051,8 @@ func (ec *executionContext) _ImportRunChange_action(ctx context.Context, field g
 			return obj.Action, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v imports.ChangeAction) graphql.Marshaler {
-			return ec.marshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐChangeAction(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v apply.ChangeAction) graphql.Marshaler {
+			return ec.marshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋapplyᚐChangeAction(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8131,7 +8131,7 @@ func (ec *executionContext) fieldContext_ImportRunChange_newValue(_ context.Cont
 	return graphql.NewScalarFieldContext("ImportRunChange", field, false, false, "String")
 }
 
-func (ec *executionContext) _ImportRunConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportRunConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.Connection[imports.Run]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8143,8 +8143,8 @@ func (ec *executionContext) _ImportRunConnection_edges(ctx context.Context, fiel
 			return obj.Edges(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.ImportRunEdge) graphql.Marshaler {
-			return ec.marshalNImportRunEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Edge[imports.Run]) graphql.Marshaler {
+			return ec.marshalNImportRunEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8163,7 +8163,7 @@ func (ec *executionContext) fieldContext_ImportRunConnection_edges(_ context.Con
 	return fc, nil
 }
 
-func (ec *executionContext) _ImportRunConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportRunConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.Connection[imports.Run]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8195,7 +8195,7 @@ func (ec *executionContext) fieldContext_ImportRunConnection_nodes(_ context.Con
 	return fc, nil
 }
 
-func (ec *executionContext) _ImportRunConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportRunConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.Connection[imports.Run]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8227,7 +8227,7 @@ func (ec *executionContext) fieldContext_ImportRunConnection_pageInfo(_ context.
 	return fc, nil
 }
 
-func (ec *executionContext) _ImportRunConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportRunConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.Connection[imports.Run]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8250,7 +8250,7 @@ func (ec *executionContext) fieldContext_ImportRunConnection_totalCount(_ contex
 	return graphql.NewScalarFieldContext("ImportRunConnection", field, true, false, "Int")
 }
 
-func (ec *executionContext) _ImportRunEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportRunEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.Edge[imports.Run]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8273,7 +8273,7 @@ func (ec *executionContext) fieldContext_ImportRunEdge_cursor(_ context.Context,
 	return graphql.NewScalarFieldContext("ImportRunEdge", field, false, false, "String")
 }
 
-func (ec *executionContext) _ImportRunEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportRunEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[imports.Run]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8397,7 +8397,7 @@ func (ec *executionContext) fieldContext_ImportRunError_message(_ context.Contex
 	return graphql.NewScalarFieldContext("ImportRunError", field, false, false, "String")
 }
 
-func (ec *executionContext) _ImportRunErrorConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunErrorConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportRunErrorConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.Connection[imports.RunError]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8409,8 +8409,8 @@ func (ec *executionContext) _ImportRunErrorConnection_edges(ctx context.Context,
 			return obj.Edges(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.ImportRunErrorEdge) graphql.Marshaler {
-			return ec.marshalNImportRunErrorEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunErrorEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Edge[imports.RunError]) graphql.Marshaler {
+			return ec.marshalNImportRunErrorEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8429,7 +8429,7 @@ func (ec *executionContext) fieldContext_ImportRunErrorConnection_edges(_ contex
 	return fc, nil
 }
 
-func (ec *executionContext) _ImportRunErrorConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunErrorConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportRunErrorConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.Connection[imports.RunError]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8461,7 +8461,7 @@ func (ec *executionContext) fieldContext_ImportRunErrorConnection_nodes(_ contex
 	return fc, nil
 }
 
-func (ec *executionContext) _ImportRunErrorConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunErrorConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportRunErrorConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.Connection[imports.RunError]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8493,7 +8493,7 @@ func (ec *executionContext) fieldContext_ImportRunErrorConnection_pageInfo(_ con
 	return fc, nil
 }
 
-func (ec *executionContext) _ImportRunErrorConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunErrorConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportRunErrorConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.Connection[imports.RunError]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8516,7 +8516,7 @@ func (ec *executionContext) fieldContext_ImportRunErrorConnection_totalCount(_ c
 	return graphql.NewScalarFieldContext("ImportRunErrorConnection", field, true, false, "Int")
 }
 
-func (ec *executionContext) _ImportRunErrorEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunErrorEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportRunErrorEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.Edge[imports.RunError]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8539,7 +8539,7 @@ func (ec *executionContext) fieldContext_ImportRunErrorEdge_cursor(_ context.Con
 	return graphql.NewScalarFieldContext("ImportRunErrorEdge", field, false, false, "String")
 }
 
-func (ec *executionContext) _ImportRunErrorEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ImportRunErrorEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _ImportRunErrorEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[imports.RunError]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8800,8 +8800,8 @@ func (ec *executionContext) _List_additions(ctx context.Context, field graphql.C
 			return ec.Resolvers.List().Additions(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.RecipientConnection) graphql.Marshaler {
-			return ec.marshalNRecipientConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[recipients.Recipient]) graphql.Marshaler {
+			return ec.marshalNRecipientConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8844,8 +8844,8 @@ func (ec *executionContext) _List_exclusions(ctx context.Context, field graphql.
 			return ec.Resolvers.List().Exclusions(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.RecipientConnection) graphql.Marshaler {
-			return ec.marshalNRecipientConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[recipients.Recipient]) graphql.Marshaler {
+			return ec.marshalNRecipientConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8888,8 +8888,8 @@ func (ec *executionContext) _List_members(ctx context.Context, field graphql.Col
 			return ec.Resolvers.List().Members(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["orderBy"].(*recipients.Order))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.RecipientConnection) graphql.Marshaler {
-			return ec.marshalNRecipientConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[recipients.Recipient]) graphql.Marshaler {
+			return ec.marshalNRecipientConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9054,8 +9054,8 @@ func (ec *executionContext) _List_contactPoints(ctx context.Context, field graph
 			return ec.Resolvers.List().ContactPoints(ctx, obj, fc.Args["kind"].(recipients.ContactKind), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.ContactPointConnection) graphql.Marshaler {
-			return ec.marshalNContactPointConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐContactPointConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[recipients.ContactPoint]) graphql.Marshaler {
+			return ec.marshalNContactPointConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9131,7 +9131,7 @@ func (ec *executionContext) fieldContext_List_updatedAt(_ context.Context, field
 	return graphql.NewScalarFieldContext("List", field, false, false, "Time")
 }
 
-func (ec *executionContext) _ListConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ListConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ListConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.Connection[lists.List]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9143,8 +9143,8 @@ func (ec *executionContext) _ListConnection_edges(ctx context.Context, field gra
 			return obj.Edges(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.ListEdge) graphql.Marshaler {
-			return ec.marshalNListEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐListEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Edge[lists.List]) graphql.Marshaler {
+			return ec.marshalNListEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9163,7 +9163,7 @@ func (ec *executionContext) fieldContext_ListConnection_edges(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _ListConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.ListConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ListConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.Connection[lists.List]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9195,7 +9195,7 @@ func (ec *executionContext) fieldContext_ListConnection_nodes(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _ListConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ListConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ListConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.Connection[lists.List]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9227,7 +9227,7 @@ func (ec *executionContext) fieldContext_ListConnection_pageInfo(_ context.Conte
 	return fc, nil
 }
 
-func (ec *executionContext) _ListConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ListConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _ListConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.Connection[lists.List]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9250,7 +9250,7 @@ func (ec *executionContext) fieldContext_ListConnection_totalCount(_ context.Con
 	return graphql.NewScalarFieldContext("ListConnection", field, true, false, "Int")
 }
 
-func (ec *executionContext) _ListEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ListEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _ListEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.Edge[lists.List]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9273,7 +9273,7 @@ func (ec *executionContext) fieldContext_ListEdge_cursor(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("ListEdge", field, false, false, "String")
 }
 
-func (ec *executionContext) _ListEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ListEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _ListEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[lists.List]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11000,11 +11000,11 @@ func (ec *executionContext) _Query_users(ctx context.Context, field graphql.Coll
 			directive1 := func(ctx context.Context) (any, error) {
 				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
 				if err != nil {
-					var zeroVal *model.UserConnection
+					var zeroVal *model.Connection[users.User]
 					return zeroVal, err
 				}
 				if ec.Directives.HasRole == nil {
-					var zeroVal *model.UserConnection
+					var zeroVal *model.Connection[users.User]
 					return zeroVal, errors.New("directive hasRole is not implemented")
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
@@ -11013,8 +11013,8 @@ func (ec *executionContext) _Query_users(ctx context.Context, field graphql.Coll
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *model.UserConnection) graphql.Marshaler {
-			return ec.marshalNUserConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐUserConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[users.User]) graphql.Marshaler {
+			return ec.marshalNUserConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11150,11 +11150,11 @@ func (ec *executionContext) _Query_auditLog(ctx context.Context, field graphql.C
 			directive1 := func(ctx context.Context) (any, error) {
 				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
 				if err != nil {
-					var zeroVal *model.AuditEntryConnection
+					var zeroVal *model.Connection[audit.Entry]
 					return zeroVal, err
 				}
 				if ec.Directives.HasRole == nil {
-					var zeroVal *model.AuditEntryConnection
+					var zeroVal *model.Connection[audit.Entry]
 					return zeroVal, errors.New("directive hasRole is not implemented")
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
@@ -11163,8 +11163,8 @@ func (ec *executionContext) _Query_auditLog(ctx context.Context, field graphql.C
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditEntryConnection) graphql.Marshaler {
-			return ec.marshalNAuditEntryConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐAuditEntryConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[audit.Entry]) graphql.Marshaler {
+			return ec.marshalNAuditEntryConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11212,11 +11212,11 @@ func (ec *executionContext) _Query_imports(ctx context.Context, field graphql.Co
 			directive1 := func(ctx context.Context) (any, error) {
 				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
 				if err != nil {
-					var zeroVal *model.ImportConnection
+					var zeroVal *model.Connection[imports.Import]
 					return zeroVal, err
 				}
 				if ec.Directives.HasRole == nil {
-					var zeroVal *model.ImportConnection
+					var zeroVal *model.Connection[imports.Import]
 					return zeroVal, errors.New("directive hasRole is not implemented")
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
@@ -11225,8 +11225,8 @@ func (ec *executionContext) _Query_imports(ctx context.Context, field graphql.Co
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportConnection) graphql.Marshaler {
-			return ec.marshalNImportConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[imports.Import]) graphql.Marshaler {
+			return ec.marshalNImportConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11273,11 +11273,11 @@ func (ec *executionContext) _Query_systemStatus(ctx context.Context, field graph
 			directive1 := func(ctx context.Context) (any, error) {
 				role, err := ec.unmarshalNRole2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐRole(ctx, "SYSTEM_ADMIN")
 				if err != nil {
-					var zeroVal *imports.SystemStatus
+					var zeroVal *attention.SystemStatus
 					return zeroVal, err
 				}
 				if ec.Directives.HasRole == nil {
-					var zeroVal *imports.SystemStatus
+					var zeroVal *attention.SystemStatus
 					return zeroVal, errors.New("directive hasRole is not implemented")
 				}
 				return ec.Directives.HasRole(ctx, nil, directive0, role)
@@ -11286,8 +11286,8 @@ func (ec *executionContext) _Query_systemStatus(ctx context.Context, field graph
 			next = directive1
 			return next
 		},
-		func(ctx context.Context, selections ast.SelectionSet, v *imports.SystemStatus) graphql.Marshaler {
-			return ec.marshalNSystemStatus2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐSystemStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *attention.SystemStatus) graphql.Marshaler {
+			return ec.marshalNSystemStatus2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋattentionᚐSystemStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11443,8 +11443,8 @@ func (ec *executionContext) _Query_lists(ctx context.Context, field graphql.Coll
 			return ec.Resolvers.Query().Lists(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.ListConnection) graphql.Marshaler {
-			return ec.marshalNListConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐListConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[lists.List]) graphql.Marshaler {
+			return ec.marshalNListConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11619,8 +11619,8 @@ func (ec *executionContext) _Query_recipients(ctx context.Context, field graphql
 			return ec.Resolvers.Query().Recipients(ctx, fc.Args["filter"].(*recipients.Filter), fc.Args["importId"].(*int64), fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["orderBy"].(*recipients.Order), fc.Args["includeRemoved"].(*bool))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.RecipientConnection) graphql.Marshaler {
-			return ec.marshalNRecipientConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientConnection(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Connection[recipients.Recipient]) graphql.Marshaler {
+			return ec.marshalNRecipientConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12271,7 +12271,7 @@ func (ec *executionContext) fieldContext_Recipient_removedAt(_ context.Context, 
 	return graphql.NewScalarFieldContext("Recipient", field, false, false, "Time")
 }
 
-func (ec *executionContext) _RecipientConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.RecipientConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _RecipientConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.Connection[recipients.Recipient]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12283,8 +12283,8 @@ func (ec *executionContext) _RecipientConnection_edges(ctx context.Context, fiel
 			return obj.Edges(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.RecipientEdge) graphql.Marshaler {
-			return ec.marshalNRecipientEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Edge[recipients.Recipient]) graphql.Marshaler {
+			return ec.marshalNRecipientEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12303,7 +12303,7 @@ func (ec *executionContext) fieldContext_RecipientConnection_edges(_ context.Con
 	return fc, nil
 }
 
-func (ec *executionContext) _RecipientConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.RecipientConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _RecipientConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.Connection[recipients.Recipient]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12335,7 +12335,7 @@ func (ec *executionContext) fieldContext_RecipientConnection_nodes(_ context.Con
 	return fc, nil
 }
 
-func (ec *executionContext) _RecipientConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.RecipientConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _RecipientConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.Connection[recipients.Recipient]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12367,7 +12367,7 @@ func (ec *executionContext) fieldContext_RecipientConnection_pageInfo(_ context.
 	return fc, nil
 }
 
-func (ec *executionContext) _RecipientConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.RecipientConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _RecipientConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.Connection[recipients.Recipient]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12436,7 +12436,7 @@ func (ec *executionContext) fieldContext_RecipientCountRow_count(_ context.Conte
 	return graphql.NewScalarFieldContext("RecipientCountRow", field, false, false, "Int")
 }
 
-func (ec *executionContext) _RecipientEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.RecipientEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _RecipientEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.Edge[recipients.Recipient]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12459,7 +12459,7 @@ func (ec *executionContext) fieldContext_RecipientEdge_cursor(_ context.Context,
 	return graphql.NewScalarFieldContext("RecipientEdge", field, false, false, "String")
 }
 
-func (ec *executionContext) _RecipientEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.RecipientEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _RecipientEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[recipients.Recipient]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12668,7 +12668,7 @@ func (ec *executionContext) fieldContext_Subscription_importRunUpdated(ctx conte
 	return fc, nil
 }
 
-func (ec *executionContext) _SystemStatus_importsNeedingAttention(ctx context.Context, field graphql.CollectedField, obj *imports.SystemStatus) (ret graphql.Marshaler) {
+func (ec *executionContext) _SystemStatus_importsNeedingAttention(ctx context.Context, field graphql.CollectedField, obj *attention.SystemStatus) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12700,7 +12700,7 @@ func (ec *executionContext) fieldContext_SystemStatus_importsNeedingAttention(_ 
 	return fc, nil
 }
 
-func (ec *executionContext) _SystemStatus_recentProblemRuns(ctx context.Context, field graphql.CollectedField, obj *imports.SystemStatus) (ret graphql.Marshaler) {
+func (ec *executionContext) _SystemStatus_recentProblemRuns(ctx context.Context, field graphql.CollectedField, obj *attention.SystemStatus) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12732,7 +12732,7 @@ func (ec *executionContext) fieldContext_SystemStatus_recentProblemRuns(_ contex
 	return fc, nil
 }
 
-func (ec *executionContext) _SystemStatus_activeRuns(ctx context.Context, field graphql.CollectedField, obj *imports.SystemStatus) (ret graphql.Marshaler) {
+func (ec *executionContext) _SystemStatus_activeRuns(ctx context.Context, field graphql.CollectedField, obj *attention.SystemStatus) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12764,7 +12764,7 @@ func (ec *executionContext) fieldContext_SystemStatus_activeRuns(_ context.Conte
 	return fc, nil
 }
 
-func (ec *executionContext) _SystemStatus_oldestDataImport(ctx context.Context, field graphql.CollectedField, obj *imports.SystemStatus) (ret graphql.Marshaler) {
+func (ec *executionContext) _SystemStatus_oldestDataImport(ctx context.Context, field graphql.CollectedField, obj *attention.SystemStatus) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12796,7 +12796,7 @@ func (ec *executionContext) fieldContext_SystemStatus_oldestDataImport(_ context
 	return fc, nil
 }
 
-func (ec *executionContext) _SystemStatus_oldestDataAt(ctx context.Context, field graphql.CollectedField, obj *imports.SystemStatus) (ret graphql.Marshaler) {
+func (ec *executionContext) _SystemStatus_oldestDataAt(ctx context.Context, field graphql.CollectedField, obj *attention.SystemStatus) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12819,7 +12819,7 @@ func (ec *executionContext) fieldContext_SystemStatus_oldestDataAt(_ context.Con
 	return graphql.NewScalarFieldContext("SystemStatus", field, false, false, "Time")
 }
 
-func (ec *executionContext) _SystemStatus_oldestDataAgeSeconds(ctx context.Context, field graphql.CollectedField, obj *imports.SystemStatus) (ret graphql.Marshaler) {
+func (ec *executionContext) _SystemStatus_oldestDataAgeSeconds(ctx context.Context, field graphql.CollectedField, obj *attention.SystemStatus) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12842,7 +12842,7 @@ func (ec *executionContext) fieldContext_SystemStatus_oldestDataAgeSeconds(_ con
 	return graphql.NewScalarFieldContext("SystemStatus", field, true, false, "Int")
 }
 
-func (ec *executionContext) _SystemStatus_checkedAt(ctx context.Context, field graphql.CollectedField, obj *imports.SystemStatus) (ret graphql.Marshaler) {
+func (ec *executionContext) _SystemStatus_checkedAt(ctx context.Context, field graphql.CollectedField, obj *attention.SystemStatus) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -12877,8 +12877,8 @@ func (ec *executionContext) _UploadImportFilePayload_file(ctx context.Context, f
 			return obj.File, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *imports.File) graphql.Marshaler {
-			return ec.marshalNImportFile2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFile(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *filestore.File) graphql.Marshaler {
+			return ec.marshalNImportFile2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋfilestoreᚐFile(ctx, selections, v)
 		},
 		true,
 		true,
@@ -13200,7 +13200,7 @@ func (ec *executionContext) fieldContext_User_restrictionDescription(_ context.C
 	return graphql.NewScalarFieldContext("User", field, true, true, "String")
 }
 
-func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.UserConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.Connection[users.User]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13212,8 +13212,8 @@ func (ec *executionContext) _UserConnection_edges(ctx context.Context, field gra
 			return obj.Edges(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.UserEdge) graphql.Marshaler {
-			return ec.marshalNUserEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐUserEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Edge[users.User]) graphql.Marshaler {
+			return ec.marshalNUserEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -13232,7 +13232,7 @@ func (ec *executionContext) fieldContext_UserConnection_edges(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _UserConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.UserConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.Connection[users.User]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13264,7 +13264,7 @@ func (ec *executionContext) fieldContext_UserConnection_nodes(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _UserConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.UserConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.Connection[users.User]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13296,7 +13296,7 @@ func (ec *executionContext) fieldContext_UserConnection_pageInfo(_ context.Conte
 	return fc, nil
 }
 
-func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.UserConnection) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.Connection[users.User]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13319,7 +13319,7 @@ func (ec *executionContext) fieldContext_UserConnection_totalCount(_ context.Con
 	return graphql.NewScalarFieldContext("UserConnection", field, true, false, "Int")
 }
 
-func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.UserEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.Edge[users.User]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13342,7 +13342,7 @@ func (ec *executionContext) fieldContext_UserEdge_cursor(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("UserEdge", field, false, false, "String")
 }
 
-func (ec *executionContext) _UserEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.UserEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _UserEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[users.User]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -15791,7 +15791,7 @@ func (ec *executionContext) _ApiToken(ctx context.Context, sel ast.SelectionSet,
 
 var attentionReasonImplementors = []string{"AttentionReason"}
 
-func (ec *executionContext) _AttentionReason(ctx context.Context, sel ast.SelectionSet, obj *imports.AttentionReason) graphql.Marshaler {
+func (ec *executionContext) _AttentionReason(ctx context.Context, sel ast.SelectionSet, obj *attention.Reason) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, attentionReasonImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -15914,7 +15914,7 @@ func (ec *executionContext) _AuditEntry(ctx context.Context, sel ast.SelectionSe
 
 var auditEntryConnectionImplementors = []string{"AuditEntryConnection"}
 
-func (ec *executionContext) _AuditEntryConnection(ctx context.Context, sel ast.SelectionSet, obj *model.AuditEntryConnection) graphql.Marshaler {
+func (ec *executionContext) _AuditEntryConnection(ctx context.Context, sel ast.SelectionSet, obj *model.Connection[audit.Entry]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditEntryConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -15963,7 +15963,7 @@ func (ec *executionContext) _AuditEntryConnection(ctx context.Context, sel ast.S
 
 var auditEntryEdgeImplementors = []string{"AuditEntryEdge"}
 
-func (ec *executionContext) _AuditEntryEdge(ctx context.Context, sel ast.SelectionSet, obj *model.AuditEntryEdge) graphql.Marshaler {
+func (ec *executionContext) _AuditEntryEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[audit.Entry]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditEntryEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -16051,7 +16051,7 @@ func (ec *executionContext) _ContactPoint(ctx context.Context, sel ast.Selection
 
 var contactPointConnectionImplementors = []string{"ContactPointConnection"}
 
-func (ec *executionContext) _ContactPointConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ContactPointConnection) graphql.Marshaler {
+func (ec *executionContext) _ContactPointConnection(ctx context.Context, sel ast.SelectionSet, obj *model.Connection[recipients.ContactPoint]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, contactPointConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -16100,7 +16100,7 @@ func (ec *executionContext) _ContactPointConnection(ctx context.Context, sel ast
 
 var contactPointEdgeImplementors = []string{"ContactPointEdge"}
 
-func (ec *executionContext) _ContactPointEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ContactPointEdge) graphql.Marshaler {
+func (ec *executionContext) _ContactPointEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[recipients.ContactPoint]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, contactPointEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -16513,7 +16513,7 @@ func (ec *executionContext) _Import(ctx context.Context, sel ast.SelectionSet, o
 
 var importConnectionImplementors = []string{"ImportConnection"}
 
-func (ec *executionContext) _ImportConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ImportConnection) graphql.Marshaler {
+func (ec *executionContext) _ImportConnection(ctx context.Context, sel ast.SelectionSet, obj *model.Connection[imports.Import]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, importConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -16562,7 +16562,7 @@ func (ec *executionContext) _ImportConnection(ctx context.Context, sel ast.Selec
 
 var importEdgeImplementors = []string{"ImportEdge"}
 
-func (ec *executionContext) _ImportEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ImportEdge) graphql.Marshaler {
+func (ec *executionContext) _ImportEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[imports.Import]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, importEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -16600,7 +16600,7 @@ func (ec *executionContext) _ImportEdge(ctx context.Context, sel ast.SelectionSe
 
 var importFileImplementors = []string{"ImportFile"}
 
-func (ec *executionContext) _ImportFile(ctx context.Context, sel ast.SelectionSet, obj *imports.File) graphql.Marshaler {
+func (ec *executionContext) _ImportFile(ctx context.Context, sel ast.SelectionSet, obj *filestore.File) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, importFileImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -16755,11 +16755,10 @@ func (ec *executionContext) _ImportRun(ctx context.Context, sel ast.SelectionSet
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "progress":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._ImportRun_progress(ctx, field, obj)
-				})
+			out.Values[i] = ec._ImportRun_progress(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "rowsRead":
 			out.Values[i] = ec._ImportRun_rowsRead(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -16830,11 +16829,10 @@ func (ec *executionContext) _ImportRun(ctx context.Context, sel ast.SelectionSet
 					return ec._ImportRun_revertedBy(ctx, field, obj)
 				})
 		case "undoAvailable":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._ImportRun_undoAvailable(ctx, field, obj)
-				})
+			out.Values[i] = ec._ImportRun_undoAvailable(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -16912,7 +16910,7 @@ func (ec *executionContext) _ImportRunChange(ctx context.Context, sel ast.Select
 
 var importRunConnectionImplementors = []string{"ImportRunConnection"}
 
-func (ec *executionContext) _ImportRunConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ImportRunConnection) graphql.Marshaler {
+func (ec *executionContext) _ImportRunConnection(ctx context.Context, sel ast.SelectionSet, obj *model.Connection[imports.Run]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, importRunConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -16961,7 +16959,7 @@ func (ec *executionContext) _ImportRunConnection(ctx context.Context, sel ast.Se
 
 var importRunEdgeImplementors = []string{"ImportRunEdge"}
 
-func (ec *executionContext) _ImportRunEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ImportRunEdge) graphql.Marshaler {
+func (ec *executionContext) _ImportRunEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[imports.Run]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, importRunEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -17047,7 +17045,7 @@ func (ec *executionContext) _ImportRunError(ctx context.Context, sel ast.Selecti
 
 var importRunErrorConnectionImplementors = []string{"ImportRunErrorConnection"}
 
-func (ec *executionContext) _ImportRunErrorConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ImportRunErrorConnection) graphql.Marshaler {
+func (ec *executionContext) _ImportRunErrorConnection(ctx context.Context, sel ast.SelectionSet, obj *model.Connection[imports.RunError]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, importRunErrorConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -17096,7 +17094,7 @@ func (ec *executionContext) _ImportRunErrorConnection(ctx context.Context, sel a
 
 var importRunErrorEdgeImplementors = []string{"ImportRunErrorEdge"}
 
-func (ec *executionContext) _ImportRunErrorEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ImportRunErrorEdge) graphql.Marshaler {
+func (ec *executionContext) _ImportRunErrorEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[imports.RunError]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, importRunErrorEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -17296,7 +17294,7 @@ func (ec *executionContext) _List(ctx context.Context, sel ast.SelectionSet, obj
 
 var listConnectionImplementors = []string{"ListConnection"}
 
-func (ec *executionContext) _ListConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ListConnection) graphql.Marshaler {
+func (ec *executionContext) _ListConnection(ctx context.Context, sel ast.SelectionSet, obj *model.Connection[lists.List]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, listConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -17345,7 +17343,7 @@ func (ec *executionContext) _ListConnection(ctx context.Context, sel ast.Selecti
 
 var listEdgeImplementors = []string{"ListEdge"}
 
-func (ec *executionContext) _ListEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ListEdge) graphql.Marshaler {
+func (ec *executionContext) _ListEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[lists.List]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, listEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -18124,7 +18122,7 @@ func (ec *executionContext) _Recipient(ctx context.Context, sel ast.SelectionSet
 
 var recipientConnectionImplementors = []string{"RecipientConnection"}
 
-func (ec *executionContext) _RecipientConnection(ctx context.Context, sel ast.SelectionSet, obj *model.RecipientConnection) graphql.Marshaler {
+func (ec *executionContext) _RecipientConnection(ctx context.Context, sel ast.SelectionSet, obj *model.Connection[recipients.Recipient]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, recipientConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -18211,7 +18209,7 @@ func (ec *executionContext) _RecipientCountRow(ctx context.Context, sel ast.Sele
 
 var recipientEdgeImplementors = []string{"RecipientEdge"}
 
-func (ec *executionContext) _RecipientEdge(ctx context.Context, sel ast.SelectionSet, obj *model.RecipientEdge) graphql.Marshaler {
+func (ec *executionContext) _RecipientEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[recipients.Recipient]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, recipientEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -18322,7 +18320,7 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 
 var systemStatusImplementors = []string{"SystemStatus"}
 
-func (ec *executionContext) _SystemStatus(ctx context.Context, sel ast.SelectionSet, obj *imports.SystemStatus) graphql.Marshaler {
+func (ec *executionContext) _SystemStatus(ctx context.Context, sel ast.SelectionSet, obj *attention.SystemStatus) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, systemStatusImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -18510,7 +18508,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 
 var userConnectionImplementors = []string{"UserConnection"}
 
-func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.SelectionSet, obj *model.UserConnection) graphql.Marshaler {
+func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.SelectionSet, obj *model.Connection[users.User]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, userConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -18559,7 +18557,7 @@ func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.Selecti
 
 var userEdgeImplementors = []string{"UserEdge"}
 
-func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet, obj *model.UserEdge) graphql.Marshaler {
+func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[users.User]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, userEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -18985,15 +18983,15 @@ func (ec *executionContext) marshalNApiToken2ᚖgithubᚗcomᚋrollcallᚋrollca
 	return ec._ApiToken(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionCode(ctx context.Context, v any) (imports.AttentionCode, error) {
+func (ec *executionContext) unmarshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋattentionᚐCode(ctx context.Context, v any) (attention.Code, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionCode[tmp]
+	res := unmarshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋattentionᚐCode[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionCode(ctx context.Context, sel ast.SelectionSet, v imports.AttentionCode) graphql.Marshaler {
+func (ec *executionContext) marshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋattentionᚐCode(ctx context.Context, sel ast.SelectionSet, v attention.Code) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(marshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionCode[v])
+	res := graphql.MarshalString(marshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋattentionᚐCode[v])
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "AttentionCode!")
 	}
@@ -19001,31 +18999,31 @@ func (ec *executionContext) marshalNAttentionCode2githubᚗcomᚋrollcallᚋroll
 }
 
 var (
-	unmarshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionCode = map[string]imports.AttentionCode{
-		"FILE_NOT_RUN":      imports.AttentionFileNotRun,
-		"LAST_RUN_FAILED":   imports.AttentionLastRunFailed,
-		"LAST_RUN_HELD":     imports.AttentionLastRunHeld,
-		"FILE_MISSING":      imports.AttentionFileMissing,
-		"LAST_RUN_REVERTED": imports.AttentionLastRunReverted,
+	unmarshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋattentionᚐCode = map[string]attention.Code{
+		"FILE_NOT_RUN":      attention.FileNotRun,
+		"LAST_RUN_FAILED":   attention.LastRunFailed,
+		"LAST_RUN_HELD":     attention.LastRunHeld,
+		"FILE_MISSING":      attention.FileMissing,
+		"LAST_RUN_REVERTED": attention.LastRunReverted,
 	}
-	marshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionCode = map[imports.AttentionCode]string{
-		imports.AttentionFileNotRun:      "FILE_NOT_RUN",
-		imports.AttentionLastRunFailed:   "LAST_RUN_FAILED",
-		imports.AttentionLastRunHeld:     "LAST_RUN_HELD",
-		imports.AttentionFileMissing:     "FILE_MISSING",
-		imports.AttentionLastRunReverted: "LAST_RUN_REVERTED",
+	marshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋattentionᚐCode = map[attention.Code]string{
+		attention.FileNotRun:      "FILE_NOT_RUN",
+		attention.LastRunFailed:   "LAST_RUN_FAILED",
+		attention.LastRunHeld:     "LAST_RUN_HELD",
+		attention.FileMissing:     "FILE_MISSING",
+		attention.LastRunReverted: "LAST_RUN_REVERTED",
 	}
 )
 
-func (ec *executionContext) marshalNAttentionReason2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionReason(ctx context.Context, sel ast.SelectionSet, v imports.AttentionReason) graphql.Marshaler {
+func (ec *executionContext) marshalNAttentionReason2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋattentionᚐReason(ctx context.Context, sel ast.SelectionSet, v attention.Reason) graphql.Marshaler {
 	return ec._AttentionReason(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNAttentionReason2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionReasonᚄ(ctx context.Context, sel ast.SelectionSet, v []imports.AttentionReason) graphql.Marshaler {
+func (ec *executionContext) marshalNAttentionReason2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋattentionᚐReasonᚄ(ctx context.Context, sel ast.SelectionSet, v []attention.Reason) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNAttentionReason2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐAttentionReason(ctx, sel, v[i])
+		return ec.marshalNAttentionReason2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋattentionᚐReason(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -19135,7 +19133,7 @@ func (ec *executionContext) marshalNAuditEntry2ᚖgithubᚗcomᚋrollcallᚋroll
 	return ec._AuditEntry(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNAuditEntryConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐAuditEntryConnection(ctx context.Context, sel ast.SelectionSet, v *model.AuditEntryConnection) graphql.Marshaler {
+func (ec *executionContext) marshalNAuditEntryConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐConnection(ctx context.Context, sel ast.SelectionSet, v *model.Connection[audit.Entry]) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuditEntryConnection!")
 		return graphql.Null
@@ -19143,15 +19141,15 @@ func (ec *executionContext) marshalNAuditEntryConnection2ᚖgithubᚗcomᚋrollc
 	return ec._AuditEntryConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNAuditEntryEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐAuditEntryEdge(ctx context.Context, sel ast.SelectionSet, v model.AuditEntryEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNAuditEntryEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdge(ctx context.Context, sel ast.SelectionSet, v model.Edge[audit.Entry]) graphql.Marshaler {
 	return ec._AuditEntryEdge(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNAuditEntryEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐAuditEntryEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.AuditEntryEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNAuditEntryEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Edge[audit.Entry]) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNAuditEntryEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐAuditEntryEdge(ctx, sel, v[i])
+		return ec.marshalNAuditEntryEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -19211,15 +19209,15 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
-func (ec *executionContext) unmarshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐChangeAction(ctx context.Context, v any) (imports.ChangeAction, error) {
+func (ec *executionContext) unmarshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋapplyᚐChangeAction(ctx context.Context, v any) (apply.ChangeAction, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐChangeAction[tmp]
+	res := unmarshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋapplyᚐChangeAction[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐChangeAction(ctx context.Context, sel ast.SelectionSet, v imports.ChangeAction) graphql.Marshaler {
+func (ec *executionContext) marshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋapplyᚐChangeAction(ctx context.Context, sel ast.SelectionSet, v apply.ChangeAction) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(marshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐChangeAction[v])
+	res := graphql.MarshalString(marshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋapplyᚐChangeAction[v])
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "ChangeAction!")
 	}
@@ -19227,17 +19225,17 @@ func (ec *executionContext) marshalNChangeAction2githubᚗcomᚋrollcallᚋrollc
 }
 
 var (
-	unmarshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐChangeAction = map[string]imports.ChangeAction{
-		"CREATE":  imports.ActionCreate,
-		"UPDATE":  imports.ActionUpdate,
-		"REMOVE":  imports.ActionRemove,
-		"RESTORE": imports.ActionRestore,
+	unmarshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋapplyᚐChangeAction = map[string]apply.ChangeAction{
+		"CREATE":  apply.ActionCreate,
+		"UPDATE":  apply.ActionUpdate,
+		"REMOVE":  apply.ActionRemove,
+		"RESTORE": apply.ActionRestore,
 	}
-	marshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐChangeAction = map[imports.ChangeAction]string{
-		imports.ActionCreate:  "CREATE",
-		imports.ActionUpdate:  "UPDATE",
-		imports.ActionRemove:  "REMOVE",
-		imports.ActionRestore: "RESTORE",
+	marshalNChangeAction2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋapplyᚐChangeAction = map[apply.ChangeAction]string{
+		apply.ActionCreate:  "CREATE",
+		apply.ActionUpdate:  "UPDATE",
+		apply.ActionRemove:  "REMOVE",
+		apply.ActionRestore: "RESTORE",
 	}
 )
 
@@ -19295,7 +19293,7 @@ func (ec *executionContext) marshalNContactPoint2ᚖgithubᚗcomᚋrollcallᚋro
 	return ec._ContactPoint(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNContactPointConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐContactPointConnection(ctx context.Context, sel ast.SelectionSet, v *model.ContactPointConnection) graphql.Marshaler {
+func (ec *executionContext) marshalNContactPointConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐConnection(ctx context.Context, sel ast.SelectionSet, v *model.Connection[recipients.ContactPoint]) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ContactPointConnection!")
 		return graphql.Null
@@ -19303,15 +19301,15 @@ func (ec *executionContext) marshalNContactPointConnection2ᚖgithubᚗcomᚋrol
 	return ec._ContactPointConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNContactPointEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐContactPointEdge(ctx context.Context, sel ast.SelectionSet, v model.ContactPointEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNContactPointEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdge(ctx context.Context, sel ast.SelectionSet, v model.Edge[recipients.ContactPoint]) graphql.Marshaler {
 	return ec._ContactPointEdge(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNContactPointEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐContactPointEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ContactPointEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNContactPointEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Edge[recipients.ContactPoint]) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNContactPointEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐContactPointEdge(ctx, sel, v[i])
+		return ec.marshalNContactPointEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -19472,7 +19470,7 @@ func (ec *executionContext) marshalNImport2ᚖgithubᚗcomᚋrollcallᚋrollcall
 	return ec._Import(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNImportConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportConnection(ctx context.Context, sel ast.SelectionSet, v *model.ImportConnection) graphql.Marshaler {
+func (ec *executionContext) marshalNImportConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐConnection(ctx context.Context, sel ast.SelectionSet, v *model.Connection[imports.Import]) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ImportConnection!")
 		return graphql.Null
@@ -19506,15 +19504,15 @@ var (
 	}
 )
 
-func (ec *executionContext) marshalNImportEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportEdge(ctx context.Context, sel ast.SelectionSet, v model.ImportEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNImportEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdge(ctx context.Context, sel ast.SelectionSet, v model.Edge[imports.Import]) graphql.Marshaler {
 	return ec._ImportEdge(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNImportEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ImportEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNImportEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Edge[imports.Import]) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNImportEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportEdge(ctx, sel, v[i])
+		return ec.marshalNImportEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -19526,7 +19524,7 @@ func (ec *executionContext) marshalNImportEdge2ᚕgithubᚗcomᚋrollcallᚋroll
 	return ret
 }
 
-func (ec *executionContext) marshalNImportFile2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFile(ctx context.Context, sel ast.SelectionSet, v *imports.File) graphql.Marshaler {
+func (ec *executionContext) marshalNImportFile2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋfilestoreᚐFile(ctx context.Context, sel ast.SelectionSet, v *filestore.File) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ImportFile!")
 		return graphql.Null
@@ -19636,7 +19634,7 @@ func (ec *executionContext) marshalNImportRunChange2ᚕgithubᚗcomᚋrollcall�
 	return ret
 }
 
-func (ec *executionContext) marshalNImportRunConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunConnection(ctx context.Context, sel ast.SelectionSet, v *model.ImportRunConnection) graphql.Marshaler {
+func (ec *executionContext) marshalNImportRunConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐConnection(ctx context.Context, sel ast.SelectionSet, v *model.Connection[imports.Run]) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ImportRunConnection!")
 		return graphql.Null
@@ -19644,15 +19642,15 @@ func (ec *executionContext) marshalNImportRunConnection2ᚖgithubᚗcomᚋrollca
 	return ec._ImportRunConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNImportRunEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunEdge(ctx context.Context, sel ast.SelectionSet, v model.ImportRunEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNImportRunEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdge(ctx context.Context, sel ast.SelectionSet, v model.Edge[imports.Run]) graphql.Marshaler {
 	return ec._ImportRunEdge(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNImportRunEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ImportRunEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNImportRunEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Edge[imports.Run]) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNImportRunEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunEdge(ctx, sel, v[i])
+		return ec.marshalNImportRunEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -19692,7 +19690,7 @@ func (ec *executionContext) marshalNImportRunError2ᚖgithubᚗcomᚋrollcallᚋ
 	return ec._ImportRunError(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNImportRunErrorConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunErrorConnection(ctx context.Context, sel ast.SelectionSet, v *model.ImportRunErrorConnection) graphql.Marshaler {
+func (ec *executionContext) marshalNImportRunErrorConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐConnection(ctx context.Context, sel ast.SelectionSet, v *model.Connection[imports.RunError]) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ImportRunErrorConnection!")
 		return graphql.Null
@@ -19700,15 +19698,15 @@ func (ec *executionContext) marshalNImportRunErrorConnection2ᚖgithubᚗcomᚋr
 	return ec._ImportRunErrorConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNImportRunErrorEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunErrorEdge(ctx context.Context, sel ast.SelectionSet, v model.ImportRunErrorEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNImportRunErrorEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdge(ctx context.Context, sel ast.SelectionSet, v model.Edge[imports.RunError]) graphql.Marshaler {
 	return ec._ImportRunErrorEdge(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNImportRunErrorEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunErrorEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ImportRunErrorEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNImportRunErrorEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Edge[imports.RunError]) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNImportRunErrorEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐImportRunErrorEdge(ctx, sel, v[i])
+		return ec.marshalNImportRunErrorEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -19860,7 +19858,7 @@ func (ec *executionContext) marshalNList2ᚖgithubᚗcomᚋrollcallᚋrollcall�
 	return ec._List(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNListConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐListConnection(ctx context.Context, sel ast.SelectionSet, v *model.ListConnection) graphql.Marshaler {
+func (ec *executionContext) marshalNListConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐConnection(ctx context.Context, sel ast.SelectionSet, v *model.Connection[lists.List]) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ListConnection!")
 		return graphql.Null
@@ -19868,15 +19866,15 @@ func (ec *executionContext) marshalNListConnection2ᚖgithubᚗcomᚋrollcallᚋ
 	return ec._ListConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNListEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐListEdge(ctx context.Context, sel ast.SelectionSet, v model.ListEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNListEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdge(ctx context.Context, sel ast.SelectionSet, v model.Edge[lists.List]) graphql.Marshaler {
 	return ec._ListEdge(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNListEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐListEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ListEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNListEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Edge[lists.List]) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNListEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐListEdge(ctx, sel, v[i])
+		return ec.marshalNListEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -20055,7 +20053,7 @@ func (ec *executionContext) marshalNRecipient2ᚖgithubᚗcomᚋrollcallᚋrollc
 	return ec._Recipient(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNRecipientConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientConnection(ctx context.Context, sel ast.SelectionSet, v *model.RecipientConnection) graphql.Marshaler {
+func (ec *executionContext) marshalNRecipientConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐConnection(ctx context.Context, sel ast.SelectionSet, v *model.Connection[recipients.Recipient]) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RecipientConnection!")
 		return graphql.Null
@@ -20083,15 +20081,15 @@ func (ec *executionContext) marshalNRecipientCountRow2ᚕgithubᚗcomᚋrollcall
 	return ret
 }
 
-func (ec *executionContext) marshalNRecipientEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientEdge(ctx context.Context, sel ast.SelectionSet, v model.RecipientEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNRecipientEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdge(ctx context.Context, sel ast.SelectionSet, v model.Edge[recipients.Recipient]) graphql.Marshaler {
 	return ec._RecipientEdge(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNRecipientEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.RecipientEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNRecipientEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Edge[recipients.Recipient]) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNRecipientEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐRecipientEdge(ctx, sel, v[i])
+		return ec.marshalNRecipientEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -20281,7 +20279,7 @@ func (ec *executionContext) marshalNString2ᚕᚖstring(ctx context.Context, sel
 	return ret
 }
 
-func (ec *executionContext) marshalNSystemStatus2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐSystemStatus(ctx context.Context, sel ast.SelectionSet, v *imports.SystemStatus) graphql.Marshaler {
+func (ec *executionContext) marshalNSystemStatus2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋattentionᚐSystemStatus(ctx context.Context, sel ast.SelectionSet, v *attention.SystemStatus) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "SystemStatus!")
 		return graphql.Null
@@ -20368,7 +20366,7 @@ func (ec *executionContext) marshalNUser2ᚖgithubᚗcomᚋrollcallᚋrollcall�
 	return ec._User(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUserConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐUserConnection(ctx context.Context, sel ast.SelectionSet, v *model.UserConnection) graphql.Marshaler {
+func (ec *executionContext) marshalNUserConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐConnection(ctx context.Context, sel ast.SelectionSet, v *model.Connection[users.User]) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "UserConnection!")
 		return graphql.Null
@@ -20376,15 +20374,15 @@ func (ec *executionContext) marshalNUserConnection2ᚖgithubᚗcomᚋrollcallᚋ
 	return ec._UserConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNUserEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐUserEdge(ctx context.Context, sel ast.SelectionSet, v model.UserEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNUserEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdge(ctx context.Context, sel ast.SelectionSet, v model.Edge[users.User]) graphql.Marshaler {
 	return ec._UserEdge(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNUserEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐUserEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.UserEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNUserEdge2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Edge[users.User]) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNUserEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐUserEdge(ctx, sel, v[i])
+		return ec.marshalNUserEdge2githubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -20856,7 +20854,7 @@ var (
 	}
 )
 
-func (ec *executionContext) marshalOImportFile2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFile(ctx context.Context, sel ast.SelectionSet, v *imports.File) graphql.Marshaler {
+func (ec *executionContext) marshalOImportFile2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋfilestoreᚐFile(ctx context.Context, sel ast.SelectionSet, v *filestore.File) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

@@ -11,13 +11,16 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/rollcall/rollcall/graph/model"
+	"github.com/rollcall/rollcall/internal/attention"
+	"github.com/rollcall/rollcall/internal/filestore"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/mapping"
+	"github.com/rollcall/rollcall/internal/opt"
 	"github.com/rollcall/rollcall/internal/page"
 	"github.com/rollcall/rollcall/internal/users"
 )
 
-func (r *attentionReasonResolver) Run(ctx context.Context, obj *imports.AttentionReason) (*imports.Run, error) {
+func (r *attentionReasonResolver) Run(ctx context.Context, obj *attention.Reason) (*imports.Run, error) {
 	return loadOptional(ctx, loadersFrom(ctx).runs, obj.RunID)
 }
 
@@ -44,7 +47,7 @@ func (r *importResolver) LastRun(ctx context.Context, obj *imports.Import) (*imp
 	return loadOptional(ctx, loadersFrom(ctx).runs, obj.LastRunID)
 }
 
-func (r *importResolver) LatestFile(ctx context.Context, obj *imports.Import) (*imports.File, error) {
+func (r *importResolver) LatestFile(ctx context.Context, obj *imports.Import) (*filestore.File, error) {
 	return loadOptional(ctx, loadersFrom(ctx).files, obj.LatestFileID)
 }
 
@@ -53,7 +56,7 @@ func (r *importResolver) NeedsAttention(ctx context.Context, obj *imports.Import
 	return len(reasons) > 0, err
 }
 
-func (r *importResolver) AttentionReasons(ctx context.Context, obj *imports.Import) ([]imports.AttentionReason, error) {
+func (r *importResolver) AttentionReasons(ctx context.Context, obj *imports.Import) ([]attention.Reason, error) {
 	return loadersFrom(ctx).attention.Load(ctx, obj)
 }
 
@@ -61,18 +64,10 @@ func (r *importResolver) ActiveRun(ctx context.Context, obj *imports.Import) (*i
 	return r.svc.Imports.ActiveRun(ctx, obj.ID)
 }
 
-func (r *importResolver) Runs(ctx context.Context, obj *imports.Import, first *int, after *string) (*model.ImportRunConnection, error) {
-	req, err := page.New(first, after)
-	if err != nil {
-		return nil, err
-	}
-	p, err := r.svc.Imports.Runs(ctx, obj.ID, req)
-	if err != nil {
-		return nil, err
-	}
-	c := &model.ImportRunConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Imports.CountRuns(ctx, obj.ID) }, Cursor: runCursor}
-	c.Nodes, c.PageInfo = model.Connect(p, runCursor)
-	return c, nil
+func (r *importResolver) Runs(ctx context.Context, obj *imports.Import, first *int, after *string) (*model.Connection[imports.Run], error) {
+	return connection(first, after, func(req page.Request) (page.Page[imports.Run], error) {
+		return r.svc.Imports.Runs(ctx, obj.ID, req)
+	}, runCursor, func(ctx context.Context) (int, error) { return r.svc.Imports.CountRuns(ctx, obj.ID) })
 }
 
 func (r *importResolver) RecipientCount(ctx context.Context, obj *imports.Import) (int, error) {
@@ -111,7 +106,7 @@ func (r *mutationResolver) UpdateImport(ctx context.Context, id int64, input imp
 }
 
 func (r *mutationResolver) UploadImportFile(ctx context.Context, importID int64, file graphql.Upload, runNow *bool) (*model.UploadImportFilePayload, error) {
-	f, run, err := r.svc.Imports.Upload(ctx, importID, file.Filename, file.File, deref(runNow))
+	f, run, err := r.svc.Imports.Upload(ctx, importID, file.Filename, file.File, opt.Deref(runNow))
 	if err != nil {
 		return nil, err
 	}
@@ -130,33 +125,16 @@ func (r *mutationResolver) RestoreImport(ctx context.Context, id int64) (*import
 	return r.svc.Imports.Restore(ctx, id)
 }
 
-func (r *queryResolver) Imports(ctx context.Context, first *int, after *string, needsAttention *bool, includeDeleted *bool) (*model.ImportConnection, error) {
-	req, err := page.New(first, after)
-	if err != nil {
-		return nil, err
-	}
-	if needsAttention != nil {
-		want := *needsAttention
-		p, err := r.svc.Imports.ListByAttention(ctx, req, want)
-		if err != nil {
-			return nil, err
-		}
-		c := &model.ImportConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Imports.CountByAttention(ctx, want) }, Cursor: imports.ImportCursor}
-		c.Nodes, c.PageInfo = model.Connect(p, imports.ImportCursor)
-		return c, nil
-	}
-	all := deref(includeDeleted)
-	p, err := r.svc.Imports.List(ctx, req, all)
-	if err != nil {
-		return nil, err
-	}
-	c := &model.ImportConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Imports.Count(ctx, all) }, Cursor: imports.ImportCursor}
-	c.Nodes, c.PageInfo = model.Connect(p, imports.ImportCursor)
-	return c, nil
+func (r *queryResolver) Imports(ctx context.Context, first *int, after *string, needsAttention *bool, includeDeleted *bool) (*model.Connection[imports.Import], error) {
+	return connection(first, after, func(req page.Request) (page.Page[imports.Import], error) {
+		return r.svc.Attention.ListImports(ctx, req, needsAttention, opt.Deref(includeDeleted))
+	}, imports.ImportCursor, func(ctx context.Context) (int, error) {
+		return r.svc.Attention.CountImports(ctx, needsAttention, opt.Deref(includeDeleted))
+	})
 }
 
-func (r *queryResolver) SystemStatus(ctx context.Context) (*imports.SystemStatus, error) {
-	return r.svc.Imports.SystemStatus(ctx)
+func (r *queryResolver) SystemStatus(ctx context.Context) (*attention.SystemStatus, error) {
+	return r.svc.Attention.SystemStatus(ctx)
 }
 
 func (r *queryResolver) Import(ctx context.Context, id int64) (*imports.Import, error) {

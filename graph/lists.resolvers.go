@@ -48,41 +48,23 @@ func (r *listResolver) FilterDescription(ctx context.Context, obj *lists.List) (
 	return recipients.DescribeFilter(f), nil
 }
 
-func (r *listResolver) Additions(ctx context.Context, obj *lists.List, first *int, after *string) (*model.RecipientConnection, error) {
-	req, err := page.New(first, after)
-	if err != nil {
-		return nil, err
-	}
-	p, err := r.svc.Lists.Additions(ctx, obj, recipientParts(ctx), req)
-	if err != nil {
-		return nil, err
-	}
-	return recipientConnection(p, recipients.OrderLastName, func(ctx context.Context) (int, error) { return r.svc.Lists.CountAdditions(ctx, obj) }), nil
+func (r *listResolver) Additions(ctx context.Context, obj *lists.List, first *int, after *string) (*model.Connection[recipients.Recipient], error) {
+	return connection(first, after, func(req page.Request) (page.Page[recipients.Recipient], error) {
+		return r.svc.Lists.Additions(ctx, obj, recipientParts(ctx), req)
+	}, recipients.OrderLastName.Cursor, func(ctx context.Context) (int, error) { return r.svc.Lists.CountAdditions(ctx, obj) })
 }
 
-func (r *listResolver) Exclusions(ctx context.Context, obj *lists.List, first *int, after *string) (*model.RecipientConnection, error) {
-	req, err := page.New(first, after)
-	if err != nil {
-		return nil, err
-	}
-	p, err := r.svc.Lists.Exclusions(ctx, obj, recipientParts(ctx), req)
-	if err != nil {
-		return nil, err
-	}
-	return recipientConnection(p, recipients.OrderLastName, func(ctx context.Context) (int, error) { return r.svc.Lists.CountExclusions(ctx, obj) }), nil
+func (r *listResolver) Exclusions(ctx context.Context, obj *lists.List, first *int, after *string) (*model.Connection[recipients.Recipient], error) {
+	return connection(first, after, func(req page.Request) (page.Page[recipients.Recipient], error) {
+		return r.svc.Lists.Exclusions(ctx, obj, recipientParts(ctx), req)
+	}, recipients.OrderLastName.Cursor, func(ctx context.Context) (int, error) { return r.svc.Lists.CountExclusions(ctx, obj) })
 }
 
-func (r *listResolver) Members(ctx context.Context, obj *lists.List, first *int, after *string, orderBy *recipients.Order) (*model.RecipientConnection, error) {
-	req, err := page.New(first, after)
-	if err != nil {
-		return nil, err
-	}
+func (r *listResolver) Members(ctx context.Context, obj *lists.List, first *int, after *string, orderBy *recipients.Order) (*model.Connection[recipients.Recipient], error) {
 	order := orderOr(orderBy)
-	p, err := r.svc.Lists.Members(ctx, obj, order, recipientParts(ctx), req)
-	if err != nil {
-		return nil, err
-	}
-	return recipientConnection(p, order, func(ctx context.Context) (int, error) { return loadersFrom(ctx).memberCounts.Load(ctx, obj) }), nil
+	return connection(first, after, func(req page.Request) (page.Page[recipients.Recipient], error) {
+		return r.svc.Lists.Members(ctx, obj, order, recipientParts(ctx), req)
+	}, order.Cursor, func(ctx context.Context) (int, error) { return loadersFrom(ctx).memberCounts.Load(ctx, obj) })
 }
 
 func (r *listResolver) MemberCount(ctx context.Context, obj *lists.List) (int, error) {
@@ -101,18 +83,10 @@ func (r *listResolver) Explain(ctx context.Context, obj *lists.List, recipientID
 	return r.svc.Lists.Explain(ctx, obj, recipientID)
 }
 
-func (r *listResolver) ContactPoints(ctx context.Context, obj *lists.List, kind recipients.ContactKind, first *int, after *string) (*model.ContactPointConnection, error) {
-	req, err := page.New(first, after)
-	if err != nil {
-		return nil, err
-	}
-	p, err := r.svc.Lists.ContactPoints(ctx, obj, kind, req)
-	if err != nil {
-		return nil, err
-	}
-	c := &model.ContactPointConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Lists.CountContactPoints(ctx, obj, kind) }, Cursor: recipients.ContactPointCursor}
-	c.Nodes, c.PageInfo = model.Connect(p, recipients.ContactPointCursor)
-	return c, nil
+func (r *listResolver) ContactPoints(ctx context.Context, obj *lists.List, kind recipients.ContactKind, first *int, after *string) (*model.Connection[recipients.ContactPoint], error) {
+	return connection(first, after, func(req page.Request) (page.Page[recipients.ContactPoint], error) {
+		return r.svc.Lists.ContactPoints(ctx, obj, kind, req)
+	}, recipients.ContactPointCursor, func(ctx context.Context) (int, error) { return r.svc.Lists.CountContactPoints(ctx, obj, kind) })
 }
 
 func (r *mutationResolver) CreateList(ctx context.Context, input lists.CreateListInput) (*lists.List, error) {
@@ -139,18 +113,10 @@ func (r *mutationResolver) ShareList(ctx context.Context, listID int64, userIds 
 	return r.svc.Lists.Share(ctx, listID, userIds)
 }
 
-func (r *queryResolver) Lists(ctx context.Context, first *int, after *string) (*model.ListConnection, error) {
-	req, err := page.New(first, after)
-	if err != nil {
-		return nil, err
-	}
-	p, err := r.svc.Lists.List(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	c := &model.ListConnection{Count: r.svc.Lists.Count, Cursor: lists.Cursor}
-	c.Nodes, c.PageInfo = model.Connect(p, lists.Cursor)
-	return c, nil
+func (r *queryResolver) Lists(ctx context.Context, first *int, after *string) (*model.Connection[lists.List], error) {
+	return connection(first, after, func(req page.Request) (page.Page[lists.List], error) {
+		return r.svc.Lists.List(ctx, req)
+	}, lists.Cursor, r.svc.Lists.Count)
 }
 
 func (r *queryResolver) List(ctx context.Context, id int64) (*lists.List, error) {

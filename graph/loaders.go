@@ -9,6 +9,8 @@ import (
 
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/attention"
+	"github.com/rollcall/rollcall/internal/filestore"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/lists"
 	"github.com/rollcall/rollcall/internal/recipients"
@@ -20,9 +22,9 @@ import (
 type loaders struct {
 	users     *dataloadgen.Loader[int64, *users.User]
 	imports   *dataloadgen.Loader[int64, *imports.Import]
-	files     *dataloadgen.Loader[int64, *imports.File]
+	files     *dataloadgen.Loader[int64, *filestore.File]
 	runs      *dataloadgen.Loader[int64, *imports.Run]
-	attention *dataloadgen.Loader[*imports.Import, []imports.AttentionReason]
+	attention *dataloadgen.Loader[*imports.Import, []attention.Reason]
 	// recipients are loaded within the viewer's restriction: ids outside it
 	// come back NOT_FOUND.
 	recipients   *dataloadgen.Loader[int64, *recipients.Recipient]
@@ -39,7 +41,7 @@ func newLoaders(svc *app.Services) *loaders {
 	return &loaders{
 		users:      dataloadgen.NewLoader(byID("user", svc.Users.GetMany, func(u *users.User) int64 { return u.ID }), opt),
 		imports:    dataloadgen.NewLoader(byID("import", svc.Imports.GetMany, func(i *imports.Import) int64 { return i.ID }), opt),
-		files:      dataloadgen.NewLoader(byID("file", svc.Imports.GetFiles, func(f *imports.File) int64 { return f.ID }), opt),
+		files:      dataloadgen.NewLoader(byID("file", svc.Imports.GetFiles, func(f *filestore.File) int64 { return f.ID }), opt),
 		runs:       dataloadgen.NewLoader(byID("import run", svc.Imports.GetRuns, func(r *imports.Run) int64 { return r.ID }), opt),
 		recipients: dataloadgen.NewLoader(byID("recipient", svc.Recipients.GetMany, func(r *recipients.Recipient) int64 { return r.ID }), opt),
 		memberCounts: dataloadgen.NewLoader(func(ctx context.Context, ls []*lists.List) ([]int, []error) {
@@ -53,16 +55,16 @@ func newLoaders(svc *app.Services) *loaders {
 			}
 			return out, nil
 		}, opt),
-		attention: dataloadgen.NewLoader(func(ctx context.Context, imps []*imports.Import) ([][]imports.AttentionReason, []error) {
-			reasons, err := svc.Imports.Attention(ctx, imps)
-			out := make([][]imports.AttentionReason, len(imps))
+		attention: dataloadgen.NewLoader(func(ctx context.Context, imps []*imports.Import) ([][]attention.Reason, []error) {
+			reasons, err := svc.Attention.Reasons(ctx, imps)
+			out := make([][]attention.Reason, len(imps))
 			if err != nil {
 				return out, []error{err}
 			}
 			for i, imp := range imps {
 				out[i] = reasons[imp.ID]
 				if out[i] == nil {
-					out[i] = []imports.AttentionReason{}
+					out[i] = []attention.Reason{}
 				}
 			}
 			return out, nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rollcall/rollcall/graph/model"
 	"github.com/rollcall/rollcall/internal/imports"
+	"github.com/rollcall/rollcall/internal/opt"
 	"github.com/rollcall/rollcall/internal/page"
 	"github.com/rollcall/rollcall/internal/recipients"
 )
@@ -18,18 +19,12 @@ func (r *queryResolver) Recipient(ctx context.Context, id int64) (*recipients.Re
 	return r.svc.Recipients.Get(ctx, id)
 }
 
-func (r *queryResolver) Recipients(ctx context.Context, filter *recipients.Filter, importID *int64, first *int, after *string, orderBy *recipients.Order, includeRemoved *bool) (*model.RecipientConnection, error) {
-	req, err := page.New(first, after)
-	if err != nil {
-		return nil, err
-	}
-	q := recipients.Query{Filter: filter, ImportID: importID, IncludeRemoved: deref(includeRemoved)}
+func (r *queryResolver) Recipients(ctx context.Context, filter *recipients.Filter, importID *int64, first *int, after *string, orderBy *recipients.Order, includeRemoved *bool) (*model.Connection[recipients.Recipient], error) {
+	q := recipients.Query{Filter: filter, ImportID: importID, IncludeRemoved: opt.Deref(includeRemoved)}
 	order := orderOr(orderBy)
-	p, err := r.svc.Recipients.Search(ctx, q, order, recipientParts(ctx), req)
-	if err != nil {
-		return nil, err
-	}
-	return recipientConnection(p, order, func(ctx context.Context) (int, error) { return r.svc.Recipients.Count(ctx, q) }), nil
+	return connection(first, after, func(req page.Request) (page.Page[recipients.Recipient], error) {
+		return r.svc.Recipients.Search(ctx, q, order, recipientParts(ctx), req)
+	}, order.Cursor, func(ctx context.Context) (int, error) { return r.svc.Recipients.Count(ctx, q) })
 }
 
 func (r *queryResolver) RecipientCount(ctx context.Context, filter recipients.Filter) (int, error) {
@@ -45,14 +40,11 @@ func (r *recipientResolver) Import(ctx context.Context, obj *recipients.Recipien
 }
 
 func (r *recipientResolver) Detached(ctx context.Context, obj *recipients.Recipient) (bool, error) {
-	if obj.ImportID == nil {
-		return true, nil
-	}
-	imp, err := loadersFrom(ctx).imports.Load(ctx, *obj.ImportID)
+	imp, err := loadOptional(ctx, loadersFrom(ctx).imports, obj.ImportID)
 	if err != nil {
 		return false, err
 	}
-	return imp == nil || imp.Deleted(), nil
+	return imports.Detached(imp), nil
 }
 
 func (r *Resolver) Recipient() RecipientResolver { return &recipientResolver{r} }

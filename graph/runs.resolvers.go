@@ -10,20 +10,22 @@ import (
 	"encoding/hex"
 
 	"github.com/rollcall/rollcall/graph/model"
+	"github.com/rollcall/rollcall/internal/filestore"
 	"github.com/rollcall/rollcall/internal/imports"
+	"github.com/rollcall/rollcall/internal/opt"
 	"github.com/rollcall/rollcall/internal/page"
 	"github.com/rollcall/rollcall/internal/users"
 )
 
-func (r *importFileResolver) Import(ctx context.Context, obj *imports.File) (*imports.Import, error) {
+func (r *importFileResolver) Import(ctx context.Context, obj *filestore.File) (*imports.Import, error) {
 	return loadersFrom(ctx).imports.Load(ctx, obj.ImportID)
 }
 
-func (r *importFileResolver) Sha256(ctx context.Context, obj *imports.File) (string, error) {
+func (r *importFileResolver) Sha256(ctx context.Context, obj *filestore.File) (string, error) {
 	return hex.EncodeToString(obj.SHA256), nil
 }
 
-func (r *importFileResolver) UploadedBy(ctx context.Context, obj *imports.File) (*users.User, error) {
+func (r *importFileResolver) UploadedBy(ctx context.Context, obj *filestore.File) (*users.User, error) {
 	return loadOptional(ctx, loadersFrom(ctx).users, obj.UploadedBy)
 }
 
@@ -31,7 +33,7 @@ func (r *importRunResolver) Import(ctx context.Context, obj *imports.Run) (*impo
 	return loadersFrom(ctx).imports.Load(ctx, obj.ImportID)
 }
 
-func (r *importRunResolver) File(ctx context.Context, obj *imports.Run) (*imports.File, error) {
+func (r *importRunResolver) File(ctx context.Context, obj *imports.Run) (*filestore.File, error) {
 	return loadersFrom(ctx).files.Load(ctx, obj.FileID)
 }
 
@@ -43,25 +45,10 @@ func (r *importRunResolver) ApprovedBy(ctx context.Context, obj *imports.Run) (*
 	return loadOptional(ctx, loadersFrom(ctx).users, obj.ApprovedBy)
 }
 
-func (r *importRunResolver) Progress(ctx context.Context, obj *imports.Run) (*imports.Progress, error) {
-	if obj.Status != imports.StatusRunning || obj.Phase == nil {
-		return nil, nil
-	}
-	return &imports.Progress{Phase: *obj.Phase, RowsProcessed: obj.RowsProcessed, RowsTotal: obj.RowsTotal}, nil
-}
-
-func (r *importRunResolver) Errors(ctx context.Context, obj *imports.Run, first *int, after *string) (*model.ImportRunErrorConnection, error) {
-	req, err := page.New(first, after)
-	if err != nil {
-		return nil, err
-	}
-	p, err := r.svc.Imports.RunErrors(ctx, obj.ID, req)
-	if err != nil {
-		return nil, err
-	}
-	c := &model.ImportRunErrorConnection{Count: func(ctx context.Context) (int, error) { return r.svc.Imports.CountRunErrors(ctx, obj.ID) }, Cursor: runErrorCursor}
-	c.Nodes, c.PageInfo = model.Connect(p, runErrorCursor)
-	return c, nil
+func (r *importRunResolver) Errors(ctx context.Context, obj *imports.Run, first *int, after *string) (*model.Connection[imports.RunError], error) {
+	return connection(first, after, func(req page.Request) (page.Page[imports.RunError], error) {
+		return r.svc.Imports.RunErrors(ctx, obj.ID, req)
+	}, runErrorCursor, func(ctx context.Context) (int, error) { return r.svc.Imports.CountRunErrors(ctx, obj.ID) })
 }
 
 func (r *importRunResolver) Changes(ctx context.Context, obj *imports.Run) ([]imports.RunChange, error) {
@@ -76,12 +63,8 @@ func (r *importRunResolver) RevertedBy(ctx context.Context, obj *imports.Run) (*
 	return loadOptional(ctx, loadersFrom(ctx).runs, obj.RevertedByRunID)
 }
 
-func (r *importRunResolver) UndoAvailable(ctx context.Context, obj *imports.Run) (bool, error) {
-	return obj.UndoWatermark != nil && obj.RevertedByRunID == nil, nil
-}
-
 func (r *mutationResolver) RunImport(ctx context.Context, importID int64, dryRun *bool) (*imports.Run, error) {
-	return r.svc.Imports.RunImport(ctx, importID, deref(dryRun))
+	return r.svc.Imports.RunImport(ctx, importID, opt.Deref(dryRun))
 }
 
 func (r *mutationResolver) ApproveImportRun(ctx context.Context, id int64) (*imports.Run, error) {

@@ -13,6 +13,7 @@ import (
 	"github.com/rollcall/rollcall/graph/model"
 	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/imports"
+	"github.com/rollcall/rollcall/internal/opt"
 	"github.com/rollcall/rollcall/internal/page"
 	"github.com/rollcall/rollcall/internal/recipients"
 	"github.com/rollcall/rollcall/internal/users"
@@ -24,7 +25,7 @@ func (r *apiTokenResolver) User(ctx context.Context, obj *users.APIToken) (*user
 }
 
 func (r *apiTokenResolver) Active(ctx context.Context, obj *users.APIToken) (bool, error) {
-	return obj.Active(time.Now()), nil
+	return r.svc.Users.TokenActive(obj), nil
 }
 
 func (r *mutationResolver) CreateUser(ctx context.Context, input users.CreateUserInput) (*users.User, error) {
@@ -63,17 +64,11 @@ func (r *queryResolver) Me(ctx context.Context) (*users.User, error) {
 	return r.svc.Users.Get(ctx, v.UserID)
 }
 
-func (r *queryResolver) Users(ctx context.Context, first *int, after *string, search *string) (*model.UserConnection, error) {
-	req, err := page.New(first, after)
-	if err != nil {
-		return nil, err
-	}
-	q := deref(search)
-	p, err := r.svc.Users.List(ctx, req, q)
-	if err != nil {
-		return nil, err
-	}
-	return newUserConnection(p, func(ctx context.Context) (int, error) { return r.svc.Users.Count(ctx, q) }), nil
+func (r *queryResolver) Users(ctx context.Context, first *int, after *string, search *string) (*model.Connection[users.User], error) {
+	q := opt.Deref(search)
+	return connection(first, after, func(req page.Request) (page.Page[users.User], error) {
+		return r.svc.Users.List(ctx, req, q)
+	}, userCursor, func(ctx context.Context) (int, error) { return r.svc.Users.Count(ctx, q) })
 }
 
 func (r *queryResolver) User(ctx context.Context, id int64) (*users.User, error) {
@@ -81,7 +76,7 @@ func (r *queryResolver) User(ctx context.Context, id int64) (*users.User, error)
 }
 
 func (r *queryResolver) FindUsers(ctx context.Context, search string, first *int) ([]users.User, error) {
-	return r.svc.Users.Find(ctx, search, deref(first))
+	return r.svc.Users.Find(ctx, search, opt.Deref(first))
 }
 
 func (r *userResolver) APITokens(ctx context.Context, obj *users.User) ([]users.APIToken, error) {

@@ -4,6 +4,7 @@ package model
 
 import (
 	"github.com/rollcall/rollcall/internal/audit"
+	"github.com/rollcall/rollcall/internal/filestore"
 	"github.com/rollcall/rollcall/internal/imports"
 )
 
@@ -37,7 +38,7 @@ type Subscription struct {
 }
 
 type UploadImportFilePayload struct {
-	File *imports.File `json:"file"`
+	File *filestore.File `json:"file"`
 	// The run started by runNow, else null.
 	Run *imports.Run `json:"run,omitempty"`
 }

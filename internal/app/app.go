@@ -14,8 +14,10 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/rollcall/rollcall/internal/attention"
 	"github.com/rollcall/rollcall/internal/audit"
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/importjobs"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/lists"
 	"github.com/rollcall/rollcall/internal/metrics"
@@ -41,6 +43,7 @@ type Options struct {
 type Services struct {
 	Users      *users.Service
 	Imports    *imports.Service
+	Attention  *attention.Service
 	Recipients *recipients.Service
 	Lists      *lists.Service
 	Audit      *audit.Service
@@ -80,10 +83,8 @@ func New(d *db.DB, opts Options) (*App, error) {
 		Recipients: recipientsSvc,
 		Lists:      lists.NewService(d, recipientsSvc, opts.Now),
 	}
-	river.AddWorker(workers, imports.NewRunWorker(svc.Imports))
-	river.AddWorker(workers, imports.NewRecoverWorker(svc.Imports))
-	river.AddWorker(workers, imports.NewScheduleWorker(svc.Imports))
-	river.AddWorker(workers, imports.NewPurgeWorker(svc.Imports))
+	svc.Attention = attention.NewService(d, svc.Imports, opts.Now)
+	importjobs.Register(workers, importjobs.NewRunner(svc.Imports, d, opts.Logger, opts.Metrics))
 
 	// Every process listens for run changes, so that a subscription held
 	// here follows a run executing on any node, and for changes of users'
@@ -92,9 +93,6 @@ func New(d *db.DB, opts Options) (*App, error) {
 	hub := notify.NewHub(d.Pool, opts.Logger, imports.RunChannel, users.AccessChannel)
 	svc.Imports.UseNotifications(hub)
 	svc.Users.UseNotifications(hub)
-	if opts.Metrics != nil {
-		svc.Imports.UseMetrics(opts.Metrics)
-	}
 
 	a := &App{Services: svc, hub: hub, logger: opts.Logger}
 	if need := int32(2*opts.ImportWorkers + 5); opts.ImportWorkers > 0 && d.Pool.Config().MaxConns < need {
@@ -116,20 +114,7 @@ func New(d *db.DB, opts Options) (*App, error) {
 			// Runs have their own, much faster recovery (heartbeats); River's
 			// rescue of stuck jobs must never fire while one is still working.
 			RescueStuckJobsAfter: opts.Imports.RunTimeout + 30*time.Minute,
-			// Periodic jobs run on the elected leader only: one node fires
-			// schedules and recovers stalled runs, whichever nodes are up.
-			PeriodicJobs: []*river.PeriodicJob{
-				river.NewPeriodicJob(river.PeriodicInterval(max(time.Second, opts.Imports.StaleAfter/3)),
-					func() (river.JobArgs, *river.InsertOpts) { return imports.RecoverArgs{}, nil },
-					&river.PeriodicJobOpts{RunOnStart: true}),
-				river.NewPeriodicJob(river.PeriodicInterval(opts.Imports.SchedulerInterval),
-					func() (river.JobArgs, *river.InsertOpts) { return imports.ScheduleArgs{}, nil },
-					&river.PeriodicJobOpts{RunOnStart: true}),
-				// Deleted imports past their retention, and undo data past it.
-				river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
-					func() (river.JobArgs, *river.InsertOpts) { return imports.PurgeArgs{}, nil },
-					&river.PeriodicJobOpts{RunOnStart: true}),
-			},
+			PeriodicJobs:         importjobs.Periodic(opts.Imports),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("job queue workers: %w", err)

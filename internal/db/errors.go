@@ -71,3 +71,12 @@ func EscapeLike(s string) string {
 	}
 	return b.String()
 }
+
+// IgnoreNoRows returns nil for "no rows", err otherwise: for reads where
+// finding nothing is an answer, not a failure.
+func IgnoreNoRows(err error) error {
+	if IsNoRows(err) {
+		return nil
+	}
+	return err
+}

@@ -2,11 +2,9 @@ package imports
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/uptrace/bun"
 
-	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/audit"
 	"github.com/rollcall/rollcall/internal/authz"
 )
@@ -46,26 +44,4 @@ func importChanges(before, after *Import) audit.Details {
 	d.Change("schedule", before.Schedule().Description(), after.Schedule().Description())
 	d.Change("runOnUpload", before.RunOnUpload, after.RunOnUpload)
 	return d
-}
-
-// getLiveImport returns an import that is not deleted, locked with lock. A
-// deleted import takes no files, runs or changes until it is restored.
-//
-// The lock is FOR NO KEY UPDATE: it serializes the actions that change an
-// import (and an upload's UPDATE of its file date) without waiting for a
-// run that is applying, whose foreign-key checks hold KEY SHARE locks on
-// the import row for the length of its transaction.
-func getLiveImport(ctx context.Context, idb bun.IDB, id int64, lock bool) (*Import, error) {
-	mode := ""
-	if lock {
-		mode = "NO KEY UPDATE"
-	}
-	imp, err := getImport(ctx, idb, id, mode)
-	if err != nil {
-		return nil, err
-	}
-	if imp.Deleted() {
-		return nil, apperr.Conflict("import %q is deleted: restore it first (restoreImport)", imp.Name).With("importId", fmt.Sprint(id))
-	}
-	return imp, nil
 }

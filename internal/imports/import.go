@@ -86,6 +86,11 @@ type Import struct {
 	DeletedUserIDs []int64     `bun:"deleted_user_ids,array"`
 }
 
+// Detached reports whether the recipients of imp (nil: of no import, or
+// of a purged one) are detached: no import will update or remove them any
+// more.
+func Detached(imp *Import) bool { return imp == nil || imp.Deleted() }
+
 // Deleted reports whether the import is deleted (and not yet purged).
 func (imp *Import) Deleted() bool { return imp.DeletedAt != nil }
 

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+
+	"github.com/rollcall/rollcall/internal/apply"
 )
 
 // RunStatus is where a run is in its life.
@@ -95,29 +97,19 @@ type RunError struct {
 	Message    string  `bun:",notnull"`
 }
 
-// ChangeAction is what a run did (or would do) to a recipient.
-type ChangeAction string
-
-const (
-	ActionCreate  ChangeAction = "CREATE"
-	ActionUpdate  ChangeAction = "UPDATE"
-	ActionRemove  ChangeAction = "REMOVE"
-	ActionRestore ChangeAction = "RESTORE"
-)
-
 // RunChange is one entry of a run's sample of changes: a field of a
-// recipient, old → new.
+// recipient or user, old → new (apply.Change, as stored).
 type RunChange struct {
 	bun.BaseModel `bun:"table:import_run_changes,alias:c"`
 
-	RunID      int64        `bun:",pk"`
-	Seq        int          `bun:",pk"`
-	Line       *int         ``
-	ExternalID string       `bun:",notnull"`
-	Action     ChangeAction `bun:",notnull"`
-	Field      *string      ``
-	OldValue   *string      ``
-	NewValue   *string      ``
+	RunID      int64              `bun:",pk"`
+	Seq        int                `bun:",pk"`
+	Line       *int               ``
+	ExternalID string             `bun:",notnull"`
+	Action     apply.ChangeAction `bun:",notnull"`
+	Field      *string            ``
+	OldValue   *string            ``
+	NewValue   *string            ``
 }
 
 // Progress is how far a running run is.
@@ -126,3 +118,16 @@ type Progress struct {
 	RowsProcessed int64
 	RowsTotal     *int64
 }
+
+// Progress returns how far the run is while it runs, else nil.
+func (r *Run) Progress() *Progress {
+	if r.Status != StatusRunning || r.Phase == nil {
+		return nil
+	}
+	return &Progress{Phase: *r.Phase, RowsProcessed: r.RowsProcessed, RowsTotal: r.RowsTotal}
+}
+
+// UndoAvailable reports whether the run can still be reverted: it applied
+// changes, its undo data is kept, and it has not been reverted (a later
+// applied run must be reverted first; Revert says so).
+func (r *Run) UndoAvailable() bool { return r.UndoWatermark != nil && r.RevertedByRunID == nil }

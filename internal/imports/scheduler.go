@@ -6,33 +6,11 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/riverqueue/river"
 	"github.com/uptrace/bun"
-
-	"github.com/rollcall/rollcall/internal/db"
 )
 
-// ScheduleArgs is the periodic job that fires due schedules. River runs
-// periodic jobs on its elected leader only, so one node fires them; and
-// each firing moves the import's next slot in the same transaction as the
-// run it queues, so even two firings at once could not queue a slot twice.
-type ScheduleArgs struct{}
-
-func (ScheduleArgs) Kind() string { return "import_schedules" }
-
-// ScheduleWorker fires due schedules.
-type ScheduleWorker struct {
-	river.WorkerDefaults[ScheduleArgs]
-	svc *Service
-}
-
-// NewScheduleWorker returns the schedule worker.
-func NewScheduleWorker(svc *Service) *ScheduleWorker { return &ScheduleWorker{svc: svc} }
-
-func (w *ScheduleWorker) Work(ctx context.Context, _ *river.Job[ScheduleArgs]) error {
-	_, err := w.svc.FireSchedules(ctx)
-	return err
-}
+// scheduleDue selects the imports whose scheduled slot came at ?.
+const scheduleDue = "schedule_next_at <= ?"
 
 // SlotOutcome is what one scheduled slot did.
 type SlotOutcome struct {
@@ -50,10 +28,9 @@ type SlotOutcome struct {
 // was running collapse into one.
 func (s *Service) FireSchedules(ctx context.Context) ([]SlotOutcome, error) {
 	now := s.now()
-	var due []int64
-	if err := s.db.NewSelect().Model((*Import)(nil)).Column("id").
-		Where("schedule_next_at <= ?", now).OrderExpr("schedule_next_at").Scan(ctx, &due); err != nil {
-		return nil, fmt.Errorf("due schedules: %w", err)
+	due, err := importIDs(ctx, s.db, "schedule_next_at", scheduleDue, now)
+	if err != nil {
+		return nil, err
 	}
 	var out []SlotOutcome
 	for _, id := range due {
@@ -73,17 +50,12 @@ func (s *Service) FireSchedules(ctx context.Context) ([]SlotOutcome, error) {
 func (s *Service) fireSchedule(ctx context.Context, id int64, now time.Time) (*SlotOutcome, error) {
 	var out *SlotOutcome
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		imp := new(Import)
-		err := tx.NewSelect().Model(imp).Where("id = ?", id).For("UPDATE SKIP LOCKED").Scan(ctx)
-		if err != nil || imp.ScheduleNextAt == nil || imp.ScheduleNextAt.After(now) {
-			return ignoreNoRows(err) // fired meanwhile, unscheduled, or busy elsewhere
-		}
-		sched := imp.Schedule()
-		if sched == nil {
-			return nil
+		imp, err := lockImportIf(ctx, tx, id, scheduleDue, now)
+		if err != nil || imp == nil || imp.Schedule() == nil {
+			return err // fired meanwhile, unscheduled, or busy elsewhere
 		}
 		out = &SlotOutcome{ImportID: id, Slot: *imp.ScheduleNextAt}
-		next, err := sched.Next(now)
+		next, err := imp.Schedule().Next(now)
 		if err != nil {
 			return err
 		}
@@ -110,8 +82,7 @@ func (s *Service) fireSchedule(ctx context.Context, id int64, now time.Time) (*S
 				imp.ScheduleMissedAt = &out.Slot
 			}
 		}
-		_, err = tx.NewUpdate().Model(imp).Column("schedule_next_at", "schedule_missed_at").WherePK().Exec(ctx)
-		return err
+		return updateImport(ctx, tx, imp, "", "schedule_next_at", "schedule_missed_at")
 	})
 	return out, err
 }
@@ -122,14 +93,6 @@ func fileWaiting(ctx context.Context, idb bun.IDB, imp *Import) (bool, error) {
 	if imp.LatestFileID == nil {
 		return false, nil
 	}
-	taken, err := idb.NewSelect().Model((*Run)(nil)).
-		Where("file_id = ?", *imp.LatestFileID).Where("NOT dry_run").Where("status <> ?", StatusCanceled).Exists(ctx)
+	taken, err := fileTaken(ctx, idb, *imp.LatestFileID)
 	return !taken, err
-}
-
-func ignoreNoRows(err error) error {
-	if db.IsNoRows(err) {
-		return nil
-	}
-	return err
 }

@@ -18,13 +18,14 @@ import (
 	"github.com/rollcall/rollcall/internal/audit"
 	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/filestore"
 	"github.com/rollcall/rollcall/internal/importfile"
 	"github.com/rollcall/rollcall/internal/mapping"
-	"github.com/rollcall/rollcall/internal/metrics"
 	"github.com/rollcall/rollcall/internal/notify"
 	"github.com/rollcall/rollcall/internal/page"
 	"github.com/rollcall/rollcall/internal/recipients"
 	"github.com/rollcall/rollcall/internal/schedule"
+	"github.com/rollcall/rollcall/internal/users"
 )
 
 // Config tunes imports.
@@ -63,12 +64,11 @@ type Service struct {
 	cfg    Config
 	now    func() time.Time
 	logger *slog.Logger
-	hub    *notify.Hub      // optional: run notifications
-	m      *metrics.Metrics // optional
+	hub    *notify.Hub // optional: run notifications
 }
 
-// UseMetrics records runs in m.
-func (s *Service) UseMetrics(m *metrics.Metrics) { s.m = m }
+// Config returns the service's configuration.
+func (s *Service) Config() Config { return s.cfg }
 
 // NewService returns a Service. jobs inserts River jobs inside the
 // service's transactions.
@@ -157,11 +157,8 @@ func (s *Service) Create(ctx context.Context, in CreateImportInput) (*Import, er
 		return nil, err
 	}
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewInsert().Model(imp).Returning("*").Exec(ctx); err != nil {
-			if db.IsUniqueViolation(err, "imports_name_key") {
-				return apperr.Conflict("an import named %q already exists", imp.Name).With("field", "input.name")
-			}
-			return fmt.Errorf("create import: %w", err)
+		if err := insertImport(ctx, tx, imp); err != nil {
+			return err
 		}
 		return s.record(ctx, tx, v, audit.ImportCreated, imp.auditTarget(), audit.Details{
 			"kind": imp.Kind, "method": imp.Method, "schedule": imp.Schedule().Description(), "runOnUpload": imp.RunOnUpload})
@@ -263,15 +260,10 @@ func (s *Service) Update(ctx context.Context, id int64, in UpdateImportInput) (*
 			return err
 		}
 		imp.UpdatedAt = s.now()
-		_, err = tx.NewUpdate().Model(imp).
-			Column("name", "description", "mapping", "default_recipient_type", "removal_threshold", "rejection_threshold", "updated_at",
-				"schedule_days", "schedule_time", "schedule_cron", "schedule_time_zone", "schedule_next_at", "schedule_missed_at", "run_on_upload").
-			WherePK().Returning("*").Exec(ctx)
-		if db.IsUniqueViolation(err, "imports_name_key") {
-			return apperr.Conflict("an import named %q already exists", imp.Name).With("field", "input.name")
-		}
-		if err != nil {
-			return fmt.Errorf("update import %d: %w", id, err)
+		if err := updateImport(ctx, tx, imp, "an import named %q already exists",
+			"name", "description", "mapping", "default_recipient_type", "removal_threshold", "rejection_threshold", "updated_at",
+			"schedule_days", "schedule_time", "schedule_cron", "schedule_time_zone", "schedule_next_at", "schedule_missed_at", "run_on_upload"); err != nil {
+			return err
 		}
 		if d := importChanges(&before, imp); len(d) > 0 {
 			return s.record(ctx, tx, v, audit.ImportUpdated, imp.auditTarget(), d)
@@ -287,7 +279,7 @@ func (s *Service) Update(ctx context.Context, id int64, in UpdateImportInput) (*
 // Upload stores a file for an import and, with runNow, queues a run of it
 // (Submit and Run Now), all in one transaction: the file is stored whole
 // with its metadata or not at all.
-func (s *Service) Upload(ctx context.Context, importID int64, name string, r io.Reader, runNow bool) (*File, *Run, error) {
+func (s *Service) Upload(ctx context.Context, importID int64, name string, r io.Reader, runNow bool) (*filestore.File, *Run, error) {
 	v, err := authz.RequireAdmin(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -302,21 +294,20 @@ func (s *Service) Upload(ctx context.Context, importID int64, name string, r io.
 			return nil, nil, err
 		}
 	}
-	var f *File
+	var f *filestore.File
 	var run *Run
 	err = s.db.RunInPgxTx(ctx, func(ctx context.Context, tx *db.Tx) error {
 		now := s.now()
 		uploader := v.UserID
-		f = &File{ImportID: importID, Name: cleanFileName(name), SHA256: make([]byte, 32), Header: []string{}, UploadedBy: &uploader, UploadedAt: now}
-		if err := storeFile(ctx, tx, f, r, s.cfg.MaxUploadBytes, s.cfg.Limits); err != nil {
+		f = &filestore.File{ImportID: importID, Name: cleanFileName(name), SHA256: make([]byte, 32), Header: []string{}, UploadedBy: &uploader, UploadedAt: now}
+		if err := filestore.Store(ctx, tx, f, r, s.cfg.MaxUploadBytes, s.cfg.Limits); err != nil {
 			return err
 		}
-		res, err := tx.NewUpdate().Model((*Import)(nil)).Set("file_date = ?", now).Set("latest_file_id = ?", f.ID).
-			Set("schedule_missed_at = NULL").Where("id = ? AND deleted_at IS NULL", importID).Exec(ctx)
+		live, err := setFileArrived(ctx, tx, importID, f.ID, now)
 		if err != nil {
-			return fmt.Errorf("record file date: %w", err)
+			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if !live {
 			return apperr.Conflict("import %q was deleted during the upload; nothing was stored", imp.Name)
 		}
 		imp.LatestFileID, imp.FileDate = &f.ID, &now
@@ -422,16 +413,12 @@ func (s *Service) enqueueRun(ctx context.Context, tx bun.Tx, imp *Import, fileID
 	// looks (a short run), the import is free again and the loser retries.
 	for attempt := 1; ; attempt++ {
 		run.QueuedAt = s.now()
-		// A savepoint, so that losing a race leaves the transaction usable.
-		err := tx.RunInTx(ctx, nil, func(ctx context.Context, sp bun.Tx) error {
-			_, err := sp.NewInsert().Model(run).Returning("*").Exec(ctx)
-			return err
-		})
+		err := insertRun(ctx, tx, run)
 		if err == nil {
 			break
 		}
-		if !db.IsUniqueViolation(err, "import_runs_one_active") {
-			return nil, fmt.Errorf("insert run: %w", err)
+		if !errors.Is(err, errActiveRun) {
+			return nil, err
 		}
 		active, err := ActiveRun(ctx, tx, imp.ID)
 		if err != nil {
@@ -448,17 +435,6 @@ func (s *Service) enqueueRun(ctx context.Context, tx bun.Tx, imp *Import, fileID
 		return nil, err
 	}
 	return run, nil
-}
-
-// insertJob queues the River job that executes run, in tx.
-func (s *Service) insertJob(ctx context.Context, tx bun.Tx, run *Run) error {
-	res, err := s.jobs.InsertTx(ctx, tx.Tx, RunArgs{RunID: run.ID}, nil)
-	if err != nil {
-		return fmt.Errorf("queue run %d: %w", run.ID, err)
-	}
-	run.JobID = &res.Job.ID
-	_, err = tx.NewUpdate().Model(run).Column("job_id").WherePK().Exec(ctx)
-	return err
 }
 
 // Approve applies a held run as it is, past the removal guard.
@@ -486,8 +462,8 @@ func (s *Service) Approve(ctx context.Context, runID int64) (*Run, error) {
 		now, approver := s.now(), v.UserID
 		run.Status, run.ApprovedBy, run.ApprovedAt = StatusQueued, &approver, &now
 		run.Message = fmt.Sprintf("approved by %s; queued to apply", v.Email)
-		if _, err := tx.NewUpdate().Model(run).Column("status", "approved_by", "approved_at", "message").WherePK().Exec(ctx); err != nil {
-			return fmt.Errorf("approve run %d: %w", run.ID, err)
+		if err := updateRun(ctx, tx, run, "status", "approved_by", "approved_at", "message"); err != nil {
+			return err
 		}
 		if err := s.insertJob(ctx, tx, run); err != nil {
 			return err
@@ -521,12 +497,12 @@ func (s *Service) Cancel(ctx context.Context, runID int64) (*Run, error) {
 			if run.JobID == nil {
 				return apperr.Conflict("import run %d is running without a job", run.ID)
 			}
-			if _, err := s.jobs.JobCancelTx(ctx, tx.Tx, *run.JobID); err != nil && !errors.Is(err, river.ErrNotFound) {
-				return fmt.Errorf("cancel job: %w", err)
+			if err := s.cancelJob(ctx, tx, run); err != nil {
+				return err
 			}
 			run.Message = "cancel requested by " + v.Email
-			if _, err := tx.NewUpdate().Model(run).Column("message").WherePK().Exec(ctx); err != nil {
-				return fmt.Errorf("cancel run %d: %w", run.ID, err)
+			if err := updateRun(ctx, tx, run, "message"); err != nil {
+				return err
 			}
 			return s.recordRun(ctx, tx, v, audit.RunCanceled, nil, run, audit.Details{"was": status})
 		}
@@ -545,10 +521,8 @@ func (s *Service) dropRun(ctx context.Context, tx bun.Tx, v *authz.Viewer, imp *
 	if err := setRunFinished(ctx, tx, run.ID, run.Status, run.Message, now); err != nil {
 		return err
 	}
-	if run.JobID != nil {
-		if _, err := s.jobs.JobCancelTx(ctx, tx.Tx, *run.JobID); err != nil && !errors.Is(err, river.ErrNotFound) {
-			return fmt.Errorf("cancel job: %w", err)
-		}
+	if err := s.cancelJob(ctx, tx, run); err != nil {
+		return err
 	}
 	return s.recordRun(ctx, tx, v, audit.RunCanceled, imp, run, d)
 }
@@ -584,18 +558,18 @@ func (s *Service) RunChanges(ctx context.Context, runID int64) ([]RunChange, err
 }
 
 // File returns a file (admins only).
-func (s *Service) File(ctx context.Context, id int64) (*File, error) {
-	return adminOnly(ctx, func() (*File, error) { return GetFile(ctx, s.db, id) })
+func (s *Service) File(ctx context.Context, id int64) (*filestore.File, error) {
+	return adminOnly(ctx, func() (*filestore.File, error) { return filestore.Get(ctx, s.db, id) })
 }
 
 // RecipientCount counts an import's active recipients.
 func (s *Service) RecipientCount(ctx context.Context, importID int64) (int, error) {
-	return adminOnly(ctx, func() (int, error) { return CountActiveRecipients(ctx, s.db, importID) })
+	return adminOnly(ctx, func() (int, error) { return recipients.CountActiveOf(ctx, s.db, importID) })
 }
 
 // UserCount counts the enabled users a USER import manages.
 func (s *Service) UserCount(ctx context.Context, importID int64) (int, error) {
-	return adminOnly(ctx, func() (int, error) { return CountManagedUsers(ctx, s.db, importID) })
+	return adminOnly(ctx, func() (int, error) { return users.CountManaged(ctx, s.db, importID, true) })
 }
 
 // ProposeMapping returns the mapping a run of the latest file would use:
@@ -610,7 +584,7 @@ func (s *Service) ProposeMapping(ctx context.Context, importID int64) (mapping.M
 	if imp.LatestFileID == nil {
 		return nil, apperr.Conflict("import %q has no file yet: upload one to propose a mapping from its header", imp.Name)
 	}
-	f, err := GetFile(ctx, s.db, *imp.LatestFileID)
+	f, err := filestore.Get(ctx, s.db, *imp.LatestFileID)
 	if err != nil {
 		return nil, err
 	}
@@ -631,7 +605,7 @@ func (s *Service) KeyColumn(ctx context.Context, imp *Import) (*string, error) {
 		if imp.LatestFileID == nil {
 			return nil, nil
 		}
-		f, err := GetFile(ctx, s.db, *imp.LatestFileID)
+		f, err := filestore.Get(ctx, s.db, *imp.LatestFileID)
 		if err != nil {
 			return nil, err
 		}
@@ -644,8 +618,8 @@ func (s *Service) KeyColumn(ctx context.Context, imp *Import) (*string, error) {
 }
 
 // GetFiles returns files by id, for dataloaders (admins only).
-func (s *Service) GetFiles(ctx context.Context, ids []int64) ([]File, error) {
-	return adminOnly(ctx, func() ([]File, error) { return GetFiles(ctx, s.db, ids) })
+func (s *Service) GetFiles(ctx context.Context, ids []int64) ([]filestore.File, error) {
+	return adminOnly(ctx, func() ([]filestore.File, error) { return filestore.GetMany(ctx, s.db, ids) })
 }
 
 // GetRuns returns runs by id, for dataloaders (admins only).

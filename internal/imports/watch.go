@@ -7,6 +7,7 @@ import (
 
 	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/notify"
+	"github.com/rollcall/rollcall/internal/opt"
 )
 
 // RunChannel is the PostgreSQL notification channel that announces run
@@ -88,6 +89,6 @@ func (s *Service) WatchRun(ctx context.Context, id int64) (<-chan *Run, error) {
 }
 
 func runChanged(a, b *Run) bool {
-	return a.Status != b.Status || a.RowsProcessed != b.RowsProcessed || deref(a.Phase) != deref(b.Phase) ||
+	return a.Status != b.Status || a.RowsProcessed != b.RowsProcessed || opt.Deref(a.Phase) != opt.Deref(b.Phase) ||
 		a.Attempts != b.Attempts || a.Message != b.Message || (a.FinishedAt == nil) != (b.FinishedAt == nil)
 }

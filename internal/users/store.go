@@ -204,3 +204,43 @@ func TouchToken(ctx context.Context, idb bun.IDB, id int64, now time.Time) error
 	}
 	return nil
 }
+
+// CountManaged counts the enabled accounts import importID manages;
+// without withAdmins, system administrators are left out (a delete of the
+// import never disables them).
+func CountManaged(ctx context.Context, idb bun.IDB, importID int64, withAdmins bool) (int, error) {
+	q := idb.NewSelect().Model((*User)(nil)).Where("import_id = ? AND NOT disabled", importID)
+	if !withAdmins {
+		q = q.Where("role <> ?", RoleSystemAdmin)
+	}
+	n, err := q.Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count users of import %d: %w", importID, err)
+	}
+	return int(n), nil
+}
+
+// DisableManaged disables the enabled accounts import importID manages,
+// system administrators excepted, and returns their ids.
+func DisableManaged(ctx context.Context, idb bun.IDB, importID int64, now time.Time) ([]int64, error) {
+	var ids []int64
+	err := idb.NewUpdate().Model((*User)(nil)).Set("disabled = true").Set("updated_at = ?", now).
+		Where("import_id = ? AND NOT disabled AND role <> ?", importID, RoleSystemAdmin).Returning("id").Scan(ctx, &ids)
+	if err != nil && !db.IsNoRows(err) {
+		return nil, fmt.Errorf("disable users of import %d: %w", importID, err)
+	}
+	return ids, nil
+}
+
+// EnableManaged enables again the accounts ids that import importID still
+// manages and that are disabled.
+func EnableManaged(ctx context.Context, idb bun.IDB, importID int64, ids []int64, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := idb.NewUpdate().Model((*User)(nil)).Set("disabled = false").Set("updated_at = ?", now).
+		Where("id IN (?) AND import_id = ? AND disabled", bun.List(ids), importID).Exec(ctx); err != nil {
+		return fmt.Errorf("enable users of import %d: %w", importID, err)
+	}
+	return nil
+}

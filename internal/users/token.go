@@ -57,3 +57,6 @@ func displayPrefix(clear string) string { return clear[:len(tokenPrefix)+6] }
 func looksLikeToken(s string) bool {
 	return strings.HasPrefix(s, tokenPrefix) && len(s) == len(tokenPrefix)+43
 }
+
+// TokenActive reports whether t can be used now: not revoked, not expired.
+func (s *Service) TokenActive(t *APIToken) bool { return t.Active(s.now()) }

@@ -1,4 +1,8 @@
-package imports
+// Package filestore keeps the files that arrive for imports, as they
+// arrived: stored in PostgreSQL in 1 MB chunks by COPY while the upload
+// streams in (never held whole in memory), with their size, SHA-256, line
+// count and header, and streamed back for a run by any node.
+package filestore
 
 import (
 	"bytes"
@@ -37,8 +41,8 @@ type File struct {
 // chunkSize is the size of the stored pieces of a file.
 const chunkSize = 1 << 20
 
-// ErrFileTooLarge reports an upload over the configured limit.
-var ErrFileTooLarge = errors.New("file too large")
+// errTooLarge reports an upload over the limit.
+var errTooLarge = errors.New("file too large")
 
 // chunkSource streams a reader into import_file_chunks rows for COPY,
 // hashing, measuring and counting lines on the way, and keeping the first
@@ -71,7 +75,7 @@ func (s *chunkSource) Next() bool {
 		chunk := s.buf[:n]
 		s.size += int64(n)
 		if s.limit > 0 && s.size > s.limit {
-			s.err = ErrFileTooLarge
+			s.err = errTooLarge
 			return false
 		}
 		s.sha.Write(chunk)
@@ -100,10 +104,10 @@ func (s *chunkSource) Next() bool {
 func (s *chunkSource) Values() ([]any, error) { return s.values, nil }
 func (s *chunkSource) Err() error             { return s.err }
 
-// storeFile writes a file and its metadata in tx. The file is checked to be
-// CSV-like text (not empty, not a spreadsheet or binary) and its header is
-// read and kept.
-func storeFile(ctx context.Context, tx *db.Tx, f *File, r io.Reader, limit int64, limits importfile.Limits) error {
+// Store writes f, its content read from r, and its metadata in tx. The
+// content is checked to be CSV-like text (not empty, not a spreadsheet or
+// binary) within limit bytes (0: none), and its header is read and kept.
+func Store(ctx context.Context, tx *db.Tx, f *File, r io.Reader, limit int64, limits importfile.Limits) error {
 	if _, err := tx.NewInsert().Model(f).Returning("*").Exec(ctx); err != nil {
 		return fmt.Errorf("insert file: %w", err)
 	}
@@ -118,7 +122,7 @@ func storeFile(ctx context.Context, tx *db.Tx, f *File, r io.Reader, limit int64
 		if src.err != nil {
 			err = src.err
 		}
-		if errors.Is(err, ErrFileTooLarge) || apperr.CodeOf(err) == apperr.CodeTooLarge {
+		if errors.Is(err, errTooLarge) || apperr.CodeOf(err) == apperr.CodeTooLarge {
 			return apperr.TooLarge("the file is larger than the upload limit of %d bytes", limit)
 		}
 		return fmt.Errorf("store file: %w", err)
@@ -153,8 +157,9 @@ type fileReader struct {
 	err  error
 }
 
-// openFile starts reading file id.
-func openFile(ctx context.Context, pool *pgxpool.Pool, id int64) (*fileReader, error) {
+// Open starts reading file id, on a connection of its own; Close
+// releases it.
+func Open(ctx context.Context, pool *pgxpool.Pool, id int64) (io.ReadCloser, error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("open file %d: %w", id, err)
@@ -193,4 +198,32 @@ func (f *fileReader) Close() error {
 	f.rows.Close()
 	f.conn.Release()
 	return nil
+}
+
+// Get returns the file with id.
+func Get(ctx context.Context, idb bun.IDB, id int64) (*File, error) {
+	f := new(File)
+	err := idb.NewSelect().Model(f).Where("id = ?", id).Scan(ctx)
+	if db.IsNoRows(err) {
+		return nil, apperr.NotFound("file", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get file %d: %w", id, err)
+	}
+	return f, nil
+}
+
+// GetMany returns files by id.
+func GetMany(ctx context.Context, idb bun.IDB, ids []int64) ([]File, error) {
+	var out []File
+	if err := idb.NewSelect().Model(&out).Where("id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("get files: %w", err)
+	}
+	return out, nil
+}
+
+// CountOf counts import importID's files.
+func CountOf(ctx context.Context, idb bun.IDB, importID int64) (int, error) {
+	n, err := idb.NewSelect().Model((*File)(nil)).Where("import_id = ?", importID).Count(ctx)
+	return int(n), err
 }

@@ -1,29 +1,32 @@
-package imports
+package importjobs
 
 import (
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rollcall/rollcall/internal/attention"
+	"github.com/rollcall/rollcall/internal/filestore"
+	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/schedule"
 	"github.com/rollcall/rollcall/internal/testkit/clock"
 	"github.com/stretchr/testify/require"
 )
 
 // execute applies a queued run the way a worker would.
-func (f *fixture) execute(run *Run) *Run {
+func (f *fixture) execute(run *imports.Run) *imports.Run {
 	f.t.Helper()
-	run.Status = StatusRunning
+	run.Status = imports.StatusRunning
 	_, err := f.db.NewUpdate().Model(run).Column("status").WherePK().Exec(f.ctx)
 	require.NoError(f.t, err)
-	imp, err := GetImport(f.ctx, f.db, run.ImportID)
+	imp, err := imports.GetImport(f.ctx, f.db, run.ImportID)
 	require.NoError(f.t, err)
-	_, err = f.svc.process(f.ctx, run, imp)
+	_, err = f.runner.Process(f.ctx, run, imp)
 	require.NoError(f.t, err)
 	return f.reload(run.ID)
 }
 
-func (f *fixture) upload(content string) *File {
+func (f *fixture) upload(content string) *filestore.File {
 	f.t.Helper()
 	file, run, err := f.svc.Upload(f.ctx, f.imp.ID, "nightly.csv", strings.NewReader(content), false)
 	require.NoError(f.t, err)
@@ -31,13 +34,13 @@ func (f *fixture) upload(content string) *File {
 	return file
 }
 
-func (f *fixture) attentionCodes() []AttentionCode {
+func (f *fixture) attentionCodes() []attention.Code {
 	f.t.Helper()
-	imp, err := GetImport(f.ctx, f.db, f.imp.ID)
+	imp, err := imports.GetImport(f.ctx, f.db, f.imp.ID)
 	require.NoError(f.t, err)
-	reasons, err := f.svc.Attention(f.ctx, []*Import{imp})
+	reasons, err := attention.NewService(f.db, f.svc, f.clock.Now).Reasons(f.ctx, []*imports.Import{imp})
 	require.NoError(f.t, err)
-	var codes []AttentionCode
+	var codes []attention.Code
 	for _, r := range reasons[imp.ID] {
 		codes = append(codes, r.Code)
 	}
@@ -46,7 +49,7 @@ func (f *fixture) attentionCodes() []AttentionCode {
 
 // walk moves the clock from `from` to `to` in steps, firing schedules at
 // each step, and returns every slot outcome with the clock it fired at.
-func (f *fixture) walk(from, to time.Time, step time.Duration, each func(now time.Time, o SlotOutcome)) {
+func (f *fixture) walk(from, to time.Time, step time.Duration, each func(now time.Time, o imports.SlotOutcome)) {
 	f.t.Helper()
 	for now := from; !now.After(to); now = now.Add(step) {
 		f.clock.Set(now)
@@ -75,15 +78,15 @@ func TestScheduledRunsAcrossDaylightSaving(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t, CreateImportInput{})
+			f := newFixture(t, imports.CreateImportInput{})
 			start := clock.MustParse(t, c.start)
 			f.clock.Set(start)
-			_, err := f.svc.Update(f.ctx, f.imp.ID, UpdateImportInput{Schedule: &schedule.Schedule{Time: &c.clock, TimeZone: c.zone}})
+			_, err := f.svc.Update(f.ctx, f.imp.ID, imports.UpdateImportInput{Schedule: &schedule.Schedule{Time: &c.clock, TimeZone: c.zone}})
 			require.NoError(t, err)
 
 			fired := map[time.Time]int{}
 			var order []string
-			f.walk(start, start.Add(72*time.Hour), 5*time.Minute, func(now time.Time, o SlotOutcome) {
+			f.walk(start, start.Add(72*time.Hour), 5*time.Minute, func(now time.Time, o imports.SlotOutcome) {
 				fired[o.Slot]++
 				order = append(order, o.Slot.UTC().Format(time.RFC3339))
 				require.False(t, now.Before(o.Slot), "fired early")
@@ -100,11 +103,11 @@ func TestScheduledRunsAcrossDaylightSaving(t *testing.T) {
 
 func TestScheduledRunTakesTheWaitingFile(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, CreateImportInput{})
+	f := newFixture(t, imports.CreateImportInput{})
 	start := clock.MustParse(t, "2026-11-25T12:00:00Z")
 	f.clock.Set(start)
 	two := "02:00"
-	imp, err := f.svc.Update(f.ctx, f.imp.ID, UpdateImportInput{Schedule: &schedule.Schedule{Time: &two, TimeZone: "America/Chicago"}})
+	imp, err := f.svc.Update(f.ctx, f.imp.ID, imports.UpdateImportInput{Schedule: &schedule.Schedule{Time: &two, TimeZone: "America/Chicago"}})
 	require.NoError(t, err)
 	require.Equal(t, "Daily at 02:00 (America/Chicago)", f.svc.ScheduleDescription(imp))
 	require.True(t, clock.MustParse(t, "2026-11-26T08:00:00Z").Equal(*imp.ScheduleNextAt), "next slot %s", imp.ScheduleNextAt)
@@ -115,30 +118,30 @@ func TestScheduledRunTakesTheWaitingFile(t *testing.T) {
 	file := f.upload(baseFile)
 	require.Empty(t, f.attentionCodes())
 
-	var runs []*Run
-	f.walk(start.Add(10*time.Hour), start.Add(21*time.Hour), time.Minute, func(_ time.Time, o SlotOutcome) {
+	var runs []*imports.Run
+	f.walk(start.Add(10*time.Hour), start.Add(21*time.Hour), time.Minute, func(_ time.Time, o imports.SlotOutcome) {
 		require.False(t, o.Missed)
 		require.NotNil(t, o.Run)
 		runs = append(runs, o.Run)
 	})
 	require.Len(t, runs, 1)
-	require.Equal(t, TriggerSchedule, runs[0].Trigger)
+	require.Equal(t, imports.TriggerSchedule, runs[0].Trigger)
 	require.Equal(t, file.ID, runs[0].FileID)
 	require.Nil(t, runs[0].RequestedBy)
-	require.Equal(t, StatusSucceeded, f.execute(runs[0]).Status)
+	require.Equal(t, imports.StatusSucceeded, f.execute(runs[0]).Status)
 
 	// The next night no file came: no run, and the import says so.
-	var missed []SlotOutcome
-	f.walk(start.Add(21*time.Hour), start.Add(45*time.Hour), 5*time.Minute, func(_ time.Time, o SlotOutcome) {
+	var missed []imports.SlotOutcome
+	f.walk(start.Add(21*time.Hour), start.Add(45*time.Hour), 5*time.Minute, func(_ time.Time, o imports.SlotOutcome) {
 		missed = append(missed, o)
 	})
 	require.Len(t, missed, 1)
 	require.True(t, missed[0].Missed)
 	require.Nil(t, missed[0].Run)
-	require.Equal(t, []AttentionCode{AttentionFileMissing}, f.attentionCodes())
-	cur, err := GetImport(f.ctx, f.db, f.imp.ID)
+	require.Equal(t, []attention.Code{attention.FileMissing}, f.attentionCodes())
+	cur, err := imports.GetImport(f.ctx, f.db, f.imp.ID)
 	require.NoError(t, err)
-	reasons, err := f.svc.Attention(f.ctx, []*Import{cur})
+	reasons, err := attention.NewService(f.db, f.svc, f.clock.Now).Reasons(f.ctx, []*imports.Import{cur})
 	require.NoError(t, err)
 	require.Contains(t, reasons[cur.ID][0].Message, "expected file not received since 2026-11-27T08:00:00Z")
 
@@ -146,8 +149,8 @@ func TestScheduledRunTakesTheWaitingFile(t *testing.T) {
 	f.clock.Set(start.Add(46 * time.Hour))
 	f.upload(strings.Replace(baseFile, "Room 4", "Room 5", 1))
 	require.Empty(t, f.attentionCodes())
-	var late []SlotOutcome
-	f.walk(start.Add(46*time.Hour), start.Add(69*time.Hour), 5*time.Minute, func(_ time.Time, o SlotOutcome) {
+	var late []imports.SlotOutcome
+	f.walk(start.Add(46*time.Hour), start.Add(69*time.Hour), 5*time.Minute, func(_ time.Time, o imports.SlotOutcome) {
 		late = append(late, o)
 	})
 	require.Len(t, late, 1)
@@ -156,12 +159,12 @@ func TestScheduledRunTakesTheWaitingFile(t *testing.T) {
 
 func TestRunOnUpload(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, CreateImportInput{RunOnUpload: ptr(true)})
+	f := newFixture(t, imports.CreateImportInput{RunOnUpload: new(true)})
 
 	_, first, err := f.svc.Upload(f.ctx, f.imp.ID, "a.csv", strings.NewReader(baseFile), false)
 	require.NoError(t, err)
 	require.NotNil(t, first)
-	require.Equal(t, TriggerUpload, first.Trigger)
+	require.Equal(t, imports.TriggerUpload, first.Trigger)
 
 	// A second file arrives while the first run is still queued: it is
 	// stored and waits.
@@ -170,40 +173,40 @@ func TestRunOnUpload(t *testing.T) {
 	require.Nil(t, none)
 
 	// When the first run ends, the waiting file is queued.
-	require.Equal(t, StatusSucceeded, f.execute(first).Status)
-	next, err := ActiveRun(f.ctx, f.db, f.imp.ID)
+	require.Equal(t, imports.StatusSucceeded, f.execute(first).Status)
+	next, err := imports.ActiveRun(f.ctx, f.db, f.imp.ID)
 	require.NoError(t, err)
 	require.NotNil(t, next)
 	require.Equal(t, second.ID, next.FileID)
-	require.Equal(t, TriggerUpload, next.Trigger)
+	require.Equal(t, imports.TriggerUpload, next.Trigger)
 	done := f.execute(next)
-	require.Equal(t, StatusSucceeded, done.Status)
+	require.Equal(t, imports.StatusSucceeded, done.Status)
 	require.Equal(t, 1, done.Updated)
 
 	// Nothing more waits.
-	active, err := ActiveRun(f.ctx, f.db, f.imp.ID)
+	active, err := imports.ActiveRun(f.ctx, f.db, f.imp.ID)
 	require.NoError(t, err)
 	require.Nil(t, active)
 }
 
 func TestScheduleSkipsSlotWhileARunIsActive(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, CreateImportInput{})
+	f := newFixture(t, imports.CreateImportInput{})
 	start := clock.MustParse(t, "2026-11-25T12:00:00Z")
 	f.clock.Set(start)
 	cron := "0 * * * *" // hourly
-	_, err := f.svc.Update(f.ctx, f.imp.ID, UpdateImportInput{Schedule: &schedule.Schedule{Cron: &cron, TimeZone: "UTC"}})
+	_, err := f.svc.Update(f.ctx, f.imp.ID, imports.UpdateImportInput{Schedule: &schedule.Schedule{Cron: &cron, TimeZone: "UTC"}})
 	require.NoError(t, err)
 	f.upload(baseFile)
 	run, err := f.svc.RunImport(f.ctx, f.imp.ID, false) // queued by hand, not yet worked
 	require.NoError(t, err)
 
-	var outs []SlotOutcome
-	f.walk(start, start.Add(3*time.Hour), 10*time.Minute, func(_ time.Time, o SlotOutcome) { outs = append(outs, o) })
+	var outs []imports.SlotOutcome
+	f.walk(start, start.Add(3*time.Hour), 10*time.Minute, func(_ time.Time, o imports.SlotOutcome) { outs = append(outs, o) })
 	require.Len(t, outs, 3)
 	for _, o := range outs {
 		require.Nil(t, o.Run, "the file is already being run")
 		require.False(t, o.Missed)
 	}
-	require.Equal(t, StatusSucceeded, f.execute(run).Status)
+	require.Equal(t, imports.StatusSucceeded, f.execute(run).Status)
 }

@@ -1,4 +1,4 @@
-package imports
+package importjobs
 
 import (
 	"bytes"
@@ -8,7 +8,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/apply"
 	"github.com/rollcall/rollcall/internal/districtgen"
+	"github.com/rollcall/rollcall/internal/imports"
+	"github.com/rollcall/rollcall/internal/recipients"
 )
 
 // table is every column of every recipient, in id order.
@@ -19,7 +22,7 @@ func (f *fixture) table() []string {
 	return rows
 }
 
-func (f *fixture) revert(run *Run) *Run {
+func (f *fixture) revert(run *imports.Run) *imports.Run {
 	f.t.Helper()
 	rev, err := f.svc.Revert(f.ctx, run.ID)
 	require.NoError(f.t, err)
@@ -33,7 +36,7 @@ func (f *fixture) revert(run *Run) *Run {
 func TestRevertWalksBackThroughEveryState(t *testing.T) {
 	t.Parallel()
 	guard := 100.0
-	f := newFixture(t, CreateImportInput{RemovalThreshold: &guard})
+	f := newFixture(t, imports.CreateImportInput{RemovalThreshold: &guard})
 	opts := districtgen.Options{Rows: 3000, Seed: 7}
 	file := func(day int) string {
 		var b bytes.Buffer
@@ -45,10 +48,10 @@ func TestRevertWalksBackThroughEveryState(t *testing.T) {
 		return b.String()
 	}
 	states := [][]string{f.table()}
-	var runs []*Run
+	var runs []*imports.Run
 	for day := 0; day <= 2; day++ {
 		run := f.runFile(file(day))
-		require.Equal(t, StatusSucceeded, run.Status, run.Message)
+		require.Equal(t, imports.StatusSucceeded, run.Status, run.Message)
 		require.NotNil(t, run.UndoWatermark)
 		runs = append(runs, run)
 		states = append(states, f.table())
@@ -65,7 +68,7 @@ func TestRevertWalksBackThroughEveryState(t *testing.T) {
 	for i := len(runs) - 1; i >= 0; i-- {
 		rev := f.revert(runs[i])
 		require.Equal(t, states[i], f.table(), "after reverting day %d", i)
-		require.Equal(t, TriggerRevert, rev.Trigger)
+		require.Equal(t, imports.TriggerRevert, rev.Trigger)
 		// What the revert counts mirrors what the run did.
 		r := runs[i]
 		require.Equal(t, r.Created+r.Restored, rev.Removed, "day %d", i)
@@ -84,21 +87,18 @@ func TestRevertWalksBackThroughEveryState(t *testing.T) {
 // locks that run needs): it says so at once.
 func TestRevertRefusesWhileARunApplies(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, CreateImportInput{})
+	f := newFixture(t, imports.CreateImportInput{})
 	run := f.runFile("student_id,first_name,last_name\nS1,Ana,Lopez\nS2,Ben,Ode\n")
-	require.Equal(t, StatusSucceeded, run.Status, run.Message)
+	require.Equal(t, imports.StatusSucceeded, run.Status, run.Message)
 
-	applying, err := f.db.Pool.Begin(f.ctx)
-	require.NoError(t, err)
-	defer func() { _ = applying.Rollback(f.ctx) }()
-	_, err = applying.Exec(f.ctx, "SELECT pg_advisory_xact_lock($1)", importLockKey(f.imp.ID))
-	require.NoError(t, err)
+	release := f.holdRunLock()
+	defer release()
 
-	_, err = f.svc.Revert(f.ctx, run.ID)
+	_, err := f.svc.Revert(f.ctx, run.ID)
 	require.Equal(t, apperr.CodeConflict, asAppErr(t, err).Code)
 	require.Contains(t, err.Error(), "applying")
 
-	require.NoError(t, applying.Rollback(f.ctx))
+	release()
 	rev := f.revert(run)
 	require.Equal(t, 2, rev.Removed)
 }
@@ -107,16 +107,16 @@ func TestRevertRefusesWhileARunApplies(t *testing.T) {
 // is canceled by the worker, never applied.
 func TestRunOfDeletedImportNeverStarts(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, CreateImportInput{})
+	f := newFixture(t, imports.CreateImportInput{})
 	_, run, err := f.svc.Upload(f.ctx, f.imp.ID, "students.csv", strings.NewReader("student_id,first_name\nS1,Ana\n"), true)
 	require.NoError(t, err)
 	f.markDeleted()
 
-	_, _, ok, err := f.svc.startRun(f.ctx, run.ID, *run.JobID)
+	_, _, ok, err := f.svc.StartRun(f.ctx, run.ID, *run.JobID)
 	require.NoError(t, err)
 	require.False(t, ok)
 	got := f.reload(run.ID)
-	require.Equal(t, StatusCanceled, got.Status)
+	require.Equal(t, imports.StatusCanceled, got.Status)
 	require.Contains(t, got.Message, "deleted")
 	f.requireNoActiveRecipients()
 }
@@ -125,12 +125,12 @@ func TestRunOfDeletedImportNeverStarts(t *testing.T) {
 // queued just before) cancels itself instead of applying.
 func TestRunCancelsItselfWhenItsImportWasDeleted(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, CreateImportInput{})
+	f := newFixture(t, imports.CreateImportInput{})
 	file, _, err := f.svc.Upload(f.ctx, f.imp.ID, "students.csv", strings.NewReader("student_id,first_name\nS1,Ana\n"), false)
 	require.NoError(t, err)
 	f.markDeleted()
 	run := f.runStored(file.ID)
-	require.Equal(t, StatusCanceled, run.Status)
+	require.Equal(t, imports.StatusCanceled, run.Status)
 	require.Contains(t, run.Message, "deleted")
 	f.requireNoActiveRecipients()
 }
@@ -138,13 +138,10 @@ func TestRunCancelsItselfWhenItsImportWasDeleted(t *testing.T) {
 // A delete does not wait for a run that is applying: it says so at once.
 func TestDeleteRefusedWhileARunApplies(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, CreateImportInput{})
-	applying, err := f.db.Pool.Begin(f.ctx)
-	require.NoError(t, err)
-	defer func() { _ = applying.Rollback(f.ctx) }()
-	_, err = applying.Exec(f.ctx, "SELECT pg_advisory_xact_lock($1)", importLockKey(f.imp.ID))
-	require.NoError(t, err)
-	_, _, err = f.svc.Delete(f.ctx, f.imp.ID, f.imp.Name, DeleteRemove)
+	f := newFixture(t, imports.CreateImportInput{})
+	release := f.holdRunLock()
+	defer release()
+	_, _, err := f.svc.Delete(f.ctx, f.imp.ID, f.imp.Name, imports.DeleteRemove)
 	require.Equal(t, apperr.CodeConflict, asAppErr(t, err).Code)
 	require.Contains(t, err.Error(), "applying")
 }
@@ -159,7 +156,19 @@ func (f *fixture) markDeleted() {
 
 func (f *fixture) requireNoActiveRecipients() {
 	f.t.Helper()
-	n, err := CountActiveRecipients(f.ctx, f.db, f.imp.ID)
+	n, err := recipients.CountActiveOf(f.ctx, f.db, f.imp.ID)
 	require.NoError(f.t, err)
 	require.Zero(f.t, n)
+}
+
+// holdRunLock takes the import's run lock, as a run applying holds it,
+// until release.
+func (f *fixture) holdRunLock() (release func()) {
+	f.t.Helper()
+	tx, err := f.db.BeginTx(f.ctx, nil)
+	require.NoError(f.t, err)
+	free, err := apply.TryLock(f.ctx, tx, f.imp.ID)
+	require.NoError(f.t, err)
+	require.True(f.t, free)
+	return func() { _ = tx.Rollback() }
 }

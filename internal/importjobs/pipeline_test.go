@@ -1,9 +1,11 @@
-package imports
+package importjobs
 
 import (
 	"strings"
 	"testing"
 
+	"github.com/rollcall/rollcall/internal/apply"
+	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/stretchr/testify/require"
 )
 
@@ -16,11 +18,11 @@ S004,Dev,Patel,PK,Lincoln Elementary,English,,,
 
 func TestApplyFirstLoadAndRerun(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, CreateImportInput{})
+	f := newFixture(t, imports.CreateImportInput{})
 
 	run := f.runFile(baseFile)
-	require.Equal(t, StatusSucceeded, run.Status, run.Message)
-	require.Equal(t, Counts{RowsRead: 4, Created: 4}, counts(run))
+	require.Equal(t, imports.StatusSucceeded, run.Status, run.Message)
+	require.Equal(t, apply.Counts{RowsRead: 4, Created: 4}, counts(run))
 	require.NotNil(t, run.FinishedAt)
 
 	ana := f.recipient("S001")
@@ -35,15 +37,15 @@ func TestApplyFirstLoadAndRerun(t *testing.T) {
 	require.EqualValues(t, 0, f.recipient("S002")["rank"])
 	require.Equal(t, map[string]any{"homeroom": "Room 12, Bldg B"}, f.recipient("S003")["custom"])
 
-	imp, err := GetImport(f.ctx, f.db, f.imp.ID)
+	imp, err := imports.GetImport(f.ctx, f.db, f.imp.ID)
 	require.NoError(t, err)
 	require.NotNil(t, imp.LastRunAt)
 	require.Equal(t, run.ID, *imp.LastRunID)
 
 	before := f.snapshot()
 	again := f.runFile(baseFile)
-	require.Equal(t, StatusSucceeded, again.Status)
-	require.Equal(t, Counts{RowsRead: 4, Unchanged: 4}, counts(again))
+	require.Equal(t, imports.StatusSucceeded, again.Status)
+	require.Equal(t, apply.Counts{RowsRead: 4, Unchanged: 4}, counts(again))
 	require.Equal(t, before, f.snapshot(), "re-running the same file changes nothing")
 }
 
@@ -52,15 +54,15 @@ func TestApplyFirstLoadAndRerun(t *testing.T) {
 // load (copied straight in) and on later runs (staged).
 func TestApplyStoresFoldedKeys(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, CreateImportInput{})
+	f := newFixture(t, imports.CreateImportInput{})
 	const header = "student_id,first_name,last_name,grade,school,home_language,homeroom\n"
-	require.Equal(t, StatusSucceeded, f.runFile(header+"S1,ÉLODIE,Núñez,3,École NORD,Français,Salle B\nS2,Ana,Li,4,,,\n").Status)
+	require.Equal(t, imports.StatusSucceeded, f.runFile(header+"S1,ÉLODIE,Núñez,3,École NORD,Français,Salle B\nS2,Ana,Li,4,,,\n").Status)
 	require.Equal(t, []any{"élodie", "núñez", "école nord", "français"}, f.recipient("S1")["keys"])
 	require.Equal(t, map[string]any{"homeroom": "salle b"}, f.recipient("S1")["customKey"])
 	require.Equal(t, []any{"ana", "li", nil, nil}, f.recipient("S2")["keys"])
 	require.Equal(t, map[string]any{}, f.recipient("S2")["customKey"])
 
-	require.Equal(t, StatusSucceeded, f.runFile(header+"S1,Élodie,NÚÑEZ,3,Lincoln,,Salle C\nS2,Ana,Li,4,ÉCOLE SUD,,\nS3,Zoë,Ö,5,,,\n").Status)
+	require.Equal(t, imports.StatusSucceeded, f.runFile(header+"S1,Élodie,NÚÑEZ,3,Lincoln,,Salle C\nS2,Ana,Li,4,ÉCOLE SUD,,\nS3,Zoë,Ö,5,,,\n").Status)
 	require.Equal(t, []any{"élodie", "núñez", "lincoln", nil}, f.recipient("S1")["keys"])
 	require.Equal(t, map[string]any{"homeroom": "salle c"}, f.recipient("S1")["customKey"])
 	require.Equal(t, []any{"ana", "li", "école sud", nil}, f.recipient("S2")["keys"])
@@ -69,8 +71,8 @@ func TestApplyStoresFoldedKeys(t *testing.T) {
 
 func TestApplyNextDay(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, CreateImportInput{})
-	require.Equal(t, StatusSucceeded, f.runFile(baseFile).Status)
+	f := newFixture(t, imports.CreateImportInput{})
+	require.Equal(t, imports.StatusSucceeded, f.runFile(baseFile).Status)
 
 	// S002 changes school, S003 writes its phone differently (same number),
 	// S004 is gone, S005 is new.
@@ -85,12 +87,12 @@ S005,Eve,Smith,3,Adams Elementary,English,612-555-0105,eve@outlook.com,Room 9
 	require.NoError(t, err)
 
 	run := f.runFile(next)
-	require.Equal(t, StatusSucceeded, run.Status, run.Message)
-	require.Equal(t, Counts{RowsRead: 4, Created: 1, Updated: 1, Unchanged: 2, Removed: 1}, counts(run))
+	require.Equal(t, imports.StatusSucceeded, run.Status, run.Message)
+	require.Equal(t, apply.Counts{RowsRead: 4, Created: 1, Updated: 1, Unchanged: 2, Removed: 1}, counts(run))
 	require.Equal(t, "Adams Elementary", f.recipient("S002")["school"])
 	require.Equal(t, true, f.recipient("S004")["removed"])
 
-	changes, err := ListRunChanges(f.ctx, f.db, run.ID)
+	changes, err := imports.ListRunChanges(f.ctx, f.db, run.ID)
 	require.NoError(t, err)
 	var saw []string
 	for _, c := range changes {
@@ -104,7 +106,7 @@ S005,Eve,Smith,3,Adams Elementary,English,612-555-0105,eve@outlook.com,Room 9
 
 	// S004 comes back: restored, not created.
 	back := f.runFile(baseFile)
-	require.Equal(t, StatusSucceeded, back.Status, back.Message)
+	require.Equal(t, imports.StatusSucceeded, back.Status, back.Message)
 	require.Equal(t, 1, back.Restored)
 	require.Equal(t, 1, back.Removed) // S005 is absent again
 	require.Equal(t, false, f.recipient("S004")["removed"])
@@ -117,18 +119,18 @@ func TestApplyMethods(t *testing.T) {
 
 	t.Run("Update", func(t *testing.T) {
 		t.Parallel()
-		f := newFixture(t, CreateImportInput{Method: MethodUpdate})
+		f := newFixture(t, imports.CreateImportInput{Method: imports.MethodUpdate})
 		f.runFile(baseFile)
 		run := f.runFile(next)
-		require.Equal(t, Counts{RowsRead: 4, Created: 1, Updated: 1, Unchanged: 2}, counts(run))
+		require.Equal(t, apply.Counts{RowsRead: 4, Created: 1, Updated: 1, Unchanged: 2}, counts(run))
 		require.Equal(t, false, f.recipient("S004")["removed"], "UPDATE never removes")
 	})
 	t.Run("CreateOnly", func(t *testing.T) {
 		t.Parallel()
-		f := newFixture(t, CreateImportInput{Method: MethodCreateOnly})
+		f := newFixture(t, imports.CreateImportInput{Method: imports.MethodCreateOnly})
 		f.runFile(baseFile)
 		run := f.runFile(next)
-		require.Equal(t, Counts{RowsRead: 4, Created: 1, Unchanged: 3}, counts(run))
+		require.Equal(t, apply.Counts{RowsRead: 4, Created: 1, Unchanged: 3}, counts(run))
 		require.Equal(t, "Lincoln Elementary", f.recipient("S002")["school"], "CREATE_ONLY leaves existing untouched")
 		require.Equal(t, false, f.recipient("S004")["removed"])
 	})
@@ -136,7 +138,7 @@ func TestApplyMethods(t *testing.T) {
 
 func TestApplyRowErrorsAndDuplicates(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, CreateImportInput{RejectionThreshold: ptr(60.0)})
+	f := newFixture(t, imports.CreateImportInput{RejectionThreshold: new(60.0)})
 	file := `student_id,first_name,last_name,grade,guardian1_email,guardian1_phone
 S001,Ana,García,5,ana@gmail.com,612-555-0101
 S002,Ben,Lee,4,not-an-email,612-555-0102
@@ -150,8 +152,8 @@ S006,Fa,Gee,4,,
 S001,Ana,García,5,ana@gmail.com,612-555-0101
 `
 	run := f.runFile(file)
-	require.Equal(t, StatusSucceededWithErrors, run.Status, run.Message)
-	require.Equal(t, Counts{RowsRead: 10, Created: 2, Rejected: 6}, counts(run))
+	require.Equal(t, imports.StatusSucceededWithErrors, run.Status, run.Message)
+	require.Equal(t, apply.Counts{RowsRead: 10, Created: 2, Rejected: 6}, counts(run))
 
 	errs := f.errors(run)
 	type e struct {
@@ -185,14 +187,14 @@ S001,Ana,García,5,ana@gmail.com,612-555-0101
 
 func TestApplyConflictingKeyIsNotRemovedOrUpdated(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, CreateImportInput{RejectionThreshold: ptr(50.0)})
-	require.Equal(t, StatusSucceeded, f.runFile(baseFile).Status)
+	f := newFixture(t, imports.CreateImportInput{RejectionThreshold: new(50.0)})
+	require.Equal(t, imports.StatusSucceeded, f.runFile(baseFile).Status)
 	before := f.snapshot()
 
 	lines := strings.Split(strings.TrimSpace(baseFile), "\n")
 	conflicting := strings.Join(append(lines, strings.Replace(lines[2], "K,", "1,", 1)), "\n") + "\n"
 	run := f.runFile(conflicting)
-	require.Equal(t, StatusSucceededWithErrors, run.Status, run.Message)
+	require.Equal(t, imports.StatusSucceededWithErrors, run.Status, run.Message)
 	require.Equal(t, 0, run.Removed)
 	require.Equal(t, 2, run.Rejected)
 	require.Equal(t, before["S002"], f.snapshot()["S002"], "the conflicting key is left as it was")
@@ -203,54 +205,52 @@ func TestGuards(t *testing.T) {
 
 	t.Run("RemovalHeldThenApproved", func(t *testing.T) {
 		t.Parallel()
-		f := newFixture(t, CreateImportInput{})
+		f := newFixture(t, imports.CreateImportInput{})
 		f.runFile(baseFile)
 		before := f.snapshot()
 		half := strings.Join(strings.Split(baseFile, "\n")[:3], "\n") + "\n"
 		run := f.runFile(half)
-		require.Equal(t, StatusHeld, run.Status)
+		require.Equal(t, imports.StatusHeld, run.Status)
 		require.Equal(t, 2, run.Removed)
 		require.Contains(t, run.Message, "would remove 2 of 4 active recipients (50.0%)")
 		require.Equal(t, before, f.snapshot(), "a held run applies nothing")
 
 		ok := f.approve(run)
-		require.Equal(t, StatusSucceeded, ok.Status, ok.Message)
+		require.Equal(t, imports.StatusSucceeded, ok.Status, ok.Message)
 		require.Equal(t, 2, ok.Removed)
 		require.Equal(t, true, f.recipient("S004")["removed"])
 	})
 
 	t.Run("TooManyRejected", func(t *testing.T) {
 		t.Parallel()
-		f := newFixture(t, CreateImportInput{})
+		f := newFixture(t, imports.CreateImportInput{})
 		f.runFile(baseFile)
 		before := f.snapshot()
 		bad := strings.ReplaceAll(baseFile, "@", "at")
 		run := f.runFile(bad)
-		require.Equal(t, StatusFailed, run.Status)
+		require.Equal(t, imports.StatusFailed, run.Status)
 		require.Contains(t, run.Message, "looks damaged")
 		require.Equal(t, before, f.snapshot())
 	})
 
 	t.Run("DryRunAppliesNothing", func(t *testing.T) {
 		t.Parallel()
-		f := newFixture(t, CreateImportInput{})
+		f := newFixture(t, imports.CreateImportInput{})
 		f.runFile(baseFile)
 		before := f.snapshot()
 		lastRun := *f.imp.LastRunID
 		next := strings.Replace(baseFile, "Room 4", "Room 5", 1)
 		run := f.runFile(next, dryRun)
-		require.Equal(t, StatusSucceeded, run.Status)
+		require.Equal(t, imports.StatusSucceeded, run.Status)
 		require.True(t, run.DryRun)
-		require.Equal(t, Counts{RowsRead: 4, Updated: 1, Unchanged: 3}, counts(run))
+		require.Equal(t, apply.Counts{RowsRead: 4, Updated: 1, Unchanged: 3}, counts(run))
 		require.Equal(t, before, f.snapshot())
-		changes, err := ListRunChanges(f.ctx, f.db, run.ID)
+		changes, err := imports.ListRunChanges(f.ctx, f.db, run.ID)
 		require.NoError(t, err)
 		require.Len(t, changes, 1)
 		require.Equal(t, "customFields", *changes[0].Field)
-		imp, err := GetImport(f.ctx, f.db, f.imp.ID)
+		imp, err := imports.GetImport(f.ctx, f.db, f.imp.ID)
 		require.NoError(t, err)
 		require.Equal(t, lastRun, *imp.LastRunID, "a dry run is not a Last Run")
 	})
 }
-
-func ptr[T any](v T) *T { return &v }

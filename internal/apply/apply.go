@@ -1,4 +1,4 @@
-package imports
+package apply
 
 import (
 	"context"
@@ -12,9 +12,8 @@ import (
 
 // apply writes the staged changes and the removals, set-based, and returns
 // a sample of the changes. Counts come from what the statements touched.
-func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, error) {
-	imp := p.spec.imp
-	var sample []RunChange
+func (p *pipeline) apply(ctx context.Context, removals []removal) ([]Change, error) {
+	var sample []Change
 	// Each statement's time goes to the run's log line, as apply_<step>.
 	mark := time.Now()
 	step := func(name string) {
@@ -29,7 +28,7 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, 
 			args := []any{p.conflicts}
 			if p.direct {
 				q = `DELETE FROM recipients WHERE import_id = $2 AND external_id = ANY($1)`
-				args = append(args, imp.ID)
+				args = append(args, p.spec.ImportID)
 			}
 			if _, err := c.Exec(ctx, q, args...); err != nil {
 				return fmt.Errorf("drop conflicting rows: %w", err)
@@ -66,7 +65,7 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, 
 			SELECT $1, external_id, type, first_name, last_name, grade, grade_rank,
 				school, language, phones, emails, custom_fields, row_hash,
 				first_name_key, last_name_key, school_key, language_key, custom_fields_key
-			FROM import_stage WHERE op = 'I'`, imp.ID)
+			FROM import_stage WHERE op = 'I'`, p.spec.ImportID)
 		if err != nil {
 			return fmt.Errorf("insert recipients: %w", err)
 		}
@@ -110,7 +109,7 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, 
 				removed_at = NULL, removed_by_run_id = NULL
 			FROM changed AS c
 			WHERE r.id = c.id
-			RETURNING c.op, c.differs`, p.spec.run.ID)
+			RETURNING c.op, c.differs`, p.spec.RunID)
 		if err != nil {
 			return fmt.Errorf("update recipients: %w", err)
 		}
@@ -150,7 +149,7 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, 
 					INSERT INTO import_run_undo (run_id, recipient_id, op, updated_at)
 					SELECT $2, id, 'D', updated_at FROM recipients WHERE id = ANY($1))
 				UPDATE recipients SET removed_at = now(), removed_by_run_id = $2, updated_at = now() WHERE id = ANY($1)`,
-				ids, p.spec.run.ID)
+				ids, p.spec.RunID)
 			return err
 		})
 		if err != nil {
@@ -158,7 +157,7 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, 
 		}
 		step("remove")
 		for i := 0; i < len(removals) && len(sample) < maxSampleChanges; i++ {
-			sample = append(sample, RunChange{ExternalID: removals[i].key, Action: ActionRemove})
+			sample = append(sample, Change{ExternalID: removals[i].key, Action: ActionRemove})
 		}
 	}
 	if len(sample) > maxSampleChanges {
@@ -178,7 +177,7 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]RunChange, 
 func (p *pipeline) refreshStatistics(ctx context.Context) error {
 	c := p.counts
 	changed := c.Created + c.Updated + c.Removed + c.Restored
-	if p.spec.run.DryRun || changed < 10000 || changed*10 < p.active {
+	if p.spec.DryRun || changed < 10000 || changed*10 < p.active {
 		return nil
 	}
 	if _, err := p.tx.ExecContext(ctx, "ANALYZE recipients"); err != nil {
@@ -201,7 +200,7 @@ func (p *pipeline) createdCount() int {
 
 // sampleUpdates compares staged updates and restores with the rows they
 // replace, field by field, for the run's sample of changes.
-func (p *pipeline) sampleUpdates(ctx context.Context, c *pgx.Conn) ([]RunChange, error) {
+func (p *pipeline) sampleUpdates(ctx context.Context, c *pgx.Conn) ([]Change, error) {
 	rows, err := c.Query(ctx, `SELECT s.line, s.external_id, s.op,
 			r.type, s.type, r.first_name, s.first_name, r.last_name, s.last_name, r.grade, s.grade,
 			r.school, s.school, r.language, s.language, r.phones::text, s.phones::text,
@@ -213,7 +212,7 @@ func (p *pipeline) sampleUpdates(ctx context.Context, c *pgx.Conn) ([]RunChange,
 		return nil, fmt.Errorf("sample changes: %w", err)
 	}
 	defer rows.Close()
-	var out []RunChange
+	var out []Change
 	fields := []string{"type", "firstName", "lastName", "grade", "school", "language", "phones", "emails", "customFields"}
 	for rows.Next() {
 		var (
@@ -232,7 +231,7 @@ func (p *pipeline) sampleUpdates(ctx context.Context, c *pgx.Conn) ([]RunChange,
 		action := ActionUpdate
 		if op == opRestore {
 			action = ActionRestore
-			out = append(out, RunChange{Line: &l, ExternalID: key, Action: action})
+			out = append(out, Change{Line: &l, ExternalID: key, Action: action})
 		}
 		for i, f := range fields {
 			old, cur := vals[2*i], vals[2*i+1]
@@ -240,7 +239,7 @@ func (p *pipeline) sampleUpdates(ctx context.Context, c *pgx.Conn) ([]RunChange,
 				continue
 			}
 			field := f
-			out = append(out, RunChange{Line: &l, ExternalID: key, Action: action, Field: &field, OldValue: old, NewValue: cur})
+			out = append(out, Change{Line: &l, ExternalID: key, Action: action, Field: &field, OldValue: old, NewValue: cur})
 		}
 	}
 	return out, rows.Err()

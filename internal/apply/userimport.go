@@ -1,4 +1,4 @@
-package imports
+package apply
 
 import (
 	"context"
@@ -35,27 +35,6 @@ import (
 //   - SYSTEM_ADMIN accounts are never disabled, demoted, or given another
 //     restriction by an import; a file may promote a USER to SYSTEM_ADMIN.
 
-// userImportsLockKey is the advisory lock serializing the applies of all
-// USER imports: they share the users table, and a user one of them takes
-// over is no longer another's to take.
-var userImportsLockKey = int64(xxhash.Sum64String("rollcall:user-imports"))
-
-// managedUser is a row of users as a USER import reads and writes it.
-type managedUser struct {
-	bun.BaseModel `bun:"table:users,alias:u"`
-
-	ID          int64           `bun:",pk,autoincrement"`
-	Email       string          `bun:",notnull"`
-	Name        string          `bun:",notnull"`
-	Role        users.Role      `bun:",notnull"`
-	Disabled    bool            `bun:",notnull"`
-	Restriction json.RawMessage `bun:",type:jsonb,nullzero"`
-	ImportID    *int64          ``
-	RowHash     *int64          ``
-	CreatedAt   time.Time       `bun:",nullzero,notnull,default:current_timestamp"`
-	UpdatedAt   time.Time       `bun:",nullzero,notnull,default:current_timestamp"`
-}
-
 // userRow is one data row of the file (the first, for an email repeated).
 type userRow struct {
 	line     int
@@ -78,33 +57,26 @@ type userPipeline struct {
 	dups    int
 
 	// what the run does, decided before anything is written
-	creates  []*managedUser
-	updates  []*managedUser // changed, re-enabled or taken over, or just a new row hash
-	disables []*managedUser
+	creates  []*users.User
+	updates  []*users.User // changed, re-enabled or taken over, or just a new row hash
+	disables []*users.User
 	active   int // the import's enabled users before the run
-	changes  []RunChange
+	changes  []Change
 
 	demoted, keptAdmins, takenOver, reenabledByHand []string
 }
 
-// execute runs the pipeline. It returns *errRollback for outcomes that must
+// execute runs the pipeline. It returns *Rollback for outcomes that must
 // not be committed.
-func (p *userPipeline) execute(ctx context.Context, file io.Reader) (*applyResult, error) {
-	imp := p.spec.imp
-	if _, err := p.tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?), pg_advisory_xact_lock(?)",
-		importLockKey(imp.ID), userImportsLockKey); err != nil {
-		return nil, fmt.Errorf("lock import: %w", err)
-	}
-	if deleted, err := p.importDeleted(ctx, p.tx.Tx); err != nil || deleted {
-		return p.canceledByDelete(err)
-	}
+func (p *userPipeline) execute(ctx context.Context, file io.Reader) (*Result, error) {
+	spec := p.spec
 	p.progress.phase.Store(PhaseReading)
 	mark := time.Now()
 	lap := func(name string) {
 		p.timings = append(p.timings, slog.Duration(name, time.Since(mark)))
 		mark = time.Now()
 	}
-	rr, err := importfile.NewReader(file, p.notes, false, p.spec.limits)
+	rr, err := importfile.NewReader(file, p.notes, false, p.spec.Limits)
 	if err != nil {
 		return p.fail(err)
 	}
@@ -113,7 +85,7 @@ func (p *userPipeline) execute(ctx context.Context, file io.Reader) (*applyResul
 	if err != nil {
 		return p.fail(err)
 	}
-	if p.plan, err = mapping.NewUserPlan(header, imp.Mapping, p.notes); err != nil {
+	if p.plan, err = mapping.NewUserPlan(header, spec.Mapping, p.notes); err != nil {
 		return p.fail(err)
 	}
 	if err := p.read(ctx, rr); err != nil {
@@ -139,7 +111,7 @@ func (p *userPipeline) execute(ctx context.Context, file io.Reader) (*applyResul
 	p.warnings()
 
 	if rb := p.guard(len(p.disables), p.active, userWords); rb != nil {
-		return rb.result, rb
+		return rb.Result, rb
 	}
 	if err := p.write(ctx); err != nil {
 		return p.fail(dataError(err))
@@ -158,7 +130,7 @@ const userRowBytes = 1024
 func (p *userPipeline) read(ctx context.Context, rr *importfile.Reader) error {
 	p.byEmail = map[string]*userRow{}
 	digest := xxhash.New()
-	budget := p.spec.limits.RunMemoryBytes
+	budget := p.spec.Limits.RunMemoryBytes
 	for n := 1; ; n++ {
 		if n%1024 == 0 {
 			if err := context.Cause(ctx); err != nil {
@@ -254,19 +226,19 @@ func (p *userPipeline) repeated(first *userRow, hash int64, line int) {
 
 // loadExisting reads, and locks, the import's users and the users the file
 // names, by email.
-func (p *userPipeline) loadExisting(ctx context.Context) (map[string]*managedUser, error) {
+func (p *userPipeline) loadExisting(ctx context.Context) (map[string]*users.User, error) {
 	emails := make([]string, 0, len(p.byEmail))
 	for k := range p.byEmail {
 		emails = append(emails, k)
 	}
-	var list []managedUser
+	var list []users.User
 	err := p.tx.NewSelect().Model(&list).
-		Where("import_id = ? OR email = ANY(?)", p.spec.imp.ID, pgdialect.Array(emails)).
+		Where("import_id = ? OR email = ANY(?)", p.spec.ImportID, pgdialect.Array(emails)).
 		OrderExpr("id").For("UPDATE").Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load users: %w", err)
 	}
-	out := make(map[string]*managedUser, len(list))
+	out := make(map[string]*users.User, len(list))
 	for i := range list {
 		u := &list[i]
 		out[u.Email] = u
@@ -277,19 +249,19 @@ func (p *userPipeline) loadExisting(ctx context.Context) (map[string]*managedUse
 	return out, nil
 }
 
-func (p *userPipeline) manages(u *managedUser) bool {
-	return u.ImportID != nil && *u.ImportID == p.spec.imp.ID
+func (p *userPipeline) manages(u *users.User) bool {
+	return u.ImportID != nil && *u.ImportID == p.spec.ImportID
 }
 
 // decide works out, row by row, what the run does to each user, and counts
 // it.
-func (p *userPipeline) decide(ctx context.Context, existing map[string]*managedUser) error {
-	imp, now := p.spec.imp, p.spec.now
+func (p *userPipeline) decide(ctx context.Context, existing map[string]*users.User) error {
+	spec, now := p.spec, p.spec.Now
 	others, err := p.otherImports(ctx, existing)
 	if err != nil {
 		return err
 	}
-	var changes []RunChange
+	var changes []Change
 	for _, r := range p.rows {
 		if r.rejected {
 			continue
@@ -303,13 +275,13 @@ func (p *userPipeline) decide(ctx context.Context, existing map[string]*managedU
 			if role == "" {
 				role = users.RoleUser
 			}
-			id, hash := imp.ID, r.hash
-			p.creates = append(p.creates, &managedUser{Email: v.Email, Name: v.Name, Role: role, Restriction: v.Restriction,
+			id, hash := spec.ImportID, r.hash
+			p.creates = append(p.creates, &users.User{Email: v.Email, Name: v.Name, Role: role, Restriction: v.Restriction,
 				ImportID: &id, RowHash: &hash, CreatedAt: now, UpdatedAt: now})
 			p.counts.Created++
-			changes = append(changes, RunChange{Line: &line, ExternalID: v.Email, Action: ActionCreate})
+			changes = append(changes, Change{Line: &line, ExternalID: v.Email, Action: ActionCreate})
 
-		case u.ImportID != nil && *u.ImportID != imp.ID:
+		case u.ImportID != nil && *u.ImportID != spec.ImportID:
 			other := fmt.Sprintf("import %d", *u.ImportID)
 			if name, ok := others[*u.ImportID]; ok {
 				other += fmt.Sprintf(" (%q)", name)
@@ -317,7 +289,7 @@ func (p *userPipeline) decide(ctx context.Context, existing map[string]*managedU
 			p.notes.Reject(importfile.RowError{Line: line, Column: p.plan.Column(mapping.UserEmail), Value: v.Email,
 				Message: fmt.Sprintf("user %s is managed by %s; it was left as it is", v.Email, other)})
 
-		case imp.Method == MethodCreateOnly:
+		case spec.CreateOnly:
 			// Existing users, the import's or made by hand, are left alone.
 			p.counts.Unchanged++
 
@@ -333,8 +305,8 @@ func (p *userPipeline) decide(ctx context.Context, existing map[string]*managedU
 	}
 	p.changes = changes
 
-	if imp.Method == MethodFull {
-		var absent []*managedUser
+	if spec.RemoveAbsent {
+		var absent []*users.User
 		for _, u := range existing {
 			if _, inFile := p.byEmail[u.Email]; !inFile && p.manages(u) && !u.Disabled {
 				absent = append(absent, u)
@@ -347,7 +319,7 @@ func (p *userPipeline) decide(ctx context.Context, existing map[string]*managedU
 				continue
 			}
 			p.disables = append(p.disables, u)
-			p.changes = append(p.changes, RunChange{ExternalID: u.Email, Action: ActionRemove})
+			p.changes = append(p.changes, Change{ExternalID: u.Email, Action: ActionRemove})
 		}
 		p.counts.Removed = len(p.disables)
 	}
@@ -360,11 +332,11 @@ func (p *userPipeline) decide(ctx context.Context, existing map[string]*managedU
 // update applies a row to an existing user (the import's own, or one made
 // by hand that the import takes over) and returns the changes for the
 // sample.
-func (p *userPipeline) update(u *managedUser, r *userRow) []RunChange {
+func (p *userPipeline) update(u *users.User, r *userRow) []Change {
 	v, line := r.vals, r.line
 	next := *u
-	id, hash := p.spec.imp.ID, r.hash
-	next.ImportID, next.RowHash, next.Disabled, next.UpdatedAt = &id, &hash, false, p.spec.now
+	id, hash := p.spec.ImportID, r.hash
+	next.ImportID, next.RowHash, next.Disabled, next.UpdatedAt = &id, &hash, false, p.spec.Now
 	next.Name = v.Name
 	wasAdmin := u.Role == users.RoleSystemAdmin
 	switch {
@@ -387,14 +359,14 @@ func (p *userPipeline) update(u *managedUser, r *userRow) []RunChange {
 	}
 
 	action := ActionUpdate
-	var out []RunChange
+	var out []Change
 	if u.Disabled {
 		action = ActionRestore
-		out = append(out, RunChange{Line: &line, ExternalID: u.Email, Action: action})
+		out = append(out, Change{Line: &line, ExternalID: u.Email, Action: action})
 	}
 	field := func(name string, old, cur *string) {
 		f := name
-		out = append(out, RunChange{Line: &line, ExternalID: u.Email, Action: action, Field: &f, OldValue: old, NewValue: cur})
+		out = append(out, Change{Line: &line, ExternalID: u.Email, Action: action, Field: &f, OldValue: old, NewValue: cur})
 	}
 	if next.Name != u.Name {
 		field("name", &u.Name, &next.Name)
@@ -407,7 +379,7 @@ func (p *userPipeline) update(u *managedUser, r *userRow) []RunChange {
 		field("schools", mapping.SchoolsText(u.Restriction), mapping.SchoolsText(next.Restriction))
 	}
 	if takeOver {
-		name := p.spec.imp.Name
+		name := p.spec.ImportName
 		field("import", nil, &name)
 	}
 	switch {
@@ -426,11 +398,11 @@ func (p *userPipeline) update(u *managedUser, r *userRow) []RunChange {
 }
 
 // otherImports names the other imports that manage users of the file.
-func (p *userPipeline) otherImports(ctx context.Context, existing map[string]*managedUser) (map[int64]string, error) {
+func (p *userPipeline) otherImports(ctx context.Context, existing map[string]*users.User) (map[int64]string, error) {
 	var ids []int64
 	seen := map[int64]bool{}
 	for _, u := range existing {
-		if u.ImportID != nil && *u.ImportID != p.spec.imp.ID && !seen[*u.ImportID] {
+		if u.ImportID != nil && *u.ImportID != p.spec.ImportID && !seen[*u.ImportID] {
 			seen[*u.ImportID] = true
 			ids = append(ids, *u.ImportID)
 		}
@@ -439,14 +411,7 @@ func (p *userPipeline) otherImports(ctx context.Context, existing map[string]*ma
 	if len(ids) == 0 {
 		return out, nil
 	}
-	imps, err := GetImports(ctx, p.tx, ids)
-	if err != nil {
-		return nil, err
-	}
-	for _, imp := range imps {
-		out[imp.ID] = imp.Name
-	}
-	return out, nil
+	return p.spec.ImportNames(ctx, ids)
 }
 
 // warnings reports what the run did differently from what the file says,
@@ -504,8 +469,8 @@ func (p *userPipeline) write(ctx context.Context) error {
 		for i, u := range p.disables {
 			ids[i] = u.ID
 		}
-		if _, err := p.tx.NewUpdate().Model((*managedUser)(nil)).
-			Set("disabled = true").Set("updated_at = ?", p.spec.now).
+		if _, err := p.tx.NewUpdate().Model((*users.User)(nil)).
+			Set("disabled = true").Set("updated_at = ?", p.spec.Now).
 			Where("id IN (?)", bun.List(ids)).Exec(ctx); err != nil {
 			return fmt.Errorf("disable users: %w", err)
 		}
@@ -520,13 +485,4 @@ func sameJSON(a, b json.RawMessage) bool {
 	}
 	x, y := string(a), string(b)
 	return sameJSONOrText(&x, &y)
-}
-
-// CountManagedUsers counts the enabled users an import manages.
-func CountManagedUsers(ctx context.Context, idb bun.IDB, importID int64) (int, error) {
-	n, err := idb.NewSelect().Model((*managedUser)(nil)).Where("import_id = ?", importID).Where("NOT disabled").Count(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("count users of import %d: %w", importID, err)
-	}
-	return int(n), nil
 }

@@ -1,4 +1,4 @@
-package imports
+package apply
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/importfile"
 	"github.com/rollcall/rollcall/internal/mapping"
+	"github.com/rollcall/rollcall/internal/recipients"
 )
 
 // Phases of a run, as progress reports them.
@@ -32,29 +33,84 @@ const (
 // maxSampleChanges bounds the sample of changes a run keeps.
 const maxSampleChanges = 100
 
-// progress is shared between the pipeline and the heartbeat that reports it.
-type progress struct {
+// Progress is how far a run has come, shared between the pipeline and
+// whoever reports it (a heartbeat).
+type Progress struct {
 	phase atomic.Value // string
-	rows  atomic.Int64
+	rows  atomic.Int64 // lines read so far, blank ones included
 	total atomic.Int64 // 0: unknown
 }
 
-func (p *progress) snapshot() Progress {
-	phase, _ := p.phase.Load().(string)
-	pr := Progress{Phase: phase, RowsProcessed: p.rows.Load()}
-	if t := p.total.Load(); t > 0 {
-		pr.RowsTotal = &t
+// SetTotal sets the number of lines expected (the file's line count).
+func (p *Progress) SetTotal(lines int64) { p.total.Store(lines) }
+
+// Snapshot returns the phase (READING until the changes apply), the lines
+// read so far and the lines expected (0: unknown).
+func (p *Progress) Snapshot() (phase string, lines, total int64) {
+	phase, _ = p.phase.Load().(string)
+	if phase == "" {
+		phase = PhaseReading
 	}
-	return pr
+	return phase, p.rows.Load(), p.total.Load()
 }
 
-// applySpec is what a run applies.
-type applySpec struct {
-	imp      *Import
-	run      *Run
-	now      time.Time
-	approved bool // a held run an administrator approved: no removal guard
-	limits   importfile.Limits
+// Spec is what one run applies, and to what.
+type Spec struct {
+	ImportID   int64
+	ImportName string
+	// Users: a USER import (accounts), else a recipient import.
+	Users bool
+	// RemoveAbsent (FULL): who is not in the file is removed (recipients)
+	// or disabled (users). CreateOnly (CREATE_ONLY): who exists is left
+	// as they are.
+	RemoveAbsent, CreateOnly bool
+	Mapping                  mapping.Mapping
+	DefaultType              recipients.Type
+	// The guards, in percent: of rows rejected, of the active set removed.
+	RejectionThreshold, RemovalThreshold float64
+	// HasRun: the import has been applied before (a hint for sizing).
+	HasRun bool
+	RunID  int64
+	DryRun bool
+	// Approved: a held run an administrator approved (no removal guard).
+	Approved bool
+	Now      time.Time
+	Limits   importfile.Limits
+	// ImportNames names imports by id: for a USER import, the other
+	// imports that manage accounts of the file.
+	ImportNames func(ctx context.Context, ids []int64) (map[int64]string, error)
+}
+
+// Status is how a run ended, as the import's runs record it.
+type Status string
+
+const (
+	StatusSucceeded           Status = "SUCCEEDED"
+	StatusSucceededWithErrors Status = "SUCCEEDED_WITH_ERRORS"
+	StatusFailed              Status = "FAILED"
+	StatusHeld                Status = "HELD"
+	StatusCanceled            Status = "CANCELED"
+)
+
+// ChangeAction is what a run did (or would do) to a recipient or user.
+type ChangeAction string
+
+const (
+	ActionCreate  ChangeAction = "CREATE"
+	ActionUpdate  ChangeAction = "UPDATE"
+	ActionRemove  ChangeAction = "REMOVE"
+	ActionRestore ChangeAction = "RESTORE"
+)
+
+// Change is one entry of a run's sample of changes: a field of a
+// recipient or user, old → new.
+type Change struct {
+	Line       *int
+	ExternalID string
+	Action     ChangeAction
+	Field      *string
+	OldValue   *string
+	NewValue   *string
 }
 
 // Counts are a run's row counts.
@@ -62,27 +118,81 @@ type Counts struct {
 	RowsRead, Created, Updated, Unchanged, Removed, Restored, Rejected int
 }
 
-// applyResult is what a run did, or would do.
-type applyResult struct {
-	Status   RunStatus
+// Result is what a run did, or would do.
+type Result struct {
+	Status   Status
 	Counts   Counts
 	Message  string
 	Errors   []importfile.RowError
 	Warnings []string
-	Changes  []RunChange
+	Changes  []Change
 	// Applied: the changes are written in the transaction (commit it).
 	Applied bool
-	// UndoWatermark, for an applied run that can be reverted (see revert.go).
+	// UndoWatermark, for an applied run that can be reverted (see Undo).
 	UndoWatermark *int64
 	// Timings of the phases, for the log.
 	Timings []slog.Attr
 }
 
-// errRollback ends the pipeline's transaction without committing, carrying
-// the result (dry runs, guards, failed files).
-type errRollback struct{ result *applyResult }
+// Rollback ends a run's transaction without committing, carrying the
+// result (dry runs, guards, failed files): record it separately.
+type Rollback struct{ Result *Result }
 
-func (e *errRollback) Error() string { return "rolled back: " + string(e.result.Status) }
+func (e *Rollback) Error() string { return "rolled back: " + string(e.Result.Status) }
+
+// Run applies file to spec's import in tx, which must hold the import's run
+// locks (Lock). It returns *Rollback for outcomes that must not be
+// committed, and another error when the machinery failed.
+func Run(ctx context.Context, tx *db.Tx, spec Spec, file io.Reader, prog *Progress) (*Result, error) {
+	base := runBase{spec: spec, notes: &importfile.Notes{}, progress: prog}
+	var p executor = &pipeline{runBase: base, tx: tx}
+	if spec.Users {
+		p = &userPipeline{runBase: base, tx: tx}
+	}
+	return p.execute(ctx, file)
+}
+
+// executor is a pipeline: recipients (pipeline.go) or accounts
+// (userimport.go). Both read the file with importfile, share runBase's
+// outcomes and guards, and write in the run's transaction.
+type executor interface {
+	execute(ctx context.Context, file io.Reader) (*Result, error)
+}
+
+// lockKey is the advisory lock serializing applies to one import.
+func lockKey(importID int64) int64 {
+	return int64(xxhash.Sum64String("rollcall:import")) ^ importID
+}
+
+// userImportsLockKey is the advisory lock serializing the applies of all
+// USER imports: they share the users table, and a user one of them takes
+// over is no longer another's to take.
+var userImportsLockKey = int64(xxhash.Sum64String("rollcall:user-imports"))
+
+// Lock takes, for tx, the run lock of spec's import (waiting for a run
+// applying it to end), and for a USER import the lock all of them share.
+// A delete and a revert take the import's lock too (TryLock): check that
+// the import is still live after taking it.
+func Lock(ctx context.Context, tx *db.Tx, spec Spec) error {
+	q, args := "SELECT pg_advisory_xact_lock(?)", []any{lockKey(spec.ImportID)}
+	if spec.Users {
+		q, args = "SELECT pg_advisory_xact_lock(?), pg_advisory_xact_lock(?)", append(args, userImportsLockKey)
+	}
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("lock import %d: %w", spec.ImportID, err)
+	}
+	return nil
+}
+
+// TryLock takes import importID's run lock for idb's transaction without
+// waiting, and reports whether it could: false while a run applies it.
+func TryLock(ctx context.Context, idb bun.IDB, importID int64) (bool, error) {
+	var free bool
+	if err := idb.NewRaw("SELECT pg_try_advisory_xact_lock(?)", lockKey(importID)).Scan(ctx, &free); err != nil {
+		return false, fmt.Errorf("lock import %d: %w", importID, err)
+	}
+	return free, nil
+}
 
 // entry is what the pipeline knows about one key from the file (and its
 // state in the database). Keys already in the database come first, so entry
@@ -137,7 +247,7 @@ type pipeline struct {
 	direct    bool  // the import is empty: copy straight into recipients
 	watermark int64 // the highest recipient id before the run
 	conflicts []string
-	created   []RunChange // sample of creations
+	created   []Change // sample of creations
 	blank     int
 	dups      int
 
@@ -150,28 +260,17 @@ type pipeline struct {
 	err     error
 }
 
-// importLockKey is the advisory lock serializing applies to one import.
-func importLockKey(importID int64) int64 {
-	return int64(xxhash.Sum64String("rollcall:import")) ^ importID
-}
-
-// run executes the pipeline. It returns *errRollback for outcomes that must
+// run executes the pipeline. It returns *Rollback for outcomes that must
 // not be committed.
-func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, error) {
+func (p *pipeline) execute(ctx context.Context, file io.Reader) (*Result, error) {
 	p.ctx = ctx
-	if _, err := p.tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", importLockKey(p.spec.imp.ID)); err != nil {
-		return nil, fmt.Errorf("lock import: %w", err)
-	}
-	if deleted, err := p.importDeleted(ctx, p.tx.Tx); err != nil || deleted {
-		return p.canceledByDelete(err)
-	}
 	// Every row this run creates gets an id above the watermark (see
 	// revert.go); read it before any is created.
 	if err := p.tx.QueryRowContext(ctx, undoWatermarkSQL).Scan(&p.watermark); err != nil {
 		return nil, fmt.Errorf("read undo watermark: %w", err)
 	}
 	p.progress.phase.Store(PhaseReading)
-	rr, err := importfile.NewReader(file, p.notes, false, p.spec.limits)
+	rr, err := importfile.NewReader(file, p.notes, false, p.spec.Limits)
 	if err != nil {
 		return p.fail(err)
 	}
@@ -181,7 +280,7 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, e
 	if err != nil {
 		return p.fail(err)
 	}
-	if p.plan, err = mapping.NewPlan(header, p.spec.imp.Mapping, p.notes); err != nil {
+	if p.plan, err = mapping.NewPlan(header, p.spec.Mapping, p.notes); err != nil {
 		return p.fail(err)
 	}
 	mark := time.Now()
@@ -235,7 +334,7 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*applyResult, e
 	}
 
 	if rb := p.guard(len(removals), p.active, recipientWords); rb != nil {
-		return rb.result, rb
+		return rb.Result, rb
 	}
 
 	changes, err := p.apply(ctx, removals)
@@ -283,21 +382,21 @@ func summarize(c Counts, dry bool, w words) string {
 // runBase is what every kind of import's pipeline shares: the run, its
 // notes, progress and counts, and the way a run ends.
 type runBase struct {
-	spec     applySpec
+	spec     Spec
 	notes    *importfile.Notes
-	progress *progress
+	progress *Progress
 	counts   Counts
 	timings  []slog.Attr
 }
 
-func (b *runBase) result(status RunStatus, message string) *applyResult {
-	return &applyResult{Status: status, Counts: b.counts, Message: message, Errors: b.notes.Errors,
+func (b *runBase) result(status Status, message string) *Result {
+	return &Result{Status: status, Counts: b.counts, Message: message, Errors: b.notes.Errors,
 		Warnings: b.notes.AllWarnings(), Timings: b.timings}
 }
 
 // fail ends the run as FAILED because of err (a file problem), or returns
 // err if it is not one.
-func (b *runBase) fail(err error) (*applyResult, error) {
+func (b *runBase) fail(err error) (*Result, error) {
 	var fe *importfile.FileError
 	if !errors.As(err, &fe) {
 		return nil, err
@@ -306,32 +405,12 @@ func (b *runBase) fail(err error) (*applyResult, error) {
 	b.notes.Errors = append([]importfile.RowError{{Line: line, Column: fe.Column, Message: fe.Message}}, b.notes.Errors...)
 	res := b.result(StatusFailed, fe.Error())
 	res.Counts.Rejected = len(b.notes.Errors) - 1 + b.notes.Dropped
-	return res, &errRollback{res}
+	return res, &Rollback{Result: res}
 }
 
-// importDeleted reports whether the run's import was deleted after the run
-// started. Read under the import's run lock, which a delete also takes: a
-// delete either sees this run active (and is refused) or committed before.
-func (b *runBase) importDeleted(ctx context.Context, tx bun.Tx) (bool, error) {
-	var deleted bool
-	err := tx.NewRaw("SELECT deleted_at IS NOT NULL FROM imports WHERE id = ?", b.spec.imp.ID).Scan(ctx, &deleted)
-	if err != nil {
-		return false, fmt.Errorf("check import: %w", err)
-	}
-	return deleted, nil
-}
-
-// canceledByDelete ends a run whose import was deleted meanwhile.
-func (b *runBase) canceledByDelete(err error) (*applyResult, error) {
-	if err != nil {
-		return nil, err
-	}
-	return b.rollback(StatusCanceled, "canceled: the import was deleted before the run could apply")
-}
-
-func (b *runBase) rollback(status RunStatus, message string) (*applyResult, error) {
+func (b *runBase) rollback(status Status, message string) (*Result, error) {
 	res := b.result(status, message)
-	return res, &errRollback{res}
+	return res, &Rollback{Result: res}
 }
 
 // guard applies the import's guards once the run knows what it would do
@@ -339,34 +418,34 @@ func (b *runBase) rollback(status RunStatus, message string) (*applyResult, erro
 // the rejection threshold fails; a FULL run removing more than the removal
 // threshold of the active set (active, before the run) is held unless an
 // administrator approved it. It returns nil when the run may apply.
-func (b *runBase) guard(removals, active int, w words) *errRollback {
-	imp, c := b.spec.imp, b.counts
-	if c.RowsRead > 0 && pct(c.Rejected, c.RowsRead) > imp.RejectionThreshold {
+func (b *runBase) guard(removals, active int, w words) *Rollback {
+	spec, c := b.spec, b.counts
+	if c.RowsRead > 0 && pct(c.Rejected, c.RowsRead) > spec.RejectionThreshold {
 		res := b.result(StatusFailed, fmt.Sprintf(
 			"%d of %d rows (%.1f%%) were rejected, more than the import's limit of %g%%: the file looks damaged, so nothing was applied",
-			c.Rejected, c.RowsRead, pct(c.Rejected, c.RowsRead), imp.RejectionThreshold))
-		return &errRollback{res}
+			c.Rejected, c.RowsRead, pct(c.Rejected, c.RowsRead), spec.RejectionThreshold))
+		return &Rollback{Result: res}
 	}
-	if !b.spec.approved && active > 0 && pct(removals, active) > imp.RemovalThreshold {
+	if !spec.Approved && active > 0 && pct(removals, active) > spec.RemovalThreshold {
 		res := b.result(StatusHeld, fmt.Sprintf(
 			"this file would %s %d of %d active %s (%.1f%%), more than the import's limit of %g%%: nothing was applied; approve the run to apply it, or cancel it",
-			w.remove, removals, active, w.things, pct(removals, active), imp.RemovalThreshold))
-		return &errRollback{res}
+			w.remove, removals, active, w.things, pct(removals, active), spec.RemovalThreshold))
+		return &Rollback{Result: res}
 	}
 	return nil
 }
 
 // succeed ends a run whose changes are written in its transaction: applied,
 // or rolled back for a dry run.
-func (b *runBase) succeed(changes []RunChange, w words) (*applyResult, error) {
+func (b *runBase) succeed(changes []Change, w words) (*Result, error) {
 	res := b.result(StatusSucceeded, "")
 	res.Changes = changes
 	if res.Counts.Rejected > 0 {
 		res.Status = StatusSucceededWithErrors
 	}
-	res.Message = summarize(res.Counts, b.spec.run.DryRun, w)
-	if b.spec.run.DryRun {
-		return res, &errRollback{res}
+	res.Message = summarize(res.Counts, b.spec.DryRun, w)
+	if b.spec.DryRun {
+		return res, &Rollback{Result: res}
 	}
 	res.Applied = true
 	return res, nil
@@ -386,13 +465,13 @@ func (p *pipeline) loadExisting(ctx context.Context, expectRows int64) error {
 		// structures must grow only with the keys actually kept.
 		expectRows = min(expectRows, maxSizingHint)
 		capacity := int(expectRows + 16)
-		if p.spec.imp.LastRunID != nil {
+		if p.spec.HasRun {
 			capacity += int(expectRows / 50)
 		}
 		p.index = newKeyIndex(capacity)
 		p.entries = make([]entry, 0, capacity)
 		rows, err := c.Query(ctx, `SELECT id, external_id, row_hash, removed_at IS NOT NULL FROM recipients WHERE import_id = $1`,
-			pgx.QueryResultFormats{pgx.BinaryFormatCode}, p.spec.imp.ID)
+			pgx.QueryResultFormats{pgx.BinaryFormatCode}, p.spec.ImportID)
 		if err != nil {
 			return fmt.Errorf("load recipients: %w", err)
 		}
@@ -519,12 +598,12 @@ func (p *pipeline) prepare(rec []string, line int) bool {
 	if existing {
 		old = p.existing[idx]
 	}
-	if existing && (old.oldHash == hash && !removed || p.spec.imp.Method == MethodCreateOnly) {
+	if existing && (old.oldHash == hash && !removed || p.spec.CreateOnly) {
 		e.flags |= flagUnchanged
 		p.counts.Unchanged++
 		return false
 	}
-	if rerr := plan.Normalize(rec, line, p.spec.imp.DefaultRecipientType, p.notes, &p.row); rerr != nil {
+	if rerr := plan.Normalize(rec, line, p.spec.DefaultType, p.notes, &p.row); rerr != nil {
 		e.flags |= flagRejected
 		p.notes.Reject(*rerr)
 		return false
@@ -539,7 +618,7 @@ func (p *pipeline) prepare(rec []string, line int) bool {
 	}
 	if op == opInsert && len(p.created) < maxSampleChanges/2 {
 		l := line
-		p.created = append(p.created, RunChange{Line: &l, ExternalID: key, Action: ActionCreate})
+		p.created = append(p.created, Change{Line: &l, ExternalID: key, Action: ActionCreate})
 	}
 	p.appendRow(op, line, old.id, hash)
 	return true
@@ -578,7 +657,7 @@ func (p *pipeline) memory() int64 {
 // (Limits.RunMemoryBytes): a file of endless distinct keys costs a failed
 // run, not the node.
 func (p *pipeline) checkMemory() error {
-	budget := p.spec.limits.RunMemoryBytes
+	budget := p.spec.Limits.RunMemoryBytes
 	// Checked every 1024 keys: the estimate moves slowly.
 	if budget <= 0 || p.index.len()%1024 != 0 || p.memory() <= budget {
 		return nil
@@ -681,7 +760,7 @@ const createStageSQL = `CREATE TEMP TABLE import_stage (
 func (p *pipeline) appendRow(op string, line int, id, hash int64) {
 	r, b := &p.row, p.copyBuf
 	if p.direct {
-		b = appendCopyInt(b, p.spec.imp.ID)
+		b = appendCopyInt(b, p.spec.ImportID)
 	} else {
 		b = append(b, op...)
 		b = append(b, '\t')
@@ -737,7 +816,7 @@ func (p *pipeline) appendRow(op string, line int, id, hash int64) {
 // removals returns the recipients a FULL run removes: active, and not in
 // the file (a key the file had, even in rejected or conflicting rows, stays).
 func (p *pipeline) removals() []removal {
-	if p.spec.imp.Method != MethodFull {
+	if !p.spec.RemoveAbsent {
 		return nil
 	}
 	var out []removal

@@ -1,4 +1,4 @@
-package imports
+package importjobs
 
 import (
 	"archive/zip"
@@ -21,9 +21,13 @@ import (
 	"golang.org/x/text/encoding/charmap"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/apply"
 	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/filestore"
+	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/mapping"
+	"github.com/rollcall/rollcall/internal/opt"
 	"github.com/rollcall/rollcall/internal/testkit/testdb"
 	"github.com/rollcall/rollcall/internal/users"
 )
@@ -290,8 +294,8 @@ type corpusErr struct {
 
 // corpusOutcome is what a run of a case's file must end with.
 type corpusOutcome struct {
-	status RunStatus
-	counts Counts
+	status imports.RunStatus
+	counts apply.Counts
 	// anyCounts skips the counts check (for BUG cases whose exact counts
 	// depend on the fix).
 	anyCounts bool
@@ -311,7 +315,7 @@ type corpusRefusal struct {
 
 type corpusCase struct {
 	name    string
-	input   CreateImportInput
+	input   imports.CreateImportInput
 	content string
 	dry     bool
 	// maxUpload, when set, is the upload limit for the case's file.
@@ -421,57 +425,57 @@ func corpusCases() []corpusCase {
 		{
 			name:     "header only",
 			content:  corpusHeader + "\n",
-			existing: corpusOutcome{status: StatusFailed, errors: []corpusErr{{1, "", "", "the file has a header but no data rows"}}},
-			first:    &corpusOutcome{status: StatusFailed, errors: []corpusErr{{1, "", "", "the file has a header but no data rows"}}},
+			existing: corpusOutcome{status: imports.StatusFailed, errors: []corpusErr{{1, "", "", "the file has a header but no data rows"}}},
+			first:    &corpusOutcome{status: imports.StatusFailed, errors: []corpusErr{{1, "", "", "the file has a header but no data rows"}}},
 		},
 		{
 			name:    "missing key column",
 			content: strings.Replace(base, "student_id", "pupil", 1),
-			existing: corpusOutcome{status: StatusFailed, message: "no key column",
+			existing: corpusOutcome{status: imports.StatusFailed, message: "no key column",
 				errors: []corpusErr{{1, "", "", "no key column: the header (pupil, first_name, last_name"}}},
 		},
 		{
 			name:    "mapped column absent",
-			input:   CreateImportInput{Mapping: mapping},
+			input:   imports.CreateImportInput{Mapping: mapping},
 			content: strings.ReplaceAll(base, "guardian1_phone", "guardian_cell"),
-			existing: corpusOutcome{status: StatusFailed, errors: []corpusErr{{1, "guardian1_phone", "",
+			existing: corpusOutcome{status: imports.StatusFailed, errors: []corpusErr{{1, "guardian1_phone", "",
 				`the mapping takes phone from column "guardian1_phone", which is not in the file's header`}}},
 		},
 		{
 			name: "unbalanced quote",
 			content: corpusJoin(corpusReplaceLine(baseLines, "S015",
 				`S015,Ana,"Smith,5,Lincoln Elementary,612-555-1015,parent15@example.org`), "\n"),
-			existing: corpusOutcome{status: StatusFailed, counts: Counts{RowsRead: 14, Unchanged: 14},
+			existing: corpusOutcome{status: imports.StatusFailed, counts: apply.Counts{RowsRead: 14, Unchanged: 14},
 				message: "line 16: a quoted field starting on this line",
 				errors:  []corpusErr{{16, "", "", "never closes properly, swallowing lines 16 to 41"}}},
-			first: &corpusOutcome{status: StatusFailed, counts: Counts{RowsRead: 14},
+			first: &corpusOutcome{status: imports.StatusFailed, counts: apply.Counts{RowsRead: 14},
 				errors: []corpusErr{{16, "", "", "swallowing lines 16 to 41"}}},
 		},
 		{
 			name: "unbalanced quote names its column",
 			content: corpusJoin(corpusReplaceLine(baseLines, "S015",
 				`S015,Ana,"Smith,5,Lincoln Elementary,612-555-1015,parent15@example.org`), "\n"),
-			existing: corpusOutcome{status: StatusFailed, counts: Counts{RowsRead: 14, Unchanged: 14},
+			existing: corpusOutcome{status: imports.StatusFailed, counts: apply.Counts{RowsRead: 14, Unchanged: 14},
 				errors: []corpusErr{{16, "", "", "a quoted field starting on this line never closes"}}},
 		},
 		{
 			name: "unbalanced quote in the key column",
 			content: corpusJoin(corpusReplaceLine(baseLines, "S015",
 				`"S015,Ana,Smith,5,Lincoln Elementary,612-555-1015,parent15@example.org`), "\n"),
-			existing: corpusOutcome{status: StatusFailed, counts: Counts{RowsRead: 14, Unchanged: 14},
+			existing: corpusOutcome{status: imports.StatusFailed, counts: apply.Counts{RowsRead: 14, Unchanged: 14},
 				errors: []corpusErr{{16, "", "", "swallowing lines 16 to 41"}}},
 		},
 		{
 			name:    "too many rejected rows",
 			content: corpusBase.set("S003", corpusColEmail, "parent3").set("S010", corpusColEmail, "parent10@").set("S020", corpusColPhone, "12").csv(),
-			existing: corpusOutcome{status: StatusFailed, counts: Counts{RowsRead: 40, Unchanged: 37, Rejected: 3},
+			existing: corpusOutcome{status: imports.StatusFailed, counts: apply.Counts{RowsRead: 40, Unchanged: 37, Rejected: 3},
 				message: "3 of 40 rows (7.5%) were rejected, more than the import's limit of 5%",
 				errors: []corpusErr{
 					{4, "guardian1_email", "parent3", `"parent3" is not a valid email address`},
 					{11, "guardian1_email", "parent10@", `"parent10@" is not a valid email address`},
 					{21, "guardian1_phone", "12", `"12" is not a valid phone number`},
 				}},
-			first: &corpusOutcome{status: StatusFailed, counts: Counts{RowsRead: 40, Rejected: 3},
+			first: &corpusOutcome{status: imports.StatusFailed, counts: apply.Counts{RowsRead: 40, Rejected: 3},
 				message: "3 of 40 rows (7.5%) were rejected",
 				errors: []corpusErr{
 					{4, "guardian1_email", "parent3", "not a valid email"},
@@ -482,75 +486,75 @@ func corpusCases() []corpusCase {
 		{
 			name:    "FULL missing half the people",
 			content: corpusBase.keep(20).csv(),
-			existing: corpusOutcome{status: StatusHeld, counts: Counts{RowsRead: 20, Unchanged: 20, Removed: 20},
+			existing: corpusOutcome{status: imports.StatusHeld, counts: apply.Counts{RowsRead: 20, Unchanged: 20, Removed: 20},
 				message: "would remove 20 of 40 active recipients (50.0%), more than the import's limit of 10%"},
-			first: &corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 20, Created: 20},
+			first: &corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 20, Created: 20},
 				changes: corpusChanges(corpusCreated, corpusKeys(1, 20)...)},
 		},
 		{
 			name:    "FULL missing just over the limit",
 			content: corpusBase.keep(35).csv(),
-			existing: corpusOutcome{status: StatusHeld, counts: Counts{RowsRead: 35, Unchanged: 35, Removed: 5},
+			existing: corpusOutcome{status: imports.StatusHeld, counts: apply.Counts{RowsRead: 35, Unchanged: 35, Removed: 5},
 				message: "would remove 5 of 40 active recipients (12.5%)"},
 		},
 		{
 			name:     "FULL missing exactly the limit",
 			content:  corpusBase.keep(36).csv(),
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 36, Unchanged: 36, Removed: 4}, changes: corpusChanges(corpusRemoved, corpusKeys(37, 40)...)},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 36, Unchanged: 36, Removed: 4}, changes: corpusChanges(corpusRemoved, corpusKeys(37, 40)...)},
 		},
 		{
 			name:    "duplicate header names",
 			content: corpusBase.insertColumn(lastCol+1, "guardian1_phone", func(string) string { return "" }).csv(),
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Unchanged: 40},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Unchanged: 40},
 				changes:  corpusChanges(corpusRehashed, all...),
 				warnings: []string{`column name "guardian1_phone" appears twice in the header (columns 6 and 8)`}},
 		},
 		{
 			name:    "Mac CR line endings",
 			content: corpusBase.delimited(",", "\r"),
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Unchanged: 40},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Unchanged: 40},
 				warnings: []string{"the file ends its lines with CR only (old Mac format)"}},
 		},
 		{
 			name:    "two blank header columns (Excel's empty trailing columns)",
 			content: corpusBase.insertColumn(lastCol+1, "", func(string) string { return "" }).insertColumn(lastCol+2, "", func(string) string { return "" }).csv(),
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Unchanged: 40},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Unchanged: 40},
 				changes: corpusChanges(corpusRehashed, all...)},
 		},
 		{
 			name:     "NUL byte after the first 64KB",
 			content:  large.set("S1100", corpusColFirst, "Nu\x00ll").csv(),
-			existing: corpusOutcome{status: StatusFailed, anyCounts: true, message: "NUL"},
+			existing: corpusOutcome{status: imports.StatusFailed, anyCounts: true, message: "NUL"},
 		},
 		{
 			name:     "truncated large gzip",
 			content:  randomGz[:len(randomGz)*3/4],
-			existing: corpusOutcome{status: StatusFailed, anyCounts: true, message: "damaged"},
+			existing: corpusOutcome{status: imports.StatusFailed, anyCounts: true, message: "damaged"},
 		},
 
 		// Applied, with rows rejected: the rest applies, rejected keys stay.
 		{
 			name:    "exact duplicate row",
 			content: corpusBase.set("S005", corpusColSchool, "Adams Elementary").add(corpusBase.set("S005", corpusColSchool, "Adams Elementary").row("S005")).csv(),
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 41, Updated: 1, Unchanged: 39},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 41, Updated: 1, Unchanged: 39},
 				warnings: []string{"1 row(s) repeated an earlier row exactly (same key and values) and were counted once"},
 				changes:  corpusChanges(corpusUpdated, "S005"),
 				check: func(t *testing.T, f *fixture) {
 					require.Equal(t, "Adams Elementary", f.recipient("S005")["school"])
 				}},
-			first: &corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 41, Created: 40},
+			first: &corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 41, Created: 40},
 				warnings: []string{"1 row(s) repeated an earlier row exactly"},
 				changes:  corpusChanges(corpusCreated, all...)},
 		},
 		{
 			name:    "conflicting duplicate key",
 			content: corpusBase.add(corpusBase.set("S007", corpusColGrade, "9").row("S007")).csv(),
-			existing: corpusOutcome{status: StatusSucceededWithErrors, counts: Counts{RowsRead: 41, Unchanged: 39, Rejected: 2},
+			existing: corpusOutcome{status: imports.StatusSucceededWithErrors, counts: apply.Counts{RowsRead: 41, Unchanged: 39, Rejected: 2},
 				errors: []corpusErr{
 					{8, "student_id", "S007", `key "S007" appears again on line 42 with different values; neither row was applied`},
 					{42, "student_id", "S007", `key "S007" already appeared on line 8 with different values; neither row was applied`},
 				}},
-			first: &corpusOutcome{status: StatusSucceededWithErrors, counts: Counts{RowsRead: 41, Created: 39, Rejected: 2},
+			first: &corpusOutcome{status: imports.StatusSucceededWithErrors, counts: apply.Counts{RowsRead: 41, Created: 39, Rejected: 2},
 				errors: []corpusErr{
 					{8, "student_id", "S007", "appears again on line 42"},
 					{42, "student_id", "S007", "already appeared on line 8"},
@@ -559,17 +563,17 @@ func corpusCases() []corpusCase {
 		},
 		{
 			name:  "conflicting duplicate keys, first row a change",
-			input: CreateImportInput{RejectionThreshold: ptr(10.0)},
+			input: imports.CreateImportInput{RejectionThreshold: new(10.0)},
 			content: corpusBase.set("S008", corpusColSchool, "Adams Elementary").
 				add(corpusBase.set("S007", corpusColGrade, "9").row("S007"), corpusBase.set("S008", corpusColSchool, "Baker Elementary").row("S008")).csv(),
-			existing: corpusOutcome{status: StatusSucceededWithErrors, counts: Counts{RowsRead: 42, Unchanged: 38, Rejected: 4},
+			existing: corpusOutcome{status: imports.StatusSucceededWithErrors, counts: apply.Counts{RowsRead: 42, Unchanged: 38, Rejected: 4},
 				errors: []corpusErr{
 					{8, "student_id", "S007", "appears again on line 42"},
 					{42, "student_id", "S007", "already appeared on line 8"},
 					{9, "student_id", "S008", "appears again on line 43"},
 					{43, "student_id", "S008", "already appeared on line 9"},
 				}},
-			first: &corpusOutcome{status: StatusSucceededWithErrors, counts: Counts{RowsRead: 42, Created: 38, Rejected: 4},
+			first: &corpusOutcome{status: imports.StatusSucceededWithErrors, counts: apply.Counts{RowsRead: 42, Created: 38, Rejected: 4},
 				errors: []corpusErr{
 					{8, "student_id", "S007", "appears again on line 42"},
 					{42, "student_id", "S007", "already appeared on line 8"},
@@ -581,7 +585,7 @@ func corpusCases() []corpusCase {
 		{
 			name:    "exact duplicate of a rejected row",
 			content: corpusBase.set("S009", corpusColPhone, "555-0199").add(corpusBase.set("S009", corpusColPhone, "555-0199").row("S009")).csv(),
-			existing: corpusOutcome{status: StatusSucceededWithErrors, counts: Counts{RowsRead: 41, Unchanged: 39, Rejected: 1},
+			existing: corpusOutcome{status: imports.StatusSucceededWithErrors, counts: apply.Counts{RowsRead: 41, Unchanged: 39, Rejected: 1},
 				errors:   []corpusErr{{10, "guardian1_phone", "555-0199", `"555-0199" is not a valid phone number`}},
 				warnings: []string{"1 row(s) repeated an earlier row exactly"}},
 		},
@@ -589,12 +593,12 @@ func corpusCases() []corpusCase {
 			name: "too many and too few fields",
 			content: corpusJoin(corpusReplaceLine(corpusReplaceLine(baseLines, "S020", strings.Join(corpusRow(20), ",")+",extra"),
 				"S021", strings.Join(corpusRow(21)[:6], ",")), "\n"),
-			existing: corpusOutcome{status: StatusSucceededWithErrors, counts: Counts{RowsRead: 40, Unchanged: 38, Rejected: 2},
+			existing: corpusOutcome{status: imports.StatusSucceededWithErrors, counts: apply.Counts{RowsRead: 40, Unchanged: 38, Rejected: 2},
 				errors: []corpusErr{
 					{21, "", "", "expected 7 fields (as in the header), found 8"},
 					{22, "", "", "expected 7 fields (as in the header), found 6"},
 				}},
-			first: &corpusOutcome{status: StatusSucceededWithErrors, counts: Counts{RowsRead: 40, Created: 38, Rejected: 2},
+			first: &corpusOutcome{status: imports.StatusSucceededWithErrors, counts: apply.Counts{RowsRead: 40, Created: 38, Rejected: 2},
 				errors: []corpusErr{
 					{21, "", "", "found 8"},
 					{22, "", "", "found 6"},
@@ -605,7 +609,7 @@ func corpusCases() []corpusCase {
 			name: "malformed row then the same key again",
 			content: corpusJoin(append(corpusReplaceLine(baseLines, "S020", strings.Join(corpusRow(20), ",")+",extra"),
 				strings.Join(corpusRow(20), ",")), "\n"),
-			existing: corpusOutcome{status: StatusSucceededWithErrors, counts: Counts{RowsRead: 41, Unchanged: 39, Rejected: 2},
+			existing: corpusOutcome{status: imports.StatusSucceededWithErrors, counts: apply.Counts{RowsRead: 41, Unchanged: 39, Rejected: 2},
 				errors: []corpusErr{
 					{21, "", "", "found 8"},
 					{42, "student_id", "S020", "already appeared on line 21"},
@@ -615,15 +619,15 @@ func corpusCases() []corpusCase {
 			name: "stray quote inside a field",
 			content: corpusJoin(corpusReplaceLine(baseLines, "S015",
 				`S015,Ana,Sm"ith,5,Lincoln Elementary,612-555-1015,parent15@example.org`), "\n"),
-			existing: corpusOutcome{status: StatusSucceededWithErrors, counts: Counts{RowsRead: 40, Unchanged: 39, Rejected: 1},
+			existing: corpusOutcome{status: imports.StatusSucceededWithErrors, counts: apply.Counts{RowsRead: 40, Unchanged: 39, Rejected: 1},
 				errors: []corpusErr{{16, "", "", `a " appears inside an unquoted field at column 12`}}},
 		},
 		{
 			name:    "invalid phone",
 			content: corpusBase.set("S009", corpusColPhone, "555-0199").csv(),
-			existing: corpusOutcome{status: StatusSucceededWithErrors, counts: Counts{RowsRead: 40, Unchanged: 39, Rejected: 1},
+			existing: corpusOutcome{status: imports.StatusSucceededWithErrors, counts: apply.Counts{RowsRead: 40, Unchanged: 39, Rejected: 1},
 				errors: []corpusErr{{10, "guardian1_phone", "555-0199", `"555-0199" is not a valid phone number`}}},
-			first: &corpusOutcome{status: StatusSucceededWithErrors, counts: Counts{RowsRead: 40, Created: 39, Rejected: 1},
+			first: &corpusOutcome{status: imports.StatusSucceededWithErrors, counts: apply.Counts{RowsRead: 40, Created: 39, Rejected: 1},
 				errors:  []corpusErr{{10, "guardian1_phone", "555-0199", "not a valid phone number"}},
 				changes: corpusChanges(corpusCreated, corpusWithout(all, "S009")...)},
 		},
@@ -631,13 +635,13 @@ func corpusCases() []corpusCase {
 			name:    "invalid phone, dry run",
 			content: corpusBase.set("S009", corpusColPhone, "555-0199").set("S001", corpusColSchool, "Adams Elementary").csv(),
 			dry:     true,
-			existing: corpusOutcome{status: StatusSucceededWithErrors, counts: Counts{RowsRead: 40, Updated: 1, Unchanged: 38, Rejected: 1},
+			existing: corpusOutcome{status: imports.StatusSucceededWithErrors, counts: apply.Counts{RowsRead: 40, Updated: 1, Unchanged: 38, Rejected: 1},
 				errors: []corpusErr{{10, "guardian1_phone", "555-0199", "not a valid phone number"}}},
 		},
 		{
 			name:    "invalid email",
 			content: corpusBase.set("S011", corpusColEmail, "parent11 at example.org").csv(),
-			existing: corpusOutcome{status: StatusSucceededWithErrors, counts: Counts{RowsRead: 40, Unchanged: 39, Rejected: 1},
+			existing: corpusOutcome{status: imports.StatusSucceededWithErrors, counts: apply.Counts{RowsRead: 40, Unchanged: 39, Rejected: 1},
 				errors: []corpusErr{{12, "guardian1_email", "parent11 at example.org", `"parent11 at example.org" is not a valid email address`}}},
 		},
 		{
@@ -651,7 +655,7 @@ func corpusCases() []corpusCase {
 				}
 				return "Student"
 			}).csv(),
-			existing: corpusOutcome{status: StatusSucceededWithErrors, counts: Counts{RowsRead: 40, Updated: 1, Unchanged: 38, Rejected: 1},
+			existing: corpusOutcome{status: imports.StatusSucceededWithErrors, counts: apply.Counts{RowsRead: 40, Updated: 1, Unchanged: 38, Rejected: 1},
 				errors: []corpusErr{{11, "type", "Alien", `unknown type "Alien": use STUDENT, STAFF, CONTACT or OTHER`}},
 				// A new column changes every row's hash: the rows whose
 				// values are the same take the new hash only.
@@ -663,7 +667,7 @@ func corpusCases() []corpusCase {
 		{
 			name:    "multiple emails and phones in a cell",
 			content: corpusBase.set("S004", corpusColPhone, "612-555-1004; (612) 555-2004").set("S004", corpusColEmail, `"a@example.org, b@example.org;"`).set("S005", corpusColEmail, "ok@example.org;not-an-email").csv(),
-			existing: corpusOutcome{status: StatusSucceededWithErrors, counts: Counts{RowsRead: 40, Updated: 1, Unchanged: 38, Rejected: 1},
+			existing: corpusOutcome{status: imports.StatusSucceededWithErrors, counts: apply.Counts{RowsRead: 40, Updated: 1, Unchanged: 38, Rejected: 1},
 				errors:  []corpusErr{{6, "guardian1_email", "not-an-email", `"not-an-email" is not a valid email address`}},
 				changes: corpusChanges(corpusUpdated, "S004"),
 				check: func(t *testing.T, f *fixture) {
@@ -682,7 +686,7 @@ func corpusCases() []corpusCase {
 			name: "quoted newlines and quotes, errors on later lines",
 			content: corpusBase.set("S010", corpusColSchool, "\"Lincoln Elementary\nAnnex B\"").
 				set("S011", corpusColLast, `"O""Neil"`).set("S012", corpusColEmail, "parent12@").csv(),
-			existing: corpusOutcome{status: StatusSucceededWithErrors, counts: Counts{RowsRead: 40, Updated: 2, Unchanged: 37, Rejected: 1},
+			existing: corpusOutcome{status: imports.StatusSucceededWithErrors, counts: apply.Counts{RowsRead: 40, Updated: 2, Unchanged: 37, Rejected: 1},
 				// S012 is on line 14: S010's row spans lines 11 and 12.
 				errors:  []corpusErr{{14, "guardian1_email", "parent12@", "not a valid email"}},
 				changes: corpusChanges(corpusUpdated, "S010", "S011"),
@@ -694,7 +698,7 @@ func corpusCases() []corpusCase {
 		{
 			name:    "trailing line of commas shorter than the header",
 			content: base + ",,,\n",
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Unchanged: 40},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Unchanged: 40},
 				warnings: []string{"1 blank row(s) skipped"}},
 		},
 
@@ -702,9 +706,9 @@ func corpusCases() []corpusCase {
 		{
 			name:    "blank lines and trailing lines of commas",
 			content: corpusJoin(slices.Concat(baseLines[:11], []string{"", "   "}, baseLines[11:], []string{", ,,\t,,,", ",,,,,,", ""}), "\n"),
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Unchanged: 40},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Unchanged: 40},
 				warnings: []string{"3 blank row(s) skipped"}},
-			first: &corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Created: 40},
+			first: &corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Created: 40},
 				warnings: []string{"3 blank row(s) skipped"},
 				changes:  corpusChanges(corpusCreated, all...)},
 		},
@@ -712,19 +716,19 @@ func corpusCases() []corpusCase {
 			name:    "UTF-8 byte-order mark",
 			content: "\xEF\xBB\xBF" + corpusBase.set("S006", corpusColSchool, "Adams Elementary").csv(),
 			header:  corpusBase.header,
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Updated: 1, Unchanged: 39},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Updated: 1, Unchanged: 39},
 				changes: corpusChanges(corpusUpdated, "S006")},
 		},
 		{
 			name:     "UTF-8 byte-order mark before a quoted header",
 			content:  "\xEF\xBB\xBF\"student_id\",\"first_name\"" + strings.TrimPrefix(base, "student_id,first_name"),
 			header:   corpusBase.header,
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Unchanged: 40}},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Unchanged: 40}},
 		},
 		{
 			name:    "Windows-1252 names",
 			content: corpusWin1252(corpusBase.set("S003", corpusColFirst, "José").set("S003", corpusColLast, "García").csv()),
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Updated: 1, Unchanged: 39},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Updated: 1, Unchanged: 39},
 				warnings: []string{"field(s) were not valid UTF-8 and were read as Windows-1252 (first on line 2)"},
 				changes:  corpusChanges(corpusUpdated, "S003"),
 				check: func(t *testing.T, f *fixture) {
@@ -732,7 +736,7 @@ func corpusCases() []corpusCase {
 					require.Equal(t, "José", r["first"])
 					require.Equal(t, "García", r["last"])
 				}},
-			first: &corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Created: 40},
+			first: &corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Created: 40},
 				warnings: []string{"Windows-1252"},
 				changes:  corpusChanges(corpusCreated, all...),
 				check: func(t *testing.T, f *fixture) {
@@ -744,7 +748,7 @@ func corpusCases() []corpusCase {
 			name: "one Windows-1252 field in a UTF-8 file",
 			content: strings.Replace(corpusBase.set("S003", corpusColFirst, "José").csv(),
 				"José", corpusWin1252("José"), 1),
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Updated: 1, Unchanged: 39},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Updated: 1, Unchanged: 39},
 				warnings: []string{"1 field(s) were not valid UTF-8 and were read as Windows-1252 (first on line 4)"},
 				changes:  corpusChanges(corpusUpdated, "S003"),
 				check: func(t *testing.T, f *fixture) {
@@ -754,7 +758,7 @@ func corpusCases() []corpusCase {
 		{
 			name:    "CRLF line endings",
 			content: corpusBase.set("S010", corpusColSchool, "\"Lincoln Elementary\r\nAnnex B\"").delimited(",", "\r\n"),
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Updated: 1, Unchanged: 39},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Updated: 1, Unchanged: 39},
 				changes: corpusChanges(corpusUpdated, "S010"),
 				check: func(t *testing.T, f *fixture) {
 					require.Equal(t, "Lincoln Elementary\nAnnex B", f.recipient("S010")["school"])
@@ -763,7 +767,7 @@ func corpusCases() []corpusCase {
 		{
 			name:    "semicolon-delimited",
 			content: corpusBase.set("S006", corpusColSchool, "Adams Elementary, Annex").set("S004", corpusColEmail, "a@example.org,b@example.org").delimited(";", "\n"),
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Updated: 2, Unchanged: 38},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Updated: 2, Unchanged: 38},
 				changes: corpusChanges(corpusUpdated, "S004", "S006"),
 				check: func(t *testing.T, f *fixture) {
 					require.Equal(t, "Adams Elementary, Annex", f.recipient("S006")["school"])
@@ -773,50 +777,50 @@ func corpusCases() []corpusCase {
 		{
 			name:     "semicolon-delimited after a blank first line",
 			content:  "\n" + corpusBase.delimited(";", "\n"),
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Unchanged: 40}},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Unchanged: 40}},
 		},
 		{
 			name:    "tab-delimited",
 			content: corpusBase.set("S006", corpusColSchool, "Adams Elementary, Annex").delimited("\t", "\n"),
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Updated: 1, Unchanged: 39},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Updated: 1, Unchanged: 39},
 				changes: corpusChanges(corpusUpdated, "S006")},
 		},
 		{
 			name:    "pipe-delimited",
 			content: corpusBase.set("S006", corpusColSchool, "Adams Elementary").delimited("|", "\n"),
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Updated: 1, Unchanged: 39},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Updated: 1, Unchanged: 39},
 				changes: corpusChanges(corpusUpdated, "S006")},
 		},
 		{
 			name:    "gzip-compressed",
 			content: corpusGzip(corpusBase.set("S006", corpusColSchool, "Adams Elementary").csv(), gzip.BestCompression),
 			header:  corpusBase.header,
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Updated: 1, Unchanged: 39},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Updated: 1, Unchanged: 39},
 				changes: corpusChanges(corpusUpdated, "S006")},
 		},
 		{
 			name:    "gzip of a BOM, CRLF, semicolon file",
 			content: corpusGzip("\xEF\xBB\xBF"+corpusBase.set("S006", corpusColSchool, "Adams Elementary").delimited(";", "\r\n"), gzip.DefaultCompression),
 			header:  corpusBase.header,
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Updated: 1, Unchanged: 39},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Updated: 1, Unchanged: 39},
 				changes: corpusChanges(corpusUpdated, "S006")},
 		},
 		{
 			name:    "large gzip (over 64KB compressed)",
 			content: randomGz,
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 2040, Created: 2000, Unchanged: 40},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 2040, Created: 2000, Unchanged: 40},
 				changes: corpusChanges(corpusCreated, corpusKeys(41, 2040)...)},
 		},
 		{
 			name:    "large gzip stored without compression",
 			content: corpusGzip(large.csv(), gzip.NoCompression),
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 1100, Created: 1060, Unchanged: 40},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 1100, Created: 1060, Unchanged: 40},
 				changes: corpusChanges(corpusCreated, corpusKeys(41, 1100)...)},
 		},
 		{
 			name:    "grade outside PK-12",
 			content: corpusBase.set("S013", corpusColGrade, "UG").set("S014", corpusColGrade, "13").csv(),
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Updated: 2, Unchanged: 38},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Updated: 2, Unchanged: 38},
 				warnings: []string{"2 row(s) have a grade outside PK, K, 1–12 (first on line 14); it is kept as written"},
 				changes:  corpusChanges(corpusUpdated, "S013", "S014"),
 				check: func(t *testing.T, f *fixture) {
@@ -831,7 +835,7 @@ func corpusCases() []corpusCase {
 				"Student ID,First Name,LAST NAME, Grade ,School,Guardian1 Phone,Guardian1 Email", 1),
 			header: []string{"Student ID", "First Name", "LAST NAME", "Grade", "School", "Guardian1 Phone", "Guardian1 Email"},
 			// The same plan as the base's: the hashes do not change.
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Updated: 1, Unchanged: 39},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Updated: 1, Unchanged: 39},
 				changes: corpusChanges(corpusUpdated, "S002"),
 				check: func(t *testing.T, f *fixture) {
 					require.Equal(t, "Benjamin", f.recipient("S002")["first"])
@@ -840,21 +844,21 @@ func corpusCases() []corpusCase {
 		{
 			name:    "key padded with spaces",
 			content: corpusBase.set("S005", corpusColID, "  S005 ").csv(),
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Unchanged: 40},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Unchanged: 40},
 				changes: corpusChanges(corpusRehashed, "S005")},
 		},
 		{
 			name:    "trailing comma on every line",
 			content: corpusJoin(corpusBase.lines(","), ",\n"),
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 40, Unchanged: 40},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Unchanged: 40},
 				changes: corpusChanges(corpusRehashed, all...)},
 		},
 		{
 			name:      "exactly the upload limit",
-			input:     CreateImportInput{Method: MethodUpdate},
+			input:     imports.CreateImportInput{Method: imports.MethodUpdate},
 			content:   atLimit,
 			maxUpload: int64(len(atLimit)),
-			existing: corpusOutcome{status: StatusSucceeded, counts: Counts{RowsRead: 1, Updated: 1},
+			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 1, Updated: 1},
 				changes: corpusChanges(corpusUpdated, "S001")},
 		},
 	}
@@ -864,7 +868,7 @@ func corpusCases() []corpusCase {
 // case and variant), to keep the suite fast.
 type corpusEnv struct {
 	db    *db.DB
-	svc   *Service
+	svc   *imports.Service
 	admin users.User
 	// sem bounds concurrent cases: a run holds two of the pool's eight
 	// connections at once.
@@ -876,25 +880,27 @@ func newCorpusEnv(t *testing.T) *corpusEnv {
 	ctx := context.Background()
 	admin, err := users.NewService(d, nil).EnsureAdmin(ctx, "admin@district.test", "Admin")
 	require.NoError(t, err)
-	svc := NewService(d, nil, DefaultConfig(), time.Now, slog.New(slog.DiscardHandler))
+	svc := imports.NewService(d, nil, imports.DefaultConfig(), time.Now, slog.New(slog.DiscardHandler))
 	return &corpusEnv{db: d, svc: svc, admin: *admin, sem: make(chan struct{}, 3)}
 }
 
 // fixture creates an import of its own for t.
-func (e *corpusEnv) fixture(t *testing.T, in CreateImportInput) *fixture {
+func (e *corpusEnv) fixture(t *testing.T, in imports.CreateImportInput) *fixture {
 	t.Helper()
 	e.sem <- struct{}{}
 	t.Cleanup(func() { <-e.sem })
 	in.Name = t.Name()
 	if in.Method == "" {
-		in.Method = MethodFull
+		in.Method = imports.MethodFull
 	}
 	// A viewer of its own: Create and Upload point created_by and
 	// uploaded_by at the viewer's user id and scan into it.
 	ctx := authz.WithViewer(context.Background(), users.AsViewer(&e.admin))
 	imp, err := e.svc.Create(ctx, in)
 	require.NoError(t, err)
-	return &fixture{t: t, ctx: ctx, db: e.db, svc: e.svc, imp: imp}
+	f := &fixture{t: t, ctx: ctx, db: e.db, imp: imp}
+	f.configure(func(*imports.Config) {})
+	return f
 }
 
 func TestCorpus(t *testing.T) {
@@ -911,8 +917,8 @@ func TestCorpus(t *testing.T) {
 				t.Parallel()
 				f := env.fixture(t, c.input)
 				base := f.runFile(corpusBase.csv())
-				require.Equal(t, StatusSucceeded, base.Status, base.Message)
-				require.Equal(t, Counts{RowsRead: corpusN, Created: corpusN}, counts(base))
+				require.Equal(t, imports.StatusSucceeded, base.Status, base.Message)
+				require.Equal(t, apply.Counts{RowsRead: corpusN, Created: corpusN}, counts(base))
 				runCorpusCase(t, f, c, c.existing)
 			})
 			if c.first != nil {
@@ -929,13 +935,11 @@ func TestCorpus(t *testing.T) {
 // upload is refused and changes nothing.
 func runCorpusRefusal(t *testing.T, env *corpusEnv, c corpusCase) {
 	f := env.fixture(t, c.input)
-	require.Equal(t, StatusSucceeded, f.runFile(corpusBase.csv()).Status)
+	require.Equal(t, imports.StatusSucceeded, f.runFile(corpusBase.csv()).Status)
 	before, files := f.snapshot(), corpusFiles(f)
 	latest := *f.imp.LatestFileID
 	if c.maxUpload != 0 {
-		svc := *f.svc
-		svc.cfg.MaxUploadBytes = c.maxUpload
-		f.svc = &svc
+		f.configure(func(cfg *imports.Config) { cfg.MaxUploadBytes = c.maxUpload })
 	}
 
 	file, run, err := corpusUpload(f, c.content)
@@ -946,14 +950,14 @@ func runCorpusRefusal(t *testing.T, env *corpusEnv, c corpusCase) {
 	require.Contains(t, err.Error(), c.refused.message)
 
 	require.Equal(t, files, corpusFiles(f), "no file is stored")
-	imp, err := GetImport(f.ctx, f.db, f.imp.ID)
+	imp, err := imports.GetImport(f.ctx, f.db, f.imp.ID)
 	require.NoError(t, err)
 	require.Equal(t, latest, *imp.LatestFileID)
 	require.Equal(t, before, f.snapshot())
 }
 
 // corpusUpload uploads content, reporting a panic as an error.
-func corpusUpload(f *fixture, content string) (file *File, run *Run, err error) {
+func corpusUpload(f *fixture, content string) (file *filestore.File, run *imports.Run, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("Upload panicked: %v", r)
@@ -964,7 +968,7 @@ func corpusUpload(f *fixture, content string) (file *File, run *Run, err error) 
 
 func corpusFiles(f *fixture) int {
 	f.t.Helper()
-	n, err := f.db.NewSelect().Model((*File)(nil)).Where("import_id = ?", f.imp.ID).Count(f.ctx)
+	n, err := f.db.NewSelect().Model((*filestore.File)(nil)).Where("import_id = ?", f.imp.ID).Count(f.ctx)
 	require.NoError(f.t, err)
 	return int(n)
 }
@@ -975,11 +979,9 @@ func runCorpusCase(t *testing.T, f *fixture, c corpusCase, want corpusOutcome) {
 	before := f.snapshot()
 	lastRun := f.imp.LastRunID
 	if c.maxUpload != 0 {
-		svc := *f.svc
-		svc.cfg.MaxUploadBytes = c.maxUpload
-		f.svc = &svc
+		f.configure(func(cfg *imports.Config) { cfg.MaxUploadBytes = c.maxUpload })
 	}
-	var opts []func(*Run)
+	var opts []func(*imports.Run)
 	if c.dry {
 		opts = append(opts, dryRun)
 	}
@@ -999,8 +1001,8 @@ func runCorpusCase(t *testing.T, f *fixture, c corpusCase, want corpusOutcome) {
 		for i, w := range want.errors {
 			g := got[i]
 			require.Equal(t, w.line, g.Line, "error %d: %s", i, g.Message)
-			require.Equal(t, w.column, deref(g.ColumnName), "error %d: %s", i, g.Message)
-			require.Equal(t, w.value, deref(g.Value), "error %d: %s", i, g.Message)
+			require.Equal(t, w.column, opt.Deref(g.ColumnName), "error %d: %s", i, g.Message)
+			require.Equal(t, w.value, opt.Deref(g.Value), "error %d: %s", i, g.Message)
 			require.Contains(t, g.Message, w.message, "error %d", i)
 		}
 	}
@@ -1009,7 +1011,7 @@ func runCorpusCase(t *testing.T, f *fixture, c corpusCase, want corpusOutcome) {
 		require.Contains(t, run.Warnings[i], w)
 	}
 	if c.header != nil {
-		file, err := GetFile(f.ctx, f.db, run.FileID)
+		file, err := filestore.Get(f.ctx, f.db, run.FileID)
 		require.NoError(t, err)
 		require.Equal(t, c.header, file.Header)
 	}
@@ -1040,10 +1042,10 @@ func runCorpusCase(t *testing.T, f *fixture, c corpusCase, want corpusOutcome) {
 	}
 }
 
-func corpusErrors(errs []RunError) string {
+func corpusErrors(errs []imports.RunError) string {
 	var b strings.Builder
 	for _, e := range errs {
-		fmt.Fprintf(&b, "\n  line %d [%s=%q] %s", e.Line, deref(e.ColumnName), deref(e.Value), e.Message)
+		fmt.Fprintf(&b, "\n  line %d [%s=%q] %s", e.Line, opt.Deref(e.ColumnName), opt.Deref(e.Value), e.Message)
 	}
 	return b.String()
 }

@@ -1,4 +1,4 @@
-package imports
+package importjobs
 
 import (
 	"strings"
@@ -7,7 +7,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/apply"
+	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/mapping"
+	"github.com/rollcall/rollcall/internal/opt"
 	"github.com/rollcall/rollcall/internal/recipients"
 	"github.com/rollcall/rollcall/internal/users"
 )
@@ -19,9 +22,9 @@ cy@district.test,Cy Day,admin,*
 dee@district.test,Dee Fox,staff,ALL
 `
 
-func newUserFixture(t *testing.T, in CreateImportInput) *fixture {
+func newUserFixture(t *testing.T, in imports.CreateImportInput) *fixture {
 	t.Helper()
-	kind := KindUser
+	kind := imports.KindUser
 	in.Kind = &kind
 	if in.Name == "" {
 		in.Name = "HR staff"
@@ -30,9 +33,9 @@ func newUserFixture(t *testing.T, in CreateImportInput) *fixture {
 }
 
 // user reads a user by email.
-func (f *fixture) user(email string) managedUser {
+func (f *fixture) user(email string) users.User {
 	f.t.Helper()
-	var u managedUser
+	var u users.User
 	require.NoError(f.t, f.db.NewSelect().Model(&u).Where("email = ?", email).Scan(f.ctx))
 	return u
 }
@@ -56,7 +59,7 @@ func (f *fixture) users() map[string]string {
 }
 
 // schools decodes a user's restriction to its school list (nil: none).
-func schools(t *testing.T, u managedUser) []string {
+func schools(t *testing.T, u users.User) []string {
 	t.Helper()
 	if u.Restriction == nil {
 		return nil
@@ -74,15 +77,15 @@ func (f *fixture) setThresholds(removal, rejection float64) {
 	require.NoError(f.t, err)
 }
 
-func changeLines(t *testing.T, f *fixture, run *Run) []string {
+func changeLines(t *testing.T, f *fixture, run *imports.Run) []string {
 	t.Helper()
-	changes, err := ListRunChanges(f.ctx, f.db, run.ID)
+	changes, err := imports.ListRunChanges(f.ctx, f.db, run.ID)
 	require.NoError(t, err)
 	var saw []string
 	for _, c := range changes {
 		s := string(c.Action) + " " + c.ExternalID
 		if c.Field != nil {
-			s += " " + *c.Field + " " + deref(c.OldValue) + " -> " + deref(c.NewValue)
+			s += " " + *c.Field + " " + opt.Deref(c.OldValue) + " -> " + opt.Deref(c.NewValue)
 		}
 		saw = append(saw, s)
 	}
@@ -91,11 +94,11 @@ func changeLines(t *testing.T, f *fixture, run *Run) []string {
 
 func TestUserImportCreateUpdateUnchanged(t *testing.T) {
 	t.Parallel()
-	f := newUserFixture(t, CreateImportInput{})
+	f := newUserFixture(t, imports.CreateImportInput{})
 
 	run := f.runFile(staffFile)
-	require.Equal(t, StatusSucceeded, run.Status, run.Message)
-	require.Equal(t, Counts{RowsRead: 4, Created: 4}, counts(run))
+	require.Equal(t, imports.StatusSucceeded, run.Status, run.Message)
+	require.Equal(t, apply.Counts{RowsRead: 4, Created: 4}, counts(run))
 	require.Contains(t, run.Message, "0 disabled, 0 re-enabled")
 
 	ana := f.user("ana@district.test")
@@ -115,7 +118,7 @@ func TestUserImportCreateUpdateUnchanged(t *testing.T) {
 	require.Nil(t, cy.Restriction, "* is no restriction")
 	require.Nil(t, f.user("dee@district.test").Restriction, "ALL is no restriction")
 
-	n, err := CountManagedUsers(f.ctx, f.db, f.imp.ID)
+	n, err := users.CountManaged(f.ctx, f.db, f.imp.ID, true)
 	require.NoError(t, err)
 	require.Equal(t, 4, n)
 	n, err = f.svc.UserCount(f.ctx, f.imp.ID)
@@ -125,8 +128,8 @@ func TestUserImportCreateUpdateUnchanged(t *testing.T) {
 
 	before := f.users()
 	again := f.runFile(staffFile)
-	require.Equal(t, StatusSucceeded, again.Status, again.Message)
-	require.Equal(t, Counts{RowsRead: 4, Unchanged: 4}, counts(again))
+	require.Equal(t, imports.StatusSucceeded, again.Status, again.Message)
+	require.Equal(t, apply.Counts{RowsRead: 4, Unchanged: 4}, counts(again))
 	require.Equal(t, before, f.users(), "re-running the same file changes nothing")
 
 	// Ben is renamed and moves school; Ana's role is written differently
@@ -134,8 +137,8 @@ func TestUserImportCreateUpdateUnchanged(t *testing.T) {
 	next := strings.Replace(staffFile, "Ben Lee,,Lincoln Elementary; Adams Elementary", "Ben Lee-Ray,,Adams Elementary", 1)
 	next = strings.Replace(next, "Ana García,teacher", "Ana García,USER", 1)
 	upd := f.runFile(next)
-	require.Equal(t, StatusSucceeded, upd.Status, upd.Message)
-	require.Equal(t, Counts{RowsRead: 4, Updated: 1, Unchanged: 3}, counts(upd))
+	require.Equal(t, imports.StatusSucceeded, upd.Status, upd.Message)
+	require.Equal(t, apply.Counts{RowsRead: 4, Updated: 1, Unchanged: 3}, counts(upd))
 	require.Equal(t, "Ben Lee-Ray", f.user("ben@district.test").Name)
 	require.Equal(t, []string{"Adams Elementary"}, schools(t, f.user("ben@district.test")))
 	require.ElementsMatch(t, []string{
@@ -150,11 +153,11 @@ func TestUserImportCreateUpdateUnchanged(t *testing.T) {
 
 func TestUserImportNamesAndIgnoredColumns(t *testing.T) {
 	t.Parallel()
-	f := newUserFixture(t, CreateImportInput{})
+	f := newUserFixture(t, imports.CreateImportInput{})
 	run := f.runFile(`Work Email,First Name,Last Name,Building,Phone,Dept
 ana@district.test,Ana,García,Lincoln Elementary,612-555-0101,Math
 `)
-	require.Equal(t, StatusSucceeded, run.Status, run.Message)
+	require.Equal(t, imports.StatusSucceeded, run.Status, run.Message)
 	require.Equal(t, "Ana García", f.user("ana@district.test").Name)
 	require.Equal(t, []string{"Lincoln Elementary"}, schools(t, f.user("ana@district.test")))
 	require.Contains(t, run.Warnings, "2 column(s) are not used for users and were ignored: Phone, Dept")
@@ -170,32 +173,32 @@ ana@district.test,Ana,García,Lincoln Elementary,612-555-0101,Math
 	// Without a schools column, new users see everything: the run says so.
 	f.setThresholds(100, 5)
 	run = f.runFile("email,full name\nben@district.test,Ben Lee\n")
-	require.Equal(t, StatusSucceeded, run.Status, run.Message)
+	require.Equal(t, imports.StatusSucceeded, run.Status, run.Message)
 	require.Nil(t, f.user("ben@district.test").Restriction)
 	require.Contains(t, strings.Join(run.Warnings, "\n"), "the file has no schools column")
 
 	// No name at all: the file fails.
 	run = f.runFile("email,schools\ncy@district.test,Lincoln\n")
-	require.Equal(t, StatusFailed, run.Status)
+	require.Equal(t, imports.StatusFailed, run.Status)
 	require.Contains(t, run.Message, "no name column")
 	run = f.runFile("mail,name\ncy@district.test,Cy\n")
-	require.Equal(t, StatusFailed, run.Status)
+	require.Equal(t, imports.StatusFailed, run.Status)
 	require.Contains(t, run.Message, "no email column")
 }
 
 func TestUserImportExplicitMapping(t *testing.T) {
 	t.Parallel()
-	f := newUserFixture(t, CreateImportInput{Mapping: []mapping.Entry{
+	f := newUserFixture(t, imports.CreateImportInput{Mapping: []mapping.Entry{
 		{Column: "Mail", Field: "email"}, {Column: "Person", Field: "name"}, {Column: "Campus", Field: "schools"},
 	}})
 	run := f.runFile("Mail,Person,Access Level,Campus\nana@district.test,Ana,admin,Lincoln\n")
-	require.Equal(t, StatusSucceeded, run.Status, run.Message)
+	require.Equal(t, imports.StatusSucceeded, run.Status, run.Message)
 	ana := f.user("ana@district.test")
 	require.Equal(t, users.RoleUser, ana.Role, "the unmapped Access Level column is ignored")
 	require.Equal(t, []string{"Lincoln"}, schools(t, ana))
 	require.Contains(t, run.Warnings, "1 column(s) are not used for users and were ignored: Access Level")
 
-	_, err := f.svc.Update(f.ctx, f.imp.ID, UpdateImportInput{Mapping: []mapping.Entry{
+	_, err := f.svc.Update(f.ctx, f.imp.ID, imports.UpdateImportInput{Mapping: []mapping.Entry{
 		{Column: "Mail", Field: "email"}, {Column: "Person", Field: "name"}, {Column: "Grade", Field: "grade"},
 	}})
 	ae := asAppErr(t, err)
@@ -210,7 +213,7 @@ func TestUserImportExplicitMapping(t *testing.T) {
 		{mapping.Mapping{{Column: "Mail", Field: "email"}, {Column: "Role", Field: "role"}}, "input.mapping"},
 		{mapping.Mapping{{Column: "Mail", Field: "email"}, {Column: "mail", Field: "name"}}, "input.mapping[1].column"},
 		{mapping.Mapping{{Column: "Mail", Field: "email"}, {Column: "A", Field: "name"}, {Column: "B", Field: "name"}}, "input.mapping[2].field"},
-		{mapping.Mapping{{Column: "Mail", Field: "email", Label: ptr("Work")}, {Column: "A", Field: "name"}}, "input.mapping[0].label"},
+		{mapping.Mapping{{Column: "Mail", Field: "email", Label: new("Work")}, {Column: "A", Field: "name"}}, "input.mapping[0].label"},
 	} {
 		_, err := mapping.ValidateUsers("input.mapping", tc.m)
 		require.Equal(t, tc.field, asAppErr(t, err).Field, "%v", tc.m)
@@ -219,8 +222,8 @@ func TestUserImportExplicitMapping(t *testing.T) {
 
 func TestUserImportFullDisablesAndRestores(t *testing.T) {
 	t.Parallel()
-	f := newUserFixture(t, CreateImportInput{})
-	require.Equal(t, StatusSucceeded, f.runFile(staffFile).Status)
+	f := newUserFixture(t, imports.CreateImportInput{})
+	require.Equal(t, imports.StatusSucceeded, f.runFile(staffFile).Status)
 	f.setThresholds(60, 50)
 
 	// Dee and Cy (an administrator) are gone; Ben's row is damaged, but his
@@ -230,8 +233,8 @@ ana@district.test,Ana García,teacher,Lincoln Elementary
 ben@district.test,Ben Lee,Lincoln Elementary
 `
 	run := f.runFile(next)
-	require.Equal(t, StatusSucceededWithErrors, run.Status, run.Message)
-	require.Equal(t, Counts{RowsRead: 2, Unchanged: 1, Removed: 1, Rejected: 1}, counts(run))
+	require.Equal(t, imports.StatusSucceededWithErrors, run.Status, run.Message)
+	require.Equal(t, apply.Counts{RowsRead: 2, Unchanged: 1, Removed: 1, Rejected: 1}, counts(run))
 	require.Contains(t, run.Message, "1 disabled")
 	dee := f.user("dee@district.test")
 	require.True(t, dee.Disabled, "absent users are disabled")
@@ -240,13 +243,13 @@ ben@district.test,Ben Lee,Lincoln Elementary
 	require.False(t, f.user("cy@district.test").Disabled, "administrators are never disabled")
 	require.Contains(t, run.Warnings, "1 SYSTEM_ADMIN account(s) are not in the file but were not disabled (imports never disable administrators): cy@district.test")
 	require.Contains(t, changeLines(t, f, run), "REMOVE dee@district.test")
-	n, err := CountManagedUsers(f.ctx, f.db, f.imp.ID)
+	n, err := users.CountManaged(f.ctx, f.db, f.imp.ID, true)
 	require.NoError(t, err)
 	require.Equal(t, 3, n)
 
 	back := f.runFile(staffFile)
-	require.Equal(t, StatusSucceeded, back.Status, back.Message)
-	require.Equal(t, Counts{RowsRead: 4, Unchanged: 3, Restored: 1}, counts(back))
+	require.Equal(t, imports.StatusSucceeded, back.Status, back.Message)
+	require.Equal(t, apply.Counts{RowsRead: 4, Unchanged: 3, Restored: 1}, counts(back))
 	require.Contains(t, back.Message, "1 re-enabled")
 	require.False(t, f.user("dee@district.test").Disabled)
 	require.Contains(t, changeLines(t, f, back), "RESTORE dee@district.test")
@@ -260,21 +263,21 @@ func TestUserImportMethods(t *testing.T) {
 
 	t.Run("Update", func(t *testing.T) {
 		t.Parallel()
-		f := newUserFixture(t, CreateImportInput{Method: MethodUpdate})
+		f := newUserFixture(t, imports.CreateImportInput{Method: imports.MethodUpdate})
 		f.runFile(staffFile)
 		run := f.runFile(next)
-		require.Equal(t, Counts{RowsRead: 4, Created: 1, Updated: 1, Unchanged: 2}, counts(run))
+		require.Equal(t, apply.Counts{RowsRead: 4, Created: 1, Updated: 1, Unchanged: 2}, counts(run))
 		require.Equal(t, "Ben Lee-Ray", f.user("ben@district.test").Name)
 		require.False(t, f.user("dee@district.test").Disabled, "UPDATE never disables")
 	})
 	t.Run("CreateOnly", func(t *testing.T) {
 		t.Parallel()
-		f := newUserFixture(t, CreateImportInput{Method: MethodCreateOnly})
+		f := newUserFixture(t, imports.CreateImportInput{Method: imports.MethodCreateOnly})
 		f.runFile(staffFile)
 		_, err := users.NewService(f.db, nil).Create(f.ctx, users.CreateUserInput{Email: "hand@district.test", Name: "Hand Made"})
 		require.NoError(t, err)
 		run := f.runFile(next + "hand@district.test,Hand Made-Smith,,Lincoln Elementary\n")
-		require.Equal(t, Counts{RowsRead: 5, Created: 1, Unchanged: 4}, counts(run))
+		require.Equal(t, apply.Counts{RowsRead: 5, Created: 1, Unchanged: 4}, counts(run))
 		require.Equal(t, "Ben Lee", f.user("ben@district.test").Name, "CREATE_ONLY leaves existing users untouched")
 		require.False(t, f.user("dee@district.test").Disabled)
 		hand := f.user("hand@district.test")
@@ -286,15 +289,15 @@ func TestUserImportMethods(t *testing.T) {
 
 func TestUserImportAdminsAreNeverDowngraded(t *testing.T) {
 	t.Parallel()
-	f := newUserFixture(t, CreateImportInput{})
-	require.Equal(t, StatusSucceeded, f.runFile(staffFile).Status)
+	f := newUserFixture(t, imports.CreateImportInput{})
+	require.Equal(t, imports.StatusSucceeded, f.runFile(staffFile).Status)
 
 	// The file demotes and restricts Cy (an administrator), and promotes Ana.
 	next := strings.Replace(staffFile, "cy@district.test,Cy Day,admin,*", "cy@district.test,Cy Day,user,Lincoln Elementary", 1)
 	next = strings.Replace(next, "Ana García,teacher", "Ana García,System Admin", 1)
 	run := f.runFile(next)
-	require.Equal(t, StatusSucceeded, run.Status, run.Message)
-	require.Equal(t, Counts{RowsRead: 4, Updated: 1, Unchanged: 3}, counts(run))
+	require.Equal(t, imports.StatusSucceeded, run.Status, run.Message)
+	require.Equal(t, apply.Counts{RowsRead: 4, Updated: 1, Unchanged: 3}, counts(run))
 	cy := f.user("cy@district.test")
 	require.Equal(t, users.RoleSystemAdmin, cy.Role)
 	require.Nil(t, cy.Restriction, "an administrator's restriction is left as it is")
@@ -304,20 +307,20 @@ func TestUserImportAdminsAreNeverDowngraded(t *testing.T) {
 
 	// The same file again: nothing to do, and still the warning.
 	again := f.runFile(next)
-	require.Equal(t, Counts{RowsRead: 4, Unchanged: 4}, counts(again))
+	require.Equal(t, apply.Counts{RowsRead: 4, Unchanged: 4}, counts(again))
 	require.Contains(t, strings.Join(again.Warnings, "\n"), "kept SYSTEM_ADMIN")
 	require.Equal(t, users.RoleSystemAdmin, f.user("cy@district.test").Role)
 }
 
 func TestUserImportTakesOverHandMadeUsers(t *testing.T) {
 	t.Parallel()
-	f := newUserFixture(t, CreateImportInput{})
+	f := newUserFixture(t, imports.CreateImportInput{})
 	usvc := users.NewService(f.db, nil)
 	_, err := usvc.Create(f.ctx, users.CreateUserInput{Email: "hand@district.test", Name: "Hand Made"})
 	require.NoError(t, err)
 	gone, err := usvc.Create(f.ctx, users.CreateUserInput{Email: "gone@district.test", Name: "Gone"})
 	require.NoError(t, err)
-	_, err = usvc.Update(f.ctx, gone.ID, users.UpdateUserInput{Disabled: ptr(true)})
+	_, err = usvc.Update(f.ctx, gone.ID, users.UpdateUserInput{Disabled: new(true)})
 	require.NoError(t, err)
 
 	// The fixture's administrator (admin@district.test) is in the file as a
@@ -328,8 +331,8 @@ admin@district.test,Admin,user,Adams Elementary
 gone@district.test,Gone,,Lincoln Elementary
 new@district.test,New Person,,Lincoln Elementary
 `)
-	require.Equal(t, StatusSucceeded, run.Status, run.Message)
-	require.Equal(t, Counts{RowsRead: 4, Created: 1, Updated: 2, Restored: 1}, counts(run))
+	require.Equal(t, imports.StatusSucceeded, run.Status, run.Message)
+	require.Equal(t, apply.Counts{RowsRead: 4, Created: 1, Updated: 2, Restored: 1}, counts(run))
 	hand := f.user("hand@district.test")
 	require.Equal(t, f.imp.ID, *hand.ImportID)
 	require.Equal(t, "Hand Made-Smith", hand.Name)
@@ -347,7 +350,7 @@ new@district.test,New Person,,Lincoln Elementary
 	// administrator is not.
 	f.setThresholds(100, 5)
 	run = f.runFile("email,name,schools\nnew@district.test,New Person,Lincoln Elementary\n")
-	require.Equal(t, StatusSucceeded, run.Status, run.Message)
+	require.Equal(t, imports.StatusSucceeded, run.Status, run.Message)
 	require.Equal(t, 2, run.Removed)
 	require.True(t, f.user("hand@district.test").Disabled)
 	require.True(t, f.user("gone@district.test").Disabled)
@@ -356,18 +359,18 @@ new@district.test,New Person,,Lincoln Elementary
 
 func TestUserImportManagedByAnotherImport(t *testing.T) {
 	t.Parallel()
-	f := newUserFixture(t, CreateImportInput{RejectionThreshold: ptr(50.0)})
-	kind := KindUser
-	imp2, err := f.svc.Create(f.ctx, CreateImportInput{Name: "Contractors", Kind: &kind, Method: MethodFull})
+	f := newUserFixture(t, imports.CreateImportInput{RejectionThreshold: new(50.0)})
+	kind := imports.KindUser
+	imp2, err := f.svc.Create(f.ctx, imports.CreateImportInput{Name: "Contractors", Kind: &kind, Method: imports.MethodFull})
 	require.NoError(t, err)
 	other := *f
 	other.imp = imp2
-	require.Equal(t, StatusSucceeded, other.runFile("email,name,schools\nzed@district.test,Zed,Lincoln\n").Status)
+	require.Equal(t, imports.StatusSucceeded, other.runFile("email,name,schools\nzed@district.test,Zed,Lincoln\n").Status)
 	before := f.user("zed@district.test")
 
 	run := f.runFile(staffFile + "zed@district.test,Zed Zee,,Adams\n")
-	require.Equal(t, StatusSucceededWithErrors, run.Status, run.Message)
-	require.Equal(t, Counts{RowsRead: 5, Created: 4, Rejected: 1}, counts(run))
+	require.Equal(t, imports.StatusSucceededWithErrors, run.Status, run.Message)
+	require.Equal(t, apply.Counts{RowsRead: 5, Created: 4, Rejected: 1}, counts(run))
 	errs := f.errors(run)
 	require.Len(t, errs, 1)
 	require.Equal(t, 6, errs[0].Line)
@@ -379,7 +382,7 @@ func TestUserImportManagedByAnotherImport(t *testing.T) {
 
 func TestUserImportRowErrors(t *testing.T) {
 	t.Parallel()
-	f := newUserFixture(t, CreateImportInput{RejectionThreshold: ptr(100.0)})
+	f := newUserFixture(t, imports.CreateImportInput{RejectionThreshold: new(100.0)})
 	run := f.runFile(`email,name,role,schools
 good@district.test,Good One,,Lincoln
 not-an-email,Bad Email,,Lincoln
@@ -394,8 +397,8 @@ clash@district.test,Clash,,Lincoln
 clash@district.test,Clash,,Adams
 ,,,
 `)
-	require.Equal(t, StatusSucceededWithErrors, run.Status, run.Message)
-	require.Equal(t, Counts{RowsRead: 11, Created: 2, Rejected: 8}, counts(run))
+	require.Equal(t, imports.StatusSucceededWithErrors, run.Status, run.Message)
+	require.Equal(t, apply.Counts{RowsRead: 11, Created: 2, Rejected: 8}, counts(run))
 	type e struct {
 		line                 int
 		column, value, start string
@@ -406,7 +409,7 @@ clash@district.test,Clash,,Adams
 		if len(msg) > 30 {
 			msg = msg[:30]
 		}
-		got = append(got, e{x.Line, deref(x.ColumnName), deref(x.Value), msg})
+		got = append(got, e{x.Line, opt.Deref(x.ColumnName), opt.Deref(x.Value), msg})
 	}
 	require.Equal(t, []e{
 		{3, "email", "not-an-email", `"not-an-email" is not a valid `},
@@ -434,17 +437,17 @@ func TestUserImportGuards(t *testing.T) {
 
 	t.Run("DisablingHeldThenApproved", func(t *testing.T) {
 		t.Parallel()
-		f := newUserFixture(t, CreateImportInput{})
+		f := newUserFixture(t, imports.CreateImportInput{})
 		f.runFile(staffFile)
 		before := f.users()
 		run := f.runFile("email,name,role,schools\nana@district.test,Ana García,teacher,Lincoln Elementary\n")
-		require.Equal(t, StatusHeld, run.Status)
+		require.Equal(t, imports.StatusHeld, run.Status)
 		require.Equal(t, 2, run.Removed) // Ben and Dee; Cy is an administrator
 		require.Contains(t, run.Message, "would disable 2 of 4 active users (50.0%)")
 		require.Equal(t, before, f.users(), "a held run applies nothing")
 
 		ok := f.approve(run)
-		require.Equal(t, StatusSucceeded, ok.Status, ok.Message)
+		require.Equal(t, imports.StatusSucceeded, ok.Status, ok.Message)
 		require.Equal(t, 2, ok.Removed)
 		require.True(t, f.user("dee@district.test").Disabled)
 		require.True(t, f.user("ben@district.test").Disabled)
@@ -453,11 +456,11 @@ func TestUserImportGuards(t *testing.T) {
 
 	t.Run("TooManyRejected", func(t *testing.T) {
 		t.Parallel()
-		f := newUserFixture(t, CreateImportInput{})
+		f := newUserFixture(t, imports.CreateImportInput{})
 		f.runFile(staffFile)
 		before := f.users()
 		run := f.runFile(strings.ReplaceAll(staffFile, "@", "at"))
-		require.Equal(t, StatusFailed, run.Status)
+		require.Equal(t, imports.StatusFailed, run.Status)
 		require.Contains(t, run.Message, "looks damaged")
 		require.Equal(t, 4, run.Rejected)
 		require.Equal(t, before, f.users())
@@ -465,15 +468,15 @@ func TestUserImportGuards(t *testing.T) {
 
 	t.Run("DryRunChangesNothing", func(t *testing.T) {
 		t.Parallel()
-		f := newUserFixture(t, CreateImportInput{})
+		f := newUserFixture(t, imports.CreateImportInput{})
 		f.runFile(staffFile)
 		before := f.users()
 		lastRun := *f.imp.LastRunID
 		next := strings.Replace(staffFile, "Ben Lee", "Ben Lee-Ray", 1) + "eve@district.test,Eve Moss,,Adams\n"
 		run := f.runFile(next, dryRun)
-		require.Equal(t, StatusSucceeded, run.Status, run.Message)
+		require.Equal(t, imports.StatusSucceeded, run.Status, run.Message)
 		require.True(t, run.DryRun)
-		require.Equal(t, Counts{RowsRead: 5, Created: 1, Updated: 1, Unchanged: 3}, counts(run))
+		require.Equal(t, apply.Counts{RowsRead: 5, Created: 1, Updated: 1, Unchanged: 3}, counts(run))
 		require.Contains(t, run.Message, "dry run, nothing applied")
 		require.Equal(t, before, f.users())
 		require.ElementsMatch(t, []string{"UPDATE ben@district.test name Ben Lee -> Ben Lee-Ray", "CREATE eve@district.test"},

@@ -1,4 +1,4 @@
-package imports
+package importjobs
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/importfile"
+	"github.com/rollcall/rollcall/internal/imports"
 )
 
 // Hostile files: a district's nightly file comes from a script nobody
@@ -171,12 +172,10 @@ func TestHostileFiles(t *testing.T) {
 	for _, c := range hostileCases() {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			f := env.fixture(t, CreateImportInput{})
-			require.Equal(t, StatusSucceeded, f.runFile(corpusBase.csv()).Status)
+			f := env.fixture(t, imports.CreateImportInput{})
+			require.Equal(t, imports.StatusSucceeded, f.runFile(corpusBase.csv()).Status)
 			if c.limits != nil {
-				svc := *f.svc
-				c.limits(&svc.cfg.Limits)
-				f.svc = &svc
+				f.configure(func(cfg *imports.Config) { c.limits(&cfg.Limits) })
 			}
 			before, files := f.snapshot(), corpusFiles(f)
 			content := c.content(t)
@@ -190,7 +189,7 @@ func TestHostileFiles(t *testing.T) {
 				return
 			}
 			run := f.runFile(content)
-			require.Equal(t, StatusFailed, run.Status, run.Message)
+			require.Equal(t, imports.StatusFailed, run.Status, run.Message)
 			require.Contains(t, run.Message, c.message)
 			if c.line > 0 {
 				errs := f.errors(run)
@@ -210,12 +209,10 @@ func TestHostileFiles(t *testing.T) {
 // start only after the sequential ones end, so nothing else runs here.
 func TestBombMemoryIsBounded(t *testing.T) {
 	env := newCorpusEnv(t)
-	f := env.fixture(t, CreateImportInput{})
+	f := env.fixture(t, imports.CreateImportInput{})
 	// Checked below the ratio limit: only the size limit (4 GB) and the
 	// reading itself bound this run.
-	svc := *f.svc
-	svc.cfg.Limits.MaxCompressionRatio = 0
-	f.svc = &svc
+	f.configure(func(cfg *imports.Config) { cfg.Limits.MaxCompressionRatio = 0 })
 	bomb := gzipStream(t, func(w io.Writer) error {
 		if _, err := io.WriteString(w, corpusBase.csv()); err != nil {
 			return err
@@ -232,7 +229,7 @@ func TestBombMemoryIsBounded(t *testing.T) {
 	grew := peak()
 	t.Logf("heap grew by %s at most while the run read %d lines", importfile.FormatBytes(grew), file.LineCount)
 	// The blank lines are skipped; the 40 rows apply.
-	require.Equal(t, StatusSucceeded, run.Status, run.Message)
+	require.Equal(t, imports.StatusSucceeded, run.Status, run.Message)
 	require.Equal(t, corpusN, run.Created)
 	require.Less(t, grew, int64(150<<20), "the run's memory does not follow the file's line count")
 }

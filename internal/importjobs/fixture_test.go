@@ -1,7 +1,8 @@
-package imports
+package importjobs
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"log/slog"
 	"strings"
@@ -14,8 +15,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rollcall/rollcall/internal/apperr"
+	"github.com/rollcall/rollcall/internal/apply"
 	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/testkit/clock"
 	"github.com/rollcall/rollcall/internal/testkit/testdb"
 	"github.com/rollcall/rollcall/internal/users"
@@ -26,15 +29,17 @@ func TestMain(m *testing.M) { testdb.Main(m) }
 // fixture is an import on a fresh database, with an administrator's
 // context, that runs files synchronously (no job queue).
 type fixture struct {
-	t     *testing.T
-	ctx   context.Context
-	db    *db.DB
-	svc   *Service
-	imp   *Import
-	clock *clock.Clock
+	t      *testing.T
+	ctx    context.Context
+	db     *db.DB
+	jobs   *river.Client[*sql.Tx]
+	svc    *imports.Service
+	runner *Runner
+	imp    *imports.Import
+	clock  *clock.Clock // nil: the service reads time.Now
 }
 
-func newFixture(t *testing.T, in CreateImportInput) *fixture {
+func newFixture(t *testing.T, in imports.CreateImportInput) *fixture {
 	t.Helper()
 	d := testdb.New(t)
 	ctx := context.Background()
@@ -46,67 +51,82 @@ func newFixture(t *testing.T, in CreateImportInput) *fixture {
 	jobs, err := river.NewClient(riverdatabasesql.New(d.SQL()), &river.Config{})
 	require.NoError(t, err)
 	clock := &clock.Clock{}
-	svc := NewService(d, jobs, DefaultConfig(), clock.Now, slog.New(slog.DiscardHandler))
+	f := &fixture{t: t, ctx: ctx, db: d, jobs: jobs, clock: clock}
+	f.configure(func(*imports.Config) {})
 	if in.Name == "" {
 		in.Name = "SIS students"
 	}
 	if in.Method == "" {
-		in.Method = MethodFull
+		in.Method = imports.MethodFull
 	}
-	imp, err := svc.Create(ctx, in)
+	f.imp, err = f.svc.Create(ctx, in)
 	require.NoError(t, err)
-	return &fixture{t: t, ctx: ctx, db: d, svc: svc, imp: imp, clock: clock}
+	return f
+}
+
+// configure replaces the fixture's service by one with the default
+// configuration changed by change.
+func (f *fixture) configure(change func(*imports.Config)) {
+	cfg := imports.DefaultConfig()
+	change(&cfg)
+	logger := slog.New(slog.DiscardHandler)
+	now := time.Now
+	if f.clock != nil {
+		now = f.clock.Now
+	}
+	f.svc = imports.NewService(f.db, f.jobs, cfg, now, logger)
+	f.runner = NewRunner(f.svc, f.db, logger, nil)
 }
 
 // runFile uploads content and applies it as a run would, returning the
 // finished run.
-func (f *fixture) runFile(content string, opts ...func(*Run)) *Run {
+func (f *fixture) runFile(content string, opts ...func(*imports.Run)) *imports.Run {
 	f.t.Helper()
 	file, _, err := f.svc.Upload(f.ctx, f.imp.ID, "students.csv", strings.NewReader(content), false)
 	require.NoError(f.t, err)
 	return f.runStored(file.ID, opts...)
 }
 
-func (f *fixture) runStored(fileID int64, opts ...func(*Run)) *Run {
+func (f *fixture) runStored(fileID int64, opts ...func(*imports.Run)) *imports.Run {
 	f.t.Helper()
-	imp, err := GetImport(f.ctx, f.db, f.imp.ID)
+	imp, err := imports.GetImport(f.ctx, f.db, f.imp.ID)
 	require.NoError(f.t, err)
 	f.imp = imp
-	run := &Run{ImportID: f.imp.ID, FileID: fileID, Status: StatusRunning, Trigger: TriggerManual, Warnings: []string{}}
+	run := &imports.Run{ImportID: f.imp.ID, FileID: fileID, Status: imports.StatusRunning, Trigger: imports.TriggerManual, Warnings: []string{}}
 	for _, o := range opts {
 		o(run)
 	}
 	_, err = f.db.NewInsert().Model(run).Returning("*").Exec(f.ctx)
 	require.NoError(f.t, err)
-	_, err = f.svc.process(f.ctx, run, f.imp)
+	_, err = f.runner.Process(f.ctx, run, f.imp)
 	require.NoError(f.t, err)
 	return f.reload(run.ID)
 }
 
 // reload reads a run and the import again.
-func (f *fixture) reload(runID int64) *Run {
+func (f *fixture) reload(runID int64) *imports.Run {
 	f.t.Helper()
-	out, err := GetRun(f.ctx, f.db, runID)
+	out, err := imports.GetRun(f.ctx, f.db, runID)
 	require.NoError(f.t, err)
-	f.imp, err = GetImport(f.ctx, f.db, f.imp.ID)
+	f.imp, err = imports.GetImport(f.ctx, f.db, f.imp.ID)
 	require.NoError(f.t, err)
 	return out
 }
 
 // approve applies a held run the way approval does: same run, past the
 // removal guard.
-func (f *fixture) approve(run *Run) *Run {
+func (f *fixture) approve(run *imports.Run) *imports.Run {
 	f.t.Helper()
 	now := time.Now()
-	run.Status, run.ApprovedAt = StatusRunning, &now
+	run.Status, run.ApprovedAt = imports.StatusRunning, &now
 	_, err := f.db.NewUpdate().Model(run).Column("status", "approved_at").WherePK().Exec(f.ctx)
 	require.NoError(f.t, err)
-	_, err = f.svc.process(f.ctx, run, f.imp)
+	_, err = f.runner.Process(f.ctx, run, f.imp)
 	require.NoError(f.t, err)
 	return f.reload(run.ID)
 }
 
-func dryRun(r *Run) { r.DryRun = true }
+func dryRun(r *imports.Run) { r.DryRun = true }
 
 // snapshot is every recipient of the database as comparable text, by key.
 func (f *fixture) snapshot() map[string]string {
@@ -142,15 +162,15 @@ func (f *fixture) recipient(key string) map[string]any {
 	return m
 }
 
-func (f *fixture) errors(run *Run) []RunError {
+func (f *fixture) errors(run *imports.Run) []imports.RunError {
 	f.t.Helper()
-	var out []RunError
+	var out []imports.RunError
 	require.NoError(f.t, f.db.NewSelect().Model(&out).Where("run_id = ?", run.ID).OrderExpr("seq").Scan(f.ctx))
 	return out
 }
 
-func counts(r *Run) Counts {
-	return Counts{RowsRead: r.RowsRead, Created: r.Created, Updated: r.Updated, Unchanged: r.Unchanged,
+func counts(r *imports.Run) apply.Counts {
+	return apply.Counts{RowsRead: r.RowsRead, Created: r.Created, Updated: r.Updated, Unchanged: r.Unchanged,
 		Removed: r.Removed, Restored: r.Restored, Rejected: r.Rejected}
 }
 
