@@ -7,6 +7,8 @@ package apperr
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 )
 
 // Code classifies an error for API clients.
@@ -137,4 +139,21 @@ func FieldOf(err error) string {
 		return e.Field
 	}
 	return ""
+}
+
+// MaxNameLength bounds a display name (of a user, list or import).
+const MaxNameLength = 200
+
+// Name returns name trimmed, or an error naming field when it is empty or
+// longer than MaxNameLength characters: the rule every display name
+// follows.
+func Name(field, name string) (string, error) {
+	n := strings.TrimSpace(name)
+	if n == "" {
+		return "", Invalid(field, "name is required")
+	}
+	if utf8.RuneCountInString(n) > MaxNameLength {
+		return "", Invalid(field, "name is longer than %d characters", MaxNameLength)
+	}
+	return n, nil
 }

@@ -160,17 +160,6 @@ type UpdateImportInput struct {
 	RunOnUpload   *bool
 }
 
-func normalizeImportName(field, name string) (string, error) {
-	n := strings.TrimSpace(name)
-	if n == "" {
-		return "", apperr.Invalid(field, "name is required")
-	}
-	if len([]rune(n)) > 200 {
-		return "", apperr.Invalid(field, "name is longer than 200 characters")
-	}
-	return n, nil
-}
-
 func validThreshold(field string, v float64) error {
 	if v < 0 || v > 100 {
 		return apperr.Invalid(field, "%s must be a percentage between 0 and 100, got %g", field[strings.LastIndexByte(field, '.')+1:], v)

@@ -135,7 +135,7 @@ func (s *Service) Create(ctx context.Context, in CreateImportInput) (*Import, er
 		RemovalThreshold: DefaultRemovalThreshold, RejectionThreshold: DefaultRejectionThreshold,
 		CreatedBy: &creator, CreatedAt: s.now(), UpdatedAt: s.now(),
 	}
-	if imp.Name, err = normalizeImportName("input.name", in.Name); err != nil {
+	if imp.Name, err = apperr.Name("input.name", in.Name); err != nil {
 		return nil, err
 	}
 	if !in.Method.IsValid() {
@@ -240,7 +240,7 @@ func (s *Service) Update(ctx context.Context, id int64, in UpdateImportInput) (*
 		}
 		before := *imp
 		if in.Name != nil {
-			if imp.Name, err = normalizeImportName("input.name", *in.Name); err != nil {
+			if imp.Name, err = apperr.Name("input.name", *in.Name); err != nil {
 				return err
 			}
 		}

@@ -35,17 +35,6 @@ func NewService(d *db.DB, r *recipients.Service, now func() time.Time) *Service 
 // maxHandPicked bounds one add or remove call.
 const maxHandPicked = 10000
 
-func normalizeName(field, name string) (string, error) {
-	n := strings.TrimSpace(name)
-	if n == "" {
-		return "", apperr.Invalid(field, "name is required")
-	}
-	if len([]rune(n)) > 200 {
-		return "", apperr.Invalid(field, "name is longer than 200 characters")
-	}
-	return n, nil
-}
-
 // access is what a viewer may do with a list.
 type access int
 
@@ -171,7 +160,7 @@ func (s *Service) Create(ctx context.Context, in CreateListInput) (*List, error)
 		return nil, err
 	}
 	l := &List{OwnerID: v.UserID, CreatedAt: s.now(), UpdatedAt: s.now()}
-	if l.Name, err = normalizeName("input.name", in.Name); err != nil {
+	if l.Name, err = apperr.Name("input.name", in.Name); err != nil {
 		return nil, err
 	}
 	if in.Description != nil {
@@ -211,7 +200,7 @@ func (s *Service) Update(ctx context.Context, id int64, in UpdateListInput) (*Li
 		l = list
 		before := *l
 		if in.Name != nil {
-			if l.Name, err = normalizeName("input.name", *in.Name); err != nil {
+			if l.Name, err = apperr.Name("input.name", *in.Name); err != nil {
 				return err
 			}
 		}

@@ -151,7 +151,7 @@ func (s *Service) Create(ctx context.Context, in CreateUserInput) (*User, error)
 	if err != nil {
 		return nil, err
 	}
-	name, err := normalizeName("input.name", in.Name)
+	name, err := apperr.Name("input.name", in.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +196,7 @@ func (s *Service) Update(ctx context.Context, id int64, in UpdateUserInput) (*Us
 		}
 		wasAdmin, before := u.IsAdmin(), *u
 		if in.Name != nil {
-			if u.Name, err = normalizeName("input.name", *in.Name); err != nil {
+			if u.Name, err = apperr.Name("input.name", *in.Name); err != nil {
 				return err
 			}
 		}
@@ -263,7 +263,7 @@ func (s *Service) CreateToken(ctx context.Context, userID *int64, name string, e
 	if target != v.UserID && !v.IsAdmin() {
 		return nil, apperr.Forbidden("only system administrators can create tokens for other users")
 	}
-	name, err = normalizeName("name", name)
+	name, err = apperr.Name("name", name)
 	if err != nil {
 		return nil, err
 	}
@@ -386,7 +386,7 @@ func (s *Service) upsertAdmin(ctx context.Context, idb bun.IDB, email, name stri
 	if strings.TrimSpace(name) == "" {
 		name = nameFromEmail(email)
 	}
-	if name, err = normalizeName("name", name); err != nil {
+	if name, err = apperr.Name("name", name); err != nil {
 		return nil, err
 	}
 	now := s.now()

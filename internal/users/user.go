@@ -77,18 +77,6 @@ func NormalizeEmail(field, email string) (string, error) {
 	return e, nil
 }
 
-// normalizeName validates a display name.
-func normalizeName(field, name string) (string, error) {
-	n := strings.TrimSpace(name)
-	if n == "" {
-		return "", apperr.Invalid(field, "name is required")
-	}
-	if len([]rune(n)) > 200 {
-		return "", apperr.Invalid(field, "name is longer than 200 characters")
-	}
-	return n, nil
-}
-
 // nameFromEmail makes a display name when none is given (bootstrap).
 func nameFromEmail(email string) string {
 	local, _, _ := strings.Cut(email, "@")
