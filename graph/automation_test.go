@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rollcall/rollcall/internal/districtgen"
 	"github.com/rollcall/rollcall/server/servertest"
 )
 
@@ -126,7 +127,7 @@ func TestRunProgressSubscription(t *testing.T) {
 	s := servertest.New(t, nil)
 	_, token := s.Admin(t, "admin@district.test")
 	id := createImport(t, s, token, "SIS", "FULL")
-	resp := s.Upload(t, token, uploadMutation, map[string]any{"id": id}, "big.csv", []byte(bigFile(150000, "A")))
+	resp := s.Upload(t, token, uploadMutation, map[string]any{"id": id}, "big.csv", []byte(districtgen.File(districtgen.Options{Rows: 150000, Seed: 1})))
 	require.Empty(t, resp.Errors, string(resp.Body))
 
 	// The run takes a few seconds (a first load of 150,000 rows): the

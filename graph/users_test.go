@@ -40,7 +40,7 @@ func TestAuthenticationMatrix(t *testing.T) {
 	require.NotNil(t, rv.RevokeAPIToken.RevokedAt)
 
 	now := time.Now()
-	expired := tokenFor(t, user.ID, ptr(now.Add(time.Hour)))
+	expired := tokenFor(t, user.ID, new(now.Add(time.Hour)))
 	s.Clock.Set(now.Add(2 * time.Hour))
 
 	_, disabledToken := s.User(t, adminToken, "gone@district.test")
@@ -312,4 +312,3 @@ func userIDByEmail(t *testing.T, s *servertest.Server, adminToken, email string)
 	return out.Users.Nodes[0].ID
 }
 
-func ptr[T any](v T) *T { return &v }

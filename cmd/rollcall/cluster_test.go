@@ -21,15 +21,17 @@ import (
 
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/districtgen"
 	"github.com/rollcall/rollcall/internal/testkit/testdb"
 	"github.com/rollcall/rollcall/server/servertest"
 )
 
 // node is a `rollcall serve` process (this test binary, re-executed).
+// node is a rollcall process, and a client of it.
 type node struct {
+	servertest.Client
 	name string
 	cmd  *exec.Cmd
-	url  string
 	logs *syncBuffer
 }
 
@@ -56,7 +58,8 @@ func startNode(t *testing.T, name, dbURL string, workers int) *node {
 	require.NoError(t, err)
 	port := l.Addr().(*net.TCPAddr).Port
 	require.NoError(t, l.Close())
-	n := &node{name: name, url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &syncBuffer{}}
+	n := &node{Client: servertest.Client{URL: fmt.Sprintf("http://127.0.0.1:%d", port), HTTP: http.DefaultClient},
+		name: name, logs: &syncBuffer{}}
 	n.cmd = exec.Command(os.Args[0], "serve")
 	n.cmd.Env = append(os.Environ(), "ROLLCALL_TEST_MAIN=1", "DATABASE_URL="+dbURL, "PORT="+strconv.Itoa(port),
 		"ROLLCALL_WORKERS="+strconv.Itoa(workers), "ROLLCALL_DB_MAX_CONNS=10", "ROLLCALL_LOG_LEVEL=info",
@@ -79,7 +82,7 @@ func startNode(t *testing.T, name, dbURL string, workers int) *node {
 		}
 	})
 	require.Eventually(t, func() bool {
-		resp, err := http.Get(n.url + "/readyz")
+		resp, err := http.Get(n.URL + "/readyz")
 		if err != nil {
 			return false
 		}
@@ -87,83 +90,6 @@ func startNode(t *testing.T, name, dbURL string, workers int) *node {
 		return resp.StatusCode == http.StatusOK
 	}, 30*time.Second, 50*time.Millisecond, "node %s not ready", name)
 	return n
-}
-
-type gqlResponse struct {
-	Data   json.RawMessage
-	Errors []struct {
-		Message    string
-		Extensions map[string]any
-	}
-}
-
-func (n *node) query(t *testing.T, token, query string, vars map[string]any) gqlResponse {
-	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, n.url+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var out gqlResponse
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
-	return out
-}
-
-func (n *node) mustQuery(t *testing.T, token, query string, vars map[string]any, v any) {
-	t.Helper()
-	r := n.query(t, token, query, vars)
-	require.Empty(t, r.Errors, "%s", r.Data)
-	if v != nil {
-		require.NoError(t, json.Unmarshal(r.Data, v))
-	}
-}
-
-func (n *node) upload(t *testing.T, token, importID, content string, run bool) string {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/imports/%s/file?run=%v", n.url, importID, run), strings.NewReader(content))
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusCreated, resp.StatusCode)
-	var out struct{ Run *struct{ ID string } }
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
-	if out.Run == nil {
-		return ""
-	}
-	return out.Run.ID
-}
-
-type runState struct {
-	ID, Status, Trigger, Message string
-	Created, Updated, Attempts   int
-}
-
-func (n *node) run(t *testing.T, token, id string) runState {
-	var out struct{ ImportRun runState }
-	n.mustQuery(t, token, `query($id: ID!) { importRun(id: $id) { id status trigger message created updated attempts } }`, map[string]any{"id": id}, &out)
-	return out.ImportRun
-}
-
-func (n *node) waitRun(t *testing.T, token, id string, within time.Duration) runState {
-	t.Helper()
-	var r runState
-	require.Eventually(t, func() bool {
-		r = n.run(t, token, id)
-		return r.Status != "QUEUED" && r.Status != "RUNNING"
-	}, within, 50*time.Millisecond, "run %s did not end", id)
-	return r
-}
-
-func students(n int, variant string) string {
-	var b strings.Builder
-	b.WriteString("student_id,first_name,last_name,grade,school,guardian1_phone,homeroom\n")
-	for i := range n {
-		fmt.Fprintf(&b, "S%07d,First%d,Last%d,%d,School %d,612-555-%04d,Room %s%d\n", i, i, i, i%12+1, i%7, i%10000, variant, i%40)
-	}
-	return b.String()
 }
 
 // TestCluster runs three nodes on one database, the way a district runs
@@ -187,9 +113,16 @@ func TestCluster(t *testing.T) {
 	nodes := []*node{api, w1, w2}
 
 	var created struct{ CreateImport struct{ ID string } }
-	api.mustQuery(t, token, `mutation { createImport(input: {name: "SIS", method: FULL}) { id } }`, nil, &created)
+	api.MustQuery(t, token, `mutation { createImport(input: {name: "SIS", method: FULL}) { id } }`, nil, &created)
 	id := created.CreateImport.ID
-	api.upload(t, token, id, students(1000, "A"), false)
+	// The import holds about 1,000 of a district's 300,000 students; the
+	// same ones, most of them changed, arrive for the schedule; then the
+	// whole district.
+	district := districtgen.Options{Rows: 300000, Seed: 5}
+	kept := func(changed float64) districtgen.Change {
+		return districtgen.Change{ChangedPct: changed, RemovedPct: 99.67, AddedPct: -1}
+	}
+	api.UploadFile(t, token, id, districtgen.NextDayFile(district, kept(-1)), false)
 
 	// runConcurrently sends n runImport requests at once, spread over the
 	// nodes, and returns each answer with when it was asked and answered.
@@ -199,7 +132,7 @@ func TestCluster(t *testing.T) {
 		for i := range out {
 			wg.Go(func() {
 				out[i].start = time.Now()
-				out[i].resp = nodes[i%3].query(t, token, `mutation($id: ID!) { runImport(importId: $id) { id } }`, map[string]any{"id": id})
+				out[i].resp = nodes[i%3].Query(t, token, `mutation($id: ID!) { runImport(importId: $id) { id } }`, map[string]any{"id": id})
 				out[i].end = time.Now()
 			})
 		}
@@ -217,7 +150,7 @@ func TestCluster(t *testing.T) {
 		require.Len(t, accepted, 1)
 		require.Contains(t, hold.Waiter(t, time.Minute), "rollcall/", "a worker node applies the run")
 		hold.Release()
-		require.Equal(t, "SUCCEEDED", api.waitRun(t, token, accepted[0].ID, time.Minute).Status)
+		require.Equal(t, "SUCCEEDED", api.WaitRun(t, token, accepted[0].ID).Status)
 		var n int
 		require.NoError(t, d.NewRaw("SELECT count(*) FROM import_runs").Scan(ctx, &n))
 		require.Equal(t, 1, n, "exactly one run applied")
@@ -231,7 +164,7 @@ func TestCluster(t *testing.T) {
 		accepted := checkRunAnswers(t, d, answers)
 		require.NotEmpty(t, accepted)
 		for _, r := range accepted {
-			done := api.waitRun(t, token, r.ID, time.Minute)
+			done := api.WaitRun(t, token, r.ID)
 			require.Equal(t, "SUCCEEDED", done.Status, done.Message)
 		}
 		accepted = runTimes(t, d, accepted)
@@ -245,10 +178,10 @@ func TestCluster(t *testing.T) {
 	t.Run("ScheduleFiresOnce", func(t *testing.T) {
 		// Every three seconds; the first slot after the upload takes the
 		// file, later slots find none.
-		api.mustQuery(t, token, `mutation($id: ID!) { updateImport(id: $id, input: {schedule: {cron: "*/3 * * * * *", timeZone: "UTC"}}) { id } }`,
+		api.MustQuery(t, token, `mutation($id: ID!) { updateImport(id: $id, input: {schedule: {cron: "*/3 * * * * *", timeZone: "UTC"}}) { id } }`,
 			map[string]any{"id": id}, nil)
-		api.upload(t, token, id, students(1000, "B"), false)
-		var runs []runState
+		api.UploadFile(t, token, id, districtgen.NextDayFile(district, kept(100)), false)
+		var runs []servertest.RunState
 		require.Eventually(t, func() bool {
 			runs = scheduledRuns(t, d)
 			return len(runs) == 1 && runs[0].Status == "SUCCEEDED"
@@ -266,21 +199,20 @@ func TestCluster(t *testing.T) {
 		var imp struct {
 			Import struct{ AttentionReasons []struct{ Code string } }
 		}
-		api.mustQuery(t, token, `query($id: ID!) { import(id: $id) { attentionReasons { code } } }`, map[string]any{"id": id}, &imp)
+		api.MustQuery(t, token, `query($id: ID!) { import(id: $id) { attentionReasons { code } } }`, map[string]any{"id": id}, &imp)
 		require.Equal(t, "FILE_MISSING", imp.Import.AttentionReasons[0].Code)
-		api.mustQuery(t, token, `mutation($id: ID!) { updateImport(id: $id, input: {clearSchedule: true}) { id } }`, map[string]any{"id": id}, nil)
+		api.MustQuery(t, token, `mutation($id: ID!) { updateImport(id: $id, input: {clearSchedule: true}) { id } }`, map[string]any{"id": id}, nil)
 	})
 
 	t.Run("KilledWorkerIsRecoveredElsewhere", func(t *testing.T) {
 		before := snapshot(t, d)
 		hold := testdb.HoldWrites(t, d, "recipients")
-		big := students(300000, "C")
-		runID := api.upload(t, token, id, big, true)
+		runID := api.UploadFile(t, token, id, districtgen.File(district), true)
 
 		// Watch it from the API node, which runs nothing itself.
 		subCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 		defer cancel()
-		updates := servertest.Subscribe(subCtx, t, api.url, token,
+		updates := servertest.Subscribe(subCtx, t, api.URL, token,
 			`subscription($id: ID!) { importRunUpdated(id: $id) { status attempts progress { rowsProcessed } } }`, map[string]any{"id": runID})
 
 		// The worker taking the run is held once it has read the file and
@@ -322,11 +254,12 @@ func TestCluster(t *testing.T) {
 
 		// The other worker takes the run over and finishes it, well within
 		// two minutes (the file takes longer than the staleness window).
-		done := api.waitRun(t, token, runID, 2*time.Minute)
+		done := api.WaitRunWithin(t, token, runID, 2*time.Minute)
 		require.Equal(t, "SUCCEEDED", done.Status, done.Message)
 		require.Equal(t, 2, done.Attempts)
-		require.Equal(t, 299000, done.Created)
-		require.Equal(t, 1000, done.Updated)
+		want := districtgen.NextDayCounts(district, kept(100))
+		require.Equal(t, want.Removed, done.Created)
+		require.Equal(t, want.Changed, done.Updated)
 
 		// The subscription saw it through to the end.
 		var last string
@@ -341,7 +274,7 @@ func TestCluster(t *testing.T) {
 
 type runRequest struct {
 	start, end time.Time
-	resp       gqlResponse
+	resp       *servertest.Response
 }
 
 type runTime struct {
@@ -419,8 +352,8 @@ func checkRunAnswers(t *testing.T, d *db.DB, answers []runRequest) []runTime {
 	return accepted
 }
 
-func scheduledRuns(t *testing.T, d *db.DB) []runState {
-	var out []runState
+func scheduledRuns(t *testing.T, d *db.DB) []servertest.RunState {
+	var out []servertest.RunState
 	require.NoError(t, d.NewRaw(`SELECT id::text AS id, status, trigger, message, created, updated, attempts
 		FROM import_runs WHERE trigger = 'SCHEDULE' ORDER BY id`).Scan(context.Background(), &out))
 	return out

@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/districtgen"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/testkit/testdb"
 	"github.com/rollcall/rollcall/internal/users"
@@ -62,28 +62,22 @@ func start(t *testing.T, b *bundle) *app.App {
 	return a
 }
 
-func file(n int, variant string) string {
-	var sb strings.Builder
-	sb.WriteString("student_id,first_name,last_name,grade,school,guardian1_phone,homeroom\n")
-	for i := range n {
-		fmt.Fprintf(&sb, "S%07d,First%d,Last%d,%d,School %d,612-555-%04d,Room %s%d\n", i, i, i, i%12+1, i%7, i%10000, variant, i%40)
-	}
-	return sb.String()
-}
-
-func waitRun(t *testing.T, b *bundle, id int64, done func(*imports.Run) bool) *imports.Run {
+// waitRun follows run id through app a, as a subscription does, until it
+// ends.
+func waitRun(t *testing.T, a *app.App, b *bundle, id int64) *imports.Run {
 	t.Helper()
-	var run *imports.Run
-	require.Eventually(t, func() bool {
-		var err error
-		run, err = imports.GetRun(b.ctx, b.d, id)
-		require.NoError(t, err)
-		return done(run)
-	}, 60*time.Second, 10*time.Millisecond)
-	return run
+	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
+	defer cancel()
+	updates, err := a.Services.Imports.WatchRun(ctx, id)
+	require.NoError(t, err)
+	var last *imports.Run
+	for r := range updates {
+		last = r
+	}
+	require.NotNil(t, last)
+	require.False(t, last.Status.Active(), "run %d is still %s", id, last.Status)
+	return last
 }
-
-func finished(r *imports.Run) bool { return !r.Status.Active() }
 
 func snapshot(t *testing.T, b *bundle) []string {
 	t.Helper()
@@ -102,15 +96,20 @@ func TestRunInterruptedByShutdownIsRetriedElsewhere(t *testing.T) {
 	svc := mustServices(t, b)
 	imp, err := svc.Imports.Create(b.ctx, imports.CreateImportInput{Name: "SIS", Method: imports.MethodFull})
 	require.NoError(t, err)
-	_, run, err := svc.Imports.Upload(b.ctx, imp.ID, "a.csv", strings.NewReader(file(1000, "A")), true)
+	// The import holds about 1% of a district's students (most changed
+	// since); then the whole district arrives.
+	district := districtgen.Options{Rows: 100000, Seed: 3}
+	few := districtgen.Change{ChangedPct: 100, RemovedPct: 99, AddedPct: -1}
+	want := districtgen.NextDayCounts(district, few)
+	_, run, err := svc.Imports.Upload(b.ctx, imp.ID, "a.csv", strings.NewReader(districtgen.NextDayFile(district, few)), true)
 	require.NoError(t, err)
-	require.Equal(t, imports.StatusSucceeded, waitRun(t, b, run.ID, finished).Status)
+	require.Equal(t, imports.StatusSucceeded, waitRun(t, first, b, run.ID).Status)
 	before := snapshot(t, b)
 
 	// The run is held once it has read the file and comes to write
 	// recipients, and the process stops there.
 	hold := testdb.HoldWrites(t, b.d, "recipients")
-	_, run, err = svc.Imports.Upload(b.ctx, imp.ID, "b.csv", strings.NewReader(file(100000, "B")), true)
+	_, run, err = svc.Imports.Upload(b.ctx, imp.ID, "b.csv", strings.NewReader(districtgen.File(district)), true)
 	require.NoError(t, err)
 	hold.Waiter(t, time.Minute)
 
@@ -127,10 +126,10 @@ func TestRunInterruptedByShutdownIsRetriedElsewhere(t *testing.T) {
 
 	second := start(t, b)
 	defer func() { _ = second.Stop(context.Background()) }()
-	done := waitRun(t, b, run.ID, finished)
+	done := waitRun(t, second, b, run.ID)
 	require.Equal(t, imports.StatusSucceeded, done.Status, done.Message)
-	require.Equal(t, 99000, done.Created)
-	require.Equal(t, 1000, done.Updated)
+	require.Equal(t, want.Removed, done.Created)
+	require.Equal(t, want.Changed, done.Updated)
 	require.Equal(t, 2, done.Attempts)
 }
 
@@ -142,7 +141,7 @@ func TestStalledRunIsRecovered(t *testing.T) {
 	svc := mustServices(t, b)
 	imp, err := svc.Imports.Create(b.ctx, imports.CreateImportInput{Name: "SIS", Method: imports.MethodFull})
 	require.NoError(t, err)
-	f, _, err := svc.Imports.Upload(b.ctx, imp.ID, "a.csv", strings.NewReader(file(50, "A")), false)
+	f, _, err := svc.Imports.Upload(b.ctx, imp.ID, "a.csv", strings.NewReader(districtgen.File(districtgen.Options{Rows: 50, Seed: 1})), false)
 	require.NoError(t, err)
 	stale := time.Now().Add(-10 * time.Minute)
 	job := int64(424242)
@@ -153,7 +152,7 @@ func TestStalledRunIsRecovered(t *testing.T) {
 
 	a := start(t, b) // its periodic recovery runs at start
 	defer func() { _ = a.Stop(context.Background()) }()
-	done := waitRun(t, b, run.ID, finished)
+	done := waitRun(t, a, b, run.ID)
 	require.Equal(t, imports.StatusSucceeded, done.Status, done.Message)
 	require.Equal(t, 50, done.Created)
 	require.Equal(t, 2, done.Attempts)

@@ -53,10 +53,10 @@ func Seed(ctx context.Context, svc *app.Services, adminEmail string) error {
 	}
 	imp, err := svc.Imports.Create(ctx, imports.CreateImportInput{
 		Name:        ImportName,
-		Description: ptr("Demo: the SIS pushes its nightly export; each file is applied on arrival."),
+		Description: new("Demo: the SIS pushes its nightly export; each file is applied on arrival."),
 		Method:      imports.MethodFull,
-		Schedule:    &schedule.Schedule{Time: ptr("02:00"), TimeZone: "America/Chicago"},
-		RunOnUpload: ptr(true),
+		Schedule:    &schedule.Schedule{Time: new("02:00"), TimeZone: "America/Chicago"},
+		RunOnUpload: new(true),
 	})
 	if err != nil {
 		return fmt.Errorf("demo import: %w", err)
@@ -72,7 +72,7 @@ func Seed(ctx context.Context, svc *app.Services, adminEmail string) error {
 }
 
 func hasImport(ctx context.Context, svc *app.Services) (bool, error) {
-	req, _ := page.New(ptr(page.MaxFirst), nil)
+	req, _ := page.New(new(page.MaxFirst), nil)
 	p, err := svc.Imports.List(ctx, req, false)
 	if err != nil {
 		return false, err
@@ -142,4 +142,3 @@ func fictionalPhone(seen map[string]string, s string) string {
 	return f
 }
 
-func ptr[T any](v T) *T { return &v }

@@ -32,6 +32,7 @@ import (
 	"bufio"
 	"encoding/csv"
 	"io"
+	"strings"
 )
 
 // Options describe a district file.
@@ -59,6 +60,20 @@ func Write(w io.Writer, opts Options) error {
 		}
 		return nil
 	})
+}
+
+// File returns Write(opts) as a string, for tests.
+func File(opts Options) string {
+	var b strings.Builder
+	_ = Write(&b, opts) // a strings.Builder never fails
+	return b.String()
+}
+
+// NextDayFile returns NextDay(opts, ch) as a string, for tests.
+func NextDayFile(opts Options, ch Change) string {
+	var b strings.Builder
+	_ = NextDay(&b, opts, ch)
+	return b.String()
 }
 
 // Change describes how the next day's file differs from Write's. Zero

@@ -301,7 +301,7 @@ func TestFilterErrors(t *testing.T) {
 		{"BadPhone", &Filter{Phone: &StringFilter{Eq: s("call me")}}, "filter.phone.eq", "not a valid phone number"},
 		{"BadEmail", &Filter{Email: &StringFilter{In: []string{"a@b.com", "nope"}}}, "filter.email.in", "not a valid email"},
 		{"CustomNoKey", &Filter{CustomFields: []CustomFieldFilter{{Eq: s("x")}}}, "filter.customFields[0].key", "key is required"},
-		{"BadType", &Filter{Type: &TypeFilter{Eq: ptrType("ALIEN")}}, "filter.type.eq", "unknown recipient type"},
+		{"BadType", &Filter{Type: &TypeFilter{Eq: new(Type("ALIEN"))}}, "filter.type.eq", "unknown recipient type"},
 		{"TooDeep", &deep, "", "nests more than"},
 		{"TooMany", &many, "", "more than 100 conditions"},
 		{"TooLong", &Filter{School: &StringFilter{Eq: s(strings.Repeat("x", MaxFilterText+1))}}, "filter.school.eq", "longer than"},
@@ -323,7 +323,6 @@ func TestFilterErrors(t *testing.T) {
 	}
 }
 
-func ptrType(t Type) *Type { return &t }
 
 func TestFilterEncodingAndDescription(t *testing.T) {
 	t.Parallel()
