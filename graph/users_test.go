@@ -311,4 +311,3 @@ func userIDByEmail(t *testing.T, s *servertest.Server, adminToken, email string)
 	require.Len(t, out.Users.Nodes, 1)
 	return out.Users.Nodes[0].ID
 }
-

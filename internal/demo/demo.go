@@ -141,4 +141,3 @@ func fictionalPhone(seen map[string]string, s string) string {
 	seen[digits] = f
 	return f
 }
-

@@ -323,7 +323,6 @@ func TestFilterErrors(t *testing.T) {
 	}
 }
 
-
 func TestFilterEncodingAndDescription(t *testing.T) {
 	t.Parallel()
 	f := &Filter{Grade: &GradeFilter{Eq: s("5")}, School: &StringFilter{In: []string{"Lincoln", "Adams"}}}
