@@ -33,17 +33,6 @@ type RecoverArgs struct{}
 
 func (RecoverArgs) Kind() string { return "import_run_recover" }
 
-// RecoverWorker recovers stalled runs.
-type RecoverWorker struct {
-	river.WorkerDefaults[RecoverArgs]
-	svc *imports.Service
-}
-
-func (w *RecoverWorker) Work(ctx context.Context, _ *river.Job[RecoverArgs]) error {
-	_, err := w.svc.RecoverStalledRuns(ctx)
-	return err
-}
-
 // ScheduleArgs is the periodic job that fires due schedules. River runs
 // periodic jobs on its elected leader only, so one node fires them; and
 // each firing moves the import's next slot in the same transaction as the
@@ -52,46 +41,43 @@ type ScheduleArgs struct{}
 
 func (ScheduleArgs) Kind() string { return "import_schedules" }
 
-// ScheduleWorker fires due schedules.
-type ScheduleWorker struct {
-	river.WorkerDefaults[ScheduleArgs]
-	svc *imports.Service
-}
-
-func (w *ScheduleWorker) Work(ctx context.Context, _ *river.Job[ScheduleArgs]) error {
-	_, err := w.svc.FireSchedules(ctx)
-	return err
-}
-
 // PurgeArgs is the periodic job that purges deleted imports whose
 // retention has ended, and prunes undo data past it.
 type PurgeArgs struct{}
 
 func (PurgeArgs) Kind() string { return "import_purge" }
 
-// PurgeWorker purges.
-type PurgeWorker struct {
-	river.WorkerDefaults[PurgeArgs]
-	svc *imports.Service
+// periodicWorker works the periodic job A by calling work; a zero timeout
+// is River's default (a minute).
+type periodicWorker[A river.JobArgs] struct {
+	river.WorkerDefaults[A]
+	work    func(context.Context) error
+	timeout time.Duration
 }
 
-// Timeout allows purging large imports (River's default is a minute).
-func (w *PurgeWorker) Timeout(*river.Job[PurgeArgs]) time.Duration { return time.Hour }
+func (w *periodicWorker[A]) Timeout(*river.Job[A]) time.Duration { return w.timeout }
 
-func (w *PurgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
-	_, purgeErr := w.svc.Purge(ctx)
-	_, pruneErr := w.svc.PruneUndo(ctx)
-	return errors.Join(purgeErr, pruneErr)
-}
+func (w *periodicWorker[A]) Work(ctx context.Context, _ *river.Job[A]) error { return w.work(ctx) }
 
 // Register adds the import workers to workers: runs execute through
 // runner, the periodic jobs through runner's service.
 func Register(workers *river.Workers, runner *Runner) {
 	svc := runner.svc
 	river.AddWorker(workers, &RunWorker{runner: runner, timeout: svc.Config().RunTimeout})
-	river.AddWorker(workers, &RecoverWorker{svc: svc})
-	river.AddWorker(workers, &ScheduleWorker{svc: svc})
-	river.AddWorker(workers, &PurgeWorker{svc: svc})
+	river.AddWorker(workers, &periodicWorker[RecoverArgs]{work: func(ctx context.Context) error {
+		_, err := svc.RecoverStalledRuns(ctx)
+		return err
+	}})
+	river.AddWorker(workers, &periodicWorker[ScheduleArgs]{work: func(ctx context.Context) error {
+		_, err := svc.FireSchedules(ctx)
+		return err
+	}})
+	// Purging a large import takes longer than River's default minute.
+	river.AddWorker(workers, &periodicWorker[PurgeArgs]{timeout: time.Hour, work: func(ctx context.Context) error {
+		_, purgeErr := svc.Purge(ctx)
+		_, pruneErr := svc.PruneUndo(ctx)
+		return errors.Join(purgeErr, pruneErr)
+	}})
 }
 
 // Periodic returns the periodic jobs, for the River client that works

@@ -45,3 +45,13 @@ func importChanges(before, after *Import) audit.Details {
 	d.Change("runOnUpload", before.RunOnUpload, after.RunOnUpload)
 	return d
 }
+
+// inAdminTx runs fn in one transaction for an administrator (imports are
+// system data), handing it the viewer for the audit log.
+func (s *Service) inAdminTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx, v *authz.Viewer) error) error {
+	v, err := authz.RequireAdmin(ctx)
+	if err != nil {
+		return err
+	}
+	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, tx, v) })
+}

@@ -190,12 +190,8 @@ func (s *Service) cancelHeldForDelete(ctx context.Context, tx bun.Tx, v *authz.V
 // active again, accounts it disabled are enabled again, and the schedule
 // resumes. The name must be free (another import may have taken it).
 func (s *Service) Restore(ctx context.Context, id int64) (*Import, error) {
-	v, err := authz.RequireAdmin(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var imp *Import
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inAdminTx(ctx, func(ctx context.Context, tx bun.Tx, v *authz.Viewer) error {
 		var err error
 		if imp, err = getImport(ctx, tx, id, "NO KEY UPDATE"); err != nil {
 			return err

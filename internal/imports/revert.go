@@ -34,12 +34,8 @@ import (
 // reverted can be; after it, the one before it, and so on. The import's
 // Last Run goes back to the run whose data is current again.
 func (s *Service) Revert(ctx context.Context, runID int64) (*Run, error) {
-	v, err := authz.RequireAdmin(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var rev *Run
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inAdminTx(ctx, func(ctx context.Context, tx bun.Tx, v *authz.Viewer) error {
 		target, err := GetRun(ctx, tx, runID)
 		if err != nil {
 			return err

@@ -228,12 +228,8 @@ func (s *Service) applySchedule(imp *Import, at string, in *schedule.Schedule, c
 // Update changes an import's name, description, mapping, guards and
 // schedule (admins only). The method cannot change.
 func (s *Service) Update(ctx context.Context, id int64, in UpdateImportInput) (*Import, error) {
-	v, err := authz.RequireAdmin(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var imp *Import
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inAdminTx(ctx, func(ctx context.Context, tx bun.Tx, v *authz.Viewer) error {
 		var err error
 		if imp, err = getLiveImport(ctx, tx, id, true); err != nil {
 			return err
@@ -353,12 +349,8 @@ func cleanFileName(name string) string {
 
 // RunImport queues a run of the import's latest file.
 func (s *Service) RunImport(ctx context.Context, importID int64, dryRun bool) (*Run, error) {
-	v, err := authz.RequireAdmin(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var run *Run
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inAdminTx(ctx, func(ctx context.Context, tx bun.Tx, v *authz.Viewer) error {
 		// Not locked, so concurrent requests race only on the one-active-run
 		// index. A delete committing meanwhile cannot see this run; the
 		// worker then cancels it instead of starting it (see startRun).
@@ -439,12 +431,8 @@ func (s *Service) enqueueRun(ctx context.Context, tx bun.Tx, imp *Import, fileID
 
 // Approve applies a held run as it is, past the removal guard.
 func (s *Service) Approve(ctx context.Context, runID int64) (*Run, error) {
-	v, err := authz.RequireAdmin(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var run *Run
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inAdminTx(ctx, func(ctx context.Context, tx bun.Tx, v *authz.Viewer) error {
 		var err error
 		if run, err = GetRun(ctx, tx, runID); err != nil {
 			return err
@@ -479,12 +467,8 @@ func (s *Service) Approve(ctx context.Context, runID int64) (*Run, error) {
 // Cancel drops a queued or held run, or asks a running one to stop (it then
 // rolls back and ends CANCELED).
 func (s *Service) Cancel(ctx context.Context, runID int64) (*Run, error) {
-	v, err := authz.RequireAdmin(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var run *Run
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := s.inAdminTx(ctx, func(ctx context.Context, tx bun.Tx, v *authz.Viewer) error {
 		var err error
 		if run, err = GetRunForUpdate(ctx, tx, runID); err != nil {
 			return err

@@ -191,14 +191,9 @@ func (s *Service) Create(ctx context.Context, in CreateListInput) (*List, error)
 
 // Update changes a list's name, description or rule (owner or admin).
 func (s *Service) Update(ctx context.Context, id int64, in UpdateListInput) (*List, error) {
-	var l *List
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		v, list, err := s.load(ctx, tx, id, accessWrite)
-		if err != nil {
-			return err
-		}
-		l = list
+	return s.change(ctx, id, func(ctx context.Context, tx bun.Tx, v *authz.Viewer, l *List) error {
 		before := *l
+		var err error
 		if in.Name != nil {
 			if l.Name, err = apperr.Name("input.name", *in.Name); err != nil {
 				return err
@@ -231,43 +226,23 @@ func (s *Service) Update(ctx context.Context, id int64, in UpdateListInput) (*Li
 		}
 		return s.record(ctx, tx, v, audit.ListUpdated, l, d)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return l, nil
 }
 
 // Delete deletes a list (owner or admin); its hand-made additions, skips and
 // shares go with it. The recipients are not touched.
 func (s *Service) Delete(ctx context.Context, id int64) (*List, error) {
-	var l *List
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		v, list, err := s.load(ctx, tx, id, accessWrite)
-		if err != nil {
-			return err
-		}
-		l = list
+	return s.change(ctx, id, func(ctx context.Context, tx bun.Tx, v *authz.Viewer, l *List) error {
 		if _, err := tx.NewDelete().Model(l).WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("delete list %d: %w", l.ID, err)
 		}
 		return s.record(ctx, tx, v, audit.ListDeleted, l, audit.Details{"owner": l.OwnerID, "filter": l.Filter})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return l, nil
 }
 
 // Share shares the list with exactly these users (owner or admin): others
 // it was shared with lose access.
 func (s *Service) Share(ctx context.Context, id int64, userIDs []int64) (*List, error) {
-	var l *List
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		v, list, err := s.load(ctx, tx, id, accessWrite)
-		if err != nil {
-			return err
-		}
-		l = list
+	return s.change(ctx, id, func(ctx context.Context, tx bun.Tx, v *authz.Viewer, l *List) error {
 		want := map[int64]bool{}
 		for _, u := range userIDs {
 			if u != l.OwnerID {
@@ -307,10 +282,6 @@ func (s *Service) Share(ctx context.Context, id int64, userIDs []int64) (*List, 
 		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 		return s.record(ctx, tx, v, audit.ListShared, l, audit.Details{"userIds": ids})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return l, nil
 }
 
 // SharedWith returns the users a list is shared with.
@@ -319,6 +290,25 @@ func (s *Service) SharedWith(ctx context.Context, l *List) ([]users.User, error)
 	err := s.db.NewSelect().Model(&out).
 		Where("id IN (SELECT user_id FROM list_shares WHERE list_id = ?)", l.ID).OrderExpr("id").Scan(ctx)
 	return out, err
+}
+
+// change runs fn on list id, which the viewer must be able to change (its
+// owner or an administrator), in one transaction, and returns the list as
+// fn left it.
+func (s *Service) change(ctx context.Context, id int64, fn func(ctx context.Context, tx bun.Tx, v *authz.Viewer, l *List) error) (*List, error) {
+	var l *List
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		v, list, err := s.load(ctx, tx, id, accessWrite)
+		if err != nil {
+			return err
+		}
+		l = list
+		return fn(ctx, tx, v, l)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 // requireVisible fails (NOT_FOUND, naming the position) for recipients the
@@ -358,19 +348,12 @@ func (s *Service) add(ctx context.Context, tx bun.Tx, v *authz.Viewer, l *List, 
 
 // AddMembers adds recipients to a list by hand (owner or admin).
 func (s *Service) AddMembers(ctx context.Context, id int64, recipientIDs []int64) (*List, error) {
-	var l *List
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		v, list, err := s.load(ctx, tx, id, accessWrite)
-		if err != nil {
-			return err
-		}
-		l = list
+	return s.change(ctx, id, func(ctx context.Context, tx bun.Tx, v *authz.Viewer, l *List) error {
 		if err := s.add(ctx, tx, v, l, "recipientIds", recipientIDs); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, v, audit.ListMembersAdded, l, audit.Details{"recipientIds": recipientIDs})
 	})
-	return l, err
 }
 
 // RemoveMembers takes recipients off a list (owner or admin): a hand-made
@@ -380,13 +363,7 @@ func (s *Service) RemoveMembers(ctx context.Context, id int64, recipientIDs []in
 	if len(recipientIDs) > maxHandPicked {
 		return nil, apperr.Invalid("recipientIds", "at most %d recipients at a time", maxHandPicked)
 	}
-	var l *List
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		v, list, err := s.load(ctx, tx, id, accessWrite)
-		if err != nil {
-			return err
-		}
-		l = list
+	return s.change(ctx, id, func(ctx context.Context, tx bun.Tx, v *authz.Viewer, l *List) error {
 		if err := s.requireVisible(ctx, tx, "recipientIds", recipientIDs); err != nil {
 			return err
 		}
@@ -421,7 +398,6 @@ func (s *Service) RemoveMembers(ctx context.Context, id int64, recipientIDs []in
 		}
 		return nil
 	})
-	return l, err
 }
 
 // record writes the audit entry of an action on l, in its transaction.

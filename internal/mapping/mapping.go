@@ -80,6 +80,21 @@ func parseField(s string) (fieldKind, string, bool) {
 	return 0, "", false
 }
 
+// claimColumn checks that entry i (at) of a mapping names a column, once
+// across the mapping (columns, by lower-case name, holds those claimed so
+// far), and returns the name trimmed.
+func claimColumn(columns map[string]int, at string, i int, column string) (string, error) {
+	col := strings.TrimSpace(column)
+	if col == "" {
+		return "", apperr.Invalid(at+".column", "column is required")
+	}
+	if j, dup := columns[strings.ToLower(col)]; dup {
+		return "", apperr.Invalid(at+".column", "column %q is already mapped by entry %d", col, j)
+	}
+	columns[strings.ToLower(col)] = i
+	return col, nil
+}
+
 // Validate checks an explicit mapping given by an administrator and
 // returns it cleaned (trimmed, with default labels). field is the input's
 // name in errors, e.g. "input.mapping".
@@ -93,14 +108,10 @@ func Validate(field string, m Mapping) (Mapping, error) {
 	customs := map[string]int{}
 	for i, e := range m {
 		at := fmt.Sprintf("%s[%d]", field, i)
-		col := strings.TrimSpace(e.Column)
-		if col == "" {
-			return nil, apperr.Invalid(at+".column", "column is required")
+		col, err := claimColumn(columns, at, i, e.Column)
+		if err != nil {
+			return nil, err
 		}
-		if j, dup := columns[strings.ToLower(col)]; dup {
-			return nil, apperr.Invalid(at+".column", "column %q is already mapped by entry %d", col, j)
-		}
-		columns[strings.ToLower(col)] = i
 		kind, custom, ok := parseField(e.Field)
 		if !ok {
 			return nil, apperr.Invalid(at+".field", "unknown field %q: use externalId, type, firstName, lastName, grade, school, language, phone, email or custom:<name>", e.Field)

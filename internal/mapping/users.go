@@ -71,14 +71,10 @@ func ValidateUsers(field string, m Mapping) (Mapping, error) {
 	fields := map[UserField]int{}
 	for i, e := range m {
 		at := fmt.Sprintf("%s[%d]", field, i)
-		col := strings.TrimSpace(e.Column)
-		if col == "" {
-			return nil, apperr.Invalid(at+".column", "column is required")
+		col, err := claimColumn(columns, at, i, e.Column)
+		if err != nil {
+			return nil, err
 		}
-		if j, dup := columns[strings.ToLower(col)]; dup {
-			return nil, apperr.Invalid(at+".column", "column %q is already mapped by entry %d", col, j)
-		}
-		columns[strings.ToLower(col)] = i
 		f, ok := parseUserField(e.Field)
 		if !ok {
 			return nil, apperr.Invalid(at+".field", "unknown field %q for a USER import: use email, name, firstName, lastName, role or schools", e.Field)

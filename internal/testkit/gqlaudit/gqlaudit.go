@@ -12,15 +12,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rollcall/rollcall/internal/testkit/nodetool"
 )
 
 // Audit statuses, as graphql-http reports them.
@@ -38,8 +37,9 @@ const RequireEnv = "GQLAUDIT_REQUIRE"
 // DefaultTimeout bounds a Run whose context has no deadline.
 const DefaultTimeout = 2 * time.Minute
 
-// toolDir is the tool's directory relative to the module root.
-const toolDir = "tools/graphql-http-audit"
+// tool is the pinned npm tool.
+var tool = nodetool.Tool{Name: "graphql-http audit", Dir: "tools/graphql-http-audit", Script: "audit.mjs",
+	Package: "graphql-http", RequireEnv: RequireEnv}
 
 // Result is the outcome of one audit of the suite.
 type Result struct {
@@ -81,17 +81,7 @@ func Filter(results []Result, statuses ...string) []Result {
 func Run(ctx context.Context, t testing.TB, url string, headers map[string]string) []Result {
 	t.Helper()
 
-	dir, err := findToolDir()
-	if err != nil {
-		t.Fatalf("graphql-http audit: %v", err)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		skip(t, "graphql-http audit: node not found on PATH; install Node.js and run make test or "+toolDir+"/install.sh")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "graphql-http", "package.json")); err != nil {
-		skip(t, "graphql-http audit: "+filepath.Join(dir, "node_modules")+" is absent or incomplete; run make test or "+toolDir+"/install.sh")
-	}
+	node, dir := tool.Find(t)
 
 	args := []string{filepath.Join(dir, "audit.mjs"), url}
 	if len(headers) > 0 {
@@ -134,49 +124,6 @@ func Run(ctx context.Context, t testing.TB, url string, headers map[string]strin
 	t.Logf("graphql-http audit of %s: %d audits, %d ok, %d notice, %d warn, %d error",
 		url, len(results), counts[StatusOK], counts[StatusNotice], counts[StatusWarn], counts[StatusError])
 	return results
-}
-
-func skip(t testing.TB, msg string) {
-	t.Helper()
-	if os.Getenv(RequireEnv) == "1" {
-		t.Fatalf("%s (%s=1 makes this a failure)", msg, RequireEnv)
-	}
-	t.Skip(msg)
-}
-
-// findToolDir locates tools/graphql-http-audit under the module root, found
-// by walking up from this source file's directory or, when that path is not
-// usable (e.g. -trimpath builds), from the working directory.
-func findToolDir() (string, error) {
-	var starts []string
-	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
-		starts = append(starts, filepath.Dir(file))
-	}
-	if wd, err := os.Getwd(); err == nil {
-		starts = append(starts, wd)
-	}
-	for _, start := range starts {
-		if root, ok := moduleRoot(start); ok {
-			dir := filepath.Join(root, filepath.FromSlash(toolDir))
-			if _, err := os.Stat(filepath.Join(dir, "audit.mjs")); err == nil {
-				return dir, nil
-			}
-		}
-	}
-	return "", errors.New("cannot find " + toolDir + "/audit.mjs above " + strings.Join(starts, " or "))
-}
-
-func moduleRoot(dir string) (string, bool) {
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, true
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
 }
 
 func trim(s string, n int) string {

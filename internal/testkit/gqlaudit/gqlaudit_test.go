@@ -9,16 +9,6 @@ import (
 	"testing"
 )
 
-func TestFindToolDir(t *testing.T) {
-	dir, err := findToolDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasSuffix(dir, "graphql-http-audit") {
-		t.Fatalf("findToolDir() = %q", dir)
-	}
-}
-
 // TestRunAgainstAlways400 proves the plumbing: node runs the suite, extra
 // headers reach every request, and the output is parsed into results.
 func TestRunAgainstAlways400(t *testing.T) {

@@ -14,22 +14,22 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rollcall/rollcall/internal/testkit/nodetool"
 )
 
 // RequireEnv, when set to "1", turns Run's skips into test failures.
 const RequireEnv = "GQLWS_REQUIRE"
 
-// toolDir is the tool's directory relative to the module root.
-const toolDir = "tools/graphql-ws-client"
+// tool is the pinned npm tool.
+var tool = nodetool.Tool{Name: "graphql-ws client", Dir: "tools/graphql-ws-client", Script: "client.mjs",
+	Package: "graphql-ws", RequireEnv: RequireEnv}
 
 // Events the client reports (see client.mjs).
 const (
@@ -64,17 +64,7 @@ func (e Event) Last() bool {
 // finish its report.
 func Run(ctx context.Context, t testing.TB, url, token string, retryAttempts int, onEvent func(Event)) []Event {
 	t.Helper()
-	dir, err := findToolDir()
-	if err != nil {
-		t.Fatalf("graphql-ws client: %v", err)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		skip(t, "graphql-ws client: node not found on PATH; install Node.js and run make test-deps or "+toolDir+"/install.sh")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "graphql-ws", "package.json")); err != nil {
-		skip(t, "graphql-ws client: "+filepath.Join(dir, "node_modules")+" is absent or incomplete; run make test-deps or "+toolDir+"/install.sh")
-	}
+	node, dir := tool.Find(t)
 
 	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "client.mjs"), url, token, strconv.Itoa(retryAttempts))
 	cmd.Dir = dir
@@ -108,41 +98,4 @@ func Run(ctx context.Context, t testing.TB, url, token string, retryAttempts int
 		t.Fatalf("graphql-ws client ended without a result\nstderr:\n%s\nevents: %+v", stderr.String(), events)
 	}
 	return events
-}
-
-func skip(t testing.TB, msg string) {
-	t.Helper()
-	if os.Getenv(RequireEnv) == "1" {
-		t.Fatalf("%s (%s=1 makes this a failure)", msg, RequireEnv)
-	}
-	t.Skip(msg)
-}
-
-// findToolDir locates the tool under the module root, found by walking up
-// from this source file's directory or else from the working directory.
-func findToolDir() (string, error) {
-	var starts []string
-	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
-		starts = append(starts, filepath.Dir(file))
-	}
-	if wd, err := os.Getwd(); err == nil {
-		starts = append(starts, wd)
-	}
-	for _, dir := range starts {
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				tool := filepath.Join(dir, filepath.FromSlash(toolDir))
-				if _, err := os.Stat(filepath.Join(tool, "client.mjs")); err == nil {
-					return tool, nil
-				}
-				break
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
-		}
-	}
-	return "", errors.New("cannot find " + toolDir + "/client.mjs above " + strings.Join(starts, " or "))
 }
