@@ -1,3 +1,11 @@
+// Package apply applies a file to an import's recipients (or, for a USER
+// import, to user accounts) in the caller's transaction: it reads the file
+// with importfile, maps each row with mapping's plan, compares it with what
+// the import holds (a compact key index of row hashes), and writes only what
+// changed, as COPY text, keeping the before-images that Undo needs. The
+// guards (rejected rows, removals) hold a run back before anything is
+// committed. Run is the entry; the caller (importjobs) holds the run locks
+// (Lock) and records the outcome.
 package apply
 
 import (
@@ -265,7 +273,7 @@ type pipeline struct {
 func (p *pipeline) execute(ctx context.Context, file io.Reader) (*Result, error) {
 	p.ctx = ctx
 	// Every row this run creates gets an id above the watermark (see
-	// revert.go); read it before any is created.
+	// undo.go); read it before any is created.
 	if err := p.tx.QueryRowContext(ctx, undoWatermarkSQL).Scan(&p.watermark); err != nil {
 		return nil, fmt.Errorf("read undo watermark: %w", err)
 	}

@@ -1,7 +1,10 @@
-// Package imports owns imports: named sources of recipient data with a fixed
-// Method, the files that arrive for them, and the runs that apply a file to
-// the recipients through a streaming, set-based pipeline. Imports of kind
-// USER apply an employee file to user accounts instead (userimport.go).
+// Package imports owns imports, the named sources of recipient data with a
+// fixed Method, and their runs: what administrators do with them (create,
+// update, upload, run, approve, cancel, revert, delete, restore), the life
+// of a run as its worker drives it (running.go), schedules firing
+// (scheduler.go), and all SQL over imports and import_runs
+// (store_imports.go, store_runs.go). Files are kept by filestore; the
+// apply pipeline is apply; the workers are importjobs.
 package imports
 
 import (

@@ -74,7 +74,7 @@ type Run struct {
 	Message       string     `bun:",notnull"`
 	Warnings      []string   `bun:",array,notnull"`
 	// UndoWatermark is set on an applied run that can be undone: the
-	// highest recipient id of the import before the run (see revert.go).
+	// highest recipient id of the import before the run (see apply.Undo).
 	UndoWatermark   *int64 ``
 	RevertsRunID    *int64 ``
 	RevertedByRunID *int64 ``

@@ -353,7 +353,7 @@ func (s *Service) RunImport(ctx context.Context, importID int64, dryRun bool) (*
 	err := s.inAdminTx(ctx, func(ctx context.Context, tx bun.Tx, v *authz.Viewer) error {
 		// Not locked, so concurrent requests race only on the one-active-run
 		// index. A delete committing meanwhile cannot see this run; the
-		// worker then cancels it instead of starting it (see startRun).
+		// worker then cancels it instead of starting it (see StartRun).
 		imp, err := getLiveImport(ctx, tx, importID, false)
 		if err != nil {
 			return err

@@ -16,7 +16,7 @@ import (
 // externalId, type, firstName, lastName, grade, school, language, phone,
 // email, or custom:<name>. Phones and emails carry a Label ("Guardian 1").
 // USER imports map to user fields instead: email, name, firstName,
-// lastName, role and schools (see usermapping.go).
+// lastName, role and schools (see users.go).
 type Entry struct {
 	Column string  `json:"column"`
 	Field  string  `json:"field"`
