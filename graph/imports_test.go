@@ -183,7 +183,7 @@ func TestImportWorkflow(t *testing.T) {
 	next = strings.Replace(next, "Room 22", "Room 23", 1) + "S011,Kai,Nash,1,Adams Elementary,English,612-555-0111,,Room 2\n"
 	day2 := uploadAndRun(t, s, token, id, next)
 	require.Equal(t, "SUCCEEDED", day2.Status, day2.Message)
-	require.Equal(t, servertest.RunState{ID: day2.ID, Status: "SUCCEEDED", RowsRead: 10, Created: 1, Updated: 1, Unchanged: 8, Removed: 1,
+	require.Equal(t, servertest.RunState{ID: day2.ID, Status: "SUCCEEDED", Trigger: "MANUAL", Attempts: 1, RowsRead: 10, Created: 1, Updated: 1, Unchanged: 8, Removed: 1,
 		Message: day2.Message, Warnings: []string{}, FinishedAt: day2.FinishedAt}, day2)
 
 	// A truncated file would remove 60%: held; nothing applied.
