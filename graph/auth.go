@@ -62,8 +62,8 @@ func hasRole(ctx context.Context, _ any, next graphql.Resolver, role users.Role)
 // websocketAuth authenticates a WebSocket connection by the Authorization
 // entry of connection_init's payload (browsers cannot set headers on a
 // WebSocket); a connection upgraded with an Authorization header was
-// authenticated by the HTTP middleware already. Bad credentials close the
-// connection with 4403. The connection then becomes a session (see
+// authenticated by the HTTP middleware already. Bad or missing credentials
+// close the connection with 4403. The connection then becomes a session (see
 // websocket.go) that re-checks its access for every operation.
 func websocketAuth(svc *users.Service, logger *slog.Logger) transport.WebsocketInitFunc {
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
@@ -75,6 +75,13 @@ func websocketAuth(svc *users.Service, logger *slog.Logger) transport.WebsocketI
 			}
 			viewer = v
 			ctx = authz.WithViewer(ctx, viewer)
+		}
+		if viewer == nil {
+			// Over HTTP an anonymous request may introspect; a socket
+			// exists for subscriptions, which need a viewer, so one
+			// without credentials is refused at once rather than left
+			// open to fail each operation.
+			return refuseConnection(ctx, logger, apperr.Unauthenticated(`missing token: put "Authorization": "Bearer <token>" in connection_init's payload`))
 		}
 		if s := sessionFrom(ctx); s != nil {
 			ctx = s.begin(ctx, viewer)

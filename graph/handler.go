@@ -15,6 +15,7 @@ import (
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/audit"
 	"github.com/rollcall/rollcall/internal/config"
+	"github.com/rollcall/rollcall/internal/httpx"
 	"github.com/rollcall/rollcall/internal/metrics"
 	"github.com/rollcall/rollcall/internal/page"
 	"github.com/rollcall/rollcall/internal/recipients"
@@ -29,6 +30,9 @@ type Options struct {
 	// UploadLimit bounds a multipart request, framing included; the HTTP
 	// layer cuts bodies off before it (see server.guardUploads).
 	UploadLimit int64
+	// Origins decides which pages may open a WebSocket (the HTTP layer
+	// applies the same policy to CORS).
+	Origins httpx.Origins
 }
 
 // NewHandler returns the GraphQL endpoint: the gqlgen server with its
@@ -36,13 +40,13 @@ type Options struct {
 // metrics, giving every request its own data loaders. The viewer is the
 // request context's (the HTTP layer authenticates).
 func NewHandler(o Options) http.Handler {
-	srv := newGraphQLServer(o.Config, &Resolver{svc: o.Services}, o.Logger, o.Metrics, o.UploadLimit)
-	return withLoaders(o.Services)(srv)
+	return withLoaders(o.Services)(newGraphQLServer(o, &Resolver{svc: o.Services}))
 }
 
 // newGraphQLServer builds the gqlgen server with its transports, limits,
 // error handling and metrics.
-func newGraphQLServer(cfg config.Server, resolver *Resolver, logger *slog.Logger, m *metrics.Metrics, uploadLimit int64) *handler.Server {
+func newGraphQLServer(o Options, resolver *Resolver) *handler.Server {
+	cfg, logger, m := o.Config, o.Logger, o.Metrics
 	c := Config{Resolvers: resolver}
 	c.Directives.HasRole = hasRole
 	setComplexity(&c.Complexity)
@@ -50,8 +54,7 @@ func newGraphQLServer(cfg config.Server, resolver *Resolver, logger *slog.Logger
 	srv := handler.New(NewExecutableSchema(c))
 	presenter := errorPresenter(logger)
 	sessions := newWSSessions(resolver.svc, cfg.RequestTimeout, presenter, logger)
-	srv.AddTransport(websocketTransport{sessions: sessions, Websocket: transport.Websocket{
-		Implementation:        sessions,         // closes forbidden sessions with 4403
+	srv.AddTransport(websocketTransport{sessions: sessions, origins: o.Origins, Websocket: transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second, // the legacy graphql-ws protocol's keep-alive
 		// graphql-transport-ws: a connection must say who it is in time,
 		// and answer pings (graphql-ws does by itself), or it is closed.
@@ -64,7 +67,7 @@ func newGraphQLServer(cfg config.Server, resolver *Resolver, logger *slog.Logger
 	srv.AddTransport(transport.POST{})
 	// The file itself is limited by the import service (to the byte); this
 	// bounds the whole request, framing included.
-	srv.AddTransport(transport.MultipartForm{MaxUploadSize: uploadLimit, MaxMemory: 32 << 20})
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: o.UploadLimit, MaxMemory: 32 << 20})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 
 	// Introspection is switched off per field by guardRootFields, so that

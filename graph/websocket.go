@@ -31,6 +31,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -80,16 +81,54 @@ func newWSSessions(svc *app.Services, requestTimeout time.Duration, presenter gr
 type websocketTransport struct {
 	transport.Websocket
 	sessions *wsSessions
+	origins  httpx.Origins
 }
 
 var _ graphql.Transport = websocketTransport{}
 
+// subprotocols are those gqlgen speaks: graphql-transport-ws (graphql-ws's
+// protocol) and the legacy graphql-ws (subscriptions-transport-ws).
+var subprotocols = []string{"graphql-transport-ws", "graphql-ws"}
+
 // Do serves one connection: the session rides in the request's context,
-// where InitFunc, the connection (Accept) and every operation find it.
+// where InitFunc and every operation find it.
+//
+// The upgrade is done here, before gqlgen's transport runs: a page from an
+// origin the policy refuses gets 403 with an error code, and any refused
+// upgrade logs one structured line. (gqlgen's own upgrade logs a refusal
+// with the standard logger and then writes a second response over the one
+// the WebSocket library wrote.)
 func (t websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	refused := func(reason string) {
+		t.sessions.logger.WarnContext(r.Context(), "websocket upgrade refused",
+			slog.String("request_id", httpx.RequestID(r.Context())),
+			slog.String("origin", r.Header.Get("Origin")), slog.String("reason", reason))
+	}
+	if !t.origins.Allows(r) {
+		refused("origin not allowed")
+		httpx.WriteError(w, r, apperr.Forbidden("a page from %s may not open a WebSocket here: add the origin to ROLLCALL_CORS_ORIGINS", r.Header.Get("Origin")))
+		return
+	}
+	// The origin is checked above, by the same policy as CORS; the
+	// library's own check (same host only) would refuse allowed origins.
+	conn, err := transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{InsecureSkipVerify: true}}.
+		Accept(w, r, transport.WebsocketAcceptOptions{ResponseHeader: http.Header{}, Subprotocols: subprotocols})
+	if err != nil {
+		refused(err.Error()) // the library has answered (400, 426, ...)
+		return
+	}
 	s := &wsSession{m: t.sessions, ops: map[*wsOperation]struct{}{}, requestID: httpx.RequestID(r.Context())}
 	defer s.end()
-	t.Websocket.Do(w, r.WithContext(context.WithValue(r.Context(), wsSessionKey{}, s)), exec)
+	ws := t.Websocket
+	ws.Implementation = accepted{&sessionConn{WebsocketConn: conn, s: s}}
+	ws.Do(w, r.WithContext(context.WithValue(r.Context(), wsSessionKey{}, s)), exec)
+}
+
+// accepted hands gqlgen's transport the connection Do has accepted.
+type accepted struct{ conn transport.WebsocketConn }
+
+func (a accepted) Accept(http.ResponseWriter, *http.Request, transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	return a.conn, nil
 }
 
 type wsSessionKey struct{}
@@ -363,16 +402,6 @@ func closeReason(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
-}
-
-// Accept accepts a connection as gqlgen does by default (coder/websocket,
-// same-origin check), wrapped in a sessionConn.
-func (m *wsSessions) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
-	c, err := transport.CoderWebsocketImplementation{}.Accept(w, r, opts)
-	if err != nil {
-		return nil, err
-	}
-	return &sessionConn{WebsocketConn: c, s: sessionFrom(r.Context())}, nil
 }
 
 // sessionConn closes a forbidden session with 4403.

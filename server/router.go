@@ -52,11 +52,15 @@ const exampleQuery = `# Welcome to Rollcall. Paste your API token into the Heade
 func NewRouter(d Deps) http.Handler {
 	// gqlgen's own limit on a multipart body is above the one guardUploads
 	// cuts bodies off at, so that it is always this layer that says 413.
+	origins, err := httpx.NewOrigins(d.Config.CORSOrigins)
+	if err != nil {
+		panic("server: " + err.Error() + " (config.Server.Validate checks it at start)")
+	}
 	gql := graph.NewHandler(graph.Options{Config: d.Config, Services: d.Services, Logger: d.Logger, Metrics: d.Metrics,
-		UploadLimit: d.Config.MaxUploadBytes + 2*multipartOverhead})
+		UploadLimit: d.Config.MaxUploadBytes + 2*multipartOverhead, Origins: origins})
 
 	r := chi.NewRouter()
-	r.Use(httpx.RequestIDMiddleware, httpx.AccessLog(d.Logger, d.Metrics), recoverHTTP(d.Logger))
+	r.Use(httpx.RequestIDMiddleware, httpx.AccessLog(d.Logger, d.Metrics), recoverHTTP(d.Logger), origins.CORS())
 
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -3,7 +3,12 @@
 // it from flags and the environment; the README's table lists the same.
 package config
 
-import "time"
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
 
 // Database settings, shared by every subcommand.
 type Database struct {
@@ -40,6 +45,7 @@ type Server struct {
 	Retention       time.Duration `name:"retention" env:"ROLLCALL_RETENTION" default:"720h" help:"How long a deleted import stays restorable before it is purged, and how long an applied run can be reverted."`
 	SchedulerEvery  time.Duration `name:"scheduler-interval" env:"ROLLCALL_SCHEDULER_INTERVAL" default:"15s" help:"How often schedules are checked (a scheduled run starts within this of its time)."`
 	GCThreshold     int64         `name:"gc-threshold-bytes" env:"ROLLCALL_GC_THRESHOLD_BYTES" default:"134217728" help:"Heap size below which garbage collection runs less often (GOGC up to 500, never under 100); 0, or GOGC set, leaves Go's default."`
+	CORSOrigins     []string      `name:"cors-origins" env:"ROLLCALL_CORS_ORIGINS" sep:"," help:"Origins (scheme://host[:port], comma-separated) of browser apps on other sites allowed to call the API over HTTP and WebSocket; unset: same origin only."`
 	DebugAddr       string        `name:"debug-addr" env:"ROLLCALL_DEBUG_ADDR" help:"Address (e.g. 127.0.0.1:6060) of a second listener serving Go's profiles at /debug/pprof/; unset: none. Keep it off public networks."`
 }
 
@@ -67,4 +73,45 @@ func DefaultServer() Server {
 		SchedulerEvery:  15 * time.Second,
 		GCThreshold:     128 << 20,
 	}
+}
+
+// Validate checks the settings that the command line cannot (kong calls it
+// on every command that embeds Server).
+func (s Server) Validate() error {
+	for _, o := range s.CORSOrigins {
+		if _, err := ParseOrigin(o); err != nil {
+			return fmt.Errorf("ROLLCALL_CORS_ORIGINS: %w", err)
+		}
+	}
+	return nil
+}
+
+// ParseOrigin returns an origin as browsers send it in the Origin header
+// (lower-case scheme and host, no default port, no trailing slash), or an
+// error saying why s is not one. Only exact http(s) origins are accepted:
+// no wildcard, no path.
+func ParseOrigin(s string) (string, error) {
+	raw := strings.TrimSpace(s)
+	if strings.Contains(raw, "*") {
+		return "", fmt.Errorf("%q: wildcards are not allowed; list each origin, e.g. https://app.district.org", s)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%q is not an origin: write scheme://host[:port], e.g. http://localhost:3000", s)
+	}
+	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("%q is not an origin: an origin has no user, path, query or fragment, e.g. https://app.district.org", s)
+	}
+	host := strings.ToLower(u.Hostname())
+	port := u.Port()
+	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]" // IPv6
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return u.Scheme + "://" + host, nil
 }
