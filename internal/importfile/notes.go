@@ -3,6 +3,7 @@ package importfile
 import (
 	"fmt"
 	"sort"
+	"unicode/utf8"
 )
 
 // RowError is a problem with one row: the row is rejected, the rest of the
@@ -40,7 +41,13 @@ type warningGroup struct {
 
 func (n *Notes) Reject(e RowError) {
 	if len(e.Value) > maxValueLength {
-		e.Value = e.Value[:maxValueLength] + "…"
+		// Cut at a character boundary: PostgreSQL refuses text with half
+		// a UTF-8 sequence, and the run's errors are stored as text.
+		cut := maxValueLength
+		for cut > 0 && !utf8.RuneStart(e.Value[cut]) {
+			cut--
+		}
+		e.Value = e.Value[:cut] + "…"
 	}
 	if len(n.Errors) >= maxStoredErrors {
 		n.Dropped++

@@ -821,7 +821,7 @@ func corpusCases() []corpusCase {
 			name:    "grade outside PK-12",
 			content: corpusBase.set("S013", corpusColGrade, "UG").set("S014", corpusColGrade, "13").csv(),
 			existing: corpusOutcome{status: imports.StatusSucceeded, counts: apply.Counts{RowsRead: 40, Updated: 2, Unchanged: 38},
-				warnings: []string{"2 row(s) have a grade outside PK, K, 1–12 (first on line 14); it is kept as written"},
+				warnings: []string{"2 row(s) have a grade outside PK, K, 1–12 (first on line 14); it is kept (in capitals, without a leading \"Grade\") but grade ranges do not include them"},
 				changes:  corpusChanges(corpusUpdated, "S013", "S014"),
 				check: func(t *testing.T, f *fixture) {
 					r := f.recipient("S013")

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/rollcall/rollcall/internal/apperr"
 )
@@ -256,7 +257,8 @@ func labelFromHeader(h string) string {
 	kept := words[:0]
 	for _, w := range words {
 		if !labelWordsDropped[strings.ToLower(w)] {
-			kept = append(kept, strings.ToUpper(w[:1])+strings.ToLower(w[1:]))
+			first, size := utf8.DecodeRuneInString(w)
+			kept = append(kept, string(unicode.ToUpper(first))+strings.ToLower(w[size:]))
 		}
 	}
 	if len(kept) == 0 {

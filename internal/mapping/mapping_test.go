@@ -41,7 +41,7 @@ func TestLabelFromHeader(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
 		"guardian1_phone": "Guardian 1", "Home Phone": "Home", "phone": "Primary", "Email": "Primary",
-		"motherCellPhone": "Mother Cell", "Guardian2EmailAddress": "Guardian 2", "e-mail": "Primary",
+		"motherCellPhone": "Mother Cell", "élève_phone": "Élève", "téléphone_ÉCOLE_phone": "Téléphone École", "Guardian2EmailAddress": "Guardian 2", "e-mail": "Primary",
 	} {
 		require.Equal(t, want, labelFromHeader(in), in)
 	}

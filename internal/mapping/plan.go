@@ -271,7 +271,7 @@ func (p *Plan) Normalize(rec []string, line int, defaultType recipients.Type, n 
 	if v := get(fieldGrade); v != "" {
 		row.Grade, row.GradeRank, row.HasRank = recipients.NormalizeGrade(v)
 		if !row.HasRank {
-			n.WarnLine("grade", "%d row(s) have a grade outside PK, K, 1–12 (first on line %d); it is kept as written, and grade ranges do not include them", line)
+			n.WarnLine("grade", "%d row(s) have a grade outside PK, K, 1–12 (first on line %d); it is kept (in capitals, without a leading \"Grade\") but grade ranges do not include them", line)
 		}
 	}
 
