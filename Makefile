@@ -15,11 +15,17 @@ help: ## List the targets
 
 .PHONY: build
 build: ## Build bin/rollcall
-	$(GO) build -o $(BIN) ./cmd/rollcall
+	@if [ ! -x $(BIN) ]; then echo "Building $(BIN): the first build downloads Go modules and compiles for a few minutes; later builds take seconds."; else echo "Building $(BIN)"; fi
+	@$(GO) build -o $(BIN) ./cmd/rollcall
 
 .PHONY: run
 run: build ## Development server with GraphiQL and demo data on http://localhost:$(PORT)/
 	ROLLCALL_LOG_FORMAT=$${ROLLCALL_LOG_FORMAT:-text} PORT=$(PORT) ./$(BIN) dev
+
+.PHONY: admin
+admin: build ## Create an administrator and print a token: make admin EMAIL=you@district.org (uses make run's database without DATABASE_URL)
+	@test -n "$(EMAIL)" || { echo "usage: make admin EMAIL=you@district.org"; exit 2; }
+	@./$(BIN) admin create --email "$(EMAIL)"
 
 .PHONY: test-deps
 test-deps: ## Install what the tests use besides Go (graphql-http audit, graphql-ws client, Chromium)

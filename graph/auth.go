@@ -35,7 +35,7 @@ func guardRootFields(introspection bool) func(ctx context.Context, next graphql.
 		case authz.ViewerFrom(ctx) != nil:
 			return next(ctx)
 		default:
-			err = apperr.Unauthenticated("authentication required: send Authorization: Bearer <token>")
+			err = apperr.TokenRequired()
 		}
 		graphql.AddError(ctx, &gqlerror.Error{
 			Err:       err,

@@ -25,6 +25,13 @@ func errorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		if _, ok := apperr.As(err); !ok && gerr.Extensions != nil && gerr.Extensions["code"] != nil {
 			return gerr
 		}
+		if ge, ok := err.(*gqlerror.Error); ok && ge.Err == nil && len(ge.Path) == 0 {
+			// A request error gqlgen made itself, wrapping nothing (a bad
+			// persisted-query extension, say): its message is written for
+			// the client, but it has no code.
+			gerr.Extensions = map[string]any{"code": string(apperr.CodeBadUserInput)}
+			return gerr
+		}
 		ae := httpx.Scrub(ctx, logger, "graphql: "+gerr.Path.String(), err)
 		gerr.Message = ae.Message
 		gerr.Extensions = appErrorExtensions(ae, gerr.Path)

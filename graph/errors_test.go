@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/stretchr/testify/require"
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -84,4 +85,14 @@ func TestSelectionDepth(t *testing.T) {
 		doc := mustParse(t, c.query)
 		require.Equal(t, c.depth, selectionDepth(doc.Operations[0].SelectionSet, doc.Fragments, map[string]bool{}), c.query)
 	}
+}
+
+// TestGqlgenCodesDefined: the codes gqlgen sets are the ones apperr lists,
+// so that the documented list (from apperr) is the list a client can see.
+func TestGqlgenCodesDefined(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, errcode.ParseFailed, string(apperr.CodeParseFailed))
+	require.Equal(t, errcode.ValidationFailed, string(apperr.CodeValidationFailed))
+	// PERSISTED_QUERY_NOT_FOUND is checked end to end in
+	// server.TestPersistedQueryErrors (gqlgen keeps its constant private).
 }

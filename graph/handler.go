@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/rollcall/rollcall/graph/model"
 	"github.com/rollcall/rollcall/internal/app"
+	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/audit"
 	"github.com/rollcall/rollcall/internal/config"
 	"github.com/rollcall/rollcall/internal/httpx"
@@ -68,6 +70,7 @@ func newGraphQLServer(o Options, resolver *Resolver) *handler.Server {
 	// The file itself is limited by the import service (to the byte); this
 	// bounds the whole request, framing included.
 	srv.AddTransport(transport.MultipartForm{MaxUploadSize: o.UploadLimit, MaxMemory: 32 << 20})
+	srv.AddTransport(unsupportedRequest{}) // last: what no transport above takes
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 
 	// Introspection is switched off per field by guardRootFields, so that
@@ -120,4 +123,21 @@ func setComplexity(c *ComplexityRoot) {
 	c.List.Additions = func(child int, first *int, _ *string) int { return pageCost(child, first) }
 	c.List.Exclusions = func(child int, first *int, _ *string) int { return pageCost(child, first) }
 	c.List.ContactPoints = func(child int, _ recipients.ContactKind, first *int, _ *string) int { return pageCost(child, first) }
+}
+
+// unsupportedRequest answers a request that no GraphQL transport takes (a
+// POST without Content-Type: application/json, a PUT, ...) with an error
+// that has a code and says what to send; gqlgen's own answer is a bare
+// "transport not supported".
+type unsupportedRequest struct{}
+
+func (unsupportedRequest) Supports(*http.Request) bool { return true }
+
+func (unsupportedRequest) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExecutor) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST, OPTIONS")
+		httpx.WriteError(w, r, apperr.Invalid("", "%s is not supported: send GraphQL requests with POST (or GET for queries)", r.Method))
+		return
+	}
+	httpx.WriteError(w, r, apperr.Invalid("", "send the request with Content-Type: application/json (multipart/form-data for file uploads), not %q", r.Header.Get("Content-Type")))
 }

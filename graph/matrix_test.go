@@ -305,8 +305,8 @@ func recipientIDs(t *testing.T, data json.RawMessage) []string {
 	return out
 }
 
-// checkSubscription subscribes over WebSocket as role: bad credentials are
-// refused at connection_init with 4403, anonymous and refused callers get
+// checkSubscription subscribes over WebSocket as role: bad or missing
+// credentials are refused at connection_init with 4403, refused callers get
 // the error and no event, those let through get the run.
 func (m *matrix) checkSubscription(t *testing.T, policy graph.Policy, role, query string, vars map[string]any) {
 	ctx, cancel := context.WithTimeout(context.Background(), wsDeadline)
@@ -318,7 +318,7 @@ func (m *matrix) checkSubscription(t *testing.T, policy graph.Policy, role, quer
 	}
 	err := ws.Init(ctx, payload)
 	switch role {
-	case roleBadToken, roleRevoked, roleExpired, roleDisabled:
+	case roleAnonymous, roleBadToken, roleRevoked, roleExpired, roleDisabled:
 		code, _, cerr := servertest.CloseStatus(err)
 		require.NoError(t, cerr)
 		require.Equal(t, closeForbidden, code)

@@ -2,12 +2,14 @@ package graph
 
 import (
 	"context"
+	"log/slog"
 	"regexp"
 	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 
+	"github.com/rollcall/rollcall/internal/httpx"
 	"github.com/rollcall/rollcall/internal/metrics"
 )
 
@@ -51,6 +53,9 @@ func (o *operationMetrics) InterceptResponse(ctx context.Context, next graphql.R
 	if name == "" && oc.Operation != nil {
 		name = oc.Operation.Name
 	}
+	name = wellFormed(name)
+	httpx.SetLogAttr(ctx, slog.String("operation", name))
+	httpx.SetLogAttr(ctx, slog.String("operation_type", opType))
 	name = o.label(name)
 	outcome := "ok"
 	if resp != nil && len(resp.Errors) > 0 {
@@ -66,12 +71,23 @@ func (o *operationMetrics) InterceptResponse(ctx context.Context, next graphql.R
 	return resp
 }
 
-func (o *operationMetrics) label(name string) string {
+// wellFormed is the operation's name as logs and metrics show it:
+// "anonymous" for none, "other" for one that is not a GraphQL name.
+func wellFormed(name string) string {
 	if name == "" {
 		return "anonymous"
 	}
 	if !operationNameRE.MatchString(name) {
 		return "other"
+	}
+	return name
+}
+
+// label is a well-formed name as a metric label: one of the first
+// maxOperationNames names seen, or "other".
+func (o *operationMetrics) label(name string) string {
+	if name == "anonymous" || name == "other" {
+		return name
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -192,7 +192,7 @@ func checkPolicy(ctx context.Context, fc *graphql.FieldContext) error {
 	}
 	v := authz.ViewerFrom(ctx)
 	if v == nil {
-		return apperr.Unauthenticated("authentication required: send Authorization: Bearer <token>")
+		return apperr.TokenRequired()
 	}
 	switch p {
 	case AnyUser, Scoped, Inherit:

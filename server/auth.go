@@ -4,6 +4,10 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/go-chi/chi/v5"
+
+	"github.com/rollcall/rollcall/graph/scalar"
+	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/httpx"
 	"github.com/rollcall/rollcall/internal/users"
@@ -29,4 +33,14 @@ func authenticate(svc *users.Service, logger *slog.Logger) func(http.Handler) ht
 			next.ServeHTTP(w, r.WithContext(authz.WithViewer(r.Context(), viewer)))
 		})
 	}
+}
+
+// pathID reads a route's {id} as the GraphQL ID scalar reads an ID, so that
+// /imports/abc/file and import(id: "abc") answer alike (BAD_USER_INPUT).
+func pathID(r *http.Request) (int64, error) {
+	id, err := scalar.UnmarshalInt64ID(chi.URLParam(r, "id"))
+	if ae, ok := apperr.As(err); ok {
+		ae.Field = "id"
+	}
+	return id, err
 }

@@ -105,14 +105,18 @@ func isMultipart(r *http.Request) bool {
 // unless they carry a bearer token or a header no simple request can have.
 // Rollcall uses no cookies, so a forged request would carry no credentials
 // anyway; this keeps it that way if a proxy ever adds some.
+//
+// Such a request without a token could only run anonymously, and nothing
+// sent that way (an upload, a form) is allowed to an anonymous viewer: the
+// refusal says what is missing, a token, like any other request that
+// needs one.
 func preventCSRF(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && isSimpleContentType(r.Header.Get("Content-Type")) &&
 			r.Header.Get("Authorization") == "" &&
 			r.Header.Get("Apollo-Require-Preflight") == "" &&
 			r.Header.Get("X-Apollo-Operation-Name") == "" {
-			httpx.WriteError(w, r, apperr.Invalid("", "this request could be a cross-site request forgery: "+
-				"send it with an Authorization header or an Apollo-Require-Preflight: true header"))
+			httpx.WriteError(w, r, apperr.TokenRequired())
 			return
 		}
 		next.ServeHTTP(w, r)

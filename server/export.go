@@ -5,10 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/rollcall/rollcall/internal/app"
-	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/httpx"
 )
@@ -24,9 +21,9 @@ func exportMembers(svc *app.Services, logger *slog.Logger) http.HandlerFunc {
 			writeErr(w, r, logger, err)
 			return
 		}
-		id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
-		if err != nil || id <= 0 {
-			httpx.WriteError(w, r, apperr.NotFound("list", chi.URLParam(r, "id")))
+		id, err := pathID(r)
+		if err != nil {
+			writeErr(w, r, logger, err)
 			return
 		}
 		if _, err := svc.Lists.Get(r.Context(), id); err != nil {

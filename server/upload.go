@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/authz"
@@ -149,9 +147,9 @@ func uploadFile(svc *app.Services, maxBytes int64, logger *slog.Logger) http.Han
 			fail(err)
 			return
 		}
-		id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
-		if err != nil || id <= 0 {
-			fail(apperr.NotFound("import", chi.URLParam(r, "id")))
+		id, err := pathID(r)
+		if err != nil {
+			fail(err)
 			return
 		}
 		runNow, err := parseBoolParam(r.URL.Query().Get("run"))

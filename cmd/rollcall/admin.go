@@ -2,14 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/config"
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/pgcluster"
 )
 
 type adminCmd struct {
@@ -18,15 +20,25 @@ type adminCmd struct {
 
 type adminCreateCmd struct {
 	config.Database `embed:""`
+	DataDir         string `name:"data-dir" env:"ROLLCALL_DEV_DATA_DIR" default:".data" help:"Without DATABASE_URL: the folder of the development database that 'make run' created."`
 	Email           string `required:"" help:"The administrator's email address."`
 	Name            string `help:"Display name (defaults to the part of the email before @)."`
 }
 
 // Run prints only the token on stdout, so that scripts can capture it:
 // TOKEN=$(rollcall admin create --email admin@district.org).
+//
+// Without DATABASE_URL it uses the development database of 'make run' (the
+// private PostgreSQL in --data-dir, started for the moment if it is not
+// running), so that the README's steps work on a developer's machine.
 func (a *adminCreateCmd) Run(ctx context.Context, logger *slog.Logger, out stdout) error {
 	if a.DatabaseURL == "" {
-		return errors.New("DATABASE_URL is not set")
+		url, stop, err := existingDevDatabase(ctx, logger, a.DataDir)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		a.DatabaseURL = url
 	}
 	d, err := db.Open(ctx, a.DatabaseURL, db.Options{MaxConns: 2, ApplicationName: "rollcall admin"})
 	if err != nil {
@@ -47,4 +59,30 @@ func (a *adminCreateCmd) Run(ctx context.Context, logger *slog.Logger, out stdou
 	logger.Info("system administrator ready", slog.String("email", u.Email), slog.Int64("id", u.ID))
 	fmt.Fprintln(out, token)
 	return nil
+}
+
+// devDatabaseName is the database 'make run' keeps its data in.
+const devDatabaseName = "rollcall"
+
+// existingDevDatabase returns the URL of the development database in
+// dataDir, starting its server if 'make run' is not running it; stop stops
+// it again in that case (and leaves a running one alone).
+func existingDevDatabase(ctx context.Context, logger *slog.Logger, dataDir string) (url string, stop func(), err error) {
+	dir := filepath.Join(dataDir, "pg")
+	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); err != nil {
+		return "", nil, fmt.Errorf("DATABASE_URL is not set, and there is no development database in %s: set DATABASE_URL, or run `make run` once", dataDir)
+	}
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{
+		Dir:  dir,
+		Logf: func(format string, args ...any) { logger.Debug(fmt.Sprintf(format, args...)) },
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	stop = func() {
+		if err := cluster.Stop(); err != nil {
+			logger.Error("stop private PostgreSQL", slog.String("error", err.Error()))
+		}
+	}
+	return cluster.URL(devDatabaseName), stop, nil
 }

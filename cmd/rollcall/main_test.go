@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/authz"
+	"github.com/rollcall/rollcall/internal/pgcluster"
 	"github.com/rollcall/rollcall/internal/testkit/testdb"
 )
 
@@ -86,4 +88,35 @@ func TestCommandErrors(t *testing.T) {
 	code = run(context.Background(), []string{"admin", "create"}, &out, &errOut)
 	require.Equal(t, 2, code)
 	require.Contains(t, errOut.String(), "--email")
+}
+
+// TestAdminCreateFindsDevDatabase: after `make run`, `rollcall admin
+// create` needs no DATABASE_URL: it uses the development database in the
+// data folder, whether its server is running or not.
+func TestAdminCreateFindsDevDatabase(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"admin", "create", "--database-url", "", "--data-dir", dataDir, "--email", "a@district.test"}, &out, &errOut)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut.String(), "make run")
+
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(dataDir, "pg"), Ephemeral: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = cluster.Stop() })
+	require.NoError(t, cluster.CreateDatabase(ctx, devDatabaseName))
+
+	for _, email := range []string{"running@district.test", "stopped@district.test"} {
+		out.Reset()
+		errOut.Reset()
+		code := run(ctx, []string{"admin", "create", "--database-url", "", "--data-dir", dataDir, "--email", email}, &out, &errOut)
+		require.Equal(t, 0, code, errOut.String())
+		require.True(t, strings.HasPrefix(out.String(), "rc_"), out.String())
+		// The server it found running is left running; the second time
+		// it is started and stopped again.
+		require.NoError(t, cluster.Stop())
+	}
+	_, err = os.Stat(filepath.Join(dataDir, "pg", "postmaster.pid"))
+	require.True(t, os.IsNotExist(err), "the server admin create started is stopped again")
 }

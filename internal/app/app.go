@@ -71,7 +71,8 @@ func New(d *db.DB, opts Options) (*App, error) {
 	workers := river.NewWorkers()
 	// Services insert jobs inside their own (Bun, database/sql)
 	// transactions, through this insert-only client.
-	jobs, err := river.NewClient(riverdatabasesql.New(d.SQL()), &river.Config{Workers: workers, Logger: opts.Logger})
+	riverLogger := slog.New(quietInfo{opts.Logger.Handler()})
+	jobs, err := river.NewClient(riverdatabasesql.New(d.SQL()), &river.Config{Workers: workers, Logger: riverLogger})
 	if err != nil {
 		return nil, fmt.Errorf("job queue client: %w", err)
 	}
@@ -105,7 +106,7 @@ func New(d *db.DB, opts Options) (*App, error) {
 	if opts.ImportWorkers > 0 {
 		// The working client needs pgx for LISTEN/NOTIFY; it shares the pool.
 		a.workers, err = river.NewClient(riverpgxv5.New(d.Pool), &river.Config{
-			Logger:  opts.Logger,
+			Logger:  riverLogger,
 			Workers: workers,
 			Queues: map[string]river.QueueConfig{
 				imports.QueueImports: {MaxWorkers: opts.ImportWorkers},
@@ -152,3 +153,29 @@ func (a *App) Stop(ctx context.Context) error {
 	}
 	return nil
 }
+
+// quietInfo logs River's Info records at Debug: they are its own
+// bookkeeping ("Producer job counts" every few seconds while jobs run,
+// "River client started", "entering poll only mode"), not what an operator
+// reads; Rollcall logs its runs itself. Warnings and errors pass as they are.
+type quietInfo struct{ slog.Handler }
+
+func (q quietInfo) Enabled(ctx context.Context, level slog.Level) bool {
+	if level == slog.LevelInfo {
+		level = slog.LevelDebug
+	}
+	return q.Handler.Enabled(ctx, level)
+}
+
+func (q quietInfo) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelInfo {
+		r.Level = slog.LevelDebug
+	}
+	return q.Handler.Handle(ctx, r)
+}
+
+func (q quietInfo) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return quietInfo{q.Handler.WithAttrs(attrs)}
+}
+
+func (q quietInfo) WithGroup(name string) slog.Handler { return quietInfo{q.Handler.WithGroup(name)} }

@@ -34,6 +34,19 @@ const (
 	// CodeAccessChanged ends a subscription started under a role or
 	// restriction the user no longer has.
 	CodeAccessChanged Code = "ACCESS_CHANGED"
+
+	// Codes that gqlgen sets itself, listed here so that every code a
+	// client can see is defined in one place (graph's tests check that
+	// they match gqlgen's).
+
+	// CodeParseFailed: the document is not valid GraphQL syntax.
+	CodeParseFailed Code = "GRAPHQL_PARSE_FAILED"
+	// CodeValidationFailed: the document does not fit the schema (unknown
+	// field, wrong argument type, missing variable, ...).
+	CodeValidationFailed Code = "GRAPHQL_VALIDATION_FAILED"
+	// CodePersistedQueryNotFound: an automatic persisted query's hash is
+	// not (or no longer) known; send the document with the hash again.
+	CodePersistedQueryNotFound Code = "PERSISTED_QUERY_NOT_FOUND"
 )
 
 // Error is an error meant to be shown to the API client. Message is safe to
@@ -88,6 +101,11 @@ func Forbidden(format string, args ...any) *Error {
 // Unauthenticated reports a missing or unusable credential.
 func Unauthenticated(format string, args ...any) *Error {
 	return &Error{Code: CodeUnauthenticated, Message: fmt.Sprintf(format, args...)}
+}
+
+// TokenRequired is the error of a request that needs a viewer and has none.
+func TokenRequired() *Error {
+	return Unauthenticated("authentication required: send Authorization: Bearer <token>")
 }
 
 // Conflict reports a request that contradicts the current state.

@@ -86,7 +86,7 @@ func ViewerFrom(ctx context.Context) *Viewer {
 func RequireViewer(ctx context.Context) (*Viewer, error) {
 	v := ViewerFrom(ctx)
 	if v == nil {
-		return nil, apperr.Unauthenticated("authentication required: send Authorization: Bearer <token>")
+		return nil, apperr.TokenRequired()
 	}
 	return v, nil
 }

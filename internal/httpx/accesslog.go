@@ -2,11 +2,13 @@ package httpx
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -65,6 +67,8 @@ func AccessLog(logger *slog.Logger, m *metrics.Metrics) func(http.Handler) http.
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
 			rec := &statusRecorder{ResponseWriter: w}
+			notes := &logNotes{}
+			r = r.WithContext(context.WithValue(r.Context(), logNotesKey{}, notes))
 			defer func() {
 				if rec.status == 0 {
 					rec.status = http.StatusOK
@@ -83,7 +87,7 @@ func AccessLog(logger *slog.Logger, m *metrics.Metrics) func(http.Handler) http.
 				if route == "/healthz" || route == "/readyz" || route == "/metrics" {
 					level = slog.LevelDebug
 				}
-				logger.LogAttrs(r.Context(), level, "request",
+				attrs := append([]slog.Attr{
 					slog.String("request_id", RequestID(r.Context())),
 					slog.String("method", r.Method),
 					slog.String("path", r.URL.Path),
@@ -91,9 +95,45 @@ func AccessLog(logger *slog.Logger, m *metrics.Metrics) func(http.Handler) http.
 					slog.Int64("bytes", rec.bytes),
 					slog.Duration("duration", elapsed),
 					slog.String("remote", r.RemoteAddr),
-				)
+				}, notes.get()...)
+				logger.LogAttrs(r.Context(), level, "request", attrs...)
 			}()
 			next.ServeHTTP(rec, r)
 		})
 	}
+}
+
+type logNotesKey struct{}
+
+// logNotes are attributes that the handlers of a request add to its access
+// log line (the GraphQL operation's name and type, say).
+type logNotes struct {
+	mu    sync.Mutex
+	attrs []slog.Attr
+}
+
+func (n *logNotes) get() []slog.Attr {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.attrs
+}
+
+// SetLogAttr sets an attribute of the access log line of the request ctx
+// belongs to, replacing one of the same key (a WebSocket's line, written
+// when it closes, shows its last operation). Outside a request it does
+// nothing.
+func SetLogAttr(ctx context.Context, a slog.Attr) {
+	n, _ := ctx.Value(logNotesKey{}).(*logNotes)
+	if n == nil {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for i := range n.attrs {
+		if n.attrs[i].Key == a.Key {
+			n.attrs[i] = a
+			return
+		}
+	}
+	n.attrs = append(n.attrs, a)
 }

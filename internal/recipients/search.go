@@ -89,7 +89,7 @@ type Scope struct {
 // scopeOf returns what viewer v may see.
 func scopeOf(v *authz.Viewer) (*Scope, error) {
 	if v == nil {
-		return nil, apperr.Unauthenticated("authentication required: send Authorization: Bearer <token>")
+		return nil, apperr.TokenRequired()
 	}
 	as := v.Scope()
 	s := &Scope{Admin: as.Admin}
