@@ -1,9 +1,11 @@
 package graph_test
 
 import (
+	"encoding/csv"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -626,4 +628,70 @@ func TestRecipientPagesReadWhatIsSelected(t *testing.T) {
 	d.s.MustQuery(t, d.admin, `query($s: Boolean!) { recipients(filter: `+filter+`) { nodes { externalId phones @skip(if: $s) { number } } } }`,
 		map[string]any{"s": true}, &skipped)
 	require.Empty(t, skipped.Recipients.Nodes[0].Phones)
+}
+
+// TestExportCustomFields: the CSV export has one column per custom-field
+// key present among the members the viewer sees (in key order, values in
+// their rows, empty where a member has none), and a person in two imports
+// is two rows, each naming its import. A restricted viewer's header names
+// only the keys of the members they may see.
+func TestExportCustomFields(t *testing.T) {
+	t.Parallel()
+	s := servertest.New(t, nil)
+	_, admin := s.Admin(t, "admin@district.test")
+	sis := createImport(t, s, admin, "SIS", "FULL")
+	require.Equal(t, "SUCCEEDED", uploadAndRun(t, s, admin, sis, "student_id,first_name,last_name,school,homeroom,bus\n"+
+		"S1,Ana,Avila,Lincoln,\"Parker, Room 4\",12\n"+
+		"S2,Ben,Brook,Lincoln,Diaz,\n"+
+		"S3,Cy,Cole,Adams,,7\n").Status)
+	staff := createImport(t, s, admin, "Staff", "FULL")
+	require.Equal(t, "SUCCEEDED", uploadAndRun(t, s, admin, staff, "employee_id,first_name,last_name,school,type,zeta\n"+
+		"S1,Ana,Avila,Adams,STAFF,z\n").Status)
+
+	export := func(token, listID string) [][]string {
+		req, _ := http.NewRequest(http.MethodGet, s.URL+"/lists/"+listID+"/members.csv", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		rows, err := csv.NewReader(resp.Body).ReadAll()
+		require.NoError(t, err)
+		require.NotEmpty(t, rows, s.Logs.String())
+		return rows
+	}
+	column := func(rows [][]string, name string) []string {
+		i := slices.Index(rows[0], name)
+		require.GreaterOrEqual(t, i, 0, "no column %s in %v", name, rows[0])
+		var out []string
+		for _, r := range rows[1:] {
+			out = append(out, r[i])
+		}
+		return out
+	}
+
+	var everyone struct{ CreateList struct{ ID string } }
+	s.MustQuery(t, admin, `mutation { createList(input: {name: "Everyone", filter: {all: true}}) { id } }`, nil, &everyone)
+	rows := export(admin, everyone.CreateList.ID)
+	require.Equal(t, []string{"id", "external_id", "type", "first_name", "last_name", "grade", "school", "language", "phones", "emails", "import",
+		"custom:bus", "custom:homeroom", "custom:zeta"}, rows[0])
+	require.Len(t, rows, 5) // S1 twice: once per import
+	require.Equal(t, []string{"S1", "S1", "S2", "S3"}, column(rows, "external_id"))
+	require.ElementsMatch(t, []string{"SIS", "Staff"}, column(rows, "import")[:2])
+	homeroom := map[string]string{}
+	for i, key := range column(rows, "external_id") {
+		homeroom[key+"/"+column(rows, "import")[i]] = column(rows, "custom:homeroom")[i]
+	}
+	require.Equal(t, map[string]string{"S1/SIS": "Parker, Room 4", "S1/Staff": "", "S2/SIS": "Diaz", "S3/SIS": ""}, homeroom)
+
+	// A teacher limited to Lincoln sees neither Adams row, nor the key
+	// only an Adams row has.
+	d := &district{s: s, admin: admin}
+	_, teacher := d.restrictedUser(t, "lincoln@district.test", `{school: {eq: "Lincoln"}}`)
+	var shared struct{ CreateList struct{ ID string } }
+	s.MustQuery(t, teacher, `mutation { createList(input: {name: "Mine", filter: {all: true}}) { id } }`, nil, &shared)
+	rows = export(teacher, shared.CreateList.ID)
+	require.Equal(t, []string{"S1", "S2"}, column(rows, "external_id"))
+	require.NotContains(t, rows[0], "custom:zeta")
+	require.Equal(t, []string{"12", ""}, column(rows, "custom:bus"))
 }

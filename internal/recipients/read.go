@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -291,20 +292,30 @@ func (s *Service) CountContactPoints(ctx context.Context, c Cond, kind ContactKi
 	return n, nil
 }
 
-// ExportCSV writes the people c selects that the viewer may see as CSV,
-// with their phones, emails and import's name, for reporting tools. Rows
-// are written as they come from the database.
+// ExportCSV writes the recipients matching c, as the viewer sees them, as
+// CSV: the fixed columns (id, external_id, type, names, grade, school,
+// language, phones and emails as "Label: value; ...", the import's name),
+// then one "custom:<key>" column per custom-field key present among them,
+// in key order. A person in two imports is two recipients, so two rows, each
+// naming its import.
+//
+// The keys are read first (one pass over the matching rows' keys), so the
+// header is complete before the rows stream.
 func (s *Service) ExportCSV(ctx context.Context, c Cond, w io.Writer) error {
 	p := &Params{}
 	where, err := s.where(ctx, c, false, p)
 	if err != nil {
 		return err
 	}
+	keys, err := s.customKeys(ctx, where, p)
+	if err != nil {
+		return fmt.Errorf("export recipients: custom field keys: %w", err)
+	}
 	rows, err := s.db.DB.DB.QueryContext(ctx, `SELECT r.id, r.external_id, r.type, r.first_name, r.last_name,
 			coalesce(r.grade, ''), coalesce(r.school, ''), coalesce(r.language, ''),
 			coalesce((SELECT string_agg(x->>'label' || ': ' || (x->>'number'), '; ') FROM jsonb_array_elements(r.phones) x), ''),
 			coalesce((SELECT string_agg(x->>'label' || ': ' || (x->>'address'), '; ') FROM jsonb_array_elements(r.emails) x), ''),
-			coalesce(i.name, '')
+			coalesce(i.name, ''), r.custom_fields
 		FROM recipients AS r LEFT JOIN imports AS i ON i.id = r.import_id
 		WHERE `+where+` ORDER BY r.last_name, r.first_name, r.id`, p.QueryArgs()...)
 	if err != nil {
@@ -312,17 +323,30 @@ func (s *Service) ExportCSV(ctx context.Context, c Cond, w io.Writer) error {
 	}
 	defer rows.Close()
 	cw := csv.NewWriter(w)
-	if err := cw.Write([]string{"id", "external_id", "type", "first_name", "last_name", "grade", "school", "language", "phones", "emails", "import"}); err != nil {
+	header := []string{"id", "external_id", "type", "first_name", "last_name", "grade", "school", "language", "phones", "emails", "import"}
+	fixed := len(header)
+	for _, k := range keys {
+		header = append(header, "custom:"+k)
+	}
+	if err := cw.Write(header); err != nil {
 		return err
 	}
-	rec := make([]string, 11)
+	rec := make([]string, len(header))
 	var rid int64
+	var custom []byte
 	n := 0
 	for rows.Next() {
-		if err := rows.Scan(&rid, &rec[1], &rec[2], &rec[3], &rec[4], &rec[5], &rec[6], &rec[7], &rec[8], &rec[9], &rec[10]); err != nil {
+		if err := rows.Scan(&rid, &rec[1], &rec[2], &rec[3], &rec[4], &rec[5], &rec[6], &rec[7], &rec[8], &rec[9], &rec[10], &custom); err != nil {
 			return err
 		}
 		rec[0] = strconv.FormatInt(rid, 10)
+		var fields map[string]string
+		if err := json.Unmarshal(custom, &fields); err != nil {
+			return fmt.Errorf("export recipients: custom fields of %d: %w", rid, err)
+		}
+		for i, k := range keys {
+			rec[fixed+i] = fields[k]
+		}
 		if err := cw.Write(rec); err != nil {
 			return err
 		}
@@ -338,6 +362,26 @@ func (s *Service) ExportCSV(ctx context.Context, c Cond, w io.Writer) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// customKeys returns the custom-field keys present among the recipients
+// where selects, in byte order.
+func (s *Service) customKeys(ctx context.Context, where string, p *Params) ([]string, error) {
+	rows, err := s.db.DB.DB.QueryContext(ctx, `SELECT DISTINCT k COLLATE "C" FROM recipients AS r, jsonb_object_keys(r.custom_fields) AS k
+		WHERE `+where+` ORDER BY 1`, p.QueryArgs()...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
 }
 
 // Probe is what one person is, for explaining a list: whether and by what
