@@ -32,12 +32,20 @@ type Deps struct {
 	Metrics  *metrics.Metrics
 	DB       *db.DB
 	Services *app.Services
+	// GraphiQLHeaders, when set, pre-fills GraphiQL's Headers tab (JSON,
+	// e.g. {"Authorization": "Bearer rc_..."}). Only `rollcall dev` sets
+	// it, with its demo administrator's token: it puts a credential in
+	// the page. Empty, GraphiQL sends no headers until the user gives some.
+	GraphiQLHeaders string
 }
 
 // exampleQuery is what GraphiQL shows first.
-const exampleQuery = `# Welcome to Rollcall. Paste your API token into the Headers tab below:
+const exampleQuery = `# Welcome to Rollcall. The Documentation Explorer (the book on the left)
+# shows the schema without a token. To run operations, put your API token
+# into the Headers tab below:
 #   {"Authorization": "Bearer rc_..."}
-# then run this query with the play button.
+# (under make run it is there already), then run this query with the play
+# button. Subscriptions, such as importRunUpdated, stream their updates.
 {
   me {
     email
@@ -78,10 +86,14 @@ func NewRouter(d Deps) http.Handler {
 			Get("/lists/{id}/members.csv", exportMembers(d.Services, d.Logger))
 	})
 
+	// No placeholder in the Headers tab: GraphiQL would send it, and the
+	// server refuses a bad token even for introspection. exampleQuery says
+	// what to type instead.
 	ui := graphiql.Handler(graphiql.Options{
-		Endpoint:       "/graphql",
-		DefaultQuery:   exampleQuery,
-		DefaultHeaders: `{"Authorization": "Bearer <paste your token here>"}`,
+		Endpoint:             "/graphql",
+		SubscriptionEndpoint: "/graphql",
+		DefaultQuery:         exampleQuery,
+		DefaultHeaders:       d.GraphiQLHeaders,
 	})
 	r.Handle("/", ui)
 	r.Handle("/graphiql/*", ui)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -50,17 +51,32 @@ func (d *devCmd) Run(ctx context.Context, logger *slog.Logger, out stdout) error
 		d.DatabaseURL = cluster.URL("rollcall")
 		logger.Info("private PostgreSQL ready", slog.String("dir", cluster.Dir()), slog.Int("port", cluster.Port()))
 	}
-	return serve(ctx, logger, d.Database, d.Server, func(addr string, svc *app.Services) error {
-		if err := demo.Seed(ctx, svc, d.AdminEmail); err != nil {
-			return fmt.Errorf("seed demo data: %w", err)
-		}
-		token, err := d.adminToken(ctx, svc)
-		if err != nil {
-			return err
-		}
-		printBanner(out, addr, token)
-		return nil
+	// The demo data and the token come before the router, so that
+	// GraphiQL's Headers tab can hold the token.
+	var token string
+	return serve(ctx, logger, d.Database, d.Server, &devHooks{
+		prepare: func(svc *app.Services) (string, error) {
+			if err := demo.Seed(ctx, svc, d.AdminEmail); err != nil {
+				return "", fmt.Errorf("seed demo data: %w", err)
+			}
+			var err error
+			if token, err = d.adminToken(ctx, svc); err != nil {
+				return "", err
+			}
+			return graphiqlHeaders(token), nil
+		},
+		ready: func(addr string) error {
+			printBanner(out, addr, token)
+			return nil
+		},
 	})
+}
+
+// graphiqlHeaders returns the JSON for GraphiQL's Headers tab that sends
+// token.
+func graphiqlHeaders(token string) string {
+	quoted, _ := json.Marshal("Bearer " + token) // a string always marshals
+	return `{"Authorization": ` + string(quoted) + `}`
 }
 
 // adminToken reuses the token saved by an earlier run while it still works,
@@ -98,8 +114,8 @@ Rollcall is running.
   GraphQL      %[1]s/graphql
   Admin token  %[2]s
 
-In GraphiQL, open Headers and paste: {"Authorization": "Bearer %[2]s"}
-From a shell:
+GraphiQL's Headers tab holds this token already (a browser keeps headers you
+changed there). From a shell:
   TOKEN=%[2]s
   curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     -d '{"query":"{ me { email role } }"}' %[1]s/graphql

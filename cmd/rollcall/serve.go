@@ -32,12 +32,26 @@ func (s *serveCmd) Run(ctx context.Context, logger *slog.Logger) error {
 	if s.DatabaseURL == "" {
 		return errors.New("DATABASE_URL is not set: point it at a PostgreSQL 15+ database, or use `make run` for a development server with a private database")
 	}
+	// No devHooks: nothing of `rollcall dev` (demo data, a token in the
+	// GraphiQL page) can happen in production.
 	return serve(ctx, logger, s.Database, s.Server, nil)
 }
 
+// devHooks are how `rollcall dev` takes part in serve.
+type devHooks struct {
+	// prepare, when not nil, runs once the services have started and
+	// before the router is built (so before the server listens). It
+	// returns the JSON that pre-fills GraphiQL's Headers tab
+	// (server.Deps.GraphiQLHeaders), e.g. with the token of the demo
+	// administrator it created.
+	prepare func(svc *app.Services) (graphiqlHeaders string, err error)
+	// ready, when not nil, runs once the server listens.
+	ready func(addr string) error
+}
+
 // serve runs the HTTP server until ctx ends, then shuts down gracefully.
-// ready, when not nil, is called once the server listens.
-func serve(ctx context.Context, logger *slog.Logger, dbCfg config.Database, cfg config.Server, ready func(addr string, svc *app.Services) error) error {
+// dev is nil but for `rollcall dev`.
+func serve(ctx context.Context, logger *slog.Logger, dbCfg config.Database, cfg config.Server, dev *devHooks) error {
 	tuneGC(cfg.GCThreshold, logger)
 	// The process id in application_name tells an operator (and the tests)
 	// which node a database session belongs to.
@@ -74,7 +88,13 @@ func serve(ctx context.Context, logger *slog.Logger, dbCfg config.Database, cfg 
 		}
 	}()
 
-	handler := server.NewRouter(server.Deps{Config: cfg, Logger: logger, Metrics: m, DB: d, Services: a.Services})
+	deps := server.Deps{Config: cfg, Logger: logger, Metrics: m, DB: d, Services: a.Services}
+	if dev != nil && dev.prepare != nil {
+		if deps.GraphiQLHeaders, err = dev.prepare(a.Services); err != nil {
+			return err
+		}
+	}
+	handler := server.NewRouter(deps)
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -98,8 +118,8 @@ func serve(ctx context.Context, logger *slog.Logger, dbCfg config.Database, cfg 
 		}
 		defer dbg.Close()
 	}
-	if ready != nil {
-		if err := ready(ln.Addr().String(), a.Services); err != nil {
+	if dev != nil && dev.ready != nil {
+		if err := dev.ready(ln.Addr().String()); err != nil {
 			_ = srv.Close()
 			return err
 		}

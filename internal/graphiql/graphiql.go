@@ -2,9 +2,9 @@
 // files embedded in the binary, so the page works without a CDN or any other
 // network access.
 //
-// The third-party files in assets/ (GraphiQL, React, ReactDOM) are copied from
-// the npm packages pinned in web/graphiql/package-lock.json by
-// web/graphiql/build.sh ("make graphiql"); do not edit them by hand. The files
+// The third-party files in assets/ (GraphiQL, graphql-ws, React, ReactDOM)
+// are copied from the npm packages pinned in web/graphiql/package-lock.json
+// by web/graphiql/build.sh ("make graphiql"); do not edit them by hand. The files
 // in static/ are Rollcall's own: the script that starts GraphiQL and the page
 // layout.
 //
@@ -31,6 +31,7 @@ import (
 	"net/url"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -44,14 +45,25 @@ type Options struct {
 	// DefaultQuery is the query shown in the editor on the first visit.
 	// Empty means GraphiQL's own welcome text.
 	DefaultQuery string
-	// DefaultHeaders is the JSON text shown in the headers pane on the first
-	// visit, e.g. {"Authorization": "Bearer <your token>"}. The page keeps
-	// what the user types there in the browser's localStorage.
+	// DefaultHeaders is the JSON text shown in the headers pane when the
+	// browser has no headers of its own, e.g. {"Authorization": "Bearer
+	// rc_..."} from a development server. Empty, the pane starts empty and
+	// nothing but what the user types there is sent: do not put a
+	// placeholder here, GraphiQL would send it (and the server refuse it);
+	// say what to type in DefaultQuery's comment instead.
+	//
+	// The page keeps what the user types there in the browser's
+	// localStorage. Since DefaultHeaders may hold a credential, a page with
+	// DefaultHeaders is served with "Cache-Control: no-store" (and no
+	// ETag), so that it never lands in an HTTP cache.
 	DefaultHeaders string
 	// SubscriptionEndpoint is the URL (usually a path such as "/graphql")
 	// of the graphql-transport-ws websocket endpoint for subscriptions. A
 	// path is resolved against the page and gets the ws: or wss: scheme.
-	// Empty disables subscriptions in GraphiQL.
+	// Each subscription opens its own connection, whose connection_init
+	// payload holds the headers of the headers pane (so the server reads
+	// the token from {"Authorization": "Bearer ..."}). Empty disables
+	// subscriptions in GraphiQL.
 	SubscriptionEndpoint string
 }
 
@@ -140,6 +152,7 @@ var pageAssets = []string{
 	"react.production.min.js",
 	"react-dom.production.min.js",
 	"graphiql.min.js",
+	"graphql-ws.min.js",
 	"rollcall-graphiql.js",
 }
 
@@ -162,6 +175,7 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <script defer src="{{.Assets.react_production_min_js}}"></script>
 <script defer src="{{.Assets.react_dom_production_min_js}}"></script>
 <script defer src="{{.Assets.graphiql_min_js}}"></script>
+<script defer src="{{.Assets.graphql_ws_min_js}}"></script>
 <script defer src="{{.Assets.rollcall_graphiql_js}}"></script>
 </head>
 <body>
@@ -205,20 +219,30 @@ func Handler(opts Options) http.Handler {
 		// The template and its data are fixed, so this is a programming error.
 		panic("graphiql: rendering the page: " + err.Error())
 	}
-	sum := sha256.Sum256(page.Bytes())
-	return &handler{
-		assets:   set,
-		page:     page.Bytes(),
-		pageETag: `"` + hex.EncodeToString(sum[:])[:16] + `"`,
-		csp:      contentSecurityPolicy(opts),
+	h := &handler{
+		assets:    set,
+		page:      page.Bytes(),
+		pageCache: "no-cache",
+		csp:       contentSecurityPolicy(opts),
 	}
+	if opts.DefaultHeaders != "" {
+		// The page may carry a token (the development server's): keep it
+		// out of the browser's disk cache and of any proxy. Revalidation
+		// would save little on a page of a few hundred bytes.
+		h.pageCache = "no-store"
+	} else {
+		sum := sha256.Sum256(h.page)
+		h.pageETag = `"` + hex.EncodeToString(sum[:])[:16] + `"`
+	}
+	return h
 }
 
 type handler struct {
-	assets   *assetSet
-	page     []byte
-	pageETag string
-	csp      string
+	assets    *assetSet
+	page      []byte
+	pageCache string // Cache-Control of the page
+	pageETag  string // "" when the page must not be cached
+	csp       string
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -244,11 +268,21 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a == nil {
 		hdr.Set("Content-Type", "text/html; charset=utf-8")
 		// The page names the current asset hashes, so a browser must
-		// revalidate it (the ETag makes that a cheap 304).
-		hdr.Set("Cache-Control", "no-cache")
+		// revalidate it (the ETag makes that a cheap 304), or, when it
+		// carries default headers, not keep it at all.
+		hdr.Set("Cache-Control", h.pageCache)
 		hdr.Set("Content-Security-Policy", h.csp)
 		hdr.Set("Referrer-Policy", "no-referrer")
 		hdr.Set("X-Frame-Options", "DENY")
+		if h.pageETag == "" {
+			// Not cached, so no conditional request can be answered 304
+			// (ServeContent would, to "If-None-Match: *").
+			hdr.Set("Content-Length", strconv.Itoa(len(h.page)))
+			if r.Method != http.MethodHead {
+				_, _ = w.Write(h.page)
+			}
+			return
+		}
 		hdr.Set("ETag", h.pageETag)
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(h.page))
 		return
@@ -308,9 +342,10 @@ func acceptsGzip(r *http.Request) bool {
 // contentSecurityPolicy allows the page to load only its own files (plus the
 // data: URLs that GraphiQL's CSS uses for its fonts and icons) and to talk
 // only to its own origin, or to the origins of Endpoint and
-// SubscriptionEndpoint when they are absolute URLs. No inline script and no
-// eval: GraphiQL 3 runs without either. Inline styles are allowed, because
-// GraphiQL's dialogs need them.
+// SubscriptionEndpoint when they are absolute URLs ('self' also covers ws:
+// and wss: to the page's own host, as CSP Level 3 says and current browsers
+// do). No inline script and no eval: GraphiQL 3 and graphql-ws run without
+// either. Inline styles are allowed, because GraphiQL's dialogs need them.
 func contentSecurityPolicy(opts Options) string {
 	connect := []string{"'self'"}
 	for _, raw := range []string{opts.Endpoint, opts.SubscriptionEndpoint} {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,8 +16,16 @@ import (
 
 var testOpts = Options{
 	Endpoint:             "/graphql",
+	DefaultQuery:         "# Put your token into the Headers tab.\n{ me { email } }",
+	SubscriptionEndpoint: "/graphql",
+}
+
+// devOpts are the options of a development server, whose page carries a
+// token.
+var devOpts = Options{
+	Endpoint:             "/graphql",
 	DefaultQuery:         "{ me { email } }",
-	DefaultHeaders:       `{"Authorization": "Bearer <your token>"}`,
+	DefaultHeaders:       `{"Authorization": "Bearer rc_devtoken"}`,
 	SubscriptionEndpoint: "/graphql",
 }
 
@@ -94,10 +103,48 @@ func TestPage(t *testing.T) {
 	if !strings.Contains(page, `"endpoint":"/graphql"`) {
 		t.Errorf("page does not name the endpoint:\n%s", page)
 	}
-	want := pageConfig{Endpoint: "/graphql", DefaultQuery: testOpts.DefaultQuery,
-		DefaultHeaders: testOpts.DefaultHeaders, SubscriptionEndpoint: "/graphql"}
+	want := pageConfig{Endpoint: "/graphql", DefaultQuery: testOpts.DefaultQuery, SubscriptionEndpoint: "/graphql"}
 	if got := pageConfigOf(t, page); got != want {
 		t.Errorf("page config = %+v, want %+v", got, want)
+	}
+	// Without DefaultHeaders the page offers no headers at all: GraphiQL
+	// would send a placeholder as if it were a token.
+	if strings.Contains(page, "defaultHeaders") || strings.Contains(page, "Authorization") {
+		t.Errorf("page offers headers:\n%s", page)
+	}
+}
+
+// TestPageWithDefaultHeaders: a development server's page carries its token
+// for the Headers tab, and is kept out of every cache.
+func TestPageWithDefaultHeaders(t *testing.T) {
+	h := Handler(devOpts)
+	resp := get(t, h, "/")
+	page := body(t, resp)
+	if got := pageConfigOf(t, page); got.DefaultHeaders != devOpts.DefaultHeaders {
+		t.Errorf("page config's defaultHeaders = %q, want %q", got.DefaultHeaders, devOpts.DefaultHeaders)
+	}
+	if got := resp.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store for a page with a token", got)
+	}
+	if etag := resp.Header.Get("ETag"); etag != "" {
+		t.Errorf("a page with a token has the ETag %s", etag)
+	}
+	// A conditional request gets the page itself (with the token as it is
+	// now), never a 304 for a copy the browser should not have kept.
+	if got := get(t, h, "/", "If-None-Match", "*").StatusCode; got != http.StatusOK {
+		t.Errorf("GET / with If-None-Match: * = %d, want 200", got)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodHead, "/", nil))
+	if rec.Code != http.StatusOK || rec.Body.Len() != 0 || rec.Header().Get("Content-Length") != fmt.Sprint(len(page)) {
+		t.Errorf("HEAD / = %d with %d bytes, Content-Length %q, want 200, no body, %d",
+			rec.Code, rec.Body.Len(), rec.Header().Get("Content-Length"), len(page))
+	}
+	// The assets are the same files as without a token, cached for good.
+	for _, link := range assetLinks(t, page) {
+		if got := get(t, h, "/"+link).Header.Get("Cache-Control"); !strings.Contains(got, "immutable") {
+			t.Errorf("GET /%s: Cache-Control = %q", link, got)
+		}
 	}
 }
 
@@ -142,7 +189,7 @@ func TestPageEscapesValues(t *testing.T) {
 		DefaultHeaders: `{"Authorization": "Bearer <your token>", "X": "'\"&"}`,
 	}
 	page := body(t, get(t, Handler(evil), "/"))
-	if strings.Contains(page, "<script>alert") || strings.Contains(page, "<!--") || strings.Count(page, "</script>") != 5 {
+	if strings.Contains(page, "<script>alert") || strings.Contains(page, "<!--") || strings.Count(page, "</script>") != 6 {
 		t.Fatalf("page does not escape the values:\n%s", page)
 	}
 	want := pageConfig{Endpoint: evil.Endpoint, DefaultQuery: evil.DefaultQuery, DefaultHeaders: evil.DefaultHeaders}
@@ -224,7 +271,7 @@ func TestAssets(t *testing.T) {
 
 func TestVendoredAssetsAreMinifiedBuilds(t *testing.T) {
 	set := loadAssets()
-	for _, name := range []string{"react.production.min.js", "react-dom.production.min.js", "graphiql.min.js", "graphiql.min.css"} {
+	for _, name := range []string{"react.production.min.js", "react-dom.production.min.js", "graphiql.min.js", "graphiql.min.css", "graphql-ws.min.js"} {
 		a := set.byName[name]
 		if a == nil {
 			t.Fatalf("missing %s", name)
@@ -235,6 +282,24 @@ func TestVendoredAssetsAreMinifiedBuilds(t *testing.T) {
 	}
 	if !bytes.Contains(set.byName["graphiql.min.js"].data, []byte("createFetcher")) {
 		t.Error("graphiql.min.js has no GraphiQL.createFetcher")
+	}
+	// The page script uses the UMD build's global graphqlWs.createClient.
+	if ws := set.byName["graphql-ws.min.js"].data; !bytes.Contains(ws, []byte(".graphqlWs=")) || !bytes.Contains(ws, []byte("createClient")) {
+		t.Error("graphql-ws.min.js is not graphql-ws's UMD build (global graphqlWs)")
+	}
+}
+
+// TestPageScriptOrder: the page script runs after the libraries whose
+// globals it uses (deferred scripts run in document order).
+func TestPageScriptOrder(t *testing.T) {
+	page := body(t, get(t, Handler(testOpts), "/"))
+	last := -1
+	for _, name := range []string{"react.production.min.js", "react-dom.production.min.js", "graphiql.min.js", "graphql-ws.min.js", "rollcall-graphiql.js"} {
+		i := strings.Index(page, "/"+name+`"></script>`)
+		if i < 0 || i < last {
+			t.Fatalf("%s is not loaded after the scripts before it:\n%s", name, page)
+		}
+		last = i
 	}
 }
 

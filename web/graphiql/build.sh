@@ -37,16 +37,23 @@ copy "$nm/react-dom/umd/react-dom.production.min.js" react-dom.production.min.js
 # that the GraphiQL CDN examples load.)
 copy "$nm/graphiql/graphiql.min.js" graphiql.min.js
 copy "$nm/graphiql/graphiql.min.css" graphiql.min.css
+# The graphql-ws client (the global graphqlWs), with which the page opens
+# one WebSocket per subscription, authenticated with the headers of the
+# Headers tab. graphiql.min.js bundles a graphql-ws of its own but does not
+# export it, and only uses it with graphql-ws's default retries: a refused
+# token (close code 4403) would be retried for about a minute before
+# GraphiQL showed the error.
+copy "$nm/graphql-ws/umd/graphql-ws.min.js" graphql-ws.min.js
 
 {
 	echo "Third-party code vendored into this directory by web/graphiql/build.sh."
 	echo "Do not edit these files by hand; rerun the script instead."
 	echo
-	for pkg in graphiql graphql react react-dom; do
+	for pkg in graphiql graphql graphql-ws react react-dom; do
 		echo "================================================================"
 		echo "$pkg $(version "$pkg")"
 		echo "================================================================"
-		cat "$nm/$pkg/LICENSE"
+		cat "$nm/$pkg"/LICENSE*
 		echo
 	done
 } >"$out/THIRD_PARTY_NOTICES.txt"

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -119,25 +120,63 @@ const (
 //
 // query should hold one query or mutation: with several operations
 // GraphiQL's execute button opens a menu, and a subscription keeps running
-// until the timeout. The timeout comes from ctx; without a deadline it is
-// DefaultTimeout. Each call starts its own browser with an empty profile, so
-// nothing that GraphiQL stored in localStorage carries over. On failure the
-// error says what it waited for, and a screenshot goes to t.ArtifactDir().
+// until the timeout (use [OpenGraphiQL] for those). The timeout comes from
+// ctx; without a deadline it is DefaultTimeout. Each call starts its own
+// browser with an empty profile, so nothing that GraphiQL stored in
+// localStorage carries over. On failure the error says what it waited for,
+// and a screenshot goes to t.ArtifactDir().
 //
 // The run also fails when the page logged an error to the console (a
 // console.error call, an uncaught exception, a CSP violation, a failed page
 // resource), or when the page made a request to a host other than loopback or
 // baseURL's host. HTTP error statuses of POST requests are not counted as
 // console errors: they are the API's answers to GraphiQL's operations (for
-// example 401 on the schema introspection before a token is set), and GraphiQL
-// shows them in the result pane.
+// example 401 to a bad token), and GraphiQL shows them in the result pane.
 func RunGraphiQLQuery(ctx context.Context, t testing.TB, baseURL, headersJSON, query string) (string, error) {
+	t.Helper()
+	p, err := OpenGraphiQL(ctx, t, baseURL)
+	if err != nil {
+		return "", err
+	}
+	text, err := func() (string, error) {
+		if err := p.SetHeaders(headersJSON); err != nil {
+			return "", err
+		}
+		if err := p.Execute(query); err != nil {
+			return "", err
+		}
+		return p.WaitResult(func(s string) bool { return strings.TrimSpace(s) != "" })
+	}()
+	return text, p.Close(err)
+}
+
+// Page is the GraphiQL page open in a headless Chromium of its own, for tests
+// of more than one step: see [OpenGraphiQL]. Its methods are bounded by the
+// context given to OpenGraphiQL, and are not safe for concurrent use.
+type Page struct {
+	t      testing.TB
+	ctx    context.Context // the run: ends with OpenGraphiQL's context or deadline
+	tabCtx context.Context // the tab, which outlives ctx (for a screenshot)
+	w      *watcher
+	out    *tailBuffer
+	start  time.Time
+	stop   func() // ends the run and the browser
+	shot   bool   // a screenshot was taken
+	closed bool
+}
+
+// OpenGraphiQL starts a headless Chromium with an empty profile, opens
+// baseURL+"/", and waits until GraphiQL's editors are there and its first
+// schema request has finished. The caller must call [Page.Close], which
+// reports what was wrong with the page (see [RunGraphiQLQuery]); ctx bounds
+// everything until then (without a deadline, DefaultTimeout does).
+func OpenGraphiQL(ctx context.Context, t testing.TB, baseURL string) (*Page, error) {
 	t.Helper()
 	execPath := Chromium(t)
 
 	base, err := url.Parse(baseURL)
 	if err != nil || base.Host == "" {
-		return "", fmt.Errorf("browser: bad base URL %q", baseURL)
+		return nil, fmt.Errorf("browser: bad base URL %q", baseURL)
 	}
 	pageURL := strings.TrimSuffix(baseURL, "/") + "/"
 
@@ -150,70 +189,128 @@ func RunGraphiQLQuery(ctx context.Context, t testing.TB, baseURL, headersJSON, q
 	// end, so that a failed run can still take a screenshot. ctx still
 	// bounds the start of the browser and every step of the run.
 	browserCtx, cancelBrowser := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelBrowser()
 	out := &tailBuffer{max: 16 << 10}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(browserCtx,
 		append(allocatorOptions(execPath), chromedp.CombinedOutput(out))...)
-	defer cancelAlloc()
 	w := newWatcher(base.Hostname())
 	tabCtx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(w.handle))
-	defer cancelTab()
 
-	start := time.Now()
-	logFailure := func() {
-		t.Helper()
-		t.Logf("browser: run failed after %v; chromium output (tail, D-Bus noise left out):\n%s",
-			time.Since(start).Round(time.Millisecond), withoutDBusNoise(out.String()))
+	// runCtx ends with ctx, and with the same cause (so that a timeout reads
+	// as "deadline exceeded" whichever of the two ends first).
+	runCtx, cancelRun := context.WithCancelCause(tabCtx)
+	stopAfter := context.AfterFunc(ctx, func() { cancelRun(context.Cause(ctx)) })
+	runCtx, cancelDeadline := context.WithDeadline(runCtx, deadline)
+	p := &Page{t: t, ctx: runCtx, tabCtx: tabCtx, w: w, out: out, start: time.Now()}
+	p.stop = func() {
+		cancelDeadline()
+		stopAfter()
+		cancelRun(nil)
+		cancelTab()
+		cancelAlloc()
+		cancelBrowser()
 	}
+	t.Cleanup(p.stop) // also when the caller fails before Close
+
 	stopStart := context.AfterFunc(ctx, cancelBrowser)
 	err = chromedp.Do(tabCtx) // starts the browser and opens the tab
 	if !stopStart() {
 		err = context.Cause(ctx)
 	}
 	if err != nil {
-		logFailure()
-		return "", fmt.Errorf("browser: starting chromium: %w", err)
+		p.shot = true // no browser to take one
+		return nil, p.Close(fmt.Errorf("browser: starting chromium: %w", err))
 	}
 
-	// runCtx ends with ctx, and with the same cause (so that a timeout reads
-	// as "deadline exceeded" whichever of the two ends first).
-	runCtx, cancelRun := context.WithCancelCause(tabCtx)
-	defer cancelRun(nil)
-	defer context.AfterFunc(ctx, func() { cancelRun(context.Cause(ctx)) })()
-	runCtx, cancelDeadline := context.WithDeadline(runCtx, deadline)
-	defer cancelDeadline()
-	text, runErr := runQuery(runCtx, w, pageURL, headersJSON, query)
-	if runErr != nil {
-		shotCtx, cancelShot := context.WithTimeout(tabCtx, 5*time.Second)
-		saveScreenshot(shotCtx, t)
-		cancelShot()
+	if err := p.load(chromedp.Navigate(pageURL)); err != nil {
+		return nil, p.Close(err)
 	}
-	if err := errors.Join(runErr, w.err()); err != nil {
-		logFailure()
-		return text, err
-	}
-	return text, nil
+	return p, nil
 }
 
-func runQuery(ctx context.Context, w *watcher, pageURL, headersJSON, query string) (string, error) {
-	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL)); err != nil {
-		return "", fmt.Errorf("opening %s: %w", pageURL, err)
+// load runs navigate (which loads the page) and waits until GraphiQL's
+// editors are there and its schema request has finished.
+func (p *Page) load(navigate chromedp.Action[chromedp.Void]) error {
+	before := p.w.postsFinished()
+	if err := chromedp.Do(p.ctx, navigate); err != nil {
+		return fmt.Errorf("opening the page: %w", err)
 	}
 	ready := fmt.Sprintf(`!!(document.querySelector(%s) && document.querySelector(%s) && document.querySelector(%s))`,
 		jsString(queryEditorSel), jsString(responseEditorSel), jsString(executeButtonSel))
-	if _, err := poll(ctx, "the GraphiQL editors", ready, func(ok bool) bool { return ok }); err != nil {
-		return "", err
+	if _, err := poll(p.ctx, "the GraphiQL editors", ready, func(ok bool) bool { return ok }); err != nil {
+		return err
 	}
-
 	// GraphiQL fetches the schema as soon as it starts, and shows a failed
 	// fetch in the result pane. Wait for that, so that its text cannot be
-	// taken for the answer to the query.
-	if err := w.waitSettled(ctx); err != nil {
-		return "", err
-	}
+	// taken for the answer to an operation.
+	return p.w.waitSettledAfter(p.ctx, before)
+}
 
-	// Show the headers tab (the page opens with it, but a user may have
-	// switched) and fill in the headers.
+// Reload reloads the page (what GraphiQL keeps in localStorage stays) and
+// waits as [OpenGraphiQL] does.
+func (p *Page) Reload() error {
+	return p.failed(p.load(chromedp.Reload()))
+}
+
+// Close ends the browser. It returns err joined with the problems of the
+// page (see [RunGraphiQLQuery]); when there are any, it logs the tail of
+// Chromium's output, and, if err is not nil, keeps a screenshot.
+func (p *Page) Close(err error) error {
+	p.t.Helper()
+	if p.closed {
+		return errors.Join(err, errors.New("browser: page closed twice"))
+	}
+	p.closed = true
+	if err != nil {
+		p.screenshot()
+	}
+	p.stop()
+	if err := errors.Join(err, p.w.err()); err != nil {
+		p.t.Logf("browser: run failed after %v; chromium output (tail, D-Bus noise left out):\n%s",
+			time.Since(p.start).Round(time.Millisecond), withoutDBusNoise(p.out.String()))
+		return err
+	}
+	return nil
+}
+
+// screenshot keeps a screenshot of the page, once: the first failure shows
+// the most.
+func (p *Page) screenshot() {
+	if p.shot {
+		return
+	}
+	p.shot = true
+	ctx, cancel := context.WithTimeout(p.tabCtx, 5*time.Second)
+	defer cancel()
+	saveScreenshot(ctx, p.t)
+}
+
+// failed takes a screenshot when err is not nil, and returns err.
+func (p *Page) failed(err error) error {
+	if err != nil {
+		p.screenshot()
+	}
+	return err
+}
+
+// eval evaluates expr in the page.
+func eval[T any](p *Page, what, expr string) (T, error) {
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		return v, p.failed(fmt.Errorf("%s: %w", what, err))
+	}
+	return v, nil
+}
+
+// Poll evaluates the JavaScript expression expr in the page until done
+// accepts its value (of type T) or the run's context ends.
+func Poll[T any](p *Page, what, expr string, done func(T) bool) (T, error) {
+	v, err := poll(p.ctx, what, expr, done)
+	return v, p.failed(err)
+}
+
+// showHeaders shows the headers tab (the page opens with it, but a user may
+// have switched).
+func (p *Page) showHeaders() error {
 	showHeaders := fmt.Sprintf(`(() => {
 		const tab = [...document.querySelectorAll('.graphiql-editor-tools button')]
 			.find((b) => b.textContent.trim() === 'Headers');
@@ -221,43 +318,167 @@ func runQuery(ctx context.Context, w *watcher, pageURL, headersJSON, query strin
 		if (!document.querySelector(%s)) tab.click();
 		return true;
 	})()`, jsString(headersEditorSel))
-	hasTab, err := chromedp.Run(ctx, chromedp.Evaluate[bool](showHeaders))
+	hasTab, err := eval[bool](p, "showing the headers editor", showHeaders)
 	if err != nil {
-		return "", fmt.Errorf("showing the headers editor: %w", err)
+		return err
 	}
 	if !hasTab {
-		return "", errors.New("the GraphiQL page has no Headers tab (is the header editor enabled?)")
+		return p.failed(errors.New("the GraphiQL page has no Headers tab (is the header editor enabled?)"))
 	}
 	hasEditor := fmt.Sprintf(`!!document.querySelector(%s)`, jsString(headersEditorSel))
-	if _, err := poll(ctx, "the headers editor", hasEditor, func(ok bool) bool { return ok }); err != nil {
+	_, err = Poll(p, "the headers editor", hasEditor, func(ok bool) bool { return ok })
+	return err
+}
+
+// Headers returns the text of GraphiQL's headers editor.
+func (p *Page) Headers() (string, error) {
+	if err := p.showHeaders(); err != nil {
 		return "", err
 	}
+	return eval[string](p, "reading the headers editor",
+		fmt.Sprintf(`document.querySelector(%s).CodeMirror.getValue()`, jsString(headersEditorSel)))
+}
 
-	fill := fmt.Sprintf(`(() => {
+// SetHeaders replaces the text of GraphiQL's headers editor, as a user who
+// pastes it would.
+func (p *Page) SetHeaders(headersJSON string) error {
+	if err := p.showHeaders(); err != nil {
+		return err
+	}
+	_, err := eval[bool](p, "filling in the headers editor", fmt.Sprintf(`(() => {
 		document.querySelector(%s).CodeMirror.setValue(%s);
+		return true;
+	})()`, jsString(headersEditorSel), jsString(headersJSON)))
+	return err
+}
+
+// Result returns the text of GraphiQL's result pane.
+func (p *Page) Result() (string, error) {
+	return eval[string](p, "reading the result pane",
+		fmt.Sprintf(`document.querySelector(%s).CodeMirror.getValue()`, jsString(responseEditorSel)))
+}
+
+// Execute replaces the query with query, empties the result pane, and
+// clicks the execute button once GraphiQL has parsed the new query. It
+// does not wait for the operation. query must be a GraphQL document
+// (GraphiQL does not parse anything else, and Execute would wait for it
+// until the deadline).
+func (p *Page) Execute(query string) error {
+	_, err := eval[bool](p, "filling in the query editor", fmt.Sprintf(`(() => {
 		document.querySelector(%s).CodeMirror.setValue(%s);
 		document.querySelector(%s).CodeMirror.setValue('');
 		return true;
-	})()`,
-		jsString(headersEditorSel), jsString(headersJSON),
-		jsString(queryEditorSel), jsString(query),
-		jsString(responseEditorSel))
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fill)); err != nil {
-		return "", fmt.Errorf("filling in the editors: %w", err)
+	})()`, jsString(queryEditorSel), jsString(query), jsString(responseEditorSel)))
+	if err != nil {
+		return err
 	}
-
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(executeButtonSel))); err != nil {
-		return "", fmt.Errorf("clicking the execute button: %w", err)
+	// GraphiQL parses the query editor 100 ms after an edit, and runs the
+	// operation that it parsed last (its name, and whether it is a
+	// subscription).
+	parsed := fmt.Sprintf(`(() => {
+		const cm = document.querySelector(%s).CodeMirror;
+		const doc = cm.documentAST;
+		return !!(doc && doc.loc && doc.loc.source.body === cm.getValue());
+	})()`, jsString(queryEditorSel))
+	if _, err := Poll(p, "GraphiQL to parse the query", parsed, func(ok bool) bool { return ok }); err != nil {
+		return err
 	}
+	if err := chromedp.Do(p.ctx, chromedp.Click(chromedp.CSS(executeButtonSel))); err != nil {
+		return p.failed(fmt.Errorf("clicking the execute button: %w", err))
+	}
+	return nil
+}
 
-	// The result pane was emptied above, and GraphiQL empties it again when
-	// the operation starts; while it runs the button reads "Stop query".
+// WaitResult waits until no operation runs and done accepts the text of the
+// result pane, and returns that text. (While an operation runs the execute
+// button reads "Stop query"; GraphiQL empties the result pane when it
+// starts one.)
+func (p *Page) WaitResult(done func(string) bool) (string, error) {
 	result := fmt.Sprintf(`(() => {
 		const b = document.querySelector(%s);
-		if (!b || (b.getAttribute('aria-label') || '').startsWith('Stop')) return '';
+		if (!b || (b.getAttribute('aria-label') || '').startsWith('Stop')) return null;
 		return document.querySelector(%s).CodeMirror.getValue();
 	})()`, jsString(executeButtonSel), jsString(responseEditorSel))
-	return poll(ctx, "the result pane to show a response", result, func(s string) bool { return strings.TrimSpace(s) != "" })
+	v, err := Poll(p, "the result pane to show a response", result, func(s *string) bool { return s != nil && done(*s) })
+	if v == nil {
+		return "", err
+	}
+	return *v, err
+}
+
+// Docs is what GraphiQL's documentation explorer shows.
+type Docs struct {
+	// Error is the explorer's error, e.g. "Error fetching schema".
+	Error string `json:"error"`
+	// QueryFields are the fields of the Query type, once the explorer
+	// shows that type.
+	QueryFields []string `json:"queryFields"`
+}
+
+// docsExpr opens the documentation explorer and, when it shows the schema's
+// root types, the Query type, and returns what it shows as a Docs.
+const docsExpr = `(() => {
+	const out = {error: '', queryFields: []};
+	let explorer = document.querySelector('.graphiql-doc-explorer');
+	if (!explorer) {
+		const open = document.querySelector('.graphiql-sidebar button[aria-label="Show Documentation Explorer"]');
+		if (open) open.click();
+		return out;
+	}
+	const error = explorer.querySelector('.graphiql-doc-explorer-error');
+	if (error) {
+		out.error = error.textContent.trim();
+		return out;
+	}
+	const title = explorer.querySelector('.graphiql-doc-explorer-title');
+	if (title && title.textContent.trim() === 'Query') {
+		out.queryFields = [...explorer.querySelectorAll('.graphiql-doc-explorer-field-name')].map((a) => a.textContent.trim());
+		return out;
+	}
+	for (const root of explorer.querySelectorAll('.graphiql-doc-explorer-root-type')) {
+		const link = root.parentElement.querySelector('.graphiql-doc-explorer-type-name');
+		if (root.textContent.trim() === 'query' && link) {
+			link.click();
+			break;
+		}
+	}
+	return out;
+})()`
+
+// WaitDocs opens GraphiQL's documentation explorer, goes to the Query type
+// when the explorer shows the schema, and waits until done accepts what
+// the explorer shows.
+func (p *Page) WaitDocs(done func(Docs) bool) (Docs, error) {
+	return Poll(p, "the documentation explorer", docsExpr, done)
+}
+
+// Request is a request of the page to the GraphQL endpoint.
+type Request struct {
+	URL string
+	// Authorization is the request's Authorization header; HasAuthorization
+	// says whether it had one.
+	Authorization    string
+	HasAuthorization bool
+	// Body is the request's body (a JSON GraphQL request).
+	Body string
+}
+
+// Requests returns the POST requests the page has sent so far.
+func (p *Page) Requests() []Request {
+	return p.w.requests()
+}
+
+// WebSocketMessage is a text message over one of the page's WebSockets.
+type WebSocketMessage struct {
+	Socket string // the socket's request id: one per connection
+	Sent   bool   // sent by the page, else received
+	Data   string
+}
+
+// WebSocketMessages returns the text messages of the page's WebSockets so
+// far, in order.
+func (p *Page) WebSocketMessages() []WebSocketMessage {
+	return p.w.webSocketMessages()
 }
 
 // poll evaluates expr in the page until done accepts its value or ctx ends.
@@ -314,6 +535,8 @@ type watcher struct {
 	inflight  map[network.RequestID]bool
 	postsDone int
 	problems  []string
+	posts     []Request
+	messages  []WebSocketMessage
 }
 
 func newWatcher(allowedHost string) *watcher {
@@ -338,7 +561,14 @@ func (w *watcher) handle(ev any) {
 		w.methods[ev.RequestID] = ev.Request.Method
 		w.inflight[ev.RequestID] = true
 		w.checkURL(ev.Request.URL)
+		if ev.Request.Method == "POST" {
+			w.posts = append(w.posts, postOf(ev.Request))
+		}
 		w.notify()
+	case *network.EventWebSocketFrameSent:
+		w.frame(ev.RequestID, true, ev.Response)
+	case *network.EventWebSocketFrameReceived:
+		w.frame(ev.RequestID, false, ev.Response)
 	case *network.EventLoadingFinished:
 		w.finished(ev.RequestID)
 	case *network.EventLoadingFailed:
@@ -372,6 +602,41 @@ func (w *watcher) handle(ev any) {
 		}
 		w.problem("console (%s) error: %s %s", e.Source, e.Text, e.URL)
 	}
+}
+
+// postOf returns what a test may ask of a POST request.
+func postOf(r *network.Request) Request {
+	out := Request{URL: r.URL}
+	for name, v := range r.Headers {
+		if strings.EqualFold(name, "Authorization") {
+			out.Authorization, out.HasAuthorization = fmt.Sprint(v), true
+		}
+	}
+	for _, e := range r.PostDataEntries {
+		out.Body += string(e.Bytes)
+	}
+	return out
+}
+
+// frame records a text message of a WebSocket.
+func (w *watcher) frame(id network.RequestID, sent bool, f *network.WebSocketFrame) {
+	if f == nil || f.Opcode != 1 {
+		return // a binary message, or a control frame
+	}
+	w.messages = append(w.messages, WebSocketMessage{Socket: string(id), Sent: sent, Data: string(f.PayloadData)})
+	w.notify()
+}
+
+func (w *watcher) requests() []Request {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.posts)
+}
+
+func (w *watcher) webSocketMessages() []WebSocketMessage {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.messages)
 }
 
 func (w *watcher) finished(id network.RequestID) {
@@ -423,9 +688,22 @@ func (w *watcher) problem(format string, args ...any) {
 // waitSettled waits until GraphiQL's first request to the API (the schema
 // introspection, a POST) has finished and no request is in flight.
 func (w *watcher) waitSettled(ctx context.Context) error {
+	return w.waitSettledAfter(ctx, 0)
+}
+
+// postsFinished returns how many POST requests have finished.
+func (w *watcher) postsFinished() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.postsDone
+}
+
+// waitSettledAfter waits until more than n POST requests have finished and
+// no request is in flight.
+func (w *watcher) waitSettledAfter(ctx context.Context, n int) error {
 	for {
 		w.mu.Lock()
-		settled := w.postsDone > 0 && len(w.inflight) == 0
+		settled := w.postsDone > n && len(w.inflight) == 0
 		changed := w.changed
 		w.mu.Unlock()
 		if settled {
