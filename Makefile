@@ -31,6 +31,7 @@ admin: build ## Create an administrator and print a token: make admin EMAIL=you@
 test-deps: ## Install what the tests use besides Go (graphql-http audit, graphql-ws client, Chromium)
 	@tools/graphql-http-audit/install.sh
 	@tools/graphql-ws-client/install.sh
+	@tools/js-clients/install.sh
 	@tools/install-browser.sh
 
 .PHONY: test
