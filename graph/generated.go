@@ -129,6 +129,21 @@ type ComplexityRoot struct {
 		Token    func(childComplexity int) int
 	}
 
+	CustomFieldCondition struct {
+		Contains   func(childComplexity int) int
+		Eq         func(childComplexity int) int
+		Gt         func(childComplexity int) int
+		Gte        func(childComplexity int) int
+		In         func(childComplexity int) int
+		IsNull     func(childComplexity int) int
+		Key        func(childComplexity int) int
+		Lt         func(childComplexity int) int
+		Lte        func(childComplexity int) int
+		Neq        func(childComplexity int) int
+		Nin        func(childComplexity int) int
+		StartsWith func(childComplexity int) int
+	}
+
 	DeleteImpact struct {
 		Files      func(childComplexity int) int
 		Lists      func(childComplexity int) int
@@ -145,6 +160,26 @@ type ComplexityRoot struct {
 	Email struct {
 		Address func(childComplexity int) int
 		Label   func(childComplexity int) int
+	}
+
+	GradeCondition struct {
+		Eq     func(childComplexity int) int
+		Gt     func(childComplexity int) int
+		Gte    func(childComplexity int) int
+		In     func(childComplexity int) int
+		IsNull func(childComplexity int) int
+		Lt     func(childComplexity int) int
+		Lte    func(childComplexity int) int
+		Neq    func(childComplexity int) int
+		Nin    func(childComplexity int) int
+	}
+
+	IDCondition struct {
+		Eq     func(childComplexity int) int
+		In     func(childComplexity int) int
+		IsNull func(childComplexity int) int
+		Neq    func(childComplexity int) int
+		Nin    func(childComplexity int) int
 	}
 
 	Import struct {
@@ -299,6 +334,7 @@ type ComplexityRoot struct {
 		Members           func(childComplexity int, first *int, after *string, orderBy *recipients.Order) int
 		Name              func(childComplexity int) int
 		Owner             func(childComplexity int) int
+		Rule              func(childComplexity int) int
 		SharedWith        func(childComplexity int) int
 		UpdatedAt         func(childComplexity int) int
 	}
@@ -436,12 +472,47 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	RecipientFilterRule struct {
+		All          func(childComplexity int) int
+		And          func(childComplexity int) int
+		CustomFields func(childComplexity int) int
+		Email        func(childComplexity int) int
+		ExternalID   func(childComplexity int) int
+		FirstName    func(childComplexity int) int
+		Grade        func(childComplexity int) int
+		ImportID     func(childComplexity int) int
+		Language     func(childComplexity int) int
+		LastName     func(childComplexity int) int
+		Not          func(childComplexity int) int
+		Or           func(childComplexity int) int
+		Phone        func(childComplexity int) int
+		School       func(childComplexity int) int
+		Type         func(childComplexity int) int
+	}
+
+	RecipientTypeCondition struct {
+		Eq  func(childComplexity int) int
+		In  func(childComplexity int) int
+		Neq func(childComplexity int) int
+		Nin func(childComplexity int) int
+	}
+
 	Schedule struct {
 		Cron        func(childComplexity int) int
 		Days        func(childComplexity int) int
 		Description func(childComplexity int) int
 		Time        func(childComplexity int) int
 		TimeZone    func(childComplexity int) int
+	}
+
+	StringCondition struct {
+		Contains   func(childComplexity int) int
+		Eq         func(childComplexity int) int
+		In         func(childComplexity int) int
+		IsNull     func(childComplexity int) int
+		Neq        func(childComplexity int) int
+		Nin        func(childComplexity int) int
+		StartsWith func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -473,6 +544,7 @@ type ComplexityRoot struct {
 		Name                   func(childComplexity int) int
 		Restriction            func(childComplexity int) int
 		RestrictionDescription func(childComplexity int) int
+		RestrictionRule        func(childComplexity int) int
 		Role                   func(childComplexity int) int
 		UpdatedAt              func(childComplexity int) int
 	}
@@ -555,6 +627,7 @@ type ImportRunResolver interface {
 type ListResolver interface {
 	Owner(ctx context.Context, obj *lists.List) (*users.User, error)
 	Filter(ctx context.Context, obj *lists.List) (json.RawMessage, error)
+	Rule(ctx context.Context, obj *lists.List) (*recipients.Filter, error)
 	FilterDescription(ctx context.Context, obj *lists.List) (string, error)
 	Additions(ctx context.Context, obj *lists.List, first *int, after *string) (*model.Connection[recipients.Recipient], error)
 	Exclusions(ctx context.Context, obj *lists.List, first *int, after *string) (*model.Connection[recipients.Recipient], error)
@@ -618,6 +691,7 @@ type UserResolver interface {
 	APITokens(ctx context.Context, obj *users.User) ([]users.APIToken, error)
 	ManagedBy(ctx context.Context, obj *users.User) (*imports.Import, error)
 	Restriction(ctx context.Context, obj *users.User) (json.RawMessage, error)
+	RestrictionRule(ctx context.Context, obj *users.User) (*recipients.Filter, error)
 	RestrictionDescription(ctx context.Context, obj *users.User) (*string, error)
 }
 
@@ -888,6 +962,79 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateApiTokenPayload.Token(childComplexity), true
 
+	case "CustomFieldCondition.contains":
+		if e.ComplexityRoot.CustomFieldCondition.Contains == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomFieldCondition.Contains(childComplexity), true
+	case "CustomFieldCondition.eq":
+		if e.ComplexityRoot.CustomFieldCondition.Eq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomFieldCondition.Eq(childComplexity), true
+	case "CustomFieldCondition.gt":
+		if e.ComplexityRoot.CustomFieldCondition.Gt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomFieldCondition.Gt(childComplexity), true
+	case "CustomFieldCondition.gte":
+		if e.ComplexityRoot.CustomFieldCondition.Gte == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomFieldCondition.Gte(childComplexity), true
+	case "CustomFieldCondition.in":
+		if e.ComplexityRoot.CustomFieldCondition.In == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomFieldCondition.In(childComplexity), true
+	case "CustomFieldCondition.isNull":
+		if e.ComplexityRoot.CustomFieldCondition.IsNull == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomFieldCondition.IsNull(childComplexity), true
+	case "CustomFieldCondition.key":
+		if e.ComplexityRoot.CustomFieldCondition.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomFieldCondition.Key(childComplexity), true
+	case "CustomFieldCondition.lt":
+		if e.ComplexityRoot.CustomFieldCondition.Lt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomFieldCondition.Lt(childComplexity), true
+	case "CustomFieldCondition.lte":
+		if e.ComplexityRoot.CustomFieldCondition.Lte == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomFieldCondition.Lte(childComplexity), true
+	case "CustomFieldCondition.neq":
+		if e.ComplexityRoot.CustomFieldCondition.Neq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomFieldCondition.Neq(childComplexity), true
+	case "CustomFieldCondition.nin":
+		if e.ComplexityRoot.CustomFieldCondition.Nin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomFieldCondition.Nin(childComplexity), true
+	case "CustomFieldCondition.startsWith":
+		if e.ComplexityRoot.CustomFieldCondition.StartsWith == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CustomFieldCondition.StartsWith(childComplexity), true
+
 	case "DeleteImpact.files":
 		if e.ComplexityRoot.DeleteImpact.Files == nil {
 			break
@@ -944,6 +1091,92 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Email.Label(childComplexity), true
+
+	case "GradeCondition.eq":
+		if e.ComplexityRoot.GradeCondition.Eq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GradeCondition.Eq(childComplexity), true
+	case "GradeCondition.gt":
+		if e.ComplexityRoot.GradeCondition.Gt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GradeCondition.Gt(childComplexity), true
+	case "GradeCondition.gte":
+		if e.ComplexityRoot.GradeCondition.Gte == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GradeCondition.Gte(childComplexity), true
+	case "GradeCondition.in":
+		if e.ComplexityRoot.GradeCondition.In == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GradeCondition.In(childComplexity), true
+	case "GradeCondition.isNull":
+		if e.ComplexityRoot.GradeCondition.IsNull == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GradeCondition.IsNull(childComplexity), true
+	case "GradeCondition.lt":
+		if e.ComplexityRoot.GradeCondition.Lt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GradeCondition.Lt(childComplexity), true
+	case "GradeCondition.lte":
+		if e.ComplexityRoot.GradeCondition.Lte == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GradeCondition.Lte(childComplexity), true
+	case "GradeCondition.neq":
+		if e.ComplexityRoot.GradeCondition.Neq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GradeCondition.Neq(childComplexity), true
+	case "GradeCondition.nin":
+		if e.ComplexityRoot.GradeCondition.Nin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GradeCondition.Nin(childComplexity), true
+
+	case "IDCondition.eq":
+		if e.ComplexityRoot.IDCondition.Eq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IDCondition.Eq(childComplexity), true
+	case "IDCondition.in":
+		if e.ComplexityRoot.IDCondition.In == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IDCondition.In(childComplexity), true
+	case "IDCondition.isNull":
+		if e.ComplexityRoot.IDCondition.IsNull == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IDCondition.IsNull(childComplexity), true
+	case "IDCondition.neq":
+		if e.ComplexityRoot.IDCondition.Neq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IDCondition.Neq(childComplexity), true
+	case "IDCondition.nin":
+		if e.ComplexityRoot.IDCondition.Nin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IDCondition.Nin(childComplexity), true
 
 	case "Import.activeRun":
 		if e.ComplexityRoot.Import.ActiveRun == nil {
@@ -1687,6 +1920,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.List.Owner(childComplexity), true
+	case "List.rule":
+		if e.ComplexityRoot.List.Rule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.List.Rule(childComplexity), true
 	case "List.sharedWith":
 		if e.ComplexityRoot.List.SharedWith == nil {
 			break
@@ -2424,6 +2663,122 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RecipientEdge.Node(childComplexity), true
 
+	case "RecipientFilterRule.all":
+		if e.ComplexityRoot.RecipientFilterRule.All == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientFilterRule.All(childComplexity), true
+	case "RecipientFilterRule.and":
+		if e.ComplexityRoot.RecipientFilterRule.And == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientFilterRule.And(childComplexity), true
+	case "RecipientFilterRule.customFields":
+		if e.ComplexityRoot.RecipientFilterRule.CustomFields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientFilterRule.CustomFields(childComplexity), true
+	case "RecipientFilterRule.email":
+		if e.ComplexityRoot.RecipientFilterRule.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientFilterRule.Email(childComplexity), true
+	case "RecipientFilterRule.externalId":
+		if e.ComplexityRoot.RecipientFilterRule.ExternalID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientFilterRule.ExternalID(childComplexity), true
+	case "RecipientFilterRule.firstName":
+		if e.ComplexityRoot.RecipientFilterRule.FirstName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientFilterRule.FirstName(childComplexity), true
+	case "RecipientFilterRule.grade":
+		if e.ComplexityRoot.RecipientFilterRule.Grade == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientFilterRule.Grade(childComplexity), true
+	case "RecipientFilterRule.importId":
+		if e.ComplexityRoot.RecipientFilterRule.ImportID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientFilterRule.ImportID(childComplexity), true
+	case "RecipientFilterRule.language":
+		if e.ComplexityRoot.RecipientFilterRule.Language == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientFilterRule.Language(childComplexity), true
+	case "RecipientFilterRule.lastName":
+		if e.ComplexityRoot.RecipientFilterRule.LastName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientFilterRule.LastName(childComplexity), true
+	case "RecipientFilterRule.not":
+		if e.ComplexityRoot.RecipientFilterRule.Not == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientFilterRule.Not(childComplexity), true
+	case "RecipientFilterRule.or":
+		if e.ComplexityRoot.RecipientFilterRule.Or == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientFilterRule.Or(childComplexity), true
+	case "RecipientFilterRule.phone":
+		if e.ComplexityRoot.RecipientFilterRule.Phone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientFilterRule.Phone(childComplexity), true
+	case "RecipientFilterRule.school":
+		if e.ComplexityRoot.RecipientFilterRule.School == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientFilterRule.School(childComplexity), true
+	case "RecipientFilterRule.type":
+		if e.ComplexityRoot.RecipientFilterRule.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientFilterRule.Type(childComplexity), true
+
+	case "RecipientTypeCondition.eq":
+		if e.ComplexityRoot.RecipientTypeCondition.Eq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientTypeCondition.Eq(childComplexity), true
+	case "RecipientTypeCondition.in":
+		if e.ComplexityRoot.RecipientTypeCondition.In == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientTypeCondition.In(childComplexity), true
+	case "RecipientTypeCondition.neq":
+		if e.ComplexityRoot.RecipientTypeCondition.Neq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientTypeCondition.Neq(childComplexity), true
+	case "RecipientTypeCondition.nin":
+		if e.ComplexityRoot.RecipientTypeCondition.Nin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientTypeCondition.Nin(childComplexity), true
+
 	case "Schedule.cron":
 		if e.ComplexityRoot.Schedule.Cron == nil {
 			break
@@ -2454,6 +2809,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Schedule.TimeZone(childComplexity), true
+
+	case "StringCondition.contains":
+		if e.ComplexityRoot.StringCondition.Contains == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StringCondition.Contains(childComplexity), true
+	case "StringCondition.eq":
+		if e.ComplexityRoot.StringCondition.Eq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StringCondition.Eq(childComplexity), true
+	case "StringCondition.in":
+		if e.ComplexityRoot.StringCondition.In == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StringCondition.In(childComplexity), true
+	case "StringCondition.isNull":
+		if e.ComplexityRoot.StringCondition.IsNull == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StringCondition.IsNull(childComplexity), true
+	case "StringCondition.neq":
+		if e.ComplexityRoot.StringCondition.Neq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StringCondition.Neq(childComplexity), true
+	case "StringCondition.nin":
+		if e.ComplexityRoot.StringCondition.Nin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StringCondition.Nin(childComplexity), true
+	case "StringCondition.startsWith":
+		if e.ComplexityRoot.StringCondition.StartsWith == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StringCondition.StartsWith(childComplexity), true
 
 	case "Subscription.importRunUpdated":
 		if e.ComplexityRoot.Subscription.ImportRunUpdated == nil {
@@ -2577,6 +2975,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.RestrictionDescription(childComplexity), true
+	case "User.restrictionRule":
+		if e.ComplexityRoot.User.RestrictionRule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.RestrictionRule(childComplexity), true
 	case "User.role":
 		if e.ComplexityRoot.User.Role == nil {
 			break
@@ -2905,6 +3309,36 @@ func (ec *executionContext) childFields_CreateApiTokenPayload(ctx context.Contex
 	return nil, fmt.Errorf("no field named %q was found under type CreateApiTokenPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_CustomFieldCondition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_CustomFieldCondition_key(ctx, field)
+	case "eq":
+		return ec.fieldContext_CustomFieldCondition_eq(ctx, field)
+	case "neq":
+		return ec.fieldContext_CustomFieldCondition_neq(ctx, field)
+	case "in":
+		return ec.fieldContext_CustomFieldCondition_in(ctx, field)
+	case "nin":
+		return ec.fieldContext_CustomFieldCondition_nin(ctx, field)
+	case "gt":
+		return ec.fieldContext_CustomFieldCondition_gt(ctx, field)
+	case "gte":
+		return ec.fieldContext_CustomFieldCondition_gte(ctx, field)
+	case "lt":
+		return ec.fieldContext_CustomFieldCondition_lt(ctx, field)
+	case "lte":
+		return ec.fieldContext_CustomFieldCondition_lte(ctx, field)
+	case "startsWith":
+		return ec.fieldContext_CustomFieldCondition_startsWith(ctx, field)
+	case "contains":
+		return ec.fieldContext_CustomFieldCondition_contains(ctx, field)
+	case "isNull":
+		return ec.fieldContext_CustomFieldCondition_isNull(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomFieldCondition", field.Name)
+}
+
 func (ec *executionContext) childFields_DeleteImpact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "recipients":
@@ -2939,6 +3373,46 @@ func (ec *executionContext) childFields_Email(ctx context.Context, field graphql
 		return ec.fieldContext_Email_label(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Email", field.Name)
+}
+
+func (ec *executionContext) childFields_GradeCondition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "eq":
+		return ec.fieldContext_GradeCondition_eq(ctx, field)
+	case "neq":
+		return ec.fieldContext_GradeCondition_neq(ctx, field)
+	case "in":
+		return ec.fieldContext_GradeCondition_in(ctx, field)
+	case "nin":
+		return ec.fieldContext_GradeCondition_nin(ctx, field)
+	case "gt":
+		return ec.fieldContext_GradeCondition_gt(ctx, field)
+	case "gte":
+		return ec.fieldContext_GradeCondition_gte(ctx, field)
+	case "lt":
+		return ec.fieldContext_GradeCondition_lt(ctx, field)
+	case "lte":
+		return ec.fieldContext_GradeCondition_lte(ctx, field)
+	case "isNull":
+		return ec.fieldContext_GradeCondition_isNull(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GradeCondition", field.Name)
+}
+
+func (ec *executionContext) childFields_IDCondition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "eq":
+		return ec.fieldContext_IDCondition_eq(ctx, field)
+	case "neq":
+		return ec.fieldContext_IDCondition_neq(ctx, field)
+	case "in":
+		return ec.fieldContext_IDCondition_in(ctx, field)
+	case "nin":
+		return ec.fieldContext_IDCondition_nin(ctx, field)
+	case "isNull":
+		return ec.fieldContext_IDCondition_isNull(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IDCondition", field.Name)
 }
 
 func (ec *executionContext) childFields_Import(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3227,6 +3701,8 @@ func (ec *executionContext) childFields_List(ctx context.Context, field graphql.
 		return ec.fieldContext_List_owner(ctx, field)
 	case "filter":
 		return ec.fieldContext_List_filter(ctx, field)
+	case "rule":
+		return ec.fieldContext_List_rule(ctx, field)
 	case "filterDescription":
 		return ec.fieldContext_List_filterDescription(ctx, field)
 	case "additions":
@@ -3431,6 +3907,56 @@ func (ec *executionContext) childFields_RecipientEdge(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type RecipientEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_RecipientFilterRule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "all":
+		return ec.fieldContext_RecipientFilterRule_all(ctx, field)
+	case "and":
+		return ec.fieldContext_RecipientFilterRule_and(ctx, field)
+	case "or":
+		return ec.fieldContext_RecipientFilterRule_or(ctx, field)
+	case "not":
+		return ec.fieldContext_RecipientFilterRule_not(ctx, field)
+	case "externalId":
+		return ec.fieldContext_RecipientFilterRule_externalId(ctx, field)
+	case "type":
+		return ec.fieldContext_RecipientFilterRule_type(ctx, field)
+	case "firstName":
+		return ec.fieldContext_RecipientFilterRule_firstName(ctx, field)
+	case "lastName":
+		return ec.fieldContext_RecipientFilterRule_lastName(ctx, field)
+	case "grade":
+		return ec.fieldContext_RecipientFilterRule_grade(ctx, field)
+	case "school":
+		return ec.fieldContext_RecipientFilterRule_school(ctx, field)
+	case "language":
+		return ec.fieldContext_RecipientFilterRule_language(ctx, field)
+	case "email":
+		return ec.fieldContext_RecipientFilterRule_email(ctx, field)
+	case "phone":
+		return ec.fieldContext_RecipientFilterRule_phone(ctx, field)
+	case "importId":
+		return ec.fieldContext_RecipientFilterRule_importId(ctx, field)
+	case "customFields":
+		return ec.fieldContext_RecipientFilterRule_customFields(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RecipientFilterRule", field.Name)
+}
+
+func (ec *executionContext) childFields_RecipientTypeCondition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "eq":
+		return ec.fieldContext_RecipientTypeCondition_eq(ctx, field)
+	case "neq":
+		return ec.fieldContext_RecipientTypeCondition_neq(ctx, field)
+	case "in":
+		return ec.fieldContext_RecipientTypeCondition_in(ctx, field)
+	case "nin":
+		return ec.fieldContext_RecipientTypeCondition_nin(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RecipientTypeCondition", field.Name)
+}
+
 func (ec *executionContext) childFields_Schedule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "days":
@@ -3445,6 +3971,26 @@ func (ec *executionContext) childFields_Schedule(ctx context.Context, field grap
 		return ec.fieldContext_Schedule_description(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Schedule", field.Name)
+}
+
+func (ec *executionContext) childFields_StringCondition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "eq":
+		return ec.fieldContext_StringCondition_eq(ctx, field)
+	case "neq":
+		return ec.fieldContext_StringCondition_neq(ctx, field)
+	case "in":
+		return ec.fieldContext_StringCondition_in(ctx, field)
+	case "nin":
+		return ec.fieldContext_StringCondition_nin(ctx, field)
+	case "startsWith":
+		return ec.fieldContext_StringCondition_startsWith(ctx, field)
+	case "contains":
+		return ec.fieldContext_StringCondition_contains(ctx, field)
+	case "isNull":
+		return ec.fieldContext_StringCondition_isNull(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StringCondition", field.Name)
 }
 
 func (ec *executionContext) childFields_SystemStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3499,6 +4045,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_managedBy(ctx, field)
 	case "restriction":
 		return ec.fieldContext_User_restriction(ctx, field)
+	case "restrictionRule":
+		return ec.fieldContext_User_restrictionRule(ctx, field)
 	case "restrictionDescription":
 		return ec.fieldContext_User_restrictionDescription(ctx, field)
 	}
@@ -5750,6 +6298,282 @@ func (ec *executionContext) fieldContext_CreateApiTokenPayload_apiToken(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _CustomFieldCondition_key(ctx context.Context, field graphql.CollectedField, obj *recipients.CustomFieldFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomFieldCondition_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CustomFieldCondition_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomFieldCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _CustomFieldCondition_eq(ctx context.Context, field graphql.CollectedField, obj *recipients.CustomFieldFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomFieldCondition_eq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Eq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomFieldCondition_eq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomFieldCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _CustomFieldCondition_neq(ctx context.Context, field graphql.CollectedField, obj *recipients.CustomFieldFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomFieldCondition_neq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Neq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomFieldCondition_neq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomFieldCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _CustomFieldCondition_in(ctx context.Context, field graphql.CollectedField, obj *recipients.CustomFieldFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomFieldCondition_in(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.In, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomFieldCondition_in(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomFieldCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _CustomFieldCondition_nin(ctx context.Context, field graphql.CollectedField, obj *recipients.CustomFieldFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomFieldCondition_nin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nin, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomFieldCondition_nin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomFieldCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _CustomFieldCondition_gt(ctx context.Context, field graphql.CollectedField, obj *recipients.CustomFieldFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomFieldCondition_gt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Gt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomFieldCondition_gt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomFieldCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _CustomFieldCondition_gte(ctx context.Context, field graphql.CollectedField, obj *recipients.CustomFieldFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomFieldCondition_gte(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Gte, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomFieldCondition_gte(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomFieldCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _CustomFieldCondition_lt(ctx context.Context, field graphql.CollectedField, obj *recipients.CustomFieldFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomFieldCondition_lt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomFieldCondition_lt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomFieldCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _CustomFieldCondition_lte(ctx context.Context, field graphql.CollectedField, obj *recipients.CustomFieldFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomFieldCondition_lte(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lte, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomFieldCondition_lte(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomFieldCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _CustomFieldCondition_startsWith(ctx context.Context, field graphql.CollectedField, obj *recipients.CustomFieldFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomFieldCondition_startsWith(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartsWith, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomFieldCondition_startsWith(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomFieldCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _CustomFieldCondition_contains(ctx context.Context, field graphql.CollectedField, obj *recipients.CustomFieldFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomFieldCondition_contains(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Contains, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomFieldCondition_contains(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomFieldCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _CustomFieldCondition_isNull(ctx context.Context, field graphql.CollectedField, obj *recipients.CustomFieldFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CustomFieldCondition_isNull(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsNull, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CustomFieldCondition_isNull(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CustomFieldCondition", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _DeleteImpact_recipients(ctx context.Context, field graphql.CollectedField, obj *imports.DeleteImpact) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5982,6 +6806,328 @@ func (ec *executionContext) _Email_label(ctx context.Context, field graphql.Coll
 }
 func (ec *executionContext) fieldContext_Email_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Email", field, false, false, "String")
+}
+
+func (ec *executionContext) _GradeCondition_eq(ctx context.Context, field graphql.CollectedField, obj *recipients.GradeFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GradeCondition_eq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Eq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GradeCondition_eq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GradeCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _GradeCondition_neq(ctx context.Context, field graphql.CollectedField, obj *recipients.GradeFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GradeCondition_neq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Neq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GradeCondition_neq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GradeCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _GradeCondition_in(ctx context.Context, field graphql.CollectedField, obj *recipients.GradeFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GradeCondition_in(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.In, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GradeCondition_in(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GradeCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _GradeCondition_nin(ctx context.Context, field graphql.CollectedField, obj *recipients.GradeFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GradeCondition_nin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nin, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GradeCondition_nin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GradeCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _GradeCondition_gt(ctx context.Context, field graphql.CollectedField, obj *recipients.GradeFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GradeCondition_gt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Gt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GradeCondition_gt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GradeCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _GradeCondition_gte(ctx context.Context, field graphql.CollectedField, obj *recipients.GradeFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GradeCondition_gte(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Gte, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GradeCondition_gte(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GradeCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _GradeCondition_lt(ctx context.Context, field graphql.CollectedField, obj *recipients.GradeFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GradeCondition_lt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GradeCondition_lt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GradeCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _GradeCondition_lte(ctx context.Context, field graphql.CollectedField, obj *recipients.GradeFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GradeCondition_lte(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lte, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GradeCondition_lte(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GradeCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _GradeCondition_isNull(ctx context.Context, field graphql.CollectedField, obj *recipients.GradeFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GradeCondition_isNull(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsNull, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GradeCondition_isNull(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GradeCondition", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _IDCondition_eq(ctx context.Context, field graphql.CollectedField, obj *recipients.IDFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IDCondition_eq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Eq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOID2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IDCondition_eq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IDCondition", field, false, false, "ID")
+}
+
+func (ec *executionContext) _IDCondition_neq(ctx context.Context, field graphql.CollectedField, obj *recipients.IDFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IDCondition_neq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Neq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOID2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IDCondition_neq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IDCondition", field, false, false, "ID")
+}
+
+func (ec *executionContext) _IDCondition_in(ctx context.Context, field graphql.CollectedField, obj *recipients.IDFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IDCondition_in(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.In, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int64) graphql.Marshaler {
+			return ec.marshalOID2ᚕint64ᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IDCondition_in(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IDCondition", field, false, false, "ID")
+}
+
+func (ec *executionContext) _IDCondition_nin(ctx context.Context, field graphql.CollectedField, obj *recipients.IDFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IDCondition_nin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nin, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int64) graphql.Marshaler {
+			return ec.marshalOID2ᚕint64ᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IDCondition_nin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IDCondition", field, false, false, "ID")
+}
+
+func (ec *executionContext) _IDCondition_isNull(ctx context.Context, field graphql.CollectedField, obj *recipients.IDFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IDCondition_isNull(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsNull, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_IDCondition_isNull(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IDCondition", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Import_id(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
@@ -8583,15 +9729,15 @@ func (ec *executionContext) _ImportRunProgress_phase(ctx context.Context, field 
 			return obj.Phase, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v apply.Phase) graphql.Marshaler {
+			return ec.marshalNImportRunPhase2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋapplyᚐPhase(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_ImportRunProgress_phase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ImportRunProgress", field, false, false, "String")
+	return graphql.NewScalarFieldContext("ImportRunProgress", field, false, false, "ImportRunPhase")
 }
 
 func (ec *executionContext) _ImportRunProgress_rowsProcessed(ctx context.Context, field graphql.CollectedField, obj *imports.Progress) (ret graphql.Marshaler) {
@@ -8762,6 +9908,38 @@ func (ec *executionContext) _List_filter(ctx context.Context, field graphql.Coll
 }
 func (ec *executionContext) fieldContext_List_filter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("List", field, true, true, "JSON")
+}
+
+func (ec *executionContext) _List_rule(ctx context.Context, field graphql.CollectedField, obj *lists.List) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_List_rule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.List().Rule(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *recipients.Filter) graphql.Marshaler {
+			return ec.marshalORecipientFilterRule2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilter(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_List_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "List",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecipientFilterRule(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _List_filterDescription(ctx context.Context, field graphql.CollectedField, obj *lists.List) (ret graphql.Marshaler) {
@@ -12491,6 +13669,569 @@ func (ec *executionContext) fieldContext_RecipientEdge_node(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _RecipientFilterRule_all(ctx context.Context, field graphql.CollectedField, obj *recipients.Filter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientFilterRule_all(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.All, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientFilterRule_all(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecipientFilterRule", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RecipientFilterRule_and(ctx context.Context, field graphql.CollectedField, obj *recipients.Filter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientFilterRule_and(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.And, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []recipients.Filter) graphql.Marshaler {
+			return ec.marshalORecipientFilterRule2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilterᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientFilterRule_and(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecipientFilterRule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecipientFilterRule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecipientFilterRule_or(ctx context.Context, field graphql.CollectedField, obj *recipients.Filter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientFilterRule_or(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Or, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []recipients.Filter) graphql.Marshaler {
+			return ec.marshalORecipientFilterRule2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilterᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientFilterRule_or(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecipientFilterRule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecipientFilterRule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecipientFilterRule_not(ctx context.Context, field graphql.CollectedField, obj *recipients.Filter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientFilterRule_not(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Not, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *recipients.Filter) graphql.Marshaler {
+			return ec.marshalORecipientFilterRule2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilter(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientFilterRule_not(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecipientFilterRule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecipientFilterRule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecipientFilterRule_externalId(ctx context.Context, field graphql.CollectedField, obj *recipients.Filter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientFilterRule_externalId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExternalID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *recipients.StringFilter) graphql.Marshaler {
+			return ec.marshalOStringCondition2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐStringFilter(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientFilterRule_externalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecipientFilterRule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StringCondition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecipientFilterRule_type(ctx context.Context, field graphql.CollectedField, obj *recipients.Filter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientFilterRule_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *recipients.TypeFilter) graphql.Marshaler {
+			return ec.marshalORecipientTypeCondition2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐTypeFilter(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientFilterRule_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecipientFilterRule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecipientTypeCondition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecipientFilterRule_firstName(ctx context.Context, field graphql.CollectedField, obj *recipients.Filter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientFilterRule_firstName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *recipients.StringFilter) graphql.Marshaler {
+			return ec.marshalOStringCondition2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐStringFilter(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientFilterRule_firstName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecipientFilterRule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StringCondition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecipientFilterRule_lastName(ctx context.Context, field graphql.CollectedField, obj *recipients.Filter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientFilterRule_lastName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *recipients.StringFilter) graphql.Marshaler {
+			return ec.marshalOStringCondition2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐStringFilter(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientFilterRule_lastName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecipientFilterRule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StringCondition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecipientFilterRule_grade(ctx context.Context, field graphql.CollectedField, obj *recipients.Filter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientFilterRule_grade(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Grade, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *recipients.GradeFilter) graphql.Marshaler {
+			return ec.marshalOGradeCondition2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGradeFilter(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientFilterRule_grade(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecipientFilterRule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GradeCondition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecipientFilterRule_school(ctx context.Context, field graphql.CollectedField, obj *recipients.Filter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientFilterRule_school(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.School, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *recipients.StringFilter) graphql.Marshaler {
+			return ec.marshalOStringCondition2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐStringFilter(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientFilterRule_school(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecipientFilterRule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StringCondition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecipientFilterRule_language(ctx context.Context, field graphql.CollectedField, obj *recipients.Filter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientFilterRule_language(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Language, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *recipients.StringFilter) graphql.Marshaler {
+			return ec.marshalOStringCondition2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐStringFilter(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientFilterRule_language(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecipientFilterRule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StringCondition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecipientFilterRule_email(ctx context.Context, field graphql.CollectedField, obj *recipients.Filter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientFilterRule_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *recipients.StringFilter) graphql.Marshaler {
+			return ec.marshalOStringCondition2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐStringFilter(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientFilterRule_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecipientFilterRule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StringCondition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecipientFilterRule_phone(ctx context.Context, field graphql.CollectedField, obj *recipients.Filter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientFilterRule_phone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Phone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *recipients.StringFilter) graphql.Marshaler {
+			return ec.marshalOStringCondition2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐStringFilter(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientFilterRule_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecipientFilterRule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StringCondition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecipientFilterRule_importId(ctx context.Context, field graphql.CollectedField, obj *recipients.Filter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientFilterRule_importId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ImportID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *recipients.IDFilter) graphql.Marshaler {
+			return ec.marshalOIDCondition2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐIDFilter(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientFilterRule_importId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecipientFilterRule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IDCondition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecipientFilterRule_customFields(ctx context.Context, field graphql.CollectedField, obj *recipients.Filter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientFilterRule_customFields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CustomFields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []recipients.CustomFieldFilter) graphql.Marshaler {
+			return ec.marshalOCustomFieldCondition2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐCustomFieldFilterᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientFilterRule_customFields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecipientFilterRule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomFieldCondition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecipientTypeCondition_eq(ctx context.Context, field graphql.CollectedField, obj *recipients.TypeFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientTypeCondition_eq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Eq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *recipients.Type) graphql.Marshaler {
+			return ec.marshalORecipientType2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientTypeCondition_eq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecipientTypeCondition", field, false, false, "RecipientType")
+}
+
+func (ec *executionContext) _RecipientTypeCondition_neq(ctx context.Context, field graphql.CollectedField, obj *recipients.TypeFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientTypeCondition_neq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Neq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *recipients.Type) graphql.Marshaler {
+			return ec.marshalORecipientType2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐType(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientTypeCondition_neq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecipientTypeCondition", field, false, false, "RecipientType")
+}
+
+func (ec *executionContext) _RecipientTypeCondition_in(ctx context.Context, field graphql.CollectedField, obj *recipients.TypeFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientTypeCondition_in(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.In, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []recipients.Type) graphql.Marshaler {
+			return ec.marshalORecipientType2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐTypeᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientTypeCondition_in(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecipientTypeCondition", field, false, false, "RecipientType")
+}
+
+func (ec *executionContext) _RecipientTypeCondition_nin(ctx context.Context, field graphql.CollectedField, obj *recipients.TypeFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientTypeCondition_nin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nin, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []recipients.Type) graphql.Marshaler {
+			return ec.marshalORecipientType2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐTypeᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientTypeCondition_nin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecipientTypeCondition", field, false, false, "RecipientType")
+}
+
 func (ec *executionContext) _Schedule_days(ctx context.Context, field graphql.CollectedField, obj *schedule.Schedule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12604,6 +14345,167 @@ func (ec *executionContext) _Schedule_description(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_Schedule_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Schedule", field, true, false, "String")
+}
+
+func (ec *executionContext) _StringCondition_eq(ctx context.Context, field graphql.CollectedField, obj *recipients.StringFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StringCondition_eq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Eq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StringCondition_eq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StringCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _StringCondition_neq(ctx context.Context, field graphql.CollectedField, obj *recipients.StringFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StringCondition_neq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Neq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StringCondition_neq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StringCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _StringCondition_in(ctx context.Context, field graphql.CollectedField, obj *recipients.StringFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StringCondition_in(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.In, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StringCondition_in(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StringCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _StringCondition_nin(ctx context.Context, field graphql.CollectedField, obj *recipients.StringFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StringCondition_nin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nin, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StringCondition_nin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StringCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _StringCondition_startsWith(ctx context.Context, field graphql.CollectedField, obj *recipients.StringFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StringCondition_startsWith(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartsWith, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StringCondition_startsWith(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StringCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _StringCondition_contains(ctx context.Context, field graphql.CollectedField, obj *recipients.StringFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StringCondition_contains(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Contains, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StringCondition_contains(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StringCondition", field, false, false, "String")
+}
+
+func (ec *executionContext) _StringCondition_isNull(ctx context.Context, field graphql.CollectedField, obj *recipients.StringFilter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StringCondition_isNull(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsNull, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StringCondition_isNull(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StringCondition", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Subscription_importRunUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -13175,6 +15077,38 @@ func (ec *executionContext) _User_restriction(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_User_restriction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, "JSON")
+}
+
+func (ec *executionContext) _User_restrictionRule(ctx context.Context, field graphql.CollectedField, obj *users.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_restrictionRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().RestrictionRule(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *recipients.Filter) graphql.Marshaler {
+			return ec.marshalORecipientFilterRule2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilter(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_User_restrictionRule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecipientFilterRule(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _User_restrictionDescription(ctx context.Context, field graphql.CollectedField, obj *users.User) (ret graphql.Marshaler) {
@@ -16174,6 +18108,94 @@ func (ec *executionContext) _CreateApiTokenPayload(ctx context.Context, sel ast.
 	return out
 }
 
+var customFieldConditionImplementors = []string{"CustomFieldCondition"}
+
+func (ec *executionContext) _CustomFieldCondition(ctx context.Context, sel ast.SelectionSet, obj *recipients.CustomFieldFilter) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, customFieldConditionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CustomFieldCondition")
+		case "key":
+			out.Values[i] = ec._CustomFieldCondition_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "eq":
+			out.Values[i] = ec._CustomFieldCondition_eq(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "neq":
+			out.Values[i] = ec._CustomFieldCondition_neq(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "in":
+			out.Values[i] = ec._CustomFieldCondition_in(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "nin":
+			out.Values[i] = ec._CustomFieldCondition_nin(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "gt":
+			out.Values[i] = ec._CustomFieldCondition_gt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "gte":
+			out.Values[i] = ec._CustomFieldCondition_gte(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lt":
+			out.Values[i] = ec._CustomFieldCondition_lt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lte":
+			out.Values[i] = ec._CustomFieldCondition_lte(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "startsWith":
+			out.Values[i] = ec._CustomFieldCondition_startsWith(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "contains":
+			out.Values[i] = ec._CustomFieldCondition_contains(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "isNull":
+			out.Values[i] = ec._CustomFieldCondition_isNull(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var deleteImpactImplementors = []string{"DeleteImpact"}
 
 func (ec *executionContext) _DeleteImpact(ctx context.Context, sel ast.SelectionSet, obj *imports.DeleteImpact) graphql.Marshaler {
@@ -16284,6 +18306,132 @@ func (ec *executionContext) _Email(ctx context.Context, sel ast.SelectionSet, ob
 		case "label":
 			out.Values[i] = ec._Email_label(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var gradeConditionImplementors = []string{"GradeCondition"}
+
+func (ec *executionContext) _GradeCondition(ctx context.Context, sel ast.SelectionSet, obj *recipients.GradeFilter) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, gradeConditionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GradeCondition")
+		case "eq":
+			out.Values[i] = ec._GradeCondition_eq(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "neq":
+			out.Values[i] = ec._GradeCondition_neq(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "in":
+			out.Values[i] = ec._GradeCondition_in(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "nin":
+			out.Values[i] = ec._GradeCondition_nin(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "gt":
+			out.Values[i] = ec._GradeCondition_gt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "gte":
+			out.Values[i] = ec._GradeCondition_gte(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lt":
+			out.Values[i] = ec._GradeCondition_lt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lte":
+			out.Values[i] = ec._GradeCondition_lte(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "isNull":
+			out.Values[i] = ec._GradeCondition_isNull(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var iDConditionImplementors = []string{"IDCondition"}
+
+func (ec *executionContext) _IDCondition(ctx context.Context, sel ast.SelectionSet, obj *recipients.IDFilter) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, iDConditionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IDCondition")
+		case "eq":
+			out.Values[i] = ec._IDCondition_eq(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "neq":
+			out.Values[i] = ec._IDCondition_neq(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "in":
+			out.Values[i] = ec._IDCondition_in(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "nin":
+			out.Values[i] = ec._IDCondition_nin(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "isNull":
+			out.Values[i] = ec._IDCondition_isNull(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -17210,6 +19358,12 @@ func (ec *executionContext) _List(ctx context.Context, sel ast.SelectionSet, obj
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._List_filter(ctx, field, obj)
+				})
+		case "rule":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._List_rule(ctx, field, obj)
 				})
 		case "filterDescription":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -18245,6 +20399,157 @@ func (ec *executionContext) _RecipientEdge(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var recipientFilterRuleImplementors = []string{"RecipientFilterRule"}
+
+func (ec *executionContext) _RecipientFilterRule(ctx context.Context, sel ast.SelectionSet, obj *recipients.Filter) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recipientFilterRuleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RecipientFilterRule")
+		case "all":
+			out.Values[i] = ec._RecipientFilterRule_all(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "and":
+			out.Values[i] = ec._RecipientFilterRule_and(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "or":
+			out.Values[i] = ec._RecipientFilterRule_or(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "not":
+			out.Values[i] = ec._RecipientFilterRule_not(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "externalId":
+			out.Values[i] = ec._RecipientFilterRule_externalId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._RecipientFilterRule_type(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "firstName":
+			out.Values[i] = ec._RecipientFilterRule_firstName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastName":
+			out.Values[i] = ec._RecipientFilterRule_lastName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "grade":
+			out.Values[i] = ec._RecipientFilterRule_grade(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "school":
+			out.Values[i] = ec._RecipientFilterRule_school(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "language":
+			out.Values[i] = ec._RecipientFilterRule_language(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "email":
+			out.Values[i] = ec._RecipientFilterRule_email(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "phone":
+			out.Values[i] = ec._RecipientFilterRule_phone(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "importId":
+			out.Values[i] = ec._RecipientFilterRule_importId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "customFields":
+			out.Values[i] = ec._RecipientFilterRule_customFields(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var recipientTypeConditionImplementors = []string{"RecipientTypeCondition"}
+
+func (ec *executionContext) _RecipientTypeCondition(ctx context.Context, sel ast.SelectionSet, obj *recipients.TypeFilter) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recipientTypeConditionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RecipientTypeCondition")
+		case "eq":
+			out.Values[i] = ec._RecipientTypeCondition_eq(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "neq":
+			out.Values[i] = ec._RecipientTypeCondition_neq(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "in":
+			out.Values[i] = ec._RecipientTypeCondition_in(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "nin":
+			out.Values[i] = ec._RecipientTypeCondition_nin(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var scheduleImplementors = []string{"Schedule"}
 
 func (ec *executionContext) _Schedule(ctx context.Context, sel ast.SelectionSet, obj *schedule.Schedule) graphql.Marshaler {
@@ -18279,6 +20584,69 @@ func (ec *executionContext) _Schedule(ctx context.Context, sel ast.SelectionSet,
 		case "description":
 			out.Values[i] = ec._Schedule_description(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var stringConditionImplementors = []string{"StringCondition"}
+
+func (ec *executionContext) _StringCondition(ctx context.Context, sel ast.SelectionSet, obj *recipients.StringFilter) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, stringConditionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StringCondition")
+		case "eq":
+			out.Values[i] = ec._StringCondition_eq(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "neq":
+			out.Values[i] = ec._StringCondition_neq(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "in":
+			out.Values[i] = ec._StringCondition_in(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "nin":
+			out.Values[i] = ec._StringCondition_nin(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "startsWith":
+			out.Values[i] = ec._StringCondition_startsWith(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "contains":
+			out.Values[i] = ec._StringCondition_contains(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "isNull":
+			out.Values[i] = ec._StringCondition_isNull(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -18482,6 +20850,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_restriction(ctx, field, obj)
+				})
+		case "restrictionRule":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_restrictionRule(ctx, field, obj)
 				})
 		case "restrictionDescription":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -19000,18 +21374,20 @@ func (ec *executionContext) marshalNAttentionCode2githubᚗcomᚋrollcallᚋroll
 
 var (
 	unmarshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋattentionᚐCode = map[string]attention.Code{
-		"FILE_NOT_RUN":      attention.FileNotRun,
-		"LAST_RUN_FAILED":   attention.LastRunFailed,
-		"LAST_RUN_HELD":     attention.LastRunHeld,
-		"FILE_MISSING":      attention.FileMissing,
-		"LAST_RUN_REVERTED": attention.LastRunReverted,
+		"FILE_NOT_RUN":         attention.FileNotRun,
+		"LAST_RUN_FAILED":      attention.LastRunFailed,
+		"LAST_RUN_HELD":        attention.LastRunHeld,
+		"FILE_MISSING":         attention.FileMissing,
+		"LAST_RUN_REVERTED":    attention.LastRunReverted,
+		"LATEST_FILE_CANCELED": attention.LatestFileCanceled,
 	}
 	marshalNAttentionCode2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋattentionᚐCode = map[attention.Code]string{
-		attention.FileNotRun:      "FILE_NOT_RUN",
-		attention.LastRunFailed:   "LAST_RUN_FAILED",
-		attention.LastRunHeld:     "LAST_RUN_HELD",
-		attention.FileMissing:     "FILE_MISSING",
-		attention.LastRunReverted: "LAST_RUN_REVERTED",
+		attention.FileNotRun:         "FILE_NOT_RUN",
+		attention.LastRunFailed:      "LAST_RUN_FAILED",
+		attention.LastRunHeld:        "LAST_RUN_HELD",
+		attention.FileMissing:        "FILE_MISSING",
+		attention.LastRunReverted:    "LAST_RUN_REVERTED",
+		attention.LatestFileCanceled: "LATEST_FILE_CANCELED",
 	}
 )
 
@@ -19342,6 +21718,10 @@ func (ec *executionContext) unmarshalNCreateListInput2githubᚗcomᚋrollcallᚋ
 func (ec *executionContext) unmarshalNCreateUserInput2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋusersᚐCreateUserInput(ctx context.Context, v any) (users.CreateUserInput, error) {
 	res, err := ec.unmarshalInputCreateUserInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCustomFieldCondition2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐCustomFieldFilter(ctx context.Context, sel ast.SelectionSet, v recipients.CustomFieldFilter) graphql.Marshaler {
+	return ec._CustomFieldCondition(ctx, sel, &v)
 }
 
 func (ec *executionContext) unmarshalNCustomFieldFilter2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐCustomFieldFilter(ctx context.Context, v any) (recipients.CustomFieldFilter, error) {
@@ -19717,6 +22097,32 @@ func (ec *executionContext) marshalNImportRunErrorEdge2ᚕgithubᚗcomᚋrollcal
 
 	return ret
 }
+
+func (ec *executionContext) unmarshalNImportRunPhase2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋapplyᚐPhase(ctx context.Context, v any) (apply.Phase, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNImportRunPhase2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋapplyᚐPhase[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportRunPhase2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋapplyᚐPhase(ctx context.Context, sel ast.SelectionSet, v apply.Phase) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNImportRunPhase2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋapplyᚐPhase[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ImportRunPhase!")
+	}
+	return res
+}
+
+var (
+	unmarshalNImportRunPhase2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋapplyᚐPhase = map[string]apply.Phase{
+		"READING":  apply.PhaseReading,
+		"APPLYING": apply.PhaseApplying,
+	}
+	marshalNImportRunPhase2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋapplyᚐPhase = map[apply.Phase]string{
+		apply.PhaseReading:  "READING",
+		apply.PhaseApplying: "APPLYING",
+	}
+)
 
 func (ec *executionContext) unmarshalNImportRunStatus2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐRunStatus(ctx context.Context, v any) (imports.RunStatus, error) {
 	tmp, err := graphql.UnmarshalString(v)
@@ -20104,6 +22510,10 @@ func (ec *executionContext) marshalNRecipientEdge2ᚕgithubᚗcomᚋrollcallᚋr
 func (ec *executionContext) unmarshalNRecipientFilter2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilter(ctx context.Context, v any) (recipients.Filter, error) {
 	res, err := ec.unmarshalInputRecipientFilter(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRecipientFilterRule2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilter(ctx context.Context, sel ast.SelectionSet, v recipients.Filter) graphql.Marshaler {
+	return ec._RecipientFilterRule(ctx, sel, &v)
 }
 
 func (ec *executionContext) unmarshalNRecipientGroupBy2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGroupBy(ctx context.Context, v any) (recipients.GroupBy, error) {
@@ -20714,6 +23124,25 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) marshalOCustomFieldCondition2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐCustomFieldFilterᚄ(ctx context.Context, sel ast.SelectionSet, v []recipients.CustomFieldFilter) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCustomFieldCondition2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐCustomFieldFilter(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOCustomFieldFilter2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐCustomFieldFilterᚄ(ctx context.Context, v any) ([]recipients.CustomFieldFilter, error) {
 	if v == nil {
 		return nil, nil
@@ -20746,6 +23175,13 @@ func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel as
 	_ = sel
 	res := graphql.MarshalFloatContext(*v)
 	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) marshalOGradeCondition2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGradeFilter(ctx context.Context, sel ast.SelectionSet, v *recipients.GradeFilter) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._GradeCondition(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOGradeFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐGradeFilter(ctx context.Context, v any) (*recipients.GradeFilter, error) {
@@ -20807,6 +23243,13 @@ func (ec *executionContext) marshalOID2ᚖint64(ctx context.Context, sel ast.Sel
 	_ = ctx
 	res := scalar.MarshalInt64ID(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOIDCondition2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐIDFilter(ctx context.Context, sel ast.SelectionSet, v *recipients.IDFilter) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._IDCondition(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOIDFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐIDFilter(ctx context.Context, v any) (*recipients.IDFilter, error) {
@@ -21034,6 +23477,32 @@ func (ec *executionContext) unmarshalORecipientFilter2ᚖgithubᚗcomᚋrollcall
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalORecipientFilterRule2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilterᚄ(ctx context.Context, sel ast.SelectionSet, v []recipients.Filter) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRecipientFilterRule2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilter(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalORecipientFilterRule2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐFilter(ctx context.Context, sel ast.SelectionSet, v *recipients.Filter) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RecipientFilterRule(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalORecipientOrderBy2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐOrder(ctx context.Context, v any) (*recipients.Order, error) {
 	if v == nil {
 		return nil, nil
@@ -21139,6 +23608,13 @@ var (
 		recipients.TypeOther:   "OTHER",
 	}
 )
+
+func (ec *executionContext) marshalORecipientTypeCondition2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐTypeFilter(ctx context.Context, sel ast.SelectionSet, v *recipients.TypeFilter) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RecipientTypeCondition(ctx, sel, v)
+}
 
 func (ec *executionContext) unmarshalORecipientTypeFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐTypeFilter(ctx context.Context, v any) (*recipients.TypeFilter, error) {
 	if v == nil {
@@ -21268,6 +23744,13 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOStringCondition2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐStringFilter(ctx context.Context, sel ast.SelectionSet, v *recipients.StringFilter) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._StringCondition(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOStringFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐStringFilter(ctx context.Context, v any) (*recipients.StringFilter, error) {

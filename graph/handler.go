@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -123,6 +124,14 @@ func setComplexity(c *ComplexityRoot) {
 	c.List.Additions = func(child int, first *int, _ *string) int { return pageCost(child, first) }
 	c.List.Exclusions = func(child int, first *int, _ *string) int { return pageCost(child, first) }
 	c.List.ContactPoints = func(child int, _ recipients.ContactKind, first *int, _ *string) int { return pageCost(child, first) }
+}
+
+func init() {
+	// An unknown persisted-query hash is a request error, like a parse
+	// error: gqlgen then answers 422, which the HTTP layer turns into 200
+	// for application/json and a 4xx without data for
+	// application/graphql-response+json, as GraphQL over HTTP asks.
+	errcode.RegisterErrorType(string(apperr.CodePersistedQueryNotFound), errcode.KindProtocol)
 }
 
 // unsupportedRequest answers a request that no GraphQL transport takes (a

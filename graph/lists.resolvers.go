@@ -40,6 +40,10 @@ func (r *listResolver) Filter(ctx context.Context, obj *lists.List) (json.RawMes
 	return recipients.FilterJSON(obj.Filter), nil
 }
 
+func (r *listResolver) Rule(ctx context.Context, obj *lists.List) (*recipients.Filter, error) {
+	return obj.DecodedFilter()
+}
+
 func (r *listResolver) FilterDescription(ctx context.Context, obj *lists.List) (string, error) {
 	f, err := obj.DecodedFilter()
 	if err != nil {

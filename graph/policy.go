@@ -82,7 +82,7 @@ var fieldPolicies = buildPolicies(map[string]map[Policy][]string{
 	// addresses, nothing of their accounts.
 	"User": {
 		AnyUser:     {"id", "email", "name"},
-		SelfOrAdmin: {"role", "disabled", "createdAt", "updatedAt", "apiTokens", "restriction", "restrictionDescription"},
+		SelfOrAdmin: {"role", "disabled", "createdAt", "updatedAt", "apiTokens", "restriction", "restrictionRule", "restrictionDescription"},
 		AdminOnly:   {"managedBy"},
 	},
 	"UserEdge":              {Inherit: {"cursor", "node"}},
@@ -138,7 +138,7 @@ var fieldPolicies = buildPolicies(map[string]map[Policy][]string{
 	// that it is theirs, shared with them, or that they are an
 	// administrator; its people are read within the viewer's restriction.
 	"List": {
-		AnyUser: {"id", "name", "description", "owner", "filter", "filterDescription", "sharedWith", "canEdit", "createdAt", "updatedAt"},
+		AnyUser: {"id", "name", "description", "owner", "filter", "rule", "filterDescription", "sharedWith", "canEdit", "createdAt", "updatedAt"},
 		Scoped:  {"additions", "exclusions", "members", "memberCount", "explain", "contactPoints"},
 	},
 	"ListReason":      {Scoped: {"code", "message"}},
@@ -146,6 +146,16 @@ var fieldPolicies = buildPolicies(map[string]map[Policy][]string{
 	"ListEdge":        {Inherit: {"cursor", "node"}},
 	"ListConnection":  {Inherit: {"edges", "nodes", "pageInfo", "totalCount"}},
 	"ListPreview":     {Scoped: {"count", "recipients"}},
+
+	// A saved filter read back is part of what holds it (a list's rule, a
+	// user's restriction), which has its own policy.
+	"RecipientFilterRule": {Inherit: {"all", "and", "or", "not", "externalId", "type", "firstName", "lastName", "grade",
+		"school", "language", "email", "phone", "importId", "customFields"}},
+	"StringCondition":        {Inherit: {"eq", "neq", "in", "nin", "startsWith", "contains", "isNull"}},
+	"GradeCondition":         {Inherit: {"eq", "neq", "in", "nin", "gt", "gte", "lt", "lte", "isNull"}},
+	"RecipientTypeCondition": {Inherit: {"eq", "neq", "in", "nin"}},
+	"IDCondition":            {Inherit: {"eq", "neq", "in", "nin", "isNull"}},
+	"CustomFieldCondition":   {Inherit: {"key", "eq", "neq", "in", "nin", "gt", "gte", "lt", "lte", "startsWith", "contains", "isNull"}},
 
 	"AuditEntry":           {AdminOnly: {"id", "at", "actor", "actorEmail", "action", "targetType", "targetId", "targetName", "details"}},
 	"AuditEntryEdge":       {AdminOnly: {"cursor", "node"}},

@@ -100,6 +100,13 @@ func (r *userResolver) Restriction(ctx context.Context, obj *users.User) (json.R
 	return recipients.FilterJSON(obj.Restriction), nil
 }
 
+func (r *userResolver) RestrictionRule(ctx context.Context, obj *users.User) (*recipients.Filter, error) {
+	if err := r.canSeeUser(ctx, obj); err != nil || len(obj.Restriction) == 0 {
+		return nil, err
+	}
+	return recipients.DecodeFilter(obj.Restriction)
+}
+
 func (r *userResolver) RestrictionDescription(ctx context.Context, obj *users.User) (*string, error) {
 	if err := r.canSeeUser(ctx, obj); err != nil || len(obj.Restriction) == 0 {
 		return nil, err

@@ -115,3 +115,24 @@ func TestPersistedQueryErrors(t *testing.T) {
 		require.Contains(t, resp.Errors[0].Message, says)
 	}
 }
+
+// TestPersistedQueryNotFoundStatus: an unknown hash is a request error: 200
+// for application/json (as every GraphQL error there), a 4xx without data
+// for application/graphql-response+json.
+func TestPersistedQueryNotFoundStatus(t *testing.T) {
+	t.Parallel()
+	s := servertest.New(t, nil)
+	for accept, want := range map[string]int{"application/json": http.StatusOK, "application/graphql-response+json": http.StatusBadRequest} {
+		req, err := http.NewRequest(http.MethodPost, s.URL+"/graphql",
+			strings.NewReader(`{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"`+strings.Repeat("cd", 32)+`"}}}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", accept)
+		resp := s.Do(t, req)
+		require.Equal(t, want, resp.Status, accept)
+		require.Equal(t, string(apperr.CodePersistedQueryNotFound), resp.FirstCode(), string(resp.Body))
+		if want != http.StatusOK {
+			require.NotContains(t, string(resp.Body), `"data"`)
+		}
+	}
+}

@@ -10,35 +10,63 @@ import (
 
 // Entries about one thing: a type, and optionally its id.
 type AuditTargetInput struct {
+	// The kind of thing.
 	Type audit.TargetType `json:"type"`
-	ID   *int64           `json:"id,omitempty"`
+	// Its id; omit it for the entries about every thing of that type.
+	ID *int64 `json:"id,omitempty"`
 }
 
+// What deleteImport did. Administrators only.
 type DeleteImportPayload struct {
+	// The import, now deleted (`deleted`, `deletedAt` and `purgeAfter` set).
 	Import *imports.Import `json:"import"`
-	// What the delete did.
+	// What the delete did, counted in its own transaction.
 	Impact *imports.DeleteImpact `json:"impact"`
 }
 
+// Every change starts here. Each mutation runs in one transaction: it happens
+// entirely or not at all, and what it changes is written to the audit log in
+// the same transaction (see AuditAction). Each says who may call it.
 type Mutation struct {
 }
 
-// Relay page information.
+// Where a page of a connection stands in the whole list, and the cursors to
+// continue from. Cursors are opaque strings: pass `endCursor` as the `after`
+// argument of the same field (with the same other arguments) for the next
+// page.
 type PageInfo struct {
-	HasNextPage     bool    `json:"hasNextPage"`
-	HasPreviousPage bool    `json:"hasPreviousPage"`
-	StartCursor     *string `json:"startCursor,omitempty"`
-	EndCursor       *string `json:"endCursor,omitempty"`
+	// More items follow this page: ask again with `after: endCursor`.
+	HasNextPage bool `json:"hasNextPage"`
+	// True when this page was asked for with an `after` cursor (the page does not start the list); false on the first page.
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// The cursor of the page's first item; null when the page is empty.
+	StartCursor *string `json:"startCursor,omitempty"`
+	// The cursor of the page's last item, to pass as `after` for the next page; null when the page is empty.
+	EndCursor *string `json:"endCursor,omitempty"`
 }
 
+// Every read starts here. All fields need a token; each says who may ask
+// (see the schema description for roles and restrictions).
 type Query struct {
 }
 
+// Live updates, over WebSocket only (the graphql-transport-ws protocol; the
+// legacy graphql-ws protocol is accepted too). Authenticate in
+// connection_init's payload with `{"Authorization": "Bearer <token>"}`. A
+// connection without a token, or whose token is bad or becomes revoked or
+// expired, or whose user is disabled, is closed with code 4403 (do not
+// reconnect with the same token); one that sends no connection_init in time
+// (10 seconds by default) with 4408; one that could not be checked (the
+// server is in trouble) with 1013: reconnect with back-off. A page from an
+// origin the server does not allow cannot open the connection (HTTP 403,
+// FORBIDDEN).
 type Subscription struct {
 }
 
+// What uploadImportFile did. Administrators only.
 type UploadImportFilePayload struct {
+	// The stored file, now the import's latest.
 	File *filestore.File `json:"file"`
-	// The run started by runNow, else null.
+	// The run queued for the file: with `runNow` (trigger MANUAL), or for an import with `runOnUpload` (trigger UPLOAD) when no other run was active; else null.
 	Run *imports.Run `json:"run,omitempty"`
 }

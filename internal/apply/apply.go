@@ -177,7 +177,7 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]Change, err
 func (p *pipeline) refreshStatistics(ctx context.Context) error {
 	c := p.counts
 	changed := c.Created + c.Updated + c.Removed + c.Restored
-	if p.spec.DryRun || changed < 10000 || changed*10 < p.active {
+	if p.spec.DryRun || p.held != "" || changed < 10000 || changed*10 < p.active {
 		return nil
 	}
 	if _, err := p.tx.ExecContext(ctx, "ANALYZE recipients"); err != nil {

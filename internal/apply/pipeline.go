@@ -32,10 +32,13 @@ import (
 	"github.com/rollcall/rollcall/internal/recipients"
 )
 
-// Phases of a run, as progress reports them.
+// Phase is what a running run is doing, as progress reports it.
+type Phase string
+
+// The phases of a run, in order.
 const (
-	PhaseReading  = "READING"
-	PhaseApplying = "APPLYING"
+	PhaseReading  Phase = "READING"  // reading the file, checking rows, comparing with the import's data
+	PhaseApplying Phase = "APPLYING" // writing the changes
 )
 
 // maxSampleChanges bounds the sample of changes a run keeps.
@@ -44,7 +47,7 @@ const maxSampleChanges = 100
 // Progress is how far a run has come, shared between the pipeline and
 // whoever reports it (a heartbeat).
 type Progress struct {
-	phase atomic.Value // string
+	phase atomic.Value // Phase
 	rows  atomic.Int64 // lines read so far, blank ones included
 	total atomic.Int64 // 0: unknown
 }
@@ -54,8 +57,8 @@ func (p *Progress) SetTotal(lines int64) { p.total.Store(lines) }
 
 // Snapshot returns the phase (READING until the changes apply), the lines
 // read so far and the lines expected (0: unknown).
-func (p *Progress) Snapshot() (phase string, lines, total int64) {
-	phase, _ = p.phase.Load().(string)
+func (p *Progress) Snapshot() (phase Phase, lines, total int64) {
+	phase, _ = p.phase.Load().(Phase)
 	if phase == "" {
 		phase = PhaseReading
 	}
@@ -345,6 +348,8 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*Result, error)
 		return rb.Result, rb
 	}
 
+	// A held run applies too, to count what it would do, and rolls back
+	// (succeed).
 	changes, err := p.apply(ctx, removals)
 	if err != nil {
 		return p.fail(dataError(err))
@@ -395,6 +400,8 @@ type runBase struct {
 	progress *Progress
 	counts   Counts
 	timings  []slog.Attr
+	// held: why the removal guard holds the run (guard), else "".
+	held string
 }
 
 func (b *runBase) result(status Status, message string) *Result {
@@ -423,9 +430,11 @@ func (b *runBase) rollback(status Status, message string) (*Result, error) {
 
 // guard applies the import's guards once the run knows what it would do
 // (counts.RowsRead and counts.Rejected set): a run rejecting more rows than
-// the rejection threshold fails; a FULL run removing more than the removal
-// threshold of the active set (active, before the run) is held unless an
-// administrator approved it. It returns nil when the run may apply.
+// the rejection threshold fails (the Rollback returned); a FULL run
+// removing more than the removal threshold of the active set (active,
+// before the run) is held unless an administrator approved it. A held run
+// goes on, as a dry run does, so that its counts and sample are what
+// approval would apply, and succeed rolls it back HELD.
 func (b *runBase) guard(removals, active int, w words) *Rollback {
 	spec, c := b.spec, b.counts
 	if c.RowsRead > 0 && pct(c.Rejected, c.RowsRead) > spec.RejectionThreshold {
@@ -435,16 +444,15 @@ func (b *runBase) guard(removals, active int, w words) *Rollback {
 		return &Rollback{Result: res}
 	}
 	if !spec.Approved && active > 0 && pct(removals, active) > spec.RemovalThreshold {
-		res := b.result(StatusHeld, fmt.Sprintf(
-			"this file would %s %d of %d active %s (%.1f%%), more than the import's limit of %g%%: nothing was applied; approve the run to apply it, or cancel it",
-			w.remove, removals, active, w.things, pct(removals, active), spec.RemovalThreshold))
-		return &Rollback{Result: res}
+		b.held = fmt.Sprintf("this file would %s %d of %d active %s (%.1f%%), more than the import's limit of %g%%",
+			w.remove, removals, active, w.things, pct(removals, active), spec.RemovalThreshold)
 	}
 	return nil
 }
 
 // succeed ends a run whose changes are written in its transaction: applied,
-// or rolled back for a dry run.
+// or rolled back for a dry run or a held one (whose counts and sample are
+// then what approval would apply).
 func (b *runBase) succeed(changes []Change, w words) (*Result, error) {
 	res := b.result(StatusSucceeded, "")
 	res.Changes = changes
@@ -452,7 +460,15 @@ func (b *runBase) succeed(changes []Change, w words) (*Result, error) {
 		res.Status = StatusSucceededWithErrors
 	}
 	res.Message = summarize(res.Counts, b.spec.DryRun, w)
-	if b.spec.DryRun {
+	switch {
+	case b.held != "" && b.spec.DryRun:
+		// A dry run changes nothing, so it never holds the import up: it
+		// says that a real run would be held.
+		res.Message += "; a run of this file would be HELD: " + b.held
+	case b.held != "":
+		res.Status, res.Message = StatusHeld, b.held+": nothing was applied; approve the run to apply it, or cancel it"
+	}
+	if b.spec.DryRun || b.held != "" {
 		return res, &Rollback{Result: res}
 	}
 	res.Applied = true

@@ -1,7 +1,8 @@
 // Package attention says which imports need an administrator's attention,
 // and why, and gathers the administrator's dashboard (the system status):
 // the product's "Last Run and File Date differ by more than a minute", a
-// failed or held run, a scheduled file that never came, a reverted run.
+// failed or held run, a scheduled file that never came, a reverted run, a
+// file whose run an administrator canceled.
 package attention
 
 import (
@@ -31,7 +32,14 @@ const (
 	// LastRunReverted: the latest run undid an earlier one; the data is as
 	// before that run until a corrected file is applied.
 	LastRunReverted Code = "LAST_RUN_REVERTED"
+	// LatestFileCanceled: an administrator canceled the latest file's run
+	// (a held one, say): no schedule or upload runs that file again, until
+	// a new file arrives or an administrator runs it by hand.
+	LatestFileCanceled Code = "LATEST_FILE_CANCELED"
 )
+
+// Codes is every code, in the order reasons are given.
+var Codes = []Code{FileNotRun, LatestFileCanceled, FileMissing, LastRunFailed, LastRunHeld, LastRunReverted}
 
 // Reason is one reason an import needs attention.
 type Reason struct {
@@ -100,6 +108,13 @@ func reasonsOf(imp *imports.Import, st imports.RunState, now time.Time) []Reason
 			msg += fmt.Sprintf(" (last run %s)", imp.LastRunAt.UTC().Format(time.RFC3339))
 		}
 		reasons = append(reasons, Reason{Code: FileNotRun, Message: msg, Since: imp.FileDate})
+	}
+	// A file no run took because an administrator canceled its run (the
+	// scheduler leaves it: imports.takesFile).
+	if st.LatestCanceledRun != nil {
+		reasons = append(reasons, Reason{Code: LatestFileCanceled, RunID: st.LatestCanceledRun, Since: st.LatestCanceledAt,
+			Message: fmt.Sprintf("run %d of the latest file was canceled: no schedule or upload will run that file; upload a new file, or run it by hand",
+				*st.LatestCanceledRun)})
 	}
 	if imp.ScheduleMissedAt != nil {
 		reasons = append(reasons, Reason{Code: FileMissing, Since: imp.ScheduleMissedAt,

@@ -445,10 +445,14 @@ func TestUserImportGuards(t *testing.T) {
 		require.Equal(t, 2, run.Removed) // Ben and Dee; Cy is an administrator
 		require.Contains(t, run.Message, "would disable 2 of 4 active users (50.0%)")
 		require.Equal(t, before, f.users(), "a held run applies nothing")
+		heldChanges := changeLines(t, f, run)
+		require.ElementsMatch(t, []string{"REMOVE ben@district.test", "REMOVE dee@district.test"}, heldChanges)
 
 		ok := f.approve(run)
 		require.Equal(t, imports.StatusSucceeded, ok.Status, ok.Message)
 		require.Equal(t, 2, ok.Removed)
+		require.Equal(t, counts(run), counts(ok), "approval applies what the held run showed")
+		require.Equal(t, heldChanges, changeLines(t, f, ok))
 		require.True(t, f.user("dee@district.test").Disabled)
 		require.True(t, f.user("ben@district.test").Disabled)
 		require.False(t, f.user("cy@district.test").Disabled)

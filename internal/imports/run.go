@@ -21,8 +21,11 @@ const (
 	// StatusFailed: nothing applied.
 	StatusFailed RunStatus = "FAILED"
 	// StatusHeld: the run would remove more than the import allows; nothing
-	// applied until an administrator approves or cancels it.
-	StatusHeld     RunStatus = "HELD"
+	// applied until an administrator approves or cancels it. Its counts and
+	// sample are what it would apply.
+	StatusHeld RunStatus = "HELD"
+	// StatusCanceled: nothing applied. An administrator's cancel sets the
+	// file aside (Run.CanceledBy).
 	StatusCanceled RunStatus = "CANCELED"
 )
 
@@ -55,6 +58,7 @@ type Run struct {
 	RequestedBy   *int64     ``
 	ApprovedBy    *int64     ``
 	ApprovedAt    *time.Time ``
+	CanceledBy    *int64     `` // the administrator who canceled it: its file is set aside (takesFile)
 	QueuedAt      time.Time  `bun:",nullzero,notnull,default:current_timestamp"`
 	StartedAt     *time.Time ``
 	FinishedAt    *time.Time ``
@@ -114,7 +118,7 @@ type RunChange struct {
 
 // Progress is how far a running run is.
 type Progress struct {
-	Phase         string
+	Phase         apply.Phase
 	RowsProcessed int64
 	RowsTotal     *int64
 }
@@ -124,7 +128,7 @@ func (r *Run) Progress() *Progress {
 	if r.Status != StatusRunning || r.Phase == nil {
 		return nil
 	}
-	return &Progress{Phase: *r.Phase, RowsProcessed: r.RowsProcessed, RowsTotal: r.RowsTotal}
+	return &Progress{Phase: apply.Phase(*r.Phase), RowsProcessed: r.RowsProcessed, RowsTotal: r.RowsTotal}
 }
 
 // UndoAvailable reports whether the run can still be reverted: it applied

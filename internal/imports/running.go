@@ -40,7 +40,7 @@ func (s *Service) StartRun(ctx context.Context, runID, jobID int64) (run *Run, i
 		if run.StartedAt == nil {
 			run.StartedAt = &now
 		}
-		phase := apply.PhaseReading
+		phase := string(apply.PhaseReading)
 		run.Status, run.HeartbeatAt, run.Phase, run.RowsProcessed = StatusRunning, &now, &phase, 0
 		run.Attempts++
 		ok = true
@@ -94,7 +94,7 @@ func (s *Service) LockForApply(ctx context.Context, tx *db.Tx, spec apply.Spec) 
 // and starts the run of a file that arrived meanwhile (followUp).
 func (s *Service) RecordOutcome(ctx context.Context, tx *db.Tx, run *Run, res *apply.Result) error {
 	now := s.now()
-	if err := setRunOutcome(ctx, tx, run.ID, res, now); err != nil {
+	if err := setRunOutcome(ctx, tx, run.ID, res, now, run.ApprovedAt != nil); err != nil {
 		return err
 	}
 	if res.Applied {
@@ -140,9 +140,9 @@ func (s *Service) RetryRun(ctx context.Context, runID int64, message string) err
 
 // RecoverStalledRuns finds runs marked RUNNING whose heartbeat stopped and
 // whose import no one is applying (its run lock is free): their worker
-// died. Each goes back to the queue under a new job, or fails after
-// MaxRunAttempts starts. The data is as it was: the dead worker's
-// transaction never committed.
+// died. Each goes back to the queue under a new job, fails after
+// MaxRunAttempts starts, or ends CANCELED if an administrator canceled it.
+// The data is as it was: the dead worker's transaction never committed.
 func (s *Service) RecoverStalledRuns(ctx context.Context) (int, error) {
 	stalled, err := staleRuns(ctx, s.db, s.now().Add(-s.cfg.StaleAfter))
 	if err != nil {
@@ -164,6 +164,9 @@ func (s *Service) RecoverStalledRuns(ctx context.Context) (int, error) {
 				return nil // still alive after all
 			}
 			recovered++
+			if cur.CanceledBy != nil { // its job was canceled: never run again
+				return setRunFinished(ctx, tx, cur.ID, StatusCanceled, "canceled while running; nothing was applied", s.now())
+			}
 			if cur.Attempts >= s.cfg.MaxRunAttempts {
 				return setRunFinished(ctx, tx, cur.ID, StatusFailed, fmt.Sprintf(
 					"the worker stopped %d times while running this file; nothing was applied", cur.Attempts), s.now())

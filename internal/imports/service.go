@@ -473,9 +473,13 @@ func (s *Service) Cancel(ctx context.Context, runID int64) (*Run, error) {
 		if run, err = GetRunForUpdate(ctx, tx, runID); err != nil {
 			return err
 		}
-		status := run.Status
+		status, canceler := run.Status, v.UserID
+		run.CanceledBy = &canceler // its file is set aside (takesFile)
 		switch run.Status {
 		case StatusQueued, StatusHeld:
+			if err := updateRun(ctx, tx, run, "canceled_by"); err != nil {
+				return err
+			}
 			return s.dropRun(ctx, tx, v, nil, run, "canceled by "+v.Email, audit.Details{"was": status})
 		case StatusRunning:
 			if run.JobID == nil {
@@ -485,7 +489,7 @@ func (s *Service) Cancel(ctx context.Context, runID int64) (*Run, error) {
 				return err
 			}
 			run.Message = "cancel requested by " + v.Email
-			if err := updateRun(ctx, tx, run, "message"); err != nil {
+			if err := updateRun(ctx, tx, run, "message", "canceled_by"); err != nil {
 				return err
 			}
 			return s.recordRun(ctx, tx, v, audit.RunCanceled, nil, run, audit.Details{"was": status})

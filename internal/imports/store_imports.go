@@ -225,8 +225,9 @@ func importDeleted(ctx context.Context, idb bun.IDB, id int64) (bool, error) {
 }
 
 // RunState is where an import's runs stand: its last finished run (not a
-// dry run, not canceled), whether a run took its latest file, and whether
-// one is queued or running.
+// dry run, not canceled), whether a run took its latest file (takesFile)
+// and whether the last to take it was canceled, and whether one is queued
+// or running.
 type RunState struct {
 	ImportID           int64      `bun:"import_id"`
 	LastStatus         *RunStatus `bun:"last_status"`
@@ -236,6 +237,8 @@ type RunState struct {
 	LastTrigger        *Trigger   `bun:"last_trigger"`
 	LastReverts        *int64     `bun:"last_reverts"`
 	LatestTaken        bool       `bun:"latest_taken"`
+	LatestCanceledRun  *int64     `bun:"latest_canceled_run"`
+	LatestCanceledAt   *time.Time `bun:"latest_canceled_at"`
 	HasQueuedOrRunning bool       `bun:"has_active"`
 }
 
@@ -245,13 +248,16 @@ func RunStates(ctx context.Context, idb bun.IDB, ids []int64) ([]RunState, error
 	err := idb.NewRaw(`SELECT i.id AS import_id,
 			lr.status AS last_status, lr.id AS last_run_id, coalesce(lr.finished_at, lr.queued_at) AS last_status_at,
 			lr.message AS last_message, lr.trigger AS last_trigger, lr.reverts_run_id AS last_reverts,
-			EXISTS (SELECT 1 FROM import_runs r WHERE r.file_id = i.latest_file_id AND NOT r.dry_run
-				AND r.status <> 'CANCELED') AS latest_taken,
+			lf.id IS NOT NULL AS latest_taken, CASE WHEN lf.status = 'CANCELED' THEN lf.id END AS latest_canceled_run,
+			CASE WHEN lf.status = 'CANCELED' THEN lf.finished_at END AS latest_canceled_at,
 			EXISTS (SELECT 1 FROM import_runs r WHERE r.import_id = i.id AND r.status IN ('QUEUED', 'RUNNING')) AS has_active
 		FROM imports i
 		LEFT JOIN LATERAL (SELECT r.status, r.id, r.finished_at, r.queued_at, r.message, r.trigger, r.reverts_run_id FROM import_runs r
 			WHERE r.import_id = i.id AND NOT r.dry_run AND r.status NOT IN ('QUEUED', 'RUNNING', 'CANCELED')
 			ORDER BY r.id DESC LIMIT 1) lr ON true
+		LEFT JOIN LATERAL (SELECT r.id, r.status, r.finished_at FROM import_runs r
+			WHERE r.import_id = i.id AND r.file_id = i.latest_file_id AND `+takesFile+`
+			ORDER BY r.id DESC LIMIT 1) lf ON true
 		WHERE i.id IN (?)`, bun.List(ids)).Scan(ctx, &states)
 	if err != nil {
 		return nil, fmt.Errorf("run states: %w", err)

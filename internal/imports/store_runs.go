@@ -156,11 +156,15 @@ func staleRuns(ctx context.Context, idb bun.IDB, since time.Time) ([]Run, error)
 	return out, nil
 }
 
-// fileTaken reports whether a run (dry runs and canceled ones aside) has
-// taken file fileID.
+// takesFile selects the runs that take their file, so that no schedule or
+// upload runs it again: not dry runs, nor runs the system canceled (the
+// import deleted); a run an administrator canceled does, and sets its file
+// aside. RunStates (attention) and fileTaken (schedules) share it.
+const takesFile = "NOT dry_run AND (status <> 'CANCELED' OR canceled_by IS NOT NULL)"
+
+// fileTaken reports whether a run has taken file fileID (takesFile).
 func fileTaken(ctx context.Context, idb bun.IDB, fileID int64) (bool, error) {
-	return idb.NewSelect().Model((*Run)(nil)).
-		Where("file_id = ?", fileID).Where("NOT dry_run").Where("status <> ?", StatusCanceled).Exists(ctx)
+	return idb.NewSelect().Model((*Run)(nil)).Where("file_id = ?", fileID).Where(takesFile).Exists(ctx)
 }
 
 // revertibleRun selects the runs whose changes are in the data: applied,
@@ -241,10 +245,11 @@ func setRunProgress(ctx context.Context, idb bun.IDB, runID int64, p Progress, n
 	return err
 }
 
-// setRunOutcome writes what a run did: status, counts, warnings, errors,
-// sample of changes and, for an applied run that can be undone, its undo
-// watermark.
-func setRunOutcome(ctx context.Context, tx *db.Tx, runID int64, res *apply.Result, now time.Time) error {
+// setRunOutcome writes what a run did (or, held, would do): status, counts,
+// warnings, errors, sample of changes and, for an applied run that can be
+// undone, its undo watermark. With again (an approved held run), the
+// errors and sample recorded when it was held give way.
+func setRunOutcome(ctx context.Context, tx *db.Tx, runID int64, res *apply.Result, now time.Time, again bool) error {
 	c := res.Counts
 	warnings := res.Warnings
 	if warnings == nil {
@@ -261,6 +266,12 @@ func setRunOutcome(ctx context.Context, tx *db.Tx, runID int64, res *apply.Resul
 	}
 	if _, err := q.Where("id = ?", runID).Exec(ctx); err != nil {
 		return fmt.Errorf("record run %d: %w", runID, err)
+	}
+	if again {
+		if _, err := tx.NewRaw(`WITH e AS (DELETE FROM import_run_errors WHERE run_id = ?)
+			DELETE FROM import_run_changes WHERE run_id = ?`, runID, runID).Exec(ctx); err != nil {
+			return fmt.Errorf("replace run %d's errors and changes: %w", runID, err)
+		}
 	}
 	if len(res.Errors) > 0 {
 		src := pgx.CopyFromSlice(len(res.Errors), func(i int) ([]any, error) {
