@@ -86,6 +86,18 @@ func findChromium() string {
 	return ""
 }
 
+// NewTab starts a headless Chromium (see [Chromium]; the test is skipped
+// without one) with a fresh profile and returns the context of its one tab,
+// for tests that drive a page of their own with chromedp. The browser ends
+// with the test.
+func NewTab(ctx context.Context, t testing.TB) context.Context {
+	t.Helper()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, allocatorOptions(Chromium(t))...)
+	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() { cancelTab(); cancelAlloc() })
+	return tabCtx
+}
+
 // allocatorOptions turns Flags into chromedp options.
 func allocatorOptions(execPath string) []chromedp.ExecAllocatorOption {
 	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(execPath)}
