@@ -90,7 +90,9 @@ func TestFilterRuleReadBack(t *testing.T) {
 	uid, teacher := d.restrictedUser(t, "lincoln@district.test", restriction)
 	want := map[string]any{"school": map[string]any{"eq": "Lincoln Elementary"}, "grade": map[string]any{"lte": "K"}}
 	for _, token := range []string{teacher, d.admin} {
-		var out struct{ User struct{ RestrictionRule map[string]any } }
+		var out struct {
+			User struct{ RestrictionRule map[string]any }
+		}
 		d.s.MustQuery(t, token, `query($u: ID!) { user(id: $u) { restrictionRule { ...Rule } } } `+ruleFields, map[string]any{"u": uid}, &out)
 		require.Equal(t, want, withoutNulls(out.User.RestrictionRule))
 	}
