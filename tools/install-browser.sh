@@ -1,31 +1,46 @@
 #!/usr/bin/env bash
-# Installs Debian's Chromium for the GraphiQL browser test when it is missing
-# and this machine can install packages (root with apt-get). Otherwise it says
-# so, and the browser test skips itself with the same message.
+# Installs, from Debian's packages, what some tests need besides Go when it
+# is missing and this machine can install packages (root with apt-get):
+# Chromium for the GraphiQL browser test, curl and jq for the test that runs
+# the README's examples. Otherwise it says so, and those tests skip
+# themselves with the same message.
 set -euo pipefail
 
+pkgs=()
+browser=""
 for b in chromium chromium-browser google-chrome; do
 	if command -v "$b" >/dev/null 2>&1; then
-		echo "browser test: using $(command -v "$b")"
-		exit 0
+		browser=$(command -v "$b")
+		break
 	fi
 done
-if [[ "${ROLLCALL_SKIP_BROWSER:-}" == 1 ]]; then
+if [[ -n "$browser" ]]; then
+	echo "browser test: using $browser"
+elif [[ "${ROLLCALL_SKIP_BROWSER:-}" == 1 ]]; then
 	echo "browser test: ROLLCALL_SKIP_BROWSER=1, the GraphiQL browser test will be skipped"
+else
+	pkgs+=(chromium)
+fi
+for tool in curl jq; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		pkgs+=("$tool")
+	fi
+done
+if [[ ${#pkgs[@]} == 0 ]]; then
 	exit 0
 fi
 if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
-	echo "browser test: chromium not found and cannot be installed here (needs root and apt-get);"
-	echo "  install it (apt-get install chromium) to run the GraphiQL browser test; it will be skipped"
+	echo "tests: ${pkgs[*]} not found and cannot be installed here (needs root and apt-get);"
+	echo "  install them (apt-get install ${pkgs[*]}): the GraphiQL browser test needs chromium, the README test curl and jq; they will be skipped"
 	exit 0
 fi
-echo "browser test: installing chromium with apt-get (once per machine)"
+echo "tests: installing ${pkgs[*]} with apt-get (once per machine)"
 export DEBIAN_FRONTEND=noninteractive
-if ! apt-get install -y --no-install-recommends chromium >/tmp/rollcall-apt.log 2>&1; then
+if ! apt-get install -y --no-install-recommends "${pkgs[@]}" >/tmp/rollcall-apt.log 2>&1; then
 	apt-get update >>/tmp/rollcall-apt.log 2>&1 || true
-	if ! apt-get install -y --no-install-recommends chromium >>/tmp/rollcall-apt.log 2>&1; then
-		echo "browser test: apt-get install chromium failed (see /tmp/rollcall-apt.log); the browser test will be skipped"
+	if ! apt-get install -y --no-install-recommends "${pkgs[@]}" >>/tmp/rollcall-apt.log 2>&1; then
+		echo "tests: apt-get install ${pkgs[*]} failed (see /tmp/rollcall-apt.log); the tests that need them will be skipped"
 		exit 0
 	fi
 fi
-echo "browser test: chromium installed"
+echo "tests: ${pkgs[*]} installed"

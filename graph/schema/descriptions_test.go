@@ -1,20 +1,16 @@
 package schema
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"github.com/vektah/gqlparser/v2"
 	gql "github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/rollcall/rollcall/internal/apperr"
 )
 
 // loadSchema parses and validates this directory's files, as gqlgen does.
@@ -113,68 +109,15 @@ func documentedCodes(t *testing.T, description string) []string {
 	return out
 }
 
-// apperrCodes returns the values of the exported constants of type Code
-// that internal/apperr declares, read from its source: apperr has no
-// exported list of every code, and the test must not depend on one being
-// kept up to date by hand.
+// apperrCodes returns apperr.Codes, sorted.
 func apperrCodes(t *testing.T) []string {
 	t.Helper()
-	dir := filepath.Join("..", "..", "internal", "apperr")
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	fset := token.NewFileSet()
 	var codes []string
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.SkipObjectResolution)
-		require.NoError(t, err)
-		for _, decl := range f.Decls {
-			gd, ok := decl.(*ast.GenDecl)
-			if !ok || gd.Tok != token.CONST {
-				continue
-			}
-			for _, spec := range gd.Specs {
-				vs := spec.(*ast.ValueSpec)
-				if !isCodeType(vs.Type) {
-					continue
-				}
-				for i, id := range vs.Names {
-					if !id.IsExported() {
-						continue
-					}
-					require.Less(t, i, len(vs.Values), "apperr constant %s has no value of its own", id.Name)
-					v, ok := stringValue(vs.Values[i])
-					require.True(t, ok, "apperr constant %s is not a string literal: update this test", id.Name)
-					codes = append(codes, v)
-				}
-			}
-		}
+	for _, c := range apperr.Codes {
+		codes = append(codes, string(c))
 	}
-	require.NotEmpty(t, codes, "found no Code constants in %s", dir)
 	sort.Strings(codes)
 	return codes
-}
-
-// isCodeType reports whether a constant's declared type is apperr's Code.
-func isCodeType(e ast.Expr) bool {
-	id, ok := e.(*ast.Ident)
-	return ok && id.Name == "Code"
-}
-
-// stringValue reads a string literal, or a conversion Code("…") of one.
-func stringValue(e ast.Expr) (string, bool) {
-	if call, ok := e.(*ast.CallExpr); ok && len(call.Args) == 1 && isCodeType(call.Fun) {
-		e = call.Args[0]
-	}
-	lit, ok := e.(*ast.BasicLit)
-	if !ok || lit.Kind != token.STRING {
-		return "", false
-	}
-	s, err := strconv.Unquote(lit.Value)
-	return s, err == nil
 }
 
 // TestErrorCodesAreDocumented: the schema's own description (the `schema`

@@ -49,6 +49,16 @@ const (
 	CodePersistedQueryNotFound Code = "PERSISTED_QUERY_NOT_FOUND"
 )
 
+// Codes are every code a client can see in extensions.code, in the order
+// the documentation lists them (the schema's description and the README,
+// whose tests compare their lists with this one; apperr's own test checks
+// that every Code constant is here).
+var Codes = []Code{
+	CodeUnauthenticated, CodeForbidden, CodeNotFound, CodeBadUserInput, CodeConflict, CodeTooLarge,
+	CodeTimeout, CodeQueryTooDeep, CodeComplexityLimit, CodeIntrospectionDisabled, CodeAccessChanged,
+	CodeParseFailed, CodeValidationFailed, CodePersistedQueryNotFound, CodeInternal,
+}
+
 // Error is an error meant to be shown to the API client. Message is safe to
 // show; Err (optional) is the cause, kept for logs and errors.Is.
 type Error struct {

@@ -30,7 +30,7 @@ var layers = [][]string{
 	{"internal/demo", "graph/scalar", "graph/model"},
 	{"graph"},
 	{"server"},
-	{"server/servertest", "cmd/rollcall", "tools/schemacat"},
+	{"server/servertest", "cmd/rollcall", "tools/schemacat", "tools/examplegen"},
 }
 
 type pkg struct {

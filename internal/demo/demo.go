@@ -6,10 +6,8 @@ package demo
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/apperr"
@@ -86,58 +84,13 @@ func hasImport(ctx context.Context, svc *app.Services) (bool, error) {
 }
 
 // districtFile generates the demo district's export with contacts that
-// cannot reach anyone: phone numbers in the 555-01XX range reserved for
-// fiction, addresses at example domains (RFC 2606). Siblings keep sharing
-// their guardians' contacts.
+// cannot reach anyone (districtgen.Fictional): phone numbers in the 555-01XX
+// range reserved for fiction, addresses at .example domains (RFC 2606).
+// Siblings keep sharing their guardians' contacts.
 func districtFile() ([]byte, error) {
 	var raw bytes.Buffer
 	if err := districtgen.Write(&raw, districtgen.Options{Rows: Students, Seed: 2026, Schools: 4}); err != nil {
 		return nil, err
 	}
-	records, err := csv.NewReader(&raw).ReadAll()
-	if err != nil {
-		return nil, err
-	}
-	header := records[0]
-	phones := map[string]string{}
-	for _, rec := range records[1:] {
-		for i, col := range header {
-			switch {
-			case rec[i] == "":
-			case strings.HasSuffix(col, "_phone"):
-				rec[i] = fictionalPhone(phones, rec[i])
-			case strings.HasSuffix(col, "_email"):
-				local, _, _ := strings.Cut(rec[i], "@")
-				rec[i] = local + "@example.org"
-			}
-		}
-	}
-	var out bytes.Buffer
-	w := csv.NewWriter(&out)
-	if err := w.WriteAll(records); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
-}
-
-// fictionalAreaCodes give 100 fictional numbers each (555-0100 … 0199).
-var fictionalAreaCodes = []string{"612", "651", "763", "952", "218", "320", "507", "262", "414", "608"}
-
-// fictionalPhone gives each distinct number (by its digits) its own
-// fictional one, the same number always the same one.
-func fictionalPhone(seen map[string]string, s string) string {
-	digits := strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, s)
-	digits = strings.TrimPrefix(digits, "1")
-	if f, ok := seen[digits]; ok {
-		return f
-	}
-	n := len(seen) % (100 * len(fictionalAreaCodes))
-	f := fmt.Sprintf("(%s) 555-01%02d", fictionalAreaCodes[n/100], n%100)
-	seen[digits] = f
-	return f
+	return districtgen.Fictional(raw.Bytes(), map[string]string{})
 }
