@@ -58,8 +58,15 @@ func TestHeldRunShowsWhatApprovalApplies(t *testing.T) {
 	}
 	require.Equal(t, map[string]int{"CREATE": 1, "UPDATE": 1, "REMOVE": 5}, actions)
 
-	var ap struct{ ApproveImportRun struct{ Status string } }
-	s.MustQuery(t, token, `mutation($id: ID!) { approveImportRun(id: $id) { status } }`, map[string]any{"id": held.ID}, &ap)
+	var ap struct {
+		ApproveImportRun struct {
+			Status     string
+			FinishedAt *string
+		}
+	}
+	s.MustQuery(t, token, `mutation($id: ID!) { approveImportRun(id: $id) { status finishedAt } }`, map[string]any{"id": held.ID}, &ap)
+	require.Equal(t, "QUEUED", ap.ApproveImportRun.Status)
+	require.Nil(t, ap.ApproveImportRun.FinishedAt, "an approved run is queued again, not finished")
 	approved := s.WaitRun(t, token, held.ID)
 	require.Equal(t, "SUCCEEDED", approved.Status, approved.Message)
 	require.Equal(t, countsOf(held), countsOf(approved), "approval applies what the held run showed")

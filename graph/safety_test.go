@@ -173,6 +173,7 @@ func TestDeleteImportWithImpactAndRestore(t *testing.T) {
 	resp := d.s.Query(t, d.admin, `mutation($id: ID!) { restoreImport(id: $id) { id } }`, map[string]any{"id": d.importID})
 	require.Equal(t, "CONFLICT", resp.FirstCode())
 	require.Contains(t, resp.Errors[0].Message, "rename")
+	require.NotContains(t, resp.Errors[0].Extensions, "field", "restoreImport has no input to point at")
 	d.s.MustQuery(t, d.admin, `mutation($id: ID!) { updateImport(id: $id, input: {name: "SIS (new)"}) { id } }`, map[string]any{"id": other}, nil)
 	d.s.MustQuery(t, d.admin, `mutation($id: ID!) { restoreImport(id: $id) { id } }`, map[string]any{"id": d.importID}, nil)
 	require.Equal(t, before, tableContents(t, d.s, "recipients"))

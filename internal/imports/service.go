@@ -449,8 +449,11 @@ func (s *Service) Approve(ctx context.Context, runID int64) (*Run, error) {
 		}
 		now, approver := s.now(), v.UserID
 		run.Status, run.ApprovedBy, run.ApprovedAt = StatusQueued, &approver, &now
+		// Queued again: it has not finished (its held counts stay until
+		// it applies, as what approval is about to do).
+		run.QueuedAt, run.FinishedAt = now, nil
 		run.Message = fmt.Sprintf("approved by %s; queued to apply", v.Email)
-		if err := updateRun(ctx, tx, run, "status", "approved_by", "approved_at", "message"); err != nil {
+		if err := updateRun(ctx, tx, run, "status", "approved_by", "approved_at", "queued_at", "finished_at", "message"); err != nil {
 			return err
 		}
 		if err := s.insertJob(ctx, tx, run); err != nil {

@@ -3,6 +3,7 @@ package imports
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -169,11 +170,17 @@ func insertImport(ctx context.Context, idb bun.IDB, imp *Import) error {
 }
 
 // updateImport writes columns of imp. A name another import has is a
-// conflict, nameTaken says how to put it.
+// conflict, nameTaken says how to put it; it names the field input.name
+// when the name is among the columns written (updateImport's input), and
+// no field when it is not (a restore, whose old name is now taken).
 func updateImport(ctx context.Context, idb bun.IDB, imp *Import, nameTaken string, columns ...string) error {
 	_, err := idb.NewUpdate().Model(imp).Column(columns...).WherePK().Exec(ctx)
 	if db.IsUniqueViolation(err, "imports_name_key") {
-		return apperr.Conflict(nameTaken, imp.Name).With("field", "input.name")
+		conflict := apperr.Conflict(nameTaken, imp.Name)
+		if slices.Contains(columns, "name") {
+			conflict = conflict.With("field", "input.name")
+		}
+		return conflict
 	}
 	if err != nil {
 		return fmt.Errorf("update import %d: %w", imp.ID, err)
