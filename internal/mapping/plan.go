@@ -47,7 +47,7 @@ func NewPlan(header []string, m Mapping, n *importfile.Notes) (*Plan, error) {
 	explicit := m != nil
 	warnRepeatedHeaders(header, n)
 	if !explicit {
-		if err := checkNamedOnce(header); err != nil {
+		if err := checkNamedOnce[fieldKind](header, synonyms[:]); err != nil {
 			return nil, err
 		}
 		m = Auto(header)
@@ -134,11 +134,16 @@ func NewPlan(header []string, m Mapping, n *importfile.Notes) (*Plan, error) {
 // through its synonyms ("student_id" and "studentnumber"): which column is
 // meant cannot be told, and taking either silently once rewrote every
 // first name with last names. An explicit mapping settles it.
-func checkNamedOnce(header []string) error {
-	for kind := fieldKind(0); kind < numSingleFields; kind++ {
+// table holds each field's synonyms, by field (recipient or USER fields).
+func checkNamedOnce[K interface {
+	~int
+	fmt.Stringer
+}](header []string, table [][]string) error {
+	for k, names := range table {
+		kind := K(k)
 		var cols []int
 		for i, h := range header {
-			if slices.Contains(synonyms[kind], headerKey(h)) {
+			if slices.Contains(names, headerKey(h)) {
 				cols = append(cols, i)
 			}
 		}

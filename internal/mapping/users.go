@@ -148,6 +148,9 @@ func NewUserPlan(header []string, m Mapping, n *importfile.Notes) (*UserPlan, er
 	warnRepeatedHeaders(header, n)
 	explicit := m != nil
 	if !explicit {
+		if err := checkNamedOnce[UserField](header, userSynonyms[:]); err != nil {
+			return nil, err
+		}
 		m = AutoUsers(header)
 	}
 	p := &UserPlan{header: header}

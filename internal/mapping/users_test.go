@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rollcall/rollcall/internal/importfile"
 	"github.com/rollcall/rollcall/internal/users"
 )
 
@@ -21,4 +22,21 @@ func TestParseRole(t *testing.T) {
 	}
 	_, ok := parseRole("janitor")
 	require.False(t, ok)
+}
+
+// TestUserPlanRefusesAFieldNamedTwice: as for recipient imports, a header
+// naming a USER field twice (by synonyms) fails, naming both columns,
+// unless a mapping says which is meant.
+func TestUserPlanRefusesAFieldNamedTwice(t *testing.T) {
+	header := []string{"Email", "Name", "Work Email"}
+	_, err := NewUserPlan(header, nil, &importfile.Notes{})
+	var fe *importfile.FileError
+	require.ErrorAs(t, err, &fe)
+	require.Equal(t, "Work Email", fe.Column)
+	require.Contains(t, fe.Message, `1 ("Email") and 3 ("Work Email")`)
+
+	_, err = NewUserPlan(header, Mapping{{Column: "Work Email", Field: "email"}, {Column: "Name", Field: "name"}}, &importfile.Notes{})
+	require.NoError(t, err)
+	_, err = NewUserPlan([]string{"Email", "Name", "First Name"}, nil, &importfile.Notes{})
+	require.NoError(t, err, "name and firstName are different fields")
 }
