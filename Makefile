@@ -54,6 +54,7 @@ endef
 
 .PHONY: bench
 bench: ## Benchmarks: 1M-row imports against a private PostgreSQL (see docs/benchmarks.md)
+	@tools/postgraphile-peer/install.sh
 	$(GO) test ./internal/bench -run '^$$' -bench . -benchtime 1x -timeout 90m -v
 
 .PHONY: generate
