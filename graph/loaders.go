@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/rollcall/rollcall/internal/app"
@@ -20,15 +21,15 @@ import (
 // loaders batch the lookups resolvers make per object (the user who created
 // each import, the file of each run…) into one query per kind and request.
 type loaders struct {
-	users     *dataloadgen.Loader[int64, *users.User]
-	imports   *dataloadgen.Loader[int64, *imports.Import]
-	files     *dataloadgen.Loader[int64, *filestore.File]
-	runs      *dataloadgen.Loader[int64, *imports.Run]
-	attention *dataloadgen.Loader[*imports.Import, []attention.Reason]
+	users     *loader[int64, *users.User]
+	imports   *loader[int64, *imports.Import]
+	files     *loader[int64, *filestore.File]
+	runs      *loader[int64, *imports.Run]
+	attention *loader[*imports.Import, []attention.Reason]
 	// recipients are loaded within the viewer's restriction: ids outside it
 	// come back NOT_FOUND.
-	recipients   *dataloadgen.Loader[int64, *recipients.Recipient]
-	memberCounts *dataloadgen.Loader[*lists.List, int]
+	recipients   *loader[int64, *recipients.Recipient]
+	memberCounts *loader[*lists.List, int]
 }
 
 type loadersKey struct{}
@@ -37,14 +38,13 @@ type loadersKey struct{}
 const loaderWait = time.Millisecond
 
 func newLoaders(svc *app.Services) *loaders {
-	opt := dataloadgen.WithWait(loaderWait)
 	return &loaders{
-		users:      dataloadgen.NewLoader(byID("user", svc.Users.GetMany, func(u *users.User) int64 { return u.ID }), opt),
-		imports:    dataloadgen.NewLoader(byID("import", svc.Imports.GetMany, func(i *imports.Import) int64 { return i.ID }), opt),
-		files:      dataloadgen.NewLoader(byID("file", svc.Imports.GetFiles, func(f *filestore.File) int64 { return f.ID }), opt),
-		runs:       dataloadgen.NewLoader(byID("import run", svc.Imports.GetRuns, func(r *imports.Run) int64 { return r.ID }), opt),
-		recipients: dataloadgen.NewLoader(byID("recipient", svc.Recipients.GetMany, func(r *recipients.Recipient) int64 { return r.ID }), opt),
-		memberCounts: dataloadgen.NewLoader(func(ctx context.Context, ls []*lists.List) ([]int, []error) {
+		users:      newLoader(byID("user", svc.Users.GetMany, func(u *users.User) int64 { return u.ID })),
+		imports:    newLoader(byID("import", svc.Imports.GetMany, func(i *imports.Import) int64 { return i.ID })),
+		files:      newLoader(byID("file", svc.Imports.GetFiles, func(f *filestore.File) int64 { return f.ID })),
+		runs:       newLoader(byID("import run", svc.Imports.GetRuns, func(r *imports.Run) int64 { return r.ID })),
+		recipients: newLoader(byID("recipient", svc.Recipients.GetMany, func(r *recipients.Recipient) int64 { return r.ID })),
+		memberCounts: newLoader(func(ctx context.Context, ls []*lists.List) ([]int, []error) {
 			counts, err := svc.Lists.MemberCounts(ctx, ls)
 			out := make([]int, len(ls))
 			if err != nil {
@@ -54,8 +54,8 @@ func newLoaders(svc *app.Services) *loaders {
 				out[i] = counts[l.ID]
 			}
 			return out, nil
-		}, opt),
-		attention: dataloadgen.NewLoader(func(ctx context.Context, imps []*imports.Import) ([][]attention.Reason, []error) {
+		}),
+		attention: newLoader(func(ctx context.Context, imps []*imports.Import) ([][]attention.Reason, []error) {
 			reasons, err := svc.Attention.Reasons(ctx, imps)
 			out := make([][]attention.Reason, len(imps))
 			if err != nil {
@@ -68,7 +68,7 @@ func newLoaders(svc *app.Services) *loaders {
 				}
 			}
 			return out, nil
-		}, opt),
+		}),
 	}
 }
 
@@ -119,9 +119,55 @@ func loadersFrom(ctx context.Context) *loaders {
 }
 
 // loadOptional loads id when it is set.
-func loadOptional[T any](ctx context.Context, l *dataloadgen.Loader[int64, *T], id *int64) (*T, error) {
+func loadOptional[T any](ctx context.Context, l *loader[int64, *T], id *int64) (*T, error) {
 	if id == nil {
 		return nil, nil
 	}
 	return l.Load(ctx, *id)
+}
+
+// loader is a dataloadgen loader that waits for more keys only where more
+// can come: in a field resolved for the elements of a list, whose elements
+// ask for their keys at about the same time. A field of a lone object (the
+// list of list(id), say) fetches its key at once: the loader's wait would
+// only delay it (a millisecond on every such request).
+type loader[K comparable, V any] struct {
+	batched *dataloadgen.Loader[K, V]
+	fetch   func(context.Context, []K) ([]V, []error)
+}
+
+func newLoader[K comparable, V any](fetch func(context.Context, []K) ([]V, []error)) *loader[K, V] {
+	return &loader[K, V]{batched: dataloadgen.NewLoader(fetch, dataloadgen.WithWait(loaderWait)), fetch: fetch}
+}
+
+// Load returns the value of key.
+func (l *loader[K, V]) Load(ctx context.Context, key K) (V, error) {
+	if inList(ctx) {
+		return l.batched.Load(ctx, key)
+	}
+	vs, errs := l.fetch(ctx, []K{key})
+	var v V
+	if len(vs) > 0 {
+		v = vs[0]
+	}
+	if len(errs) > 0 && errs[0] != nil {
+		return v, errs[0]
+	}
+	return v, nil
+}
+
+// LoadAll returns the values of keys, in one fetch after the wait.
+func (l *loader[K, V]) LoadAll(ctx context.Context, keys []K) ([]V, error) {
+	return l.batched.LoadAll(ctx, keys)
+}
+
+// inList reports whether the field being resolved belongs to an element of
+// a list (some enclosing field context has an index).
+func inList(ctx context.Context) bool {
+	for fc := graphql.GetFieldContext(ctx); fc != nil; fc = fc.Parent {
+		if fc.Index != nil {
+			return true
+		}
+	}
+	return false
 }
