@@ -45,10 +45,10 @@ func (d *devCmd) Run(ctx context.Context, logger *slog.Logger, out stdout) error
 				logger.Error("stop private PostgreSQL", slog.String("error", err.Error()))
 			}
 		}()
-		if err := cluster.CreateDatabase(ctx, "rollcall"); err != nil {
+		if err := cluster.CreateDatabase(ctx, devDatabaseName); err != nil {
 			return err
 		}
-		d.DatabaseURL = cluster.URL("rollcall")
+		d.DatabaseURL = cluster.URL(devDatabaseName)
 		logger.Info("private PostgreSQL ready", slog.String("dir", cluster.Dir()), slog.Int("port", cluster.Port()))
 	}
 	// The demo data and the token come before the router, so that
