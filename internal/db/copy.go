@@ -55,7 +55,12 @@ func (d *DB) RunInPgxTx(ctx context.Context, fn func(ctx context.Context, tx *Tx
 		return fmt.Errorf("get connection: %w", err)
 	}
 	defer conn.Close()
-	btx, err := conn.BeginTx(ctx, nil)
+	// The transaction does not end with ctx: database/sql would roll it
+	// back when ctx ends, racing a COMMIT already sent (PostgreSQL commits,
+	// the caller hears "context canceled" and believes nothing applied).
+	// fn's statements run under ctx and are canceled with it; fn then
+	// fails and the transaction is rolled back here.
+	btx, err := conn.BeginTx(context.WithoutCancel(ctx), nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
