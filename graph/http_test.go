@@ -118,7 +118,9 @@ func TestRequestLimits(t *testing.T) {
 
 func TestRequestTimeout(t *testing.T) {
 	t.Parallel()
-	s := servertest.New(t, &servertest.Options{Configure: func(c *config.Server) { c.RequestTimeout = 300 * time.Millisecond }})
+	// Long enough for the setup request on a busy machine; the request held
+	// on a lock below reaches it whatever the load.
+	s := servertest.New(t, &servertest.Options{Configure: func(c *config.Server) { c.RequestTimeout = 2 * time.Second }})
 	_, token := s.Admin(t, "admin@district.test")
 	s.MustQuery(t, token, `{ me { email } }`, nil, &struct{}{}) // records the token's use now
 
@@ -134,7 +136,7 @@ func TestRequestTimeout(t *testing.T) {
 	start := time.Now()
 	resp := s.Query(t, token, `mutation { createApiToken(name: "slow") { token } }`, nil)
 	require.Equal(t, "TIMEOUT", resp.FirstCode(), string(resp.Body))
-	require.Less(t, time.Since(start), 5*time.Second)
+	require.Less(t, time.Since(start), 20*time.Second) // the lock is held until released below: answering at all is the limit at work
 }
 
 func TestMultipartNeedsPreflightHeader(t *testing.T) {
