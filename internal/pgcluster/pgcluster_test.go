@@ -254,11 +254,12 @@ func TestNonEmptyDirThatIsNoClusterFails(t *testing.T) {
 
 func TestPortInUseFails(t *testing.T) {
 	t.Parallel()
-	port, err := freePort()
-	require.NoError(t, err)
-	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	// Take a port by listening on it at once (a port found free and then
+	// listened on may be taken in between by another test's process).
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
 	_, err = Start(testContext(t), Options{Dir: t.TempDir(), Port: port})
 	require.ErrorContains(t, err, "already in use")
 }
