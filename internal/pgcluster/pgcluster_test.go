@@ -2,6 +2,7 @@ package pgcluster
 
 import (
 	"context"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -102,8 +103,7 @@ func TestFindBinariesErrorIsOneLine(t *testing.T) {
 func TestStartCreateConnectStop(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	port, err := freePort()
-	require.NoError(t, err)
+	port := unassignedPort(t)
 	var logs []string
 	c, err := Start(ctx, Options{
 		Dir:       filepath.Join(t.TempDir(), "pg data"), // a space, and missing
@@ -358,4 +358,19 @@ func TestStartFailureShowsServerLog(t *testing.T) {
 	require.ErrorContains(t, err, "last lines of "+filepath.Join(dir, logName))
 	require.ErrorContains(t, err, `invalid value for parameter "shared_buffers"`)
 	require.True(t, serverGone(dir))
+}
+
+// unassignedPort returns a free port below Linux's ephemeral range
+// (32768–60999), which the kernel never hands out by itself: a port from
+// that range, found free, could be given to another test's connection
+// during the seconds initdb takes, before the server listens on it.
+func unassignedPort(t *testing.T) int {
+	t.Helper()
+	for range 100 {
+		if p := 20000 + rand.IntN(12000); portFree(p) {
+			return p
+		}
+	}
+	t.Fatal("no free port in 20000–31999")
+	return 0
 }
