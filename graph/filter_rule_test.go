@@ -99,4 +99,20 @@ func TestFilterRuleReadBack(t *testing.T) {
 	_, other := d.s.User(t, d.admin, "other@district.test")
 	resp := d.s.Query(t, other, `query($u: ID!) { user(id: $u) { restrictionRule { all } } }`, map[string]any{"u": uid})
 	require.Equal(t, "FORBIDDEN", resp.FirstCode(), string(resp.Body))
+
+	// A restricted user reads the rule of their own list; an anonymous
+	// caller reaches neither a list's rule nor a restriction.
+	var mine struct{ CreateList struct{ ID string } }
+	d.s.MustQuery(t, teacher, `mutation { createList(input: {name: "Mine", filter: {grade: {eq: "K"}}}) { id } }`, nil, &mine)
+	var read struct{ List struct{ Rule map[string]any } }
+	d.s.MustQuery(t, teacher, `query($l: ID!) { list(id: $l) { rule { ...Rule } } } `+ruleFields, map[string]any{"l": mine.CreateList.ID}, &read)
+	require.Equal(t, map[string]any{"grade": map[string]any{"eq": "K"}}, withoutNulls(read.List.Rule))
+	for query, vars := range map[string]map[string]any{
+		`query($l: ID!) { list(id: $l) { rule { all } } }`:            {"l": mine.CreateList.ID},
+		`query($u: ID!) { user(id: $u) { restrictionRule { all } } }`: {"u": uid},
+	} {
+		resp := d.s.Query(t, "", query, vars)
+		require.Equal(t, "UNAUTHENTICATED", resp.FirstCode(), string(resp.Body))
+		require.NotContains(t, string(resp.Data), "grade")
+	}
 }
