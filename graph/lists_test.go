@@ -25,7 +25,13 @@ type district struct {
 
 func newDistrict(t *testing.T) *district {
 	t.Helper()
-	s := servertest.New(t, nil)
+	return newDistrictWith(t, nil)
+}
+
+// newDistrictWith is newDistrict on a server configured by opts.
+func newDistrictWith(t *testing.T, opts *servertest.Options) *district {
+	t.Helper()
+	s := servertest.New(t, opts)
 	_, admin := s.Admin(t, "admin@district.test")
 	d := &district{s: s, admin: admin, importID: createImport(t, s, admin, "SIS", "FULL")}
 	require.Equal(t, "SUCCEEDED", uploadAndRun(t, s, admin, d.importID, studentsCSV).Status)

@@ -208,10 +208,14 @@ func TestDeleteRefusedWhileRunActiveAndHeldRunCanceled(t *testing.T) {
 
 func TestPurgeAfterRetentionLeavesNothingDangling(t *testing.T) {
 	t.Parallel()
+	forEachSegmenting(t, testPurgeAfterRetentionLeavesNothingDangling)
+}
+
+func testPurgeAfterRetentionLeavesNothingDangling(t *testing.T, opts *servertest.Options) {
 	for _, mode := range []string{"KEEP", "REMOVE"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			d := newDistrict(t)
+			d := newDistrictWith(t, opts)
 			// A hand-made addition and skip of the import's people.
 			var l struct{ CreateList struct{ ID string } }
 			d.s.MustQuery(t, d.admin, `mutation($r: [ID!]) { createList(input: {name: "Mixed", filter: {grade: {eq: "3"}}, recipientIds: $r}) { id } }`,
@@ -306,7 +310,12 @@ func (d *district) revert(t *testing.T, runID string) (*revertOut, *servertest.R
 
 func TestRevertRunsRestoreExactPreviousStates(t *testing.T) {
 	t.Parallel()
-	d := newDistrict(t) // run 1: the first load
+	forEachSegmenting(t, func(t *testing.T, opts *servertest.Options) {
+		testRevertRunsRestoreExactPreviousStates(t, newDistrictWith(t, opts)) // run 1: the first load
+	})
+}
+
+func testRevertRunsRestoreExactPreviousStates(t *testing.T, d *district) {
 	var first struct {
 		Import struct{ LastRun struct{ ID string } }
 	}

@@ -148,6 +148,7 @@ func appOptions(cfg config.Server, logger *slog.Logger, m *metrics.Metrics) app.
 	ic.StaleAfter = cfg.RunStaleAfter
 	ic.SchedulerInterval = cfg.SchedulerEvery
 	ic.Retention = cfg.Retention
+	ic.SegmentRows = cfg.SegmentRows
 	ic.Limits = importfile.LimitsFor(cfg.MaxUploadBytes, cfg.MaxDecompressed, cfg.MaxCompression, cfg.RunMemoryBytes)
 	return app.Options{Logger: logger, Metrics: m, Imports: ic, ImportWorkers: cfg.Workers}
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rollcall/rollcall/internal/db"
 )
 
 // apply writes the staged changes and the removals, set-based, and returns
@@ -27,7 +29,7 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]Change, err
 			q := `DELETE FROM import_stage WHERE external_id = ANY($1)`
 			args := []any{p.conflicts}
 			if p.direct {
-				q = `DELETE FROM recipients WHERE import_id = $2 AND external_id = ANY($1)`
+				q = `DELETE FROM ` + pgx.Identifier{segmentTable(p.segment)}.Sanitize() + ` WHERE import_id = $2 AND external_id = ANY($1)`
 				args = append(args, p.spec.ImportID)
 			}
 			if _, err := c.Exec(ctx, q, args...); err != nil {
@@ -37,6 +39,11 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]Change, err
 		if p.direct {
 			p.counts.Created = p.createdCount()
 			sample = p.created
+			if p.newSegment {
+				mark := time.Now()
+				defer func() { p.timings = append(p.timings, slog.Duration("apply_segment", time.Since(mark))) }()
+				return attachSegment(ctx, c, p.segment, p.spec.ImportID)
+			}
 			return nil
 		}
 		// Without statistics the planner guesses a tiny staging table and
@@ -59,13 +66,13 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]Change, err
 		sample = append(p.created, sample...)
 		step("sample")
 
-		tag, err := c.Exec(ctx, `INSERT INTO recipients (import_id, external_id, type, first_name, last_name, grade, grade_rank,
+		tag, err := c.Exec(ctx, `INSERT INTO recipients (segment_id, import_id, external_id, type, first_name, last_name, grade, grade_rank,
 				school, language, phones, emails, custom_fields, row_hash,
 				first_name_key, last_name_key, school_key, language_key, custom_fields_key)
-			SELECT $1, external_id, type, first_name, last_name, grade, grade_rank,
+			SELECT $2, $1, external_id, type, first_name, last_name, grade, grade_rank,
 				school, language, phones, emails, custom_fields, row_hash,
 				first_name_key, last_name_key, school_key, language_key, custom_fields_key
-			FROM import_stage WHERE op = 'I'`, p.spec.ImportID)
+			FROM import_stage WHERE op = 'I'`, p.spec.ImportID, p.segment)
 		if err != nil {
 			return fmt.Errorf("insert recipients: %w", err)
 		}
@@ -88,7 +95,7 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]Change, err
 					r.removed_by_run_id AS old_removed_by_run_id, r.first_name_key AS old_first_name_key,
 					r.last_name_key AS old_last_name_key, r.school_key AS old_school_key,
 					r.language_key AS old_language_key, r.custom_fields_key AS old_custom_fields_key
-				FROM import_stage AS s JOIN recipients AS r ON r.id = s.id
+				FROM import_stage AS s JOIN recipients AS r ON r.id = s.id AND r.segment_id = $2
 				WHERE s.op IN ('U', 'R')),
 			undo AS (
 				INSERT INTO import_run_undo (run_id, recipient_id, op, type, first_name, last_name, grade, grade_rank,
@@ -108,8 +115,8 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]Change, err
 				updated_at = CASE WHEN c.differs OR c.op = 'R' THEN now() ELSE r.updated_at END,
 				removed_at = NULL, removed_by_run_id = NULL
 			FROM changed AS c
-			WHERE r.id = c.id
-			RETURNING c.op, c.differs`, p.spec.RunID)
+			WHERE r.id = c.id AND r.segment_id = $2
+			RETURNING c.op, c.differs`, p.spec.RunID, p.segment)
 		if err != nil {
 			return fmt.Errorf("update recipients: %w", err)
 		}
@@ -147,9 +154,9 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]Change, err
 			// see the same snapshot: the CTE reads updated_at as it was.
 			_, err := c.Exec(ctx, `WITH undo AS (
 					INSERT INTO import_run_undo (run_id, recipient_id, op, updated_at)
-					SELECT $2, id, 'D', updated_at FROM recipients WHERE id = ANY($1))
-				UPDATE recipients SET removed_at = now(), removed_by_run_id = $2, updated_at = now() WHERE id = ANY($1)`,
-				ids, p.spec.RunID)
+					SELECT $2, id, 'D', updated_at FROM recipients WHERE id = ANY($1) AND segment_id = $3)
+				UPDATE recipients SET removed_at = now(), removed_by_run_id = $2, updated_at = now() WHERE id = ANY($1) AND segment_id = $3`,
+				ids, p.spec.RunID, p.segment)
 			return err
 		})
 		if err != nil {
@@ -171,13 +178,15 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]Change, err
 }
 
 // refreshStatistics analyzes recipients after a run that changed much of
-// them (a first load, say), as autovacuum would a little later: until then
-// the planner would plan the next run's joins for a tiny table and scan a
-// million rows where it should look up a few thousand.
+// them: until then the planner would plan the next run's joins for a tiny
+// table and scan a million rows where it should look up a few thousand.
+// Autovacuum analyzes the segments, but never the partitioned table as a
+// whole, whose statistics the planner uses for joins: ANALYZE of recipients
+// updates both. A new segment was analyzed as it was built (segment.go).
 func (p *pipeline) refreshStatistics(ctx context.Context) error {
 	c := p.counts
 	changed := c.Created + c.Updated + c.Removed + c.Restored
-	if p.spec.DryRun || p.held != "" || changed < 10000 || changed*10 < p.active {
+	if p.newSegment || p.spec.DryRun || p.held != "" || changed < 10000 || changed*10 < p.active {
 		return nil
 	}
 	if _, err := p.tx.ExecContext(ctx, "ANALYZE recipients"); err != nil {
@@ -206,8 +215,8 @@ func (p *pipeline) sampleUpdates(ctx context.Context, c *pgx.Conn) ([]Change, er
 			r.school, s.school, r.language, s.language, r.phones::text, s.phones::text,
 			r.emails::text, s.emails::text, r.custom_fields::text, s.custom_fields::text
 		FROM (SELECT * FROM import_stage WHERE op IN ('U', 'R') ORDER BY line LIMIT $1) AS s
-		JOIN recipients AS r ON r.id = s.id
-		ORDER BY s.line`, maxSampleChanges)
+		JOIN recipients AS r ON r.id = s.id AND r.segment_id = $2
+		ORDER BY s.line`, maxSampleChanges, p.segment)
 	if err != nil {
 		return nil, fmt.Errorf("sample changes: %w", err)
 	}
@@ -261,4 +270,13 @@ func sameJSONOrText(a, b *string) bool {
 	xs, _ := json.Marshal(x)
 	ys, _ := json.Marshal(y)
 	return string(xs) == string(ys)
+}
+
+// AnalyzeRecipients gathers the statistics of recipients as a whole and of
+// each segment, outside any run's transaction (Result.AnalyzeRecipients).
+func AnalyzeRecipients(ctx context.Context, d *db.DB) error {
+	if _, err := d.ExecContext(ctx, "ANALYZE recipients"); err != nil {
+		return fmt.Errorf("analyze recipients: %w", err)
+	}
+	return nil
 }

@@ -87,6 +87,9 @@ type Spec struct {
 	Approved bool
 	Now      time.Time
 	Limits   importfile.Limits
+	// SegmentRows: a first load of at least this many lines gets a segment
+	// of its own, indexed in bulk (segment.go); 0: never.
+	SegmentRows int
 	// ImportNames names imports by id: for a USER import, the other
 	// imports that manage accounts of the file.
 	ImportNames func(ctx context.Context, ids []int64) (map[int64]string, error)
@@ -141,6 +144,11 @@ type Result struct {
 	Applied bool
 	// UndoWatermark, for an applied run that can be reverted (see Undo).
 	UndoWatermark *int64
+	// AnalyzeRecipients: once the run has committed, ANALYZE recipients
+	// (AnalyzeRecipients): the run attached a new segment, whose own
+	// statistics it gathered, but the partitioned table's as a whole, which
+	// the planner uses for joins and autovacuum never gathers, are stale.
+	AnalyzeRecipients bool
 	// Timings of the phases, for the log.
 	Timings []slog.Attr
 }
@@ -255,12 +263,16 @@ type pipeline struct {
 	existing []existingRow // by entry number, for keys already in the database
 	active   int           // existing recipients not removed
 
-	direct    bool  // the import is empty: copy straight into recipients
-	watermark int64 // the highest recipient id before the run
-	conflicts []string
-	created   []Change // sample of creations
-	blank     int
-	dups      int
+	direct  bool  // the import is empty: copy straight into recipients
+	segment int64 // where the import's recipients live (segment.go)
+	// newSegment: a large first load, copied into a new segment's table
+	// (segment.go) that is indexed and attached once the rows are in.
+	newSegment bool
+	watermark  int64 // the highest recipient id before the run
+	conflicts  []string
+	created    []Change // sample of creations
+	blank      int
+	dups       int
 
 	// COPY source state
 	digest  *xxhash.Digest
@@ -279,6 +291,9 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*Result, error)
 	// undo.go); read it before any is created.
 	if err := p.tx.QueryRowContext(ctx, undoWatermarkSQL).Scan(&p.watermark); err != nil {
 		return nil, fmt.Errorf("read undo watermark: %w", err)
+	}
+	if err := p.tx.QueryRowContext(ctx, `SELECT segment_id FROM imports WHERE id = ?`, p.spec.ImportID).Scan(&p.segment); err != nil {
+		return nil, fmt.Errorf("read the import's segment: %w", err)
 	}
 	p.progress.phase.Store(PhaseReading)
 	rr, err := importfile.NewReader(file, p.notes, false, p.spec.Limits)
@@ -307,6 +322,20 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*Result, error)
 	p.digest = xxhash.New()
 
 	table, columns := "recipients", recipientColumns
+	// A large first load of an import still in the shared segment gets a
+	// segment of its own (the total is the file's lines after the header).
+	if p.direct && p.segment == 0 && p.spec.SegmentRows > 0 && p.progress.total.Load() >= int64(p.spec.SegmentRows) {
+		err := p.tx.Pgx(func(c *pgx.Conn) error {
+			var err error
+			p.segment, err = createSegment(ctx, c)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		p.newSegment = true
+		table = pgx.Identifier{segmentTable(p.segment)}.Sanitize()
+	}
 	if !p.direct {
 		if _, err := p.tx.ExecContext(ctx, createStageSQL); err != nil {
 			return nil, fmt.Errorf("create staging table: %w", err)
@@ -358,6 +387,7 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*Result, error)
 	res, err := p.succeed(changes, recipientWords)
 	if res != nil {
 		res.UndoWatermark = &p.watermark
+		res.AnalyzeRecipients = p.newSegment && res.Applied
 	}
 	return res, err
 }
@@ -494,8 +524,8 @@ func (p *pipeline) loadExisting(ctx context.Context, expectRows int64) error {
 		}
 		p.index = newKeyIndex(capacity)
 		p.entries = make([]entry, 0, capacity)
-		rows, err := c.Query(ctx, `SELECT id, external_id, row_hash, removed_at IS NOT NULL FROM recipients WHERE import_id = $1`,
-			pgx.QueryResultFormats{pgx.BinaryFormatCode}, p.spec.ImportID)
+		rows, err := c.Query(ctx, `SELECT id, external_id, row_hash, removed_at IS NOT NULL FROM recipients WHERE import_id = $1 AND segment_id = $2`,
+			pgx.QueryResultFormats{pgx.BinaryFormatCode}, p.spec.ImportID, p.segment)
 		if err != nil {
 			return fmt.Errorf("load recipients: %w", err)
 		}
@@ -760,7 +790,7 @@ var (
 	// Recipients' timestamps are the database's (its now(): the run's
 	// transaction start); leaving them to the column defaults keeps 60
 	// bytes of text per row out of COPY.
-	recipientColumns = []string{"import_id", "external_id", "type", "first_name", "last_name", "grade", "grade_rank",
+	recipientColumns = []string{"segment_id", "import_id", "external_id", "type", "first_name", "last_name", "grade", "grade_rank",
 		"school", "language", "phones", "emails", "custom_fields", "row_hash",
 		"first_name_key", "last_name_key", "school_key", "language_key", "custom_fields_key"}
 	stageColumns = []string{"op", "line", "id", "external_id", "type", "first_name", "last_name", "grade", "grade_rank",
@@ -784,6 +814,8 @@ const createStageSQL = `CREATE TEMP TABLE import_stage (
 func (p *pipeline) appendRow(op string, line int, id, hash int64) {
 	r, b := &p.row, p.copyBuf
 	if p.direct {
+		b = appendCopyInt(b, p.segment)
+		b = append(b, '\t')
 		b = appendCopyInt(b, p.spec.ImportID)
 	} else {
 		b = append(b, op...)

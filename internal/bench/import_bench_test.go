@@ -151,9 +151,9 @@ func baseline(b *testing.B, e *env, t timings, name, file string) {
 	start := time.Now()
 	// The folded keys Rollcall stores are approximated with lower(): the
 	// baseline is the cost of loading as many columns, not their exact text.
-	mustExec(b, conn, `INSERT INTO recipients (import_id, external_id, type, first_name, last_name, grade, school, language,
+	mustExec(b, conn, `INSERT INTO recipients (segment_id, import_id, external_id, type, first_name, last_name, grade, school, language,
 			phones, emails, custom_fields, row_hash, first_name_key, last_name_key, school_key, language_key, custom_fields_key)
-		SELECT 1, s.student_id, 'STUDENT', s.first_name, s.last_name, s.grade, s.school, s.home_language,
+		SELECT 0, 1, s.student_id, 'STUDENT', s.first_name, s.last_name, s.grade, s.school, s.home_language,
 			jsonb_build_array(jsonb_build_object('number', s.guardian1_phone, 'label', 'Guardian 1'),
 				jsonb_build_object('number', s.guardian2_phone, 'label', 'Guardian 2')),
 			jsonb_build_array(jsonb_build_object('address', s.guardian1_email, 'label', 'Guardian 1'),

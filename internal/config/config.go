@@ -34,6 +34,7 @@ type Server struct {
 	MaxDecompressed int64         `name:"max-decompressed-bytes" env:"ROLLCALL_MAX_DECOMPRESSED_BYTES" default:"0" help:"Largest size a compressed file may expand to (0: four times the upload limit)."`
 	MaxCompression  int64         `name:"max-compression-ratio" env:"ROLLCALL_MAX_COMPRESSION_RATIO" default:"100" help:"Most times a compressed file may expand, once past 64 MB (0: no limit)."`
 	RunMemoryBytes  int64         `name:"run-memory-bytes" env:"ROLLCALL_RUN_MEMORY_BYTES" default:"1073741824" help:"Memory one import run may hold for its keys (about 100 bytes each); past it the run fails."`
+	SegmentRows     int           `name:"segment-rows" env:"ROLLCALL_SEGMENT_ROWS" default:"100000" help:"A first load of at least this many rows goes into a partition of its own, indexed in bulk (much faster than row by row); smaller imports share one (0: always share)."`
 	WSInitTimeout   time.Duration `name:"ws-init-timeout" env:"ROLLCALL_WS_INIT_TIMEOUT" default:"10s" help:"Time a WebSocket connection has to send connection_init (closed with 4408 after)."`
 	MaxComplexity   int           `name:"max-complexity" env:"ROLLCALL_MAX_COMPLEXITY" default:"20000" help:"Largest query complexity (each field 1; a connection, or a list with a page size, counts its contents times its page size)."`
 	MaxRows         int           `name:"max-rows" env:"ROLLCALL_MAX_ROWS" default:"10000" help:"Most rows one request may read: each page size, times the page sizes around it, summed."`
@@ -49,6 +50,11 @@ type Server struct {
 	DebugAddr       string        `name:"debug-addr" env:"ROLLCALL_DEBUG_ADDR" help:"Address (e.g. 127.0.0.1:6060) of a second listener serving Go's profiles at /debug/pprof/; unset: none. Keep it off public networks."`
 }
 
+// DefaultSegmentRows is Server.SegmentRows's default: above it, a first
+// load's time goes mostly into keeping indexes up to date row by row, and
+// a partition of its own costs queries little.
+const DefaultSegmentRows = 100000
+
 // DefaultServer returns the server settings with their defaults (for tests
 // and tools that build a server without the command line).
 func DefaultServer() Server {
@@ -62,6 +68,7 @@ func DefaultServer() Server {
 		UploadTimeout:   30 * time.Minute,
 		MaxCompression:  100,
 		RunMemoryBytes:  1 << 30,
+		SegmentRows:     DefaultSegmentRows,
 		WSInitTimeout:   10 * time.Second,
 		MaxComplexity:   20000,
 		MaxRows:         10000,

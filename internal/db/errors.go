@@ -14,6 +14,7 @@ const (
 	codeForeignKeyViolation = "23503"
 	codeCheckViolation      = "23514"
 	codeQueryCanceled       = "57014"
+	codeLockNotAvailable    = "55P03"
 )
 
 // pgError returns the PostgreSQL error in err's chain.
@@ -51,6 +52,13 @@ func IsCheckViolation(err error, constraint string) bool {
 func IsQueryCanceled(err error) bool {
 	pgErr, ok := pgError(err)
 	return ok && pgErr.Code == codeQueryCanceled
+}
+
+// IsLockNotAvailable reports whether a lock asked for with NOWAIT was
+// taken by another transaction.
+func IsLockNotAvailable(err error) bool {
+	pgErr, ok := pgError(err)
+	return ok && pgErr.Code == codeLockNotAvailable
 }
 
 func isViolation(err error, code, constraint string) bool {

@@ -97,6 +97,11 @@ func (r *Runner) Process(ctx context.Context, run *imports.Run, imp *imports.Imp
 	}
 	r.observe(run, res, time.Since(started))
 	r.logRun(run, res)
+	if res.AnalyzeRecipients {
+		if err := apply.AnalyzeRecipients(ctx, r.db); err != nil {
+			r.logger.Warn("import run: statistics of recipients not refreshed", slog.Int64("run_id", run.ID), slog.String("error", err.Error()))
+		}
+	}
 	return res, nil
 }
 

@@ -87,6 +87,10 @@ type Import struct {
 	DeleteMode     *DeleteMode ``
 	PurgeAfter     *time.Time  ``
 	DeletedUserIDs []int64     `bun:"deleted_user_ids,array"`
+	// SegmentID is the partition of recipients holding the import's
+	// recipients (internal/apply/segment.go). Only a first load writes it;
+	// nothing else may.
+	SegmentID int64 `bun:",nullzero,notnull,default:0"`
 }
 
 // Detached reports whether the recipients of imp (nil: of no import, or

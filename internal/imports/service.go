@@ -17,6 +17,7 @@ import (
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/audit"
 	"github.com/rollcall/rollcall/internal/authz"
+	"github.com/rollcall/rollcall/internal/config"
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/filestore"
 	"github.com/rollcall/rollcall/internal/importfile"
@@ -46,6 +47,9 @@ type Config struct {
 	Retention time.Duration
 	// Limits bound what reading a file may cost.
 	Limits importfile.Limits
+	// SegmentRows: a first load of at least this many rows gets a segment
+	// of its own (apply.Spec.SegmentRows); 0: never.
+	SegmentRows int
 }
 
 // DefaultRetention is Config.Retention's default.
@@ -54,7 +58,8 @@ const DefaultRetention = 30 * 24 * time.Hour
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{MaxUploadBytes: 1 << 30, RunTimeout: 2 * time.Hour, StaleAfter: 45 * time.Second, MaxRunAttempts: 3,
-		SchedulerInterval: 15 * time.Second, Retention: DefaultRetention, Limits: importfile.DefaultLimits(1 << 30)}
+		SchedulerInterval: 15 * time.Second, Retention: DefaultRetention, Limits: importfile.DefaultLimits(1 << 30),
+		SegmentRows: config.DefaultSegmentRows}
 }
 
 // Service holds the rules about imports, files and runs.

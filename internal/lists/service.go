@@ -337,9 +337,7 @@ func (s *Service) add(ctx context.Context, tx bun.Tx, v *authz.Viewer, l *List, 
 	if _, err := tx.NewDelete().Table("list_exclusions").Where("list_id = ? AND recipient_id IN (?)", l.ID, bun.List(ids)).Exec(ctx); err != nil {
 		return fmt.Errorf("lift skips: %w", err)
 	}
-	_, err := tx.NewRaw(`INSERT INTO list_additions (list_id, recipient_id, added_by, added_at)
-		SELECT ?, unnest(?::bigint[]), ?, ? ON CONFLICT DO NOTHING`, l.ID, pgdialect.Array(ids), v.UserID, s.now()).Exec(ctx)
-	if err != nil {
+	if _, err := s.insertEntries(ctx, tx, "list_additions (list_id, recipient_id, recipient_segment_id, added_by, added_at)", l.ID, ids, v); err != nil {
 		return fmt.Errorf("add members: %w", err)
 	}
 	l.HasAdditions = l.HasAdditions || len(ids) > 0
@@ -388,16 +386,29 @@ func (s *Service) RemoveMembers(ctx context.Context, id int64, recipientIDs []in
 				skip = append(skip, id)
 			}
 		}
-		res, err := tx.NewRaw(`INSERT INTO list_exclusions (list_id, recipient_id, excluded_by, excluded_at)
-			SELECT ?, unnest(?::bigint[]), ?, ? ON CONFLICT DO NOTHING`, l.ID, pgdialect.Array(skip), v.UserID, s.now()).Exec(ctx)
+		n, err := s.insertEntries(ctx, tx, "list_exclusions (list_id, recipient_id, recipient_segment_id, excluded_by, excluded_at)", l.ID, skip, v)
 		if err != nil {
 			return fmt.Errorf("skip members: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n > 0 {
+		if n > 0 {
 			l.HasExclusions = true
 		}
 		return nil
 	})
+}
+
+// insertEntries records hand-made entries (additions or skips, into, which
+// names the table and its columns) of recipients ids on list listID, and
+// returns how many were new. An entry names its recipient's segment too:
+// the foreign key to recipients includes it.
+func (s *Service) insertEntries(ctx context.Context, tx bun.Tx, into string, listID int64, ids []int64, v *authz.Viewer) (int64, error) {
+	res, err := tx.NewRaw(`INSERT INTO `+into+`
+		SELECT ?, r.id, r.segment_id, ?, ? FROM recipients AS r WHERE r.id = ANY(?::bigint[])
+		ON CONFLICT DO NOTHING`, listID, v.UserID, s.now(), pgdialect.Array(ids)).Exec(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // record writes the audit entry of an action on l, in its transaction.

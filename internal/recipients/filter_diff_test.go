@@ -471,10 +471,10 @@ func loadDiffData(t testing.TB, d *db.DB) *diffData {
 			require.NoError(t, err)
 			return string(b)
 		}
-		batch.Queue(`INSERT INTO recipients (import_id, external_id, type, first_name, last_name, grade, grade_rank, school, language,
+		batch.Queue(`INSERT INTO recipients (segment_id, import_id, external_id, type, first_name, last_name, grade, grade_rank, school, language,
 				phones, emails, custom_fields, row_hash, removed_at,
 				first_name_key, last_name_key, school_key, language_key, custom_fields_key)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12::jsonb, 0, CASE WHEN $13::boolean THEN now() END,
+			VALUES (0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12::jsonb, 0, CASE WHEN $13::boolean THEN now() END,
 				$14, $15, $16, $17, $18::jsonb) RETURNING id`,
 			r.ImportID, r.ExternalID, string(r.Type), r.FirstName, r.LastName, r.Grade, r.GradeRank, r.School, r.Language,
 			jsonText(phones), jsonText(emails), jsonText(r.Custom), r.Removed,

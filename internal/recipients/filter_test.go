@@ -88,10 +88,10 @@ func loadRows(t *testing.T, d *db.DB, table string) *fixtureRecipients {
 		}
 		customKey, _ := json.Marshal(custom)
 		var id int64
-		err := d.NewRaw(`INSERT INTO recipients (import_id, external_id, type, first_name, last_name, grade, grade_rank, school, language,
+		err := d.NewRaw(`INSERT INTO recipients (segment_id, import_id, external_id, type, first_name, last_name, grade, grade_rank, school, language,
 				phones, emails, custom_fields, row_hash, removed_at,
 				first_name_key, last_name_key, school_key, language_key, custom_fields_key)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb, 0, CASE WHEN ? THEN now() END, ?, ?, ?, ?, ?::jsonb) RETURNING id`,
+			VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb, 0, CASE WHEN ? THEN now() END, ?, ?, ?, ?, ?::jsonb) RETURNING id`,
 			importID, c[0], c[1], c[2], c[3], nullable(c[4]), rank, nullable(c[6]), nullable(c[7]),
 			contacts(c[8], "number", "Home"), contacts(c[9], "address", "Home"), c[10], c[11] == "yes",
 			fold.Key(c[2]), fold.Key(c[3]), fold.Optional(nullable(c[6])), fold.Optional(nullable(c[7])), string(customKey)).Scan(ctx, &id)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -65,6 +66,7 @@ func New(t testing.TB, opts *Options) *Server {
 	ic := imports.DefaultConfig()
 	ic.MaxUploadBytes = cfg.MaxUploadBytes
 	ic.Limits = importfile.LimitsFor(cfg.MaxUploadBytes, cfg.MaxDecompressed, cfg.MaxCompression, cfg.RunMemoryBytes)
+	ic.SegmentRows = cfg.SegmentRows
 	ic.SchedulerInterval = time.Hour // tests fire schedules themselves, with their own clock
 	if opts.Imports != nil {
 		opts.Imports(&ic)
@@ -84,6 +86,13 @@ func New(t testing.TB, opts *Options) *Server {
 	services := a.Services
 	hs := httptest.NewServer(server.NewRouter(server.Deps{Config: cfg, Logger: logger, Metrics: m, DB: d, Services: services}))
 	t.Cleanup(hs.Close)
+	// A failed test shows what the server logged at warning and above
+	// (a worker's failure is often only there).
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log, warnings and errors:\n%s", logs.Severe())
+		}
+	})
 	return &Server{Client: Client{URL: hs.URL, HTTP: hs.Client()}, DB: d, Services: services, Metrics: m, Clock: clock, Logs: logs, Queries: queries}
 }
 
@@ -101,6 +110,17 @@ func (l *LogBuffer) Write(p []byte) (int, error) {
 }
 
 // String returns everything logged so far.
+// Severe returns the lines logged at WARN or ERROR.
+func (l *LogBuffer) Severe() string {
+	var out strings.Builder
+	for _, line := range strings.SplitAfter(l.String(), "\n") {
+		if strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) {
+			out.WriteString(line)
+		}
+	}
+	return out.String()
+}
+
 func (l *LogBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
