@@ -42,7 +42,7 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]Change, err
 			if p.newSegment {
 				mark := time.Now()
 				defer func() { p.timings = append(p.timings, slog.Duration("apply_segment", time.Since(mark))) }()
-				return attachSegment(ctx, c, p.segment, p.spec.ImportID)
+				return attachSegment(ctx, c, p.ddl, p.spec.ImportID)
 			}
 			return nil
 		}
@@ -196,8 +196,11 @@ func (p *pipeline) refreshStatistics(ctx context.Context) error {
 }
 
 // createdCount is the number of rows copied straight into recipients,
-// less those taken back for conflicts.
+// less those taken back for conflicts (repeats, for a new segment).
 func (p *pipeline) createdCount() int {
+	if p.newSegment {
+		return p.copied - p.repeats
+	}
 	n := 0
 	for i := range p.entries {
 		if p.entries[i].flags&(flagStaged|flagConflict) == flagStaged {

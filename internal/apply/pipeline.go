@@ -266,13 +266,20 @@ type pipeline struct {
 	direct  bool  // the import is empty: copy straight into recipients
 	segment int64 // where the import's recipients live (segment.go)
 	// newSegment: a large first load, copied into a new segment's table
-	// (segment.go) that is indexed and attached once the rows are in.
-	newSegment bool
-	watermark  int64 // the highest recipient id before the run
-	conflicts  []string
-	created    []Change // sample of creations
-	blank      int
-	dups       int
+	// (segment.go) that is indexed and attached once the rows are in. It
+	// keeps no key index: repeated keys are found in the table once the
+	// rows are in (resolveRepeats).
+	newSegment  bool
+	ddl         *segmentDDL
+	copied      int        // rows copied into the new segment
+	unkept      []keyedRow // rows of the new segment's file rejected with their key
+	unkeptBytes int64
+	repeats     int   // rows copied and then taken back as repeats
+	watermark   int64 // the highest recipient id before the run
+	conflicts   []string
+	created     []Change // sample of creations
+	blank       int
+	dups        int
 
 	// COPY source state
 	digest  *xxhash.Digest
@@ -314,27 +321,36 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*Result, error)
 		p.timings = append(p.timings, slog.Duration(name, time.Since(mark)))
 		mark = time.Now()
 	}
-	if err := p.loadExisting(ctx, p.progress.total.Load()); err != nil {
-		return p.fail(err)
+	// A large first load of an import still in the shared segment gets a
+	// segment of its own (the total is the file's lines after the header),
+	// and keeps nothing per key (see prepareFlat).
+	if p.segment == 0 && p.spec.SegmentRows > 0 && p.progress.total.Load() >= int64(p.spec.SegmentRows) {
+		var has bool
+		if err := p.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT FROM recipients WHERE import_id = ? AND segment_id = 0)`, p.spec.ImportID).Scan(&has); err != nil {
+			return nil, fmt.Errorf("look for the import's recipients: %w", err)
+		}
+		p.newSegment = !has
+	}
+	if !p.newSegment {
+		if err := p.loadExisting(ctx, p.progress.total.Load()); err != nil {
+			return p.fail(err)
+		}
 	}
 	lap("load_existing")
 	p.direct = len(p.entries) == 0
 	p.digest = xxhash.New()
 
 	table, columns := "recipients", recipientColumns
-	// A large first load of an import still in the shared segment gets a
-	// segment of its own (the total is the file's lines after the header).
-	if p.direct && p.segment == 0 && p.spec.SegmentRows > 0 && p.progress.total.Load() >= int64(p.spec.SegmentRows) {
+	if p.newSegment {
 		err := p.tx.Pgx(func(c *pgx.Conn) error {
 			var err error
-			p.segment, err = createSegment(ctx, c)
+			p.segment, p.ddl, err = createSegment(ctx, c)
 			return err
 		})
 		if err != nil {
 			return nil, err
 		}
-		p.newSegment = true
-		table = pgx.Identifier{segmentTable(p.segment)}.Sanitize()
+		table, columns = pgx.Identifier{segmentTable(p.segment)}.Sanitize(), append(recipientColumns[:len(recipientColumns):len(recipientColumns)], "line")
 	}
 	if !p.direct {
 		if _, err := p.tx.ExecContext(ctx, createStageSQL); err != nil {
@@ -358,6 +374,12 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*Result, error)
 	}
 	p.rr.Finish()
 	lap("read_and_copy")
+	if p.newSegment {
+		if err := p.tx.Pgx(func(c *pgx.Conn) error { return p.resolveRepeats(ctx, c) }); err != nil {
+			return nil, err
+		}
+		lap("repeats")
+	}
 	if p.counts.RowsRead == 0 {
 		return p.fail(&importfile.FileError{Line: 1, Message: "the file has a header but no data rows; nothing was applied"})
 	}
@@ -636,6 +658,9 @@ func (p *pipeline) prepare(rec []string, line int) bool {
 		return false
 	}
 	hash := plan.HashRecord(p.digest, rec)
+	if p.newSegment {
+		return p.prepareFlat(rec, line, key, hash)
+	}
 
 	idx := p.lookup(key)
 	e := &p.entries[idx]
@@ -732,6 +757,10 @@ func (p *pipeline) rejectUnreadable(rec []string, line int, re importfile.RowErr
 	}
 	key := strings.TrimSpace(rec[k])
 	if key == "" {
+		return
+	}
+	if p.newSegment {
+		p.keepRejected(keyedRow{key: key, line: int32(line), hash: p.plan.HashRecord(p.digest, rec), unreadable: true})
 		return
 	}
 	e := &p.entries[p.lookup(key)]
@@ -866,6 +895,10 @@ func (p *pipeline) appendRow(op string, line int, id, hash int64) {
 	b = appendCopyOptional(b, r.LanguageKey)
 	b = append(b, '\t')
 	b = appendCopyText(b, r.CustomKey)
+	if p.newSegment {
+		b = append(b, '\t')
+		b = appendCopyInt(b, int64(line))
+	}
 	p.copyBuf = append(b, '\n')
 }
 

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/importfile"
 )
 
 // Recipients are partitioned by segment (migration 0011): segment 0 is
@@ -22,6 +25,11 @@ import (
 // to date row by row, which is what a first load into an indexed table
 // pays (docs/benchmarks.md, "Against the floor").
 //
+// Such a run keeps nothing per key in memory either: every row goes to the
+// table with its line number, and the rows whose key repeats are found
+// there once all are in (resolveRepeats): building the unique key finds
+// them at no extra cost when there are none.
+//
 // The indexes, keys and statistics objects are read from the partitioned
 // table's catalog, so a migration that adds an index to recipients needs
 // nothing here.
@@ -29,52 +37,33 @@ import (
 // segmentTable is the partition holding segment seg.
 func segmentTable(seg int64) string { return fmt.Sprintf("recipients_s%d", seg) }
 
-// createSegment creates the table for a new segment: recipients' columns,
-// defaults and checks, no indexes; its ids come from recipients' identity
-// sequence, as rows inserted through recipients take theirs.
-func createSegment(ctx context.Context, c *pgx.Conn) (int64, error) {
-	var seg int64
-	var sequence string
-	if err := c.QueryRow(ctx, `SELECT nextval('recipient_segments_seq'), pg_get_serial_sequence('recipients', 'id')`).Scan(&seg, &sequence); err != nil {
-		return 0, fmt.Errorf("new segment: %w", err)
-	}
-	table := pgx.Identifier{segmentTable(seg)}.Sanitize()
-	for _, q := range []string{
-		fmt.Sprintf(`CREATE TABLE %s (LIKE recipients INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`, table),
-		// The check lets ATTACH PARTITION skip its scan of the rows.
-		fmt.Sprintf(`ALTER TABLE %s ALTER COLUMN id SET DEFAULT nextval(%s::regclass),
-			ADD CONSTRAINT %s CHECK (segment_id = %d)`, table, quoteLiteral(sequence), pgx.Identifier{segmentTable(seg) + "_segment"}.Sanitize(), seg),
-	} {
-		if _, err := c.Exec(ctx, q); err != nil {
-			return 0, fmt.Errorf("new segment: %w", err)
-		}
-	}
-	return seg, nil
+// segmentDDL is what makes a new segment's table look like recipients'
+// partitions, read from the catalog.
+type segmentDDL struct {
+	seg         int64
+	name, table string   // the table's name, and as an SQL identifier
+	unique      []string // the unique keys (built first: they find repeated keys)
+	build       []string // primary key, indexes, statistics objects
+	locked      []string // the tables on the other end of recipients' foreign keys
 }
 
-// attachSegment builds the new segment's indexes, keys and statistics
-// objects as recipients has them, analyzes it, attaches it to recipients
-// and makes it the import's. Recipients as a whole is analyzed after the
-// run commits (Result.AnalyzeRecipients): analyzing it here would wait on
-// other runs while holding the locks below.
-//
-// Attaching adds recipients' foreign keys to the segment (checking its
-// rows) and locks the tables on both ends of them (imports, import_runs,
-// the list tables) against writes until the run commits. Taken one by one,
-// as ATTACH PARTITION would, those locks deadlock with a transaction that
-// writes two of the tables in the other order (an upload records its file
-// and queues a run): so they are all taken first, together, without
-// waiting (lockForAttach), and the run writes none of those tables before.
-// (Foreign keys added to the table before attaching would be merged into
-// recipients' by dropping their triggers on imports, which takes a lock
-// that waits for every reader of imports.)
-func attachSegment(ctx context.Context, c *pgx.Conn, seg, importID int64) error {
-	name := segmentTable(seg)
-	table := pgx.Identifier{name}.Sanitize()
-	var build, locked []string
+// createSegment creates the table for a new segment: recipients' columns,
+// defaults and checks, no indexes, and the line number of each row while
+// the run needs it; its ids come from recipients' identity sequence, as
+// rows inserted through recipients take theirs.
+func createSegment(ctx context.Context, c *pgx.Conn) (int64, *segmentDDL, error) {
+	d := &segmentDDL{}
+	var sequence string
+	if err := c.QueryRow(ctx, `SELECT nextval('recipient_segments_seq'), pg_get_serial_sequence('recipients', 'id')`).Scan(&d.seg, &sequence); err != nil {
+		return 0, nil, fmt.Errorf("new segment: %w", err)
+	}
+	d.name = segmentTable(d.seg)
+	d.table = pgx.Identifier{d.name}.Sanitize()
 	err := c.QueryRow(ctx, `SELECT
 			ARRAY(SELECT format('ALTER TABLE %s ADD %s', $1::text, pg_get_constraintdef(c.oid))
-				FROM pg_constraint AS c WHERE c.conrelid = 'recipients'::regclass AND c.contype IN ('p', 'u') ORDER BY c.conname)
+				FROM pg_constraint AS c WHERE c.conrelid = 'recipients'::regclass AND c.contype = 'u' ORDER BY c.conname),
+			ARRAY(SELECT format('ALTER TABLE %s ADD %s', $1::text, pg_get_constraintdef(c.oid))
+				FROM pg_constraint AS c WHERE c.conrelid = 'recipients'::regclass AND c.contype = 'p')
 			|| ARRAY(SELECT regexp_replace(pg_get_indexdef(i.indexrelid), '^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?\S+ USING ',
 					'CREATE \1INDEX ON ' || $1 || ' USING ')
 				FROM pg_index AS i WHERE i.indrelid = 'recipients'::regclass
@@ -89,33 +78,233 @@ func attachSegment(ctx context.Context, c *pgx.Conn, seg, importID int64) error 
 				JOIN pg_namespace AS n ON n.oid = t.relnamespace
 				WHERE c.contype = 'f' AND c.conparentid = 0
 					AND 'recipients'::regclass IN (c.conrelid, c.confrelid) AND t.oid <> 'recipients'::regclass)`,
-		table, name).Scan(&build, &locked)
+		d.table, d.name).Scan(&d.unique, &d.build, &d.locked)
 	if err != nil {
-		return fmt.Errorf("segment %d: read recipients' indexes: %w", seg, err)
+		return 0, nil, fmt.Errorf("new segment: read recipients' indexes: %w", err)
 	}
+	for _, q := range []string{
+		fmt.Sprintf(`CREATE TABLE %s (LIKE recipients INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`, d.table),
+		// The check lets ATTACH PARTITION skip its scan of the rows.
+		fmt.Sprintf(`ALTER TABLE %s ALTER COLUMN id SET DEFAULT nextval(%s::regclass),
+			ADD CONSTRAINT %s CHECK (segment_id = %d), ADD COLUMN line integer`,
+			d.table, quoteLiteral(sequence), pgx.Identifier{d.name + "_segment"}.Sanitize(), d.seg),
+	} {
+		if _, err := c.Exec(ctx, q); err != nil {
+			return 0, nil, fmt.Errorf("new segment: %w", err)
+		}
+	}
+	return d.seg, d, nil
+}
+
+// keyedRow is a row of a new segment's file that was rejected but has a
+// key: another row with that key may repeat it (resolveRepeats).
+type keyedRow struct {
+	key        string
+	line       int32
+	hash       int64
+	unreadable bool // rejected before its fields were read (rejectUnreadable)
+	copied     bool // copied into the table (else rejected)
+}
+
+// prepareFlat is prepare for a new segment: every row that normalizes is
+// copied, whatever its key.
+func (p *pipeline) prepareFlat(rec []string, line int, key string, hash int64) bool {
+	if rerr := p.plan.Normalize(rec, line, p.spec.DefaultType, p.notes, &p.row); rerr != nil {
+		p.notes.Reject(*rerr)
+		p.keepRejected(keyedRow{key: key, line: int32(line), hash: hash})
+		return false
+	}
+	if len(p.created) < maxSampleChanges/2 {
+		l := line
+		p.created = append(p.created, Change{Line: &l, ExternalID: key, Action: ActionCreate})
+	}
+	p.copied++
+	p.appendRow(opInsert, line, 0, hash)
+	return true
+}
+
+// keepRejected remembers a rejected row with a key, for resolveRepeats. A
+// run whose rejected rows already exceed the rejection limit fails
+// whatever its keys: their rows are not kept, so that a file of bad rows
+// costs no memory. Within that, they count against the run's memory budget
+// as a key index's keys do.
+func (p *pipeline) keepRejected(r keyedRow) {
+	limit := p.spec.RejectionThreshold / 100 * float64(p.progress.total.Load())
+	if float64(len(p.unkept)) > limit {
+		return
+	}
+	p.unkeptBytes += int64(len(r.key)) + int64(unsafe.Sizeof(r))
+	if budget := p.spec.Limits.RunMemoryBytes; budget > 0 && p.unkeptBytes > budget && p.err == nil {
+		p.err = &importfile.FileError{Message: fmt.Sprintf("the file's rejected rows hold more than %s of keys, more than a run may keep in memory (ROLLCALL_RUN_MEMORY_BYTES): nothing was applied",
+			importfile.FormatBytes(budget))}
+		return
+	}
+	r.key = strings.Clone(r.key)
+	p.unkept = append(p.unkept, r)
+}
+
+// resolveRepeats finds the keys of a new segment's file that appear more
+// than once, and treats their rows as a run that keeps a key index does
+// (pipeline.repeated), but after the copy: an exact repeat is counted once
+// and its copy taken back; a key with different values rejects all its
+// rows, which are taken back. (A repeated row that was itself rejected
+// keeps its own error.) Then the table has its unique keys.
+func (p *pipeline) resolveRepeats(ctx context.Context, c *pgx.Conn) error {
+	d := p.ddl
+	// Building the unique keys fails if a key repeats among the copied
+	// rows; that is the common case's only cost.
+	_, err := c.Exec(ctx, `SAVEPOINT segment_unique; `+strings.Join(d.unique, "; ")+`; RELEASE SAVEPOINT segment_unique`)
+	repeats := err != nil
+	if repeats {
+		if !db.IsUniqueViolation(err, "") {
+			return fmt.Errorf("segment %d: unique keys: %w", d.seg, err)
+		}
+		if _, err := c.Exec(ctx, `ROLLBACK TO SAVEPOINT segment_unique; RELEASE SAVEPOINT segment_unique`); err != nil {
+			return fmt.Errorf("segment %d: %w", d.seg, err)
+		}
+	}
+	if !repeats && len(p.unkept) == 0 {
+		return nil
+	}
+	keys := make([]string, len(p.unkept))
+	for i, r := range p.unkept {
+		keys[i] = r.key
+	}
+	q := `SELECT external_id, line, row_hash FROM ` + d.table + ` WHERE external_id = ANY($1)`
+	if repeats {
+		q += ` OR external_id IN (SELECT external_id FROM ` + d.table + ` GROUP BY external_id HAVING count(*) > 1)`
+	}
+	rows, err := c.Query(ctx, q, keys)
+	if err != nil {
+		return fmt.Errorf("segment %d: find repeated keys: %w", d.seg, err)
+	}
+	occurrences := p.unkept
+	p.unkept = nil
+	var r keyedRow
+	if _, err := pgx.ForEachRow(rows, []any{&r.key, &r.line, &r.hash}, func() error {
+		occurrences = append(occurrences, keyedRow{key: r.key, line: r.line, hash: r.hash, copied: true})
+		return nil
+	}); err != nil {
+		return fmt.Errorf("segment %d: find repeated keys: %w", d.seg, err)
+	}
+	drop := p.replayRepeats(occurrences)
+	if len(drop) > 0 {
+		dropKeys, dropLines := make([]string, len(drop)), make([]int32, len(drop))
+		for i, r := range drop {
+			dropKeys[i], dropLines[i] = r.key, r.line
+		}
+		tag, err := c.Exec(ctx, `DELETE FROM `+d.table+` AS t USING unnest($1::text[], $2::integer[]) AS x (key, line)
+			WHERE t.external_id = x.key AND t.line = x.line`, dropKeys, dropLines)
+		if err != nil {
+			return fmt.Errorf("segment %d: take back repeated rows: %w", d.seg, err)
+		}
+		p.repeats = int(tag.RowsAffected())
+	}
+	if repeats {
+		if _, err := c.Exec(ctx, strings.Join(d.unique, "; ")); err != nil {
+			return fmt.Errorf("segment %d: unique keys: %w", d.seg, err)
+		}
+	}
+	return nil
+}
+
+// replayRepeats goes through the occurrences of the keys that may repeat
+// (copied rows, and rejected rows that have a key), key by key in file
+// order, as pipeline.repeated would have as it read them, and returns the
+// copied rows to take back.
+func (p *pipeline) replayRepeats(occurrences []keyedRow) (drop []keyedRow) {
+	byKey := map[string][]keyedRow{}
+	for _, o := range occurrences {
+		byKey[o.key] = append(byKey[o.key], o)
+	}
+	keys := make([]string, 0, len(byKey))
+	for k, list := range byKey {
+		if len(list) > 1 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	column := p.plan.KeyColumn()
+	for _, key := range keys {
+		list := byKey[key]
+		sort.Slice(list, func(i, j int) bool { return list[i].line < list[j].line })
+		first := list[0]
+		firstRejected, conflict := !first.copied, false
+		for _, o := range list[1:] {
+			switch {
+			case !o.copied && (o.unreadable || conflict || o.hash == first.hash):
+				// Rejected itself: unreadable rows never repeat a key, and a
+				// row whose values were refused keeps that error (if it
+				// differs from the first, the key is in conflict: below).
+				continue
+			case o.copied && !conflict && o.hash == first.hash:
+				p.dups++
+				drop = append(drop, o)
+				continue
+			}
+			if !conflict {
+				conflict = true
+				if !firstRejected {
+					p.notes.Reject(importfile.RowError{Line: int(first.line), Column: column, Value: key,
+						Message: fmt.Sprintf("key %q appears again on line %d with different values; neither row was applied", key, o.line)})
+					drop = append(drop, first)
+					firstRejected = true
+				}
+			}
+			if o.copied {
+				p.notes.Reject(importfile.RowError{Line: int(o.line), Column: column, Value: key,
+					Message: fmt.Sprintf("key %q already appeared on line %d with different values; neither row was applied", key, first.line)})
+				drop = append(drop, o)
+			}
+		}
+	}
+	return drop
+}
+
+// attachSegment finishes a new segment, whose unique keys are built
+// (resolveRepeats): it builds the rest of recipients' indexes and keys and
+// its statistics objects, analyzes it, attaches it to recipients and makes
+// it the import's. Recipients as a whole is analyzed after the run
+// commits (Result.AnalyzeRecipients): analyzing it here would wait on
+// other runs while holding the locks below.
+//
+// Attaching adds recipients' foreign keys to the segment (checking its
+// rows) and locks the tables on both ends of them (imports, import_runs,
+// the list tables) against writes until the run commits. Taken one by one,
+// as ATTACH PARTITION would, those locks deadlock with a transaction that
+// writes two of the tables in the other order (an upload records its file
+// and queues a run): so they are all taken first, together, without
+// waiting (lockForAttach), and the run writes none of those tables before.
+// (Foreign keys added to the table before attaching would be merged into
+// recipients' by dropping their triggers on imports, which takes a lock
+// that waits for every reader of imports.)
+func attachSegment(ctx context.Context, c *pgx.Conn, d *segmentDDL, importID int64) error {
 	exec := func(steps ...string) error {
 		for _, q := range steps {
 			if _, err := c.Exec(ctx, q); err != nil {
-				return fmt.Errorf("segment %d: %s: %w", seg, strings.SplitN(q, " (", 2)[0], err)
+				return fmt.Errorf("segment %d: %s: %w", d.seg, strings.SplitN(q, " (", 2)[0], err)
 			}
 		}
 		return nil
 	}
-	if err := exec(append(build, "ANALYZE "+table, fmt.Sprintf(`ALTER TABLE %s ALTER COLUMN id DROP DEFAULT`, table))...); err != nil {
+	err := exec(append(d.build,
+		fmt.Sprintf(`ALTER TABLE %s ALTER COLUMN id DROP DEFAULT, DROP COLUMN line`, d.table),
+		"ANALYZE "+d.table)...)
+	if err != nil {
 		return err
 	}
-	if err := lockForAttach(ctx, c, locked); err != nil {
-		return fmt.Errorf("segment %d: %w", seg, err)
+	if err := lockForAttach(ctx, c, d.locked); err != nil {
+		return fmt.Errorf("segment %d: %w", d.seg, err)
 	}
 	if err := exec(
-		fmt.Sprintf(`ALTER TABLE recipients ATTACH PARTITION %s FOR VALUES IN (%d)`, table, seg),
+		fmt.Sprintf(`ALTER TABLE recipients ATTACH PARTITION %s FOR VALUES IN (%d)`, d.table, d.seg),
 		// The partition's own constraint says the same from now on.
-		fmt.Sprintf(`ALTER TABLE %s DROP CONSTRAINT %s`, table, pgx.Identifier{name + "_segment"}.Sanitize()),
+		fmt.Sprintf(`ALTER TABLE %s DROP CONSTRAINT %s`, d.table, pgx.Identifier{d.name + "_segment"}.Sanitize()),
 	); err != nil {
 		return err
 	}
-	if _, err := c.Exec(ctx, `UPDATE imports SET segment_id = $1 WHERE id = $2`, seg, importID); err != nil {
-		return fmt.Errorf("segment %d: %w", seg, err)
+	if _, err := c.Exec(ctx, `UPDATE imports SET segment_id = $1 WHERE id = $2`, d.seg, importID); err != nil {
+		return fmt.Errorf("segment %d: %w", d.seg, err)
 	}
 	return nil
 }

@@ -926,6 +926,18 @@ func TestCorpus(t *testing.T) {
 					t.Parallel()
 					runCorpusCase(t, env.fixture(t, c.input), c, *c.first)
 				})
+				// The same first load into a segment of its own, which
+				// finds repeated keys after copying (apply/segment.go).
+				t.Run("first_own_segment", func(t *testing.T) {
+					t.Parallel()
+					f := env.fixture(t, c.input)
+					f.configure(func(cfg *imports.Config) { cfg.SegmentRows = 1 })
+					runCorpusCase(t, f, c, *c.first)
+					var seg, rows int64
+					require.NoError(t, f.db.NewRaw(`SELECT segment_id, (SELECT count(*) FROM recipients WHERE import_id = imports.id)
+						FROM imports WHERE id = ?`, f.imp.ID).Scan(f.ctx, &seg, &rows))
+					require.Equal(t, rows > 0, seg > 0, "an applied first load is in a segment of its own, one that applies nothing makes none")
+				})
 			}
 		})
 	}
