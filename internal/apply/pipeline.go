@@ -721,15 +721,13 @@ func (p *pipeline) lookup(key string) int32 {
 // reading (1M keys, about 80 MB): larger imports grow it as they go.
 const maxSizingHint = 1 << 20
 
-// bytesPerKey is what a key costs beside its text: its hash and number in
-// the index's map (about 40 bytes with the map's overhead), where it ends
-// in the arena, its entry, and for keys already in the database, their
-// id and hash.
-const bytesPerKey = 40 + 4 + 16 + 16
+// bytesPerEntry is what a key costs beside the index (keyIndex.size): its
+// entry, and for keys already in the database, their id and hash.
+const bytesPerEntry = int64(unsafe.Sizeof(entry{}) + unsafe.Sizeof(existingRow{}))
 
 // memory estimates what the run holds for its keys.
 func (p *pipeline) memory() int64 {
-	return int64(p.index.len())*bytesPerKey + int64(cap(p.index.arena))
+	return p.index.size() + int64(p.index.len())*bytesPerEntry
 }
 
 // checkMemory fails the run once its keys need more than its memory budget

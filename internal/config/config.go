@@ -33,7 +33,7 @@ type Server struct {
 	UploadTimeout   time.Duration `name:"upload-timeout" env:"ROLLCALL_UPLOAD_TIMEOUT" default:"30m" help:"Time limit of one file upload."`
 	MaxDecompressed int64         `name:"max-decompressed-bytes" env:"ROLLCALL_MAX_DECOMPRESSED_BYTES" default:"0" help:"Largest size a compressed file may expand to (0: four times the upload limit)."`
 	MaxCompression  int64         `name:"max-compression-ratio" env:"ROLLCALL_MAX_COMPRESSION_RATIO" default:"100" help:"Most times a compressed file may expand, once past 64 MB (0: no limit)."`
-	RunMemoryBytes  int64         `name:"run-memory-bytes" env:"ROLLCALL_RUN_MEMORY_BYTES" default:"1073741824" help:"Memory one import run may hold for its keys (about 100 bytes each); past it the run fails."`
+	RunMemoryBytes  int64         `name:"run-memory-bytes" env:"ROLLCALL_RUN_MEMORY_BYTES" default:"1073741824" help:"Memory one import run may hold for its keys (about 60 bytes each plus its length); past it the run fails."`
 	SegmentRows     int           `name:"segment-rows" env:"ROLLCALL_SEGMENT_ROWS" default:"100000" help:"A first load of at least this many rows goes into a partition of its own, indexed in bulk (much faster than row by row); smaller imports share one (0: always share)."`
 	WSInitTimeout   time.Duration `name:"ws-init-timeout" env:"ROLLCALL_WS_INIT_TIMEOUT" default:"10s" help:"Time a WebSocket connection has to send connection_init (closed with 4408 after)."`
 	MaxComplexity   int           `name:"max-complexity" env:"ROLLCALL_MAX_COMPLEXITY" default:"20000" help:"Largest query complexity (each field 1; a connection, or a list with a page size, counts its contents times its page size)."`
