@@ -42,6 +42,7 @@ func setupEnv(b *testing.B) *env {
 		b.Fatalf("start PostgreSQL: %v", err)
 	}
 	b.Cleanup(func() { _ = cluster.Stop() })
+	applySettings(b, cluster)
 	binary := filepath.Join(dir, "rollcall")
 	root := moduleRoot(b)
 	build := exec.Command("go", "build", "-o", binary, "./cmd/rollcall")
@@ -50,6 +51,51 @@ func setupEnv(b *testing.B) *env {
 		b.Fatalf("build: %v\n%s", err, out)
 	}
 	return &env{cluster: cluster, binary: binary, dir: dir}
+}
+
+// applySettings sets the cluster's settings named in
+// ROLLCALL_BENCH_PG_SETTINGS ("name=value;name=value", e.g.
+// "wal_compression=lz4", or auto_explain's to see the plans of slow
+// statements), for measuring what a setting does; the figures then say so.
+// The cluster's log is kept in the system's temporary folder when the
+// benchmark ends.
+func applySettings(b *testing.B, cluster *pgcluster.Cluster) {
+	spec := os.Getenv("ROLLCALL_BENCH_PG_SETTINGS")
+	if spec == "" {
+		return
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, cluster.URL("postgres"))
+	if err != nil {
+		b.Fatalf("settings: %v", err)
+	}
+	defer conn.Close(ctx)
+	if strings.Contains(spec, "auto_explain") {
+		// Its settings exist once the library is loaded.
+		if _, err := conn.Exec(ctx, "LOAD 'auto_explain'"); err != nil {
+			b.Fatalf("settings: %v", err)
+		}
+	}
+	for _, kv := range strings.Split(spec, ";") {
+		name, value, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok {
+			b.Fatalf("ROLLCALL_BENCH_PG_SETTINGS: %q is not name=value", kv)
+		}
+		q := fmt.Sprintf("ALTER SYSTEM SET %s = '%s'", pgx.Identifier(strings.Split(strings.TrimSpace(name), ".")).Sanitize(), strings.ReplaceAll(strings.TrimSpace(value), "'", "''"))
+		if _, err := conn.Exec(ctx, q); err != nil {
+			b.Fatalf("settings: %s: %v", q, err)
+		}
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
+		b.Fatalf("settings: %v", err)
+	}
+	b.Logf("PostgreSQL settings changed for this run: %s", spec)
+	kept := filepath.Join(os.TempDir(), "rollcall-bench-postgres.log")
+	b.Cleanup(func() {
+		if data, err := os.ReadFile(filepath.Join(cluster.Dir(), "server.log")); err == nil && os.WriteFile(kept, data, 0o644) == nil {
+			fmt.Fprintf(os.Stderr, "PostgreSQL's log kept in %s\n", kept)
+		}
+	})
 }
 
 func moduleRoot(b *testing.B) string {
