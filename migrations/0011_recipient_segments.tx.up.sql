@@ -103,3 +103,7 @@ ALTER TABLE list_exclusions ADD CONSTRAINT list_exclusions_recipient_id_fkey
 -- the shared segment to a new one of its own.
 ALTER TABLE imports ADD COLUMN segment_id bigint NOT NULL DEFAULT 0;
 CREATE SEQUENCE recipient_segments_seq;
+
+-- The partitioned table's own statistics, which the planner uses for joins
+-- and autovacuum never gathers (runs refresh them after large changes).
+ANALYZE recipients;

@@ -39,10 +39,12 @@ func (p *pipeline) apply(ctx context.Context, removals []removal) ([]Change, err
 		if p.direct {
 			p.counts.Created = p.createdCount()
 			sample = p.created
-			if p.newSegment {
+			// A dry run's counts are final once repeated keys are
+			// resolved: it builds and attaches nothing.
+			if p.newSegment && !p.spec.DryRun {
 				mark := time.Now()
 				defer func() { p.timings = append(p.timings, slog.Duration("apply_segment", time.Since(mark))) }()
-				return attachSegment(ctx, c, p.ddl, p.spec.ImportID)
+				return attachSegment(ctx, c, p.ddl, p.spec.ImportID, p.spec.RunID)
 			}
 			return nil
 		}

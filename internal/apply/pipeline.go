@@ -625,6 +625,9 @@ func (p *pipeline) next() {
 		if errors.As(err, &re) {
 			p.counts.RowsRead++
 			p.rejectUnreadable(rec, line, *re)
+			if p.err != nil {
+				return
+			}
 			continue
 		}
 		if err != nil {

@@ -129,6 +129,9 @@ func (p *pipeline) prepareFlat(rec []string, line int, key string, hash int64) b
 // costs no memory. Within that, they count against the run's memory budget
 // as a key index's keys do.
 func (p *pipeline) keepRejected(r keyedRow) {
+	if p.err != nil {
+		return
+	}
 	limit := p.spec.RejectionThreshold / 100 * float64(p.progress.total.Load())
 	if float64(len(p.unkept)) > limit {
 		return
@@ -166,40 +169,91 @@ func (p *pipeline) resolveRepeats(ctx context.Context, c *pgx.Conn) error {
 	if !repeats && len(p.unkept) == 0 {
 		return nil
 	}
+	// The rows of those keys come back a batch at a time, in key order,
+	// and each key's are resolved as its last one arrives: memory holds one
+	// batch and one key's rows, however many keys repeat.
+	sort.Slice(p.unkept, func(i, j int) bool {
+		a, b := p.unkept[i], p.unkept[j]
+		return a.key < b.key || a.key == b.key && a.line < b.line
+	})
 	keys := make([]string, len(p.unkept))
 	for i, r := range p.unkept {
 		keys[i] = r.key
 	}
-	q := `SELECT external_id, line, row_hash FROM ` + d.table + ` WHERE external_id = ANY($1)`
+	where := `external_id IN (SELECT key FROM segment_repeat_keys)`
 	if repeats {
-		q += ` OR external_id IN (SELECT external_id FROM ` + d.table + ` GROUP BY external_id HAVING count(*) > 1)`
+		where += ` OR external_id IN (SELECT external_id FROM ` + d.table + ` GROUP BY external_id HAVING count(*) > 1)`
 	}
-	rows, err := c.Query(ctx, q, keys)
-	if err != nil {
-		return fmt.Errorf("segment %d: find repeated keys: %w", d.seg, err)
-	}
-	occurrences := p.unkept
-	p.unkept = nil
-	var r keyedRow
-	if _, err := pgx.ForEachRow(rows, []any{&r.key, &r.line, &r.hash}, func() error {
-		occurrences = append(occurrences, keyedRow{key: r.key, line: r.line, hash: r.hash, copied: true})
-		return nil
-	}); err != nil {
-		return fmt.Errorf("segment %d: find repeated keys: %w", d.seg, err)
-	}
-	drop := p.replayRepeats(occurrences)
-	if len(drop) > 0 {
-		dropKeys, dropLines := make([]string, len(drop)), make([]int32, len(drop))
-		for i, r := range drop {
-			dropKeys[i], dropLines[i] = r.key, r.line
+	for _, q := range []string{
+		`CREATE TEMP TABLE segment_repeat_keys (key text) ON COMMIT DROP`,
+		`INSERT INTO segment_repeat_keys SELECT unnest($1::text[])`,
+		`DECLARE segment_repeats NO SCROLL CURSOR FOR SELECT external_id, line, row_hash FROM ` + d.table + ` WHERE ` + where + ` ORDER BY external_id, line`,
+	} {
+		var args []any
+		if strings.Contains(q, "$1") {
+			args = []any{keys}
 		}
-		tag, err := c.Exec(ctx, `DELETE FROM `+d.table+` AS t USING unnest($1::text[], $2::integer[]) AS x (key, line)
-			WHERE t.external_id = x.key AND t.line = x.line`, dropKeys, dropLines)
+		if _, err := c.Exec(ctx, q, args...); err != nil {
+			return fmt.Errorf("segment %d: find repeated keys: %w", d.seg, err)
+		}
+	}
+	var group []keyedRow // the current key's rows
+	flush := func(drop []keyedRow) []keyedRow {
+		if len(group) == 0 {
+			return drop
+		}
+		key := group[0].key
+		i := sort.Search(len(p.unkept), func(i int) bool { return p.unkept[i].key >= key })
+		for ; i < len(p.unkept) && p.unkept[i].key == key; i++ {
+			group = append(group, p.unkept[i])
+		}
+		drop = append(drop, p.replayKey(key, group)...)
+		group = group[:0]
+		return drop
+	}
+	for {
+		rows, err := c.Query(ctx, `FETCH 10000 FROM segment_repeats`)
 		if err != nil {
-			return fmt.Errorf("segment %d: take back repeated rows: %w", d.seg, err)
+			return fmt.Errorf("segment %d: find repeated keys: %w", d.seg, err)
 		}
-		p.repeats = int(tag.RowsAffected())
+		var (
+			r     keyedRow
+			drop  []keyedRow
+			count int
+		)
+		if _, err := pgx.ForEachRow(rows, []any{&r.key, &r.line, &r.hash}, func() error {
+			count++
+			if len(group) > 0 && group[0].key != r.key {
+				drop = flush(drop)
+			}
+			group = append(group, keyedRow{key: r.key, line: r.line, hash: r.hash, copied: true})
+			return nil
+		}); err != nil {
+			return fmt.Errorf("segment %d: find repeated keys: %w", d.seg, err)
+		}
+		if count == 0 {
+			drop = flush(drop)
+		}
+		if len(drop) > 0 {
+			dropKeys, dropLines := make([]string, len(drop)), make([]int32, len(drop))
+			for i, r := range drop {
+				dropKeys[i], dropLines[i] = r.key, r.line
+			}
+			tag, err := c.Exec(ctx, `DELETE FROM `+d.table+` AS t USING unnest($1::text[], $2::integer[]) AS x (key, line)
+				WHERE t.external_id = x.key AND t.line = x.line`, dropKeys, dropLines)
+			if err != nil {
+				return fmt.Errorf("segment %d: take back repeated rows: %w", d.seg, err)
+			}
+			p.repeats += int(tag.RowsAffected())
+		}
+		if count == 0 {
+			break
+		}
 	}
+	if _, err := c.Exec(ctx, `CLOSE segment_repeats`); err != nil {
+		return fmt.Errorf("segment %d: %w", d.seg, err)
+	}
+	p.unkept = nil
 	if repeats {
 		if _, err := c.Exec(ctx, strings.Join(d.unique, "; ")); err != nil {
 			return fmt.Errorf("segment %d: unique keys: %w", d.seg, err)
@@ -208,54 +262,42 @@ func (p *pipeline) resolveRepeats(ctx context.Context, c *pgx.Conn) error {
 	return nil
 }
 
-// replayRepeats goes through the occurrences of the keys that may repeat
-// (copied rows, and rejected rows that have a key), key by key in file
-// order, as pipeline.repeated would have as it read them, and returns the
-// copied rows to take back.
-func (p *pipeline) replayRepeats(occurrences []keyedRow) (drop []keyedRow) {
-	byKey := map[string][]keyedRow{}
-	for _, o := range occurrences {
-		byKey[o.key] = append(byKey[o.key], o)
+// replayKey goes through the rows of a key that may repeat (copied rows,
+// and rejected rows that have the key) in file order, as pipeline.repeated
+// would have as it read them, and returns the copied rows to take back.
+func (p *pipeline) replayKey(key string, list []keyedRow) (drop []keyedRow) {
+	if len(list) < 2 {
+		return nil
 	}
-	keys := make([]string, 0, len(byKey))
-	for k, list := range byKey {
-		if len(list) > 1 {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
+	sort.Slice(list, func(i, j int) bool { return list[i].line < list[j].line })
 	column := p.plan.KeyColumn()
-	for _, key := range keys {
-		list := byKey[key]
-		sort.Slice(list, func(i, j int) bool { return list[i].line < list[j].line })
-		first := list[0]
-		firstRejected, conflict := !first.copied, false
-		for _, o := range list[1:] {
-			switch {
-			case !o.copied && (o.unreadable || conflict || o.hash == first.hash):
-				// Rejected itself: unreadable rows never repeat a key, and a
-				// row whose values were refused keeps that error (if it
-				// differs from the first, the key is in conflict: below).
-				continue
-			case o.copied && !conflict && o.hash == first.hash:
-				p.dups++
-				drop = append(drop, o)
-				continue
+	first := list[0]
+	firstRejected, conflict := !first.copied, false
+	for _, o := range list[1:] {
+		switch {
+		case !o.copied && (o.unreadable || conflict || o.hash == first.hash):
+			// Rejected itself: unreadable rows never repeat a key, and a
+			// row whose values were refused keeps that error (if it differs
+			// from the first, the key is in conflict: below).
+			continue
+		case o.copied && !conflict && o.hash == first.hash:
+			p.dups++
+			drop = append(drop, o)
+			continue
+		}
+		if !conflict {
+			conflict = true
+			if !firstRejected {
+				p.notes.Reject(importfile.RowError{Line: int(first.line), Column: column, Value: key,
+					Message: fmt.Sprintf("key %q appears again on line %d with different values; neither row was applied", key, o.line)})
+				drop = append(drop, first)
+				firstRejected = true
 			}
-			if !conflict {
-				conflict = true
-				if !firstRejected {
-					p.notes.Reject(importfile.RowError{Line: int(first.line), Column: column, Value: key,
-						Message: fmt.Sprintf("key %q appears again on line %d with different values; neither row was applied", key, o.line)})
-					drop = append(drop, first)
-					firstRejected = true
-				}
-			}
-			if o.copied {
-				p.notes.Reject(importfile.RowError{Line: int(o.line), Column: column, Value: key,
-					Message: fmt.Sprintf("key %q already appeared on line %d with different values; neither row was applied", key, first.line)})
-				drop = append(drop, o)
-			}
+		}
+		if o.copied {
+			p.notes.Reject(importfile.RowError{Line: int(o.line), Column: column, Value: key,
+				Message: fmt.Sprintf("key %q already appeared on line %d with different values; neither row was applied", key, first.line)})
+			drop = append(drop, o)
 		}
 	}
 	return drop
@@ -278,7 +320,7 @@ func (p *pipeline) replayRepeats(occurrences []keyedRow) (drop []keyedRow) {
 // (Foreign keys added to the table before attaching would be merged into
 // recipients' by dropping their triggers on imports, which takes a lock
 // that waits for every reader of imports.)
-func attachSegment(ctx context.Context, c *pgx.Conn, d *segmentDDL, importID int64) error {
+func attachSegment(ctx context.Context, c *pgx.Conn, d *segmentDDL, importID, runID int64) error {
 	exec := func(steps ...string) error {
 		for _, q := range steps {
 			if _, err := c.Exec(ctx, q); err != nil {
@@ -293,7 +335,7 @@ func attachSegment(ctx context.Context, c *pgx.Conn, d *segmentDDL, importID int
 	if err != nil {
 		return err
 	}
-	if err := lockForAttach(ctx, c, d.locked); err != nil {
+	if err := lockForAttach(ctx, c, d.locked, importID, runID); err != nil {
 		return fmt.Errorf("segment %d: %w", d.seg, err)
 	}
 	if err := exec(
@@ -311,17 +353,22 @@ func attachSegment(ctx context.Context, c *pgx.Conn, d *segmentDDL, importID int
 
 // lockForAttach takes the locks attaching a segment needs: recipients
 // itself (ATTACH PARTITION's lock, which also keeps two attaches apart) and
-// the tables its foreign keys join it to. All at once or none: a lock that
-// is not free at once gives back those taken and tries again a little
-// later, so the run never waits while holding some of them. Past
+// the tables its foreign keys join it to; and the rows of the import and
+// the run, which the run writes before it commits (an administrator
+// changing the import or canceling the run holds its row while it waits
+// for the table). All at once or none: a lock that is not free at once
+// gives back those taken and tries again a little later, so the run never
+// waits while holding some of them. Past
 // attachLockPatience it gives up (the run fails and is tried again): a
 // transaction that holds one of them while it waits for this run would
 // otherwise keep it trying for ever.
-func lockForAttach(ctx context.Context, c *pgx.Conn, tables []string) error {
+func lockForAttach(ctx context.Context, c *pgx.Conn, tables []string, importID, runID int64) error {
 	lock := `LOCK TABLE ONLY recipients IN SHARE UPDATE EXCLUSIVE MODE NOWAIT`
 	if len(tables) > 0 {
 		lock += `; LOCK TABLE ` + strings.Join(tables, ", ") + ` IN SHARE ROW EXCLUSIVE MODE NOWAIT`
 	}
+	// Integers only: a multi-statement string takes no parameters.
+	lock += fmt.Sprintf(`; SELECT FROM imports WHERE id = %d FOR NO KEY UPDATE NOWAIT; SELECT FROM import_runs WHERE id = %d FOR NO KEY UPDATE NOWAIT`, importID, runID)
 	wait := 5 * time.Millisecond
 	deadline := time.Now().Add(attachLockPatience)
 	for {
