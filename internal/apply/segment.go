@@ -104,14 +104,17 @@ type keyedRow struct {
 	hash       int64
 	unreadable bool // rejected before its fields were read (rejectUnreadable)
 	copied     bool // copied into the table (else rejected)
+	// refused: why its values were refused, recorded once its key is
+	// known not to repeat an earlier row (replayKey): a run with a key
+	// index never reads a repeated row's values.
+	refused *importfile.RowError
 }
 
 // prepareFlat is prepare for a new segment: every row that normalizes is
 // copied, whatever its key.
 func (p *pipeline) prepareFlat(rec []string, line int, key string, hash int64) bool {
 	if rerr := p.plan.Normalize(rec, line, p.spec.DefaultType, p.notes, &p.row); rerr != nil {
-		p.notes.Reject(*rerr)
-		p.keepRejected(keyedRow{key: key, line: int32(line), hash: hash})
+		p.keepRejected(keyedRow{key: key, line: int32(line), hash: hash, refused: rerr})
 		return false
 	}
 	if len(p.created) < maxSampleChanges/2 {
@@ -134,9 +137,15 @@ func (p *pipeline) keepRejected(r keyedRow) {
 	}
 	limit := p.spec.RejectionThreshold / 100 * float64(p.progress.total.Load())
 	if float64(len(p.unkept)) > limit {
+		if r.refused != nil {
+			p.notes.Reject(*r.refused)
+		}
 		return
 	}
 	p.unkeptBytes += int64(len(r.key)) + int64(unsafe.Sizeof(r))
+	if r.refused != nil {
+		p.unkeptBytes += int64(unsafe.Sizeof(*r.refused)) + int64(len(r.refused.Value)+len(r.refused.Message))
+	}
 	if budget := p.spec.Limits.RunMemoryBytes; budget > 0 && p.unkeptBytes > budget && p.err == nil {
 		p.err = &importfile.FileError{Message: fmt.Sprintf("the file's rejected rows hold more than %s of keys, more than a run may keep in memory (ROLLCALL_RUN_MEMORY_BYTES): nothing was applied",
 			importfile.FormatBytes(budget))}
@@ -198,6 +207,7 @@ func (p *pipeline) resolveRepeats(ctx context.Context, c *pgx.Conn) error {
 		}
 	}
 	var group []keyedRow // the current key's rows
+	consumed := make([]bool, len(p.unkept))
 	flush := func(drop []keyedRow) []keyedRow {
 		if len(group) == 0 {
 			return drop
@@ -206,6 +216,7 @@ func (p *pipeline) resolveRepeats(ctx context.Context, c *pgx.Conn) error {
 		i := sort.Search(len(p.unkept), func(i int) bool { return p.unkept[i].key >= key })
 		for ; i < len(p.unkept) && p.unkept[i].key == key; i++ {
 			group = append(group, p.unkept[i])
+			consumed[i] = true
 		}
 		drop = append(drop, p.replayKey(key, group)...)
 		group = group[:0]
@@ -253,6 +264,18 @@ func (p *pipeline) resolveRepeats(ctx context.Context, c *pgx.Conn) error {
 	if _, err := c.Exec(ctx, `CLOSE segment_repeats`); err != nil {
 		return fmt.Errorf("segment %d: %w", d.seg, err)
 	}
+	// Keys no copied row has: only rejected rows, whose errors are
+	// recorded as a key index would have.
+	for i := 0; i < len(p.unkept); {
+		j := i
+		for j < len(p.unkept) && p.unkept[j].key == p.unkept[i].key {
+			j++
+		}
+		if !consumed[i] {
+			p.replayKey(p.unkept[i].key, p.unkept[i:j])
+		}
+		i = j
+	}
 	p.unkept = nil
 	if repeats {
 		if _, err := c.Exec(ctx, strings.Join(d.unique, "; ")); err != nil {
@@ -264,25 +287,28 @@ func (p *pipeline) resolveRepeats(ctx context.Context, c *pgx.Conn) error {
 
 // replayKey goes through the rows of a key that may repeat (copied rows,
 // and rejected rows that have the key) in file order, as pipeline.repeated
-// would have as it read them, and returns the copied rows to take back.
+// would have as it read them, records the errors a run with a key index
+// records, and returns the copied rows to take back. Like that run it
+// never counts a repeated row's refused values: a repeat is a duplicate or
+// a conflict before its values are read.
 func (p *pipeline) replayKey(key string, list []keyedRow) (drop []keyedRow) {
-	if len(list) < 2 {
-		return nil
-	}
 	sort.Slice(list, func(i, j int) bool { return list[i].line < list[j].line })
-	column := p.plan.KeyColumn()
 	first := list[0]
+	if first.refused != nil {
+		p.notes.Reject(*first.refused)
+	}
+	column := p.plan.KeyColumn()
 	firstRejected, conflict := !first.copied, false
 	for _, o := range list[1:] {
 		switch {
-		case !o.copied && (o.unreadable || conflict || o.hash == first.hash):
-			// Rejected itself: unreadable rows never repeat a key, and a
-			// row whose values were refused keeps that error (if it differs
-			// from the first, the key is in conflict: below).
+		case o.unreadable:
+			// Its error is recorded; an unreadable row never repeats a key.
 			continue
-		case o.copied && !conflict && o.hash == first.hash:
+		case !conflict && o.hash == first.hash:
 			p.dups++
-			drop = append(drop, o)
+			if o.copied {
+				drop = append(drop, o)
+			}
 			continue
 		}
 		if !conflict {
@@ -294,9 +320,9 @@ func (p *pipeline) replayKey(key string, list []keyedRow) (drop []keyedRow) {
 				firstRejected = true
 			}
 		}
+		p.notes.Reject(importfile.RowError{Line: int(o.line), Column: column, Value: key,
+			Message: fmt.Sprintf("key %q already appeared on line %d with different values; neither row was applied", key, first.line)})
 		if o.copied {
-			p.notes.Reject(importfile.RowError{Line: int(o.line), Column: column, Value: key,
-				Message: fmt.Sprintf("key %q already appeared on line %d with different values; neither row was applied", key, first.line)})
 			drop = append(drop, o)
 		}
 	}

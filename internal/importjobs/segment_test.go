@@ -17,19 +17,25 @@ import (
 // segment as it reads them. Both must end the same: same counts, same row
 // errors, same warnings, same people. The file repeats 6,000 students
 // exactly (more than one batch of repeated keys), gives one of them a third
-// row with other values, has a new key on two different rows, and an
-// unreadable row with another student's key.
+// row with other values, has a new key on two different rows, rows whose
+// values are refused (alone, repeated exactly, before a good row with
+// their key), and an unreadable row with another student's key.
 func TestFirstLoadRepeatsAreResolvedAlikeInBothSegments(t *testing.T) {
 	t.Parallel()
 	var b strings.Builder
-	b.WriteString("student_id,first_name,last_name,grade,school\n")
+	b.WriteString("student_id,first_name,last_name,grade,school,guardian1_phone\n")
 	for pass := 0; pass < 2; pass++ {
 		for i := range 6000 {
-			fmt.Fprintf(&b, "S%05d,First%d,Last%d,%d,School %d\n", i, i, i, i%12+1, i%7)
+			fmt.Fprintf(&b, "S%05d,First%d,Last%d,%d,School %d,\n", i, i, i, i%12+1, i%7)
 		}
 	}
-	b.WriteString("S00042,Other,Values,3,School 1\n")
-	b.WriteString("S07000,Bad,Grade,99,School 1\nS07000,Good,Grade,4,School 1\n")
+	b.WriteString("S00042,Other,Values,3,School 1,\n")
+	b.WriteString("S07000,Two,Rows,9,School 1,\nS07000,Two,Rows,4,School 1,\n")
+	// Refused values (a phone that is not one): once, repeated exactly,
+	// and before a good row with the same key.
+	b.WriteString("S07001,Bad,Phone,4,School 1,12\n")
+	b.WriteString("S07002,Bad,Phone,4,School 1,12\nS07002,Bad,Phone,4,School 1,12\n")
+	b.WriteString("S07003,Bad,Phone,4,School 1,12\nS07003,Good,Phone,4,School 1,\n")
 	b.WriteString("S00077,\"unclosed\n")
 	file := b.String()
 
