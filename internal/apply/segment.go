@@ -159,8 +159,8 @@ func (p *pipeline) keepRejected(r keyedRow) {
 // than once, and treats their rows as a run that keeps a key index does
 // (pipeline.repeated), but after the copy: an exact repeat is counted once
 // and its copy taken back; a key with different values rejects all its
-// rows, which are taken back. (A repeated row that was itself rejected
-// keeps its own error.) Then the table has its unique keys.
+// rows, which are taken back; refused rows' errors are recorded as that
+// run would (replayKey). Then the table has its unique keys.
 func (p *pipeline) resolveRepeats(ctx context.Context, c *pgx.Conn) error {
 	d := p.ddl
 	// Building the unique keys fails if a key repeats among the copied
