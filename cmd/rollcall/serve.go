@@ -17,7 +17,6 @@ import (
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/config"
 	"github.com/rollcall/rollcall/internal/db"
-	"github.com/rollcall/rollcall/internal/importfile"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/metrics"
 	"github.com/rollcall/rollcall/server"
@@ -142,15 +141,7 @@ func serve(ctx context.Context, logger *slog.Logger, dbCfg config.Database, cfg 
 
 // appOptions derives the services' options from the server settings.
 func appOptions(cfg config.Server, logger *slog.Logger, m *metrics.Metrics) app.Options {
-	ic := imports.DefaultConfig()
-	ic.MaxUploadBytes = cfg.MaxUploadBytes
-	ic.RunTimeout = cfg.RunTimeout
-	ic.StaleAfter = cfg.RunStaleAfter
-	ic.SchedulerInterval = cfg.SchedulerEvery
-	ic.Retention = cfg.Retention
-	ic.SegmentRows = cfg.SegmentRows
-	ic.Limits = importfile.LimitsFor(cfg.MaxUploadBytes, cfg.MaxDecompressed, cfg.MaxCompression, cfg.RunMemoryBytes)
-	return app.Options{Logger: logger, Metrics: m, Imports: ic, ImportWorkers: cfg.Workers}
+	return app.Options{Logger: logger, Metrics: m, Imports: imports.ConfigFor(cfg), ImportWorkers: cfg.Workers}
 }
 
 // serveDebug serves Go's profiles (net/http/pprof) on their own listener,

@@ -62,6 +62,20 @@ func DefaultConfig() Config {
 		SegmentRows: config.DefaultSegmentRows}
 }
 
+// ConfigFor is the imports configuration the server settings s make: the
+// server and the tests' servers build it the same way.
+func ConfigFor(s config.Server) Config {
+	c := DefaultConfig()
+	c.MaxUploadBytes = s.MaxUploadBytes
+	c.RunTimeout = s.RunTimeout
+	c.StaleAfter = s.RunStaleAfter
+	c.SchedulerInterval = s.SchedulerEvery
+	c.Retention = s.Retention
+	c.SegmentRows = s.SegmentRows
+	c.Limits = importfile.LimitsFor(s.MaxUploadBytes, s.MaxDecompressed, s.MaxCompression, s.RunMemoryBytes)
+	return c
+}
+
 // Service holds the rules about imports, files and runs.
 type Service struct {
 	db     *db.DB

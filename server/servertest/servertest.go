@@ -18,7 +18,6 @@ import (
 	"github.com/rollcall/rollcall/internal/app"
 	"github.com/rollcall/rollcall/internal/config"
 	"github.com/rollcall/rollcall/internal/db"
-	"github.com/rollcall/rollcall/internal/importfile"
 	"github.com/rollcall/rollcall/internal/imports"
 	"github.com/rollcall/rollcall/internal/metrics"
 	"github.com/rollcall/rollcall/internal/testkit/clock"
@@ -63,10 +62,7 @@ func New(t testing.TB, opts *Options) *Server {
 	m := metrics.New()
 	m.MustRegister(db.NewPoolCollector(d))
 	clock := &clock.Clock{}
-	ic := imports.DefaultConfig()
-	ic.MaxUploadBytes = cfg.MaxUploadBytes
-	ic.Limits = importfile.LimitsFor(cfg.MaxUploadBytes, cfg.MaxDecompressed, cfg.MaxCompression, cfg.RunMemoryBytes)
-	ic.SegmentRows = cfg.SegmentRows
+	ic := imports.ConfigFor(cfg)
 	ic.SchedulerInterval = time.Hour // tests fire schedules themselves, with their own clock
 	if opts.Imports != nil {
 		opts.Imports(&ic)
