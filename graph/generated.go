@@ -195,6 +195,7 @@ type ComplexityRoot struct {
 		DeletedBy            func(childComplexity int) int
 		Description          func(childComplexity int) int
 		FileDate             func(childComplexity int) int
+		Format               func(childComplexity int) int
 		ID                   func(childComplexity int) int
 		KeyColumn            func(childComplexity int) int
 		Kind                 func(childComplexity int) int
@@ -296,6 +297,7 @@ type ComplexityRoot struct {
 
 	ImportRunError struct {
 		ColumnName func(childComplexity int) int
+		FileName   func(childComplexity int) int
 		Line       func(childComplexity int) int
 		Message    func(childComplexity int) int
 		Value      func(childComplexity int) int
@@ -1255,6 +1257,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Import.FileDate(childComplexity), true
+	case "Import.format":
+		if e.ComplexityRoot.Import.Format == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.Format(childComplexity), true
 	case "Import.id":
 		if e.ComplexityRoot.Import.ID == nil {
 			break
@@ -1735,6 +1743,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportRunError.ColumnName(childComplexity), true
+	case "ImportRunError.file":
+		if e.ComplexityRoot.ImportRunError.FileName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRunError.FileName(childComplexity), true
 	case "ImportRunError.line":
 		if e.ComplexityRoot.ImportRunError.Line == nil {
 			break
@@ -3435,6 +3449,8 @@ func (ec *executionContext) childFields_Import(ctx context.Context, field graphq
 		return ec.fieldContext_Import_kind(ctx, field)
 	case "method":
 		return ec.fieldContext_Import_method(ctx, field)
+	case "format":
+		return ec.fieldContext_Import_format(ctx, field)
 	case "mapping":
 		return ec.fieldContext_Import_mapping(ctx, field)
 	case "keyColumn":
@@ -3641,6 +3657,8 @@ func (ec *executionContext) childFields_ImportRunEdge(ctx context.Context, field
 
 func (ec *executionContext) childFields_ImportRunError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "file":
+		return ec.fieldContext_ImportRunError_file(ctx, field)
 	case "line":
 		return ec.fieldContext_ImportRunError_line(ctx, field)
 	case "column":
@@ -7346,6 +7364,29 @@ func (ec *executionContext) fieldContext_Import_method(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Import", field, false, false, "ImportMethod")
 }
 
+func (ec *executionContext) _Import_format(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_format(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Format, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v imports.Format) graphql.Marshaler {
+			return ec.marshalNImportFormat2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFormat(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Import_format(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, false, false, "ImportFormat")
+}
+
 func (ec *executionContext) _Import_mapping(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9449,6 +9490,29 @@ func (ec *executionContext) fieldContext_ImportRunEdge_node(_ context.Context, f
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ImportRunError_file(ctx context.Context, field graphql.CollectedField, obj *imports.RunError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRunError_file(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FileName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRunError_file(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRunError", field, false, false, "String")
 }
 
 func (ec *executionContext) _ImportRunError_line(ctx context.Context, field graphql.CollectedField, obj *imports.RunError) (ret graphql.Marshaler) {
@@ -16444,6 +16508,9 @@ func (ec *executionContext) unmarshalInputCreateImportInput(ctx context.Context,
 	if _, present := asMap["kind"]; !present {
 		asMap["kind"] = "RECIPIENT"
 	}
+	if _, present := asMap["format"]; !present {
+		asMap["format"] = "CSV"
+	}
 	if _, present := asMap["defaultRecipientType"]; !present {
 		asMap["defaultRecipientType"] = "STUDENT"
 	}
@@ -16457,7 +16524,7 @@ func (ec *executionContext) unmarshalInputCreateImportInput(ctx context.Context,
 		asMap["runOnUpload"] = false
 	}
 
-	fieldsInOrder := [...]string{"name", "description", "kind", "method", "mapping", "defaultRecipientType", "removalThreshold", "rejectionThreshold", "schedule", "runOnUpload"}
+	fieldsInOrder := [...]string{"name", "description", "kind", "method", "format", "mapping", "defaultRecipientType", "removalThreshold", "rejectionThreshold", "schedule", "runOnUpload"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16492,6 +16559,13 @@ func (ec *executionContext) unmarshalInputCreateImportInput(ctx context.Context,
 				return it, err
 			}
 			it.Method = data
+		case "format":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("format"))
+			data, err := ec.unmarshalOImportFormat2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFormat(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Format = data
 		case "mapping":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mapping"))
 			data, err := ec.unmarshalOMappingEntryInput2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋmappingᚐEntryᚄ(ctx, v)
@@ -18509,6 +18583,11 @@ func (ec *executionContext) _Import(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "format":
+			out.Values[i] = ec._Import_format(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "mapping":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -19154,6 +19233,11 @@ func (ec *executionContext) _ImportRunError(ctx context.Context, sel ast.Selecti
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ImportRunError")
+		case "file":
+			out.Values[i] = ec._ImportRunError_file(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "line":
 			out.Values[i] = ec._ImportRunError_line(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -21912,6 +21996,32 @@ func (ec *executionContext) marshalNImportFile2ᚖgithubᚗcomᚋrollcallᚋroll
 	return ec._ImportFile(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNImportFormat2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFormat(ctx context.Context, v any) (imports.Format, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNImportFormat2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFormat[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportFormat2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFormat(ctx context.Context, sel ast.SelectionSet, v imports.Format) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNImportFormat2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFormat[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ImportFormat!")
+	}
+	return res
+}
+
+var (
+	unmarshalNImportFormat2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFormat = map[string]imports.Format{
+		"CSV":       imports.FormatCSV,
+		"ONEROSTER": imports.FormatOneRoster,
+	}
+	marshalNImportFormat2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFormat = map[imports.Format]string{
+		imports.FormatCSV:       "CSV",
+		imports.FormatOneRoster: "ONEROSTER",
+	}
+)
+
 func (ec *executionContext) unmarshalNImportKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐKind(ctx context.Context, v any) (imports.Kind, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNImportKind2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐKind[tmp]
@@ -23303,6 +23413,36 @@ func (ec *executionContext) marshalOImportFile2ᚖgithubᚗcomᚋrollcallᚋroll
 	}
 	return ec._ImportFile(ctx, sel, v)
 }
+
+func (ec *executionContext) unmarshalOImportFormat2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFormat(ctx context.Context, v any) (*imports.Format, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOImportFormat2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFormat[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOImportFormat2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFormat(ctx context.Context, sel ast.SelectionSet, v *imports.Format) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOImportFormat2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFormat[*v])
+	return res
+}
+
+var (
+	unmarshalOImportFormat2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFormat = map[string]imports.Format{
+		"CSV":       imports.FormatCSV,
+		"ONEROSTER": imports.FormatOneRoster,
+	}
+	marshalOImportFormat2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐFormat = map[imports.Format]string{
+		imports.FormatCSV:       "CSV",
+		imports.FormatOneRoster: "ONEROSTER",
+	}
+)
 
 func (ec *executionContext) unmarshalOImportKind2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋimportsᚐKind(ctx context.Context, v any) (*imports.Kind, error) {
 	if v == nil {

@@ -95,7 +95,7 @@ var fieldPolicies = buildPolicies(map[string]map[Policy][]string{
 	"Import": {
 		AnyUser: {"id", "name"},
 		AdminOnly: {"description", "scheduleDescription", "schedule", "nextScheduledRunAt", "runOnUpload", "kind",
-			"method", "mapping", "keyColumn", "defaultRecipientType", "removalThreshold", "rejectionThreshold",
+			"method", "format", "mapping", "keyColumn", "defaultRecipientType", "removalThreshold", "rejectionThreshold",
 			"lastRunAt", "lastRun", "fileDate", "latestFile", "needsAttention", "attentionReasons", "activeRun", "runs",
 			"recipientCount", "userCount", "createdBy", "createdAt", "updatedAt", "deleteImpact", "deleted", "deletedAt",
 			"deletedBy", "deleteMode", "purgeAfter"},
@@ -110,7 +110,7 @@ var fieldPolicies = buildPolicies(map[string]map[Policy][]string{
 	"ImportConnection":         {AdminOnly: {"edges", "nodes", "pageInfo", "totalCount"}},
 	"ImportFile":               {AdminOnly: {"id", "import", "name", "size", "sha256", "lineCount", "header", "uploadedBy", "uploadedAt"}},
 	"ImportRunProgress":        {AdminOnly: {"phase", "rowsProcessed", "rowsTotal"}},
-	"ImportRunError":           {AdminOnly: {"line", "column", "value", "message"}},
+	"ImportRunError":           {AdminOnly: {"file", "line", "column", "value", "message"}},
 	"ImportRunErrorEdge":       {AdminOnly: {"cursor", "node"}},
 	"ImportRunErrorConnection": {AdminOnly: {"edges", "nodes", "pageInfo", "totalCount"}},
 	"ImportRunChange":          {AdminOnly: {"line", "externalId", "action", "field", "oldValue", "newValue"}},

@@ -29,6 +29,7 @@ import (
 	"github.com/rollcall/rollcall/internal/db"
 	"github.com/rollcall/rollcall/internal/importfile"
 	"github.com/rollcall/rollcall/internal/mapping"
+	"github.com/rollcall/rollcall/internal/oneroster"
 	"github.com/rollcall/rollcall/internal/recipients"
 )
 
@@ -90,6 +91,10 @@ type Spec struct {
 	// SegmentRows: a first load of at least this many lines gets a segment
 	// of its own, indexed in bulk (segment.go); 0: never.
 	SegmentRows int
+	// OneRoster: the file is a OneRoster export (internal/oneroster), read
+	// through File.At. Its records are merged into those the import holds,
+	// and the run applies the people the import then holds, all of them.
+	OneRoster bool
 	// ImportNames names imports by id: for a USER import, the other
 	// imports that manage accounts of the file.
 	ImportNames func(ctx context.Context, ids []int64) (map[int64]string, error)
@@ -159,10 +164,19 @@ type Rollback struct{ Result *Result }
 
 func (e *Rollback) Error() string { return "rolled back: " + string(e.Result.Status) }
 
+// File is the stored file a run reads: as a stream from its start (a flat
+// file), or at any offset (a OneRoster export's zip, whose directory is
+// at its end).
+type File struct {
+	Stream io.Reader
+	At     io.ReaderAt
+	Size   int64
+}
+
 // Run applies file to spec's import in tx, which must hold the import's run
 // locks (Lock). It returns *Rollback for outcomes that must not be
 // committed, and another error when the machinery failed.
-func Run(ctx context.Context, tx *db.Tx, spec Spec, file io.Reader, prog *Progress) (*Result, error) {
+func Run(ctx context.Context, tx *db.Tx, spec Spec, file File, prog *Progress) (*Result, error) {
 	base := runBase{spec: spec, notes: &importfile.Notes{}, progress: prog}
 	var p executor = &pipeline{runBase: base, tx: tx}
 	if spec.Users {
@@ -175,7 +189,19 @@ func Run(ctx context.Context, tx *db.Tx, spec Spec, file io.Reader, prog *Progre
 // (userimport.go). Both read the file with importfile, share runBase's
 // outcomes and guards, and write in the run's transaction.
 type executor interface {
-	execute(ctx context.Context, file io.Reader) (*Result, error)
+	execute(ctx context.Context, file File) (*Result, error)
+}
+
+// records is what a pipeline reads rows from: a flat file's reader
+// (importfile.Reader), or a OneRoster export's people (oneroster.People).
+type records interface {
+	Header() ([]string, error)
+	// Read returns the next record and its line; io.EOF at the end. A
+	// *importfile.RowError comes with a row rejected whole (its key read
+	// if it can be).
+	Read() ([]string, int, error)
+	Watch(ctx context.Context, lines *atomic.Int64)
+	Finish()
 }
 
 // lockKey is the advisory lock serializing applies to one import.
@@ -256,7 +282,7 @@ type pipeline struct {
 	ctx  context.Context // the run's, for reading the file (see next)
 	tx   *db.Tx
 	plan *mapping.Plan
-	rr   *importfile.Reader
+	rr   records
 
 	index    *keyIndex
 	entries  []entry       // by entry number, as in index
@@ -292,7 +318,7 @@ type pipeline struct {
 
 // run executes the pipeline. It returns *Rollback for outcomes that must
 // not be committed.
-func (p *pipeline) execute(ctx context.Context, file io.Reader) (*Result, error) {
+func (p *pipeline) execute(ctx context.Context, file File) (*Result, error) {
 	p.ctx = ctx
 	// Every row this run creates gets an id above the watermark (see
 	// undo.go); read it before any is created.
@@ -303,17 +329,37 @@ func (p *pipeline) execute(ctx context.Context, file io.Reader) (*Result, error)
 		return nil, fmt.Errorf("read the import's segment: %w", err)
 	}
 	p.progress.phase.Store(PhaseReading)
-	rr, err := importfile.NewReader(file, p.notes, false, p.spec.Limits)
+	m := p.spec.Mapping
+	if p.spec.OneRoster {
+		var people *oneroster.People
+		err := p.tx.Pgx(func(c *pgx.Conn) error {
+			var err error
+			people, err = oneroster.Prepare(ctx, c, file.At, file.Size, oneroster.Target{ImportID: p.spec.ImportID, RunID: p.spec.RunID}, p.notes, p.spec.Limits)
+			return err
+		})
+		if err != nil {
+			return p.fail(err)
+		}
+		defer people.Finish()
+		if people.Rows() == 0 {
+			return p.fail(&importfile.FileError{File: "users.csv", Message: "the export holds nobody: users.csv is absent or empty, and earlier exports left no people; nothing was applied"})
+		}
+		p.notes.File = "users.csv"
+		p.progress.SetTotal(int64(people.Rows()))
+		p.rr, m = people, people.Mapping()
+	} else {
+		rr, err := importfile.NewReader(file.Stream, p.notes, false, p.spec.Limits)
+		if err != nil {
+			return p.fail(err)
+		}
+		p.rr = rr
+	}
+	p.rr.Watch(ctx, &p.progress.rows)
+	header, err := p.rr.Header()
 	if err != nil {
 		return p.fail(err)
 	}
-	rr.Watch(ctx, &p.progress.rows)
-	p.rr = rr
-	header, err := rr.Header()
-	if err != nil {
-		return p.fail(err)
-	}
-	if p.plan, err = mapping.NewPlan(header, p.spec.Mapping, p.notes); err != nil {
+	if p.plan, err = mapping.NewPlan(header, m, p.notes); err != nil {
 		return p.fail(err)
 	}
 	mark := time.Now()
@@ -469,7 +515,7 @@ func (b *runBase) fail(err error) (*Result, error) {
 		return nil, err
 	}
 	line := fe.Line
-	b.notes.Errors = append([]importfile.RowError{{Line: line, Column: fe.Column, Message: fe.Message}}, b.notes.Errors...)
+	b.notes.Errors = append([]importfile.RowError{{File: fe.File, Line: line, Column: fe.Column, Message: fe.Message}}, b.notes.Errors...)
 	res := b.result(StatusFailed, fe.Error())
 	res.Counts.Rejected = len(b.notes.Errors) - 1 + b.notes.Dropped
 	return res, &Rollback{Result: res}

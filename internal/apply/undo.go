@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/oneroster"
 	"github.com/uptrace/bun"
 )
 
@@ -101,6 +102,10 @@ func Undo(ctx context.Context, tx bun.Tx, importID, runID, watermark int64) (Und
 
 	if _, err := tx.NewDelete().Table("import_run_undo").Where("run_id = ?", runID).Exec(ctx); err != nil {
 		return c, fmt.Errorf("drop undo data: %w", err)
+	}
+	// A OneRoster import's records (guardian links, schools) as they were.
+	if err := oneroster.Undo(ctx, tx, importID, runID); err != nil {
+		return c, err
 	}
 	return c, nil
 }

@@ -68,7 +68,7 @@ type userPipeline struct {
 
 // execute runs the pipeline. It returns *Rollback for outcomes that must
 // not be committed.
-func (p *userPipeline) execute(ctx context.Context, file io.Reader) (*Result, error) {
+func (p *userPipeline) execute(ctx context.Context, file File) (*Result, error) {
 	spec := p.spec
 	p.progress.phase.Store(PhaseReading)
 	mark := time.Now()
@@ -76,7 +76,7 @@ func (p *userPipeline) execute(ctx context.Context, file io.Reader) (*Result, er
 		p.timings = append(p.timings, slog.Duration(name, time.Since(mark)))
 		mark = time.Now()
 	}
-	rr, err := importfile.NewReader(file, p.notes, false, p.spec.Limits)
+	rr, err := importfile.NewReader(file.Stream, p.notes, false, p.spec.Limits)
 	if err != nil {
 		return p.fail(err)
 	}

@@ -23,6 +23,7 @@ var layers = [][]string{
 	{"internal/audit", "internal/filestore", "internal/testkit/testdb"},
 	{"internal/users", "internal/recipients"},
 	{"internal/mapping", "internal/lists"},
+	{"internal/oneroster"},
 	{"internal/apply"},
 	{"internal/imports"},
 	{"internal/attention", "internal/importjobs"},

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -63,6 +65,7 @@ type chunkSource struct {
 	err    error
 	values []any
 	gz     *importfile.LineCounter // set for gzip-compressed files
+	zip    bool                    // a zip archive: no lines to count
 }
 
 func (s *chunkSource) Next() bool {
@@ -79,12 +82,14 @@ func (s *chunkSource) Next() bool {
 			return false
 		}
 		s.sha.Write(chunk)
-		if s.seq == 0 && n >= 2 && chunk[0] == 0x1f && chunk[1] == 0x8b {
+		if s.seq == 0 && !s.zip && n >= 2 && chunk[0] == 0x1f && chunk[1] == 0x8b {
 			s.gz = importfile.NewLineCounter(s.limits)
 		}
-		if s.gz != nil {
+		switch {
+		case s.zip: // no lines to count
+		case s.gz != nil:
 			s.gz.Write(chunk)
-		} else {
+		default:
 			s.lines += int64(bytes.Count(chunk, []byte{'\n'}))
 			s.lastNL = chunk[n-1] == '\n'
 		}
@@ -104,14 +109,31 @@ func (s *chunkSource) Next() bool {
 func (s *chunkSource) Values() ([]any, error) { return s.values, nil }
 func (s *chunkSource) Err() error             { return s.err }
 
-// Store writes f, its content read from r, and its metadata in tx. The
-// content is checked to be CSV-like text (not empty, not a spreadsheet or
-// binary) within limit bytes (0: none), and its header is read and kept.
-func Store(ctx context.Context, tx *db.Tx, f *File, r io.Reader, limit int64, limits importfile.Limits) error {
+// Content is what an import's files hold.
+type Content int
+
+const (
+	// Text: a district file, CSV-like text (possibly gzip-compressed).
+	Text Content = iota
+	// Zip: a zip archive (a OneRoster export), read at run time by
+	// internal/oneroster through OpenAt.
+	Zip
+)
+
+// zipMagic are the signatures a zip archive starts with: a local file
+// header, or the end of the central directory of an empty archive.
+var zipMagic = [][]byte{[]byte("PK\x03\x04"), []byte("PK\x05\x06")}
+
+// Store writes f, its content read from r, and its metadata in tx, within
+// limit bytes (0: none). Text is checked to be CSV-like (not empty, not a
+// spreadsheet or binary), and its lines are counted and its header kept; a
+// Zip is checked to start as a zip archive (its entries are read by the
+// run).
+func Store(ctx context.Context, tx *db.Tx, f *File, r io.Reader, limit int64, limits importfile.Limits, content Content) error {
 	if _, err := tx.NewInsert().Model(f).Returning("*").Exec(ctx); err != nil {
 		return fmt.Errorf("insert file: %w", err)
 	}
-	src := &chunkSource{r: r, limits: limits, fileID: f.ID, limit: limit, buf: make([]byte, chunkSize), sha: sha256.New(), values: make([]any, 3)}
+	src := &chunkSource{r: r, limits: limits, fileID: f.ID, limit: limit, buf: make([]byte, chunkSize), sha: sha256.New(), values: make([]any, 3), zip: content == Zip}
 	_, err := tx.CopyFrom(ctx, "import_file_chunks", []string{"file_id", "seq", "data"}, src)
 	if src.gz != nil {
 		src.lines, src.lastNL = src.gz.Count(), true
@@ -127,6 +149,15 @@ func Store(ctx context.Context, tx *db.Tx, f *File, r io.Reader, limit int64, li
 		}
 		return fmt.Errorf("store file: %w", err)
 	}
+	f.Size = src.size
+	f.SHA256 = src.sha.Sum(nil)
+	if content == Zip {
+		if !slices.ContainsFunc(zipMagic, func(m []byte) bool { return bytes.HasPrefix(src.head, m) }) {
+			return apperr.Invalid("file", "this import reads a OneRoster export: upload the export's zip file (manifest.csv, users.csv, …); this file is not a zip archive")
+		}
+		f.LineCount, f.Header = 0, []string{}
+		return updateStored(ctx, tx, f)
+	}
 	header, err := importfile.ReadHeader(bytes.NewReader(src.head), src.size > int64(len(src.head)), limits)
 	if err != nil {
 		var fe *importfile.FileError
@@ -135,13 +166,16 @@ func Store(ctx context.Context, tx *db.Tx, f *File, r io.Reader, limit int64, li
 		}
 		return err
 	}
-	f.Size = src.size
-	f.SHA256 = src.sha.Sum(nil)
 	f.LineCount = src.lines
 	if !src.lastNL && src.size > 0 {
 		f.LineCount++
 	}
 	f.Header = header
+	return updateStored(ctx, tx, f)
+}
+
+// updateStored records what Store measured of f.
+func updateStored(ctx context.Context, tx *db.Tx, f *File) error {
 	if _, err := tx.NewUpdate().Model(f).Column("size", "sha256", "line_count", "header").WherePK().Exec(ctx); err != nil {
 		return fmt.Errorf("update file: %w", err)
 	}
@@ -226,4 +260,76 @@ func GetMany(ctx context.Context, idb bun.IDB, ids []int64) ([]File, error) {
 func CountOf(ctx context.Context, idb bun.IDB, importID int64) (int, error) {
 	n, err := idb.NewSelect().Model((*File)(nil)).Where("import_id = ?", importID).Count(ctx)
 	return int(n), err
+}
+
+// ReaderAt reads a stored file at any offset, a chunk at a time, each
+// chunk fetched on a pooled connection of its own (so that the caller's
+// transaction may be busy, as a run's is while it copies rows): what a zip
+// archive's reader needs (its directory is at the end) without the archive
+// held in memory or written to disk. It keeps the last two chunks read.
+type ReaderAt struct {
+	ctx  context.Context // the run's: ReadAt has no context of its own
+	pool *pgxpool.Pool
+	id   int64
+	size int64
+
+	mu    sync.Mutex
+	cache [2]cachedChunk
+	older int // the cache slot to replace next
+}
+
+type cachedChunk struct {
+	seq  int32
+	data []byte
+}
+
+// OpenAt returns a ReaderAt of f, reading with ctx.
+func OpenAt(ctx context.Context, pool *pgxpool.Pool, f *File) *ReaderAt {
+	return &ReaderAt{ctx: ctx, pool: pool, id: f.ID, size: f.Size}
+}
+
+// Size is the file's size in bytes.
+func (r *ReaderAt) Size() int64 { return r.size }
+
+// ReadAt implements io.ReaderAt.
+func (r *ReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("filestore: negative offset")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for n < len(p) && off < r.size {
+		data, err := r.chunk(int32(off/chunkSize) + 1) // chunks are numbered from 1
+		if err != nil {
+			return n, err
+		}
+		at := int(off % chunkSize)
+		if at >= len(data) {
+			return n, fmt.Errorf("read file %d: chunk %d is shorter than the file's size says", r.id, off/chunkSize+1)
+		}
+		c := copy(p[n:], data[at:])
+		n += c
+		off += int64(c)
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (r *ReaderAt) chunk(seq int32) ([]byte, error) {
+	for _, c := range r.cache {
+		if c.seq == seq && c.data != nil {
+			return c.data, nil
+		}
+	}
+	slot := &r.cache[r.older]
+	r.older = 1 - r.older
+	data := slot.data[:0]
+	if err := r.pool.QueryRow(r.ctx, `SELECT data FROM import_file_chunks WHERE file_id = $1 AND seq = $2`, r.id, seq).Scan(&data); err != nil {
+		return nil, fmt.Errorf("read file %d, chunk %d: %w", r.id, seq, err)
+	}
+	slot.seq, slot.data = seq, data
+	return data, nil
 }

@@ -9,6 +9,9 @@ import (
 // RowError is a problem with one row: the row is rejected, the rest of the
 // file goes on.
 type RowError struct {
+	// File names the file of an archive the line is in (a OneRoster
+	// export's users.csv); "" for a file read on its own.
+	File    string
 	Line    int
 	Column  string
 	Value   string
@@ -26,6 +29,9 @@ const (
 
 // notes collects a run's row errors and warnings.
 type Notes struct {
+	// File is the file of an archive that rejected rows are in, unless
+	// their RowError names one (a OneRoster export's users.csv).
+	File     string
 	Errors   []RowError
 	Dropped  int // errors beyond maxStoredErrors
 	Warnings []string
@@ -40,6 +46,9 @@ type warningGroup struct {
 }
 
 func (n *Notes) Reject(e RowError) {
+	if e.File == "" {
+		e.File = n.File
+	}
 	if len(e.Value) > maxValueLength {
 		// Cut at a character boundary: PostgreSQL refuses text with half
 		// a UTF-8 sequence, and the run's errors are stored as text.

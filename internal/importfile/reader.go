@@ -23,7 +23,8 @@ import (
 // FileError is a problem with the file as a whole (or a line that makes the
 // rest of it unreadable): the run fails and nothing is applied.
 type FileError struct {
-	Line    int // 0 when not about a line
+	File    string // the file of an archive it is about (see RowError.File)
+	Line    int    // 0 when not about a line
 	Column  string
 	Message string
 }

@@ -109,19 +109,26 @@ func (r *Runner) Process(ctx context.Context, run *imports.Run, imp *imports.Imp
 // the import's run locks; when the changes apply, the run's outcome is
 // recorded in the same transaction.
 func (r *Runner) apply(ctx context.Context, run *imports.Run, imp *imports.Import, file *filestore.File, prog *apply.Progress) (*apply.Result, error) {
-	fr, err := filestore.Open(ctx, r.db.Pool, file.ID)
-	if err != nil {
-		return nil, err
-	}
-	defer fr.Close()
 	spec := r.svc.Spec(run, imp)
+	in := apply.File{Size: file.Size}
+	if spec.OneRoster {
+		// A zip is read where its directory says, a chunk at a time.
+		in.At = filestore.OpenAt(ctx, r.db.Pool, file)
+	} else {
+		fr, err := filestore.Open(ctx, r.db.Pool, file.ID)
+		if err != nil {
+			return nil, err
+		}
+		defer fr.Close()
+		in.Stream = fr
+	}
 	var res *apply.Result
-	err = r.db.RunInPgxTx(ctx, func(ctx context.Context, tx *db.Tx) error {
+	err := r.db.RunInPgxTx(ctx, func(ctx context.Context, tx *db.Tx) error {
 		if err := r.svc.LockForApply(ctx, tx, spec); err != nil {
 			return err
 		}
 		var err error
-		if res, err = apply.Run(ctx, tx, spec, fr, prog); err != nil {
+		if res, err = apply.Run(ctx, tx, spec, in, prog); err != nil {
 			return err
 		}
 		return r.svc.RecordOutcome(ctx, tx, run, res)

@@ -47,6 +47,19 @@ func (m Method) IsValid() bool {
 	return m == MethodFull || m == MethodUpdate || m == MethodCreateOnly
 }
 
+// Format is what kind of file an import reads. It is chosen at creation
+// and never changes.
+type Format string
+
+const (
+	// FormatCSV: the flat district file, one row per recipient, columns
+	// mapped to fields (internal/mapping).
+	FormatCSV Format = "CSV"
+	// FormatOneRoster: a OneRoster 1.1 or 1.2 CSV export, the zip of the
+	// standard's files (internal/oneroster).
+	FormatOneRoster Format = "ONEROSTER"
+)
+
 // Default guard thresholds, in percent.
 const (
 	DefaultRemovalThreshold   = 10.0
@@ -62,6 +75,7 @@ type Import struct {
 	Description          string          `bun:",notnull"`
 	Kind                 Kind            `bun:",notnull"`
 	Method               Method          `bun:",notnull"`
+	Format               Format          `bun:",notnull,default:'CSV'"`
 	Mapping              mapping.Mapping `bun:",type:jsonb,nullzero"`
 	DefaultRecipientType recipients.Type `bun:",notnull"`
 	RemovalThreshold     float64         `bun:",notnull"`
@@ -143,6 +157,7 @@ type CreateImportInput struct {
 	Description          *string
 	Kind                 *Kind
 	Method               Method
+	Format               *Format
 	Mapping              []mapping.Entry
 	DefaultRecipientType *recipients.Type
 	RemovalThreshold     *float64

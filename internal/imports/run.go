@@ -95,6 +95,7 @@ type RunError struct {
 
 	RunID      int64   `bun:",pk"`
 	Seq        int     `bun:",pk"`
+	FileName   *string `bun:"file_name"`
 	Line       int     `bun:",notnull"`
 	ColumnName *string `bun:"column_name"`
 	Value      *string ``

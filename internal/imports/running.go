@@ -62,7 +62,7 @@ func (s *Service) Spec(run *Run, imp *Import) apply.Spec {
 		Mapping: imp.Mapping, DefaultType: imp.DefaultRecipientType,
 		RejectionThreshold: imp.RejectionThreshold, RemovalThreshold: imp.RemovalThreshold,
 		HasRun: imp.LastRunID != nil, RunID: run.ID, DryRun: run.DryRun, Approved: run.ApprovedAt != nil,
-		Now: s.now(), Limits: s.cfg.Limits, SegmentRows: s.cfg.SegmentRows,
+		Now: s.now(), Limits: s.cfg.Limits, SegmentRows: s.cfg.SegmentRows, OneRoster: imp.Format == FormatOneRoster,
 		ImportNames: func(ctx context.Context, ids []int64) (map[int64]string, error) {
 			imps, err := GetImports(ctx, s.db, ids)
 			names := make(map[int64]string, len(imps))

@@ -166,6 +166,16 @@ func (s *Service) Create(ctx context.Context, in CreateImportInput) (*Import, er
 		}
 		imp.Kind = *in.Kind
 	}
+	imp.Format = FormatCSV
+	if in.Format != nil {
+		if *in.Format != FormatCSV && *in.Format != FormatOneRoster {
+			return nil, apperr.Invalid("input.format", "unknown format %q: use CSV or ONEROSTER", *in.Format)
+		}
+		imp.Format = *in.Format
+	}
+	if imp.Format == FormatOneRoster && imp.Kind != KindRecipient {
+		return nil, apperr.Invalid("input.format", "a OneRoster export brings in recipients: use kind RECIPIENT with format ONEROSTER")
+	}
 	if in.Description != nil {
 		imp.Description = strings.TrimSpace(*in.Description)
 	}
@@ -180,7 +190,7 @@ func (s *Service) Create(ctx context.Context, in CreateImportInput) (*Import, er
 			return err
 		}
 		return s.record(ctx, tx, v, audit.ImportCreated, imp.auditTarget(), audit.Details{
-			"kind": imp.Kind, "method": imp.Method, "schedule": imp.Schedule().Description(), "runOnUpload": imp.RunOnUpload})
+			"kind": imp.Kind, "method": imp.Method, "format": imp.Format, "schedule": imp.Schedule().Description(), "runOnUpload": imp.RunOnUpload})
 	})
 	if err != nil {
 		return nil, err
@@ -192,6 +202,8 @@ func (s *Service) Create(ctx context.Context, in CreateImportInput) (*Import, er
 func (s *Service) applyCommon(imp *Import, at string, entries []mapping.Entry, clearMapping bool, typ *recipients.Type, removal, rejection *float64) error {
 	if clearMapping {
 		imp.Mapping = nil
+	} else if entries != nil && imp.Format == FormatOneRoster {
+		return apperr.Invalid(at+".mapping", "a OneRoster import reads the standard's columns by their names: it takes no mapping")
 	} else if entries != nil {
 		validate := mapping.Validate
 		if imp.Kind == KindUser {
@@ -315,7 +327,11 @@ func (s *Service) Upload(ctx context.Context, importID int64, name string, r io.
 		now := s.now()
 		uploader := v.UserID
 		f = &filestore.File{ImportID: importID, Name: cleanFileName(name), SHA256: make([]byte, 32), Header: []string{}, UploadedBy: &uploader, UploadedAt: now}
-		if err := filestore.Store(ctx, tx, f, r, s.cfg.MaxUploadBytes, s.cfg.Limits); err != nil {
+		content := filestore.Text
+		if imp.Format == FormatOneRoster {
+			content = filestore.Zip
+		}
+		if err := filestore.Store(ctx, tx, f, r, s.cfg.MaxUploadBytes, s.cfg.Limits, content); err != nil {
 			return err
 		}
 		live, err := setFileArrived(ctx, tx, importID, f.ID, now)
@@ -591,6 +607,9 @@ func (s *Service) ProposeMapping(ctx context.Context, importID int64) (mapping.M
 	if err != nil {
 		return nil, err
 	}
+	if imp.Format == FormatOneRoster {
+		return nil, apperr.Conflict("import %q reads OneRoster exports, whose columns are the standard's: it has no mapping to propose", imp.Name)
+	}
 	if imp.LatestFileID == nil {
 		return nil, apperr.Conflict("import %q has no file yet: upload one to propose a mapping from its header", imp.Name)
 	}
@@ -610,6 +629,10 @@ func (s *Service) ProposeMapping(ctx context.Context, importID int64) (mapping.M
 // KeyColumn is the column an import takes its key from (externalId; email
 // for USER imports): from its mapping, or from the latest file's header.
 func (s *Service) KeyColumn(ctx context.Context, imp *Import) (*string, error) {
+	if imp.Format == FormatOneRoster {
+		key := "sourcedId" // users.csv's
+		return &key, nil
+	}
 	var header []string
 	if imp.Mapping == nil {
 		if imp.LatestFileID == nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/rollcall/rollcall/internal/apperr"
 	"github.com/rollcall/rollcall/internal/apply"
 	"github.com/rollcall/rollcall/internal/db"
+	"github.com/rollcall/rollcall/internal/oneroster"
 	"github.com/rollcall/rollcall/internal/page"
 )
 
@@ -276,9 +277,9 @@ func setRunOutcome(ctx context.Context, tx *db.Tx, runID int64, res *apply.Resul
 	if len(res.Errors) > 0 {
 		src := pgx.CopyFromSlice(len(res.Errors), func(i int) ([]any, error) {
 			e := res.Errors[i]
-			return []any{runID, int32(i + 1), int32(e.Line), nullable(e.Column), nullable(e.Value), e.Message}, nil
+			return []any{runID, int32(i + 1), nullable(e.File), int32(e.Line), nullable(e.Column), nullable(e.Value), e.Message}, nil
 		})
-		if _, err := tx.CopyFrom(ctx, "import_run_errors", []string{"run_id", "seq", "line", "column_name", "value", "message"}, src); err != nil {
+		if _, err := tx.CopyFrom(ctx, "import_run_errors", []string{"run_id", "seq", "file_name", "line", "column_name", "value", "message"}, src); err != nil {
 			return fmt.Errorf("record run errors: %w", err)
 		}
 	}
@@ -317,8 +318,11 @@ func pruneUndo(ctx context.Context, tx bun.Tx, before time.Time) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	_, err := tx.NewDelete().Table("import_run_undo").Where("run_id = ANY(?)", pgdialect.Array(ids)).Exec(ctx)
-	return len(ids), err
+	if _, err := tx.NewDelete().Table("import_run_undo").Where("run_id = ANY(?)", pgdialect.Array(ids)).Exec(ctx); err != nil {
+		return 0, err
+	}
+	// The OneRoster records those runs replaced are no longer needed either.
+	return len(ids), oneroster.Prune(ctx, tx, ids)
 }
 
 func nullable(s string) *string {

@@ -22,6 +22,11 @@ type Entry struct {
 	Column string  `json:"column"`
 	Field  string  `json:"field"`
 	Label  *string `json:"label,omitempty"`
+	// LabelColumn (phones and emails; not part of an administrator's
+	// mapping): the label is read from this column of each row, when not
+	// empty there, rather than fixed. A OneRoster import labels a
+	// guardian's phone with the guardian's relation and name.
+	LabelColumn string `json:"-"`
 }
 
 // Mapping is an import's list of column mappings. Columns it does not name

@@ -19,6 +19,7 @@ const normalizerVersion = 1
 type labeledColumn struct {
 	idx   int
 	label string
+	from  int // the column holding each row's label (Entry.LabelColumn), or -1
 }
 
 type namedColumn struct {
@@ -73,11 +74,23 @@ func NewPlan(header []string, m Mapping, n *importfile.Notes) (*Plan, error) {
 		}
 		used[idx] = true
 		kind, name, _ := parseField(e.Field)
+		from := -1
+		if e.LabelColumn != "" {
+			var err error
+			if from, err = findColumn(header, e.LabelColumn); err != nil {
+				return nil, err
+			}
+			if from < 0 {
+				return nil, &importfile.FileError{Line: 1, Column: e.LabelColumn, Message: fmt.Sprintf(
+					"the mapping labels column %q from column %q, which is not in the file's header", e.Column, e.LabelColumn)}
+			}
+			used[from] = true
+		}
 		switch kind {
 		case fieldPhone:
-			p.phones = append(p.phones, labeledColumn{idx, labelOf(e)})
+			p.phones = append(p.phones, labeledColumn{idx, labelOf(e), from})
 		case fieldEmail:
-			p.emails = append(p.emails, labeledColumn{idx, labelOf(e)})
+			p.emails = append(p.emails, labeledColumn{idx, labelOf(e), from})
 		case fieldCustom:
 			base := name
 			for n := 2; customNames[name]; n++ {
@@ -116,11 +129,19 @@ func NewPlan(header []string, m Mapping, n *importfile.Notes) (*Plan, error) {
 	for _, c := range p.single {
 		fmt.Fprintf(d, "%d,", c)
 	}
+	// A label read from a column is part of the seed only when there is
+	// one: the seeds of existing plans, hence their row hashes, stay.
 	for _, c := range p.phones {
 		fmt.Fprintf(d, "p%d:%s,", c.idx, c.label)
+		if c.from >= 0 {
+			fmt.Fprintf(d, "from%d,", c.from)
+		}
 	}
 	for _, c := range p.emails {
 		fmt.Fprintf(d, "e%d:%s,", c.idx, c.label)
+		if c.from >= 0 {
+			fmt.Fprintf(d, "from%d,", c.from)
+		}
 	}
 	for _, c := range p.custom {
 		fmt.Fprintf(d, "c%d:%s,", c.idx, c.name)
@@ -316,12 +337,18 @@ func (p *Plan) appendContacts(b []byte, cols []labeledColumn, rec []string, line
 	normalize func(string) (string, bool), what string) ([]byte, *importfile.RowError) {
 	b = append(b, '[')
 	for _, c := range cols {
+		label := c.label
+		if c.from >= 0 {
+			if l := strings.TrimSpace(rec[c.from]); l != "" {
+				label = l
+			}
+		}
 		for _, raw := range splitMulti(rec[c.idx]) {
 			v, ok := normalize(raw)
 			if !ok {
 				return b, &importfile.RowError{Line: line, Column: p.header[c.idx], Value: raw, Message: fmt.Sprintf("%q is not a valid %s", raw, what)}
 			}
-			b = appendContact(b, open, v, c.label)
+			b = appendContact(b, open, v, label)
 		}
 	}
 	return append(b, ']'), nil

@@ -1,0 +1,571 @@
+package graph_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rollcall/rollcall/internal/districtgen"
+	"github.com/rollcall/rollcall/internal/recipients"
+	"github.com/rollcall/rollcall/server/servertest"
+)
+
+// zipOf builds a zip holding files (name → content), in name order.
+func zipOf(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		w, err := zw.Create(n)
+		require.NoError(t, err)
+		_, err = w.Write([]byte(files[n]))
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	return buf.Bytes()
+}
+
+// manifest11 is a OneRoster 1.1 manifest with modes for users and orgs
+// (and demographics, when given).
+func manifest(version string, modes map[string]string) string {
+	var b strings.Builder
+	b.WriteString("propertyName,value\nmanifest.version,1.0\noneroster.version," + version + "\n")
+	for _, e := range []string{"academicSessions", "classes", "courses", "demographics", "enrollments", "orgs", "roles", "users"} {
+		if version == "1.1" && e == "roles" {
+			continue
+		}
+		m := modes[e]
+		if m == "" {
+			m = "absent"
+		}
+		b.WriteString("file." + e + "," + m + "\n")
+	}
+	b.WriteString("source.systemName,Test SIS\nsource.systemCode,TEST\n")
+	return b.String()
+}
+
+const orgsCSV = `sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId
+DIST,,,Springfield District,district,,
+SCH1,,,Lincoln Elementary,school,,DIST
+SCH2,,,Roosevelt Middle,school,,DIST
+`
+
+// users11 is a OneRoster 1.1 users.csv: two students (siblings) sharing a
+// parent and a guardian, a student of the other school, a teacher.
+const users11 = `sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password,metadata.language
+S1,,,true,SCH1,student,ana,,Ana,Lopez,,1001,ana@students.test,,,"P1,G1",KG,,Spanish
+S2,,,true,SCH1,student,ben,,Ben,Lopez,,1002,,,,P1,03,,Spanish
+S3,,,true,SCH2,student,cy,,Cy,Young,,1003,,,,,07,,English
+P1,,,true,SCH1,parent,,,Maria,Lopez,,,maria@home.test,(217) 555-0101,(217) 555-0101,"S1,S2",,,
+G1,,,true,SCH1,guardian,,,Jose,Ruiz,,,,217-555-0102,,S1,,,
+T1,,,true,"DIST,SCH2",teacher,parker,,Pat,Parker,,,pparker@district.test,,,,,,
+`
+
+func createOneRosterImport(t *testing.T, s *servertest.Server, token, name, method string, extra string) string {
+	t.Helper()
+	var out struct{ CreateImport struct{ ID, Format string } }
+	s.MustQuery(t, token, `mutation($n: String!, $m: ImportMethod!) { createImport(input: {name: $n, method: $m, format: ONEROSTER`+extra+`}) { id format } }`,
+		map[string]any{"n": name, "m": method}, &out)
+	require.Equal(t, "ONEROSTER", out.CreateImport.Format)
+	return out.CreateImport.ID
+}
+
+func uploadZipAndRun(t *testing.T, s *servertest.Server, token, importID string, content []byte) servertest.RunState {
+	t.Helper()
+	resp := s.Upload(t, token, uploadMutation, map[string]any{"id": importID, "run": true}, "oneroster.zip", content)
+	var out uploadOut
+	resp.Decode(t, &out)
+	require.NotNil(t, out.UploadImportFile.Run, string(resp.Body))
+	return s.WaitRun(t, token, out.UploadImportFile.Run.ID)
+}
+
+type orPerson struct {
+	ExternalID, Type, FirstName, LastName string
+	Grade, School, Language               *string
+	Phones                                []struct{ Number, Label string }
+	Emails                                []struct{ Address, Label string }
+	CustomFields                          json.RawMessage
+}
+
+func orPeople(t *testing.T, s *servertest.Server, token, importID string) map[string]orPerson {
+	t.Helper()
+	var out struct {
+		Recipients struct{ Nodes []orPerson }
+	}
+	s.MustQuery(t, token, `query($id: ID!) { recipients(importId: $id, first: 500) { nodes {
+		externalId type firstName lastName grade school language phones { number label } emails { address label } customFields } } }`,
+		map[string]any{"id": importID}, &out)
+	people := map[string]orPerson{}
+	for _, p := range out.Recipients.Nodes {
+		people[p.ExternalID] = p
+	}
+	return people
+}
+
+func TestOneRosterBulkExport(t *testing.T) {
+	t.Parallel()
+	s := servertest.New(t, nil)
+	_, admin := s.Admin(t, "admin@district.test")
+
+	for _, version := range []string{"1.1", "1.2"} {
+		t.Run(version, func(t *testing.T) {
+			files := map[string]string{"manifest.csv": manifest(version, map[string]string{"users": "bulk", "orgs": "bulk", "demographics": "bulk", "roles": "bulk"}),
+				"orgs.csv": orgsCSV,
+				"demographics.csv": "sourcedId,status,dateLastModified,birthDate,sex,americanIndianOrAlaskaNative,asian,blackOrAfricanAmerican,nativeHawaiianOrOtherPacificIslander,white,demographicRaceTwoOrMoreRaces,hispanicOrLatinoEthnicity,countryOfBirthCode,stateOfBirthAbbreviation,cityOfBirth,publicSchoolResidenceStatus\n" +
+					"S1,,,2020-04-01,female,,,,,,,true,,,,\n"}
+			files["users.csv"] = users11
+			if version == "1.2" {
+				files["users.csv"], files["roles.csv"] = users12(t, users11)
+			}
+			id := createOneRosterImport(t, s, admin, "OneRoster "+version, "FULL", "")
+			run := uploadZipAndRun(t, s, admin, id, zipOf(t, files))
+			require.Equal(t, "SUCCEEDED", run.Status, run.Message)
+			require.Equal(t, 6, run.RowsRead)
+			require.Equal(t, 6, run.Created)
+
+			people := orPeople(t, s, admin, id)
+			require.Len(t, people, 6)
+			ana := people["S1"]
+			require.Equal(t, "STUDENT", ana.Type)
+			require.Equal(t, "Ana", ana.FirstName)
+			require.Equal(t, "K", *ana.Grade)
+			require.Equal(t, "Lincoln Elementary", *ana.School)
+			require.Equal(t, "Spanish", *ana.Language)
+			// The guardians' phones and e-mails, labelled with the relation.
+			require.ElementsMatch(t, []struct{ Number, Label string }{
+				{"+12175550101", "Parent: Maria Lopez"}, {"+12175550102", "Guardian: Jose Ruiz"}}, ana.Phones)
+			require.ElementsMatch(t, []struct{ Address, Label string }{
+				{"ana@students.test", "Email"}, {"maria@home.test", "Parent: Maria Lopez"}}, ana.Emails)
+			var custom map[string]string
+			require.NoError(t, json.Unmarshal(ana.CustomFields, &custom))
+			require.Equal(t, "1001", custom["identifier"])
+			require.Equal(t, "2020-04-01", custom["birthDate"])
+			require.Equal(t, "female", custom["sex"])
+
+			// A sibling linked from the parent's side only.
+			ben := people["S2"]
+			require.Equal(t, "3", *ben.Grade)
+			require.Equal(t, []struct{ Number, Label string }{{"+12175550101", "Parent: Maria Lopez"}}, ben.Phones)
+			require.Equal(t, "7", *people["S3"].Grade)
+			require.Empty(t, people["S3"].Phones)
+
+			require.Equal(t, "CONTACT", people["P1"].Type)
+			require.Equal(t, []struct{ Number, Label string }{{"+12175550101", "Phone"}}, people["P1"].Phones,
+				"the same number as sms and phone is one contact point")
+			require.Equal(t, "CONTACT", people["G1"].Type)
+			// A teacher of the district and a school: the school is theirs.
+			require.Equal(t, "STAFF", people["T1"].Type)
+			require.Equal(t, "Roosevelt Middle", *people["T1"].School)
+
+			var imp struct{ Import struct{ KeyColumn string } }
+			s.MustQuery(t, admin, `query($id: ID!) { import(id: $id) { keyColumn } }`, map[string]any{"id": id}, &imp)
+			require.Equal(t, "sourcedId", imp.Import.KeyColumn)
+			resp := s.Query(t, admin, `query($id: ID!) { proposeMapping(importId: $id) { column } }`, map[string]any{"id": id})
+			require.Equal(t, "CONFLICT", resp.Errors[0].Code(), "%s", resp.Body)
+
+			// The same export again changes nothing.
+			again := uploadZipAndRun(t, s, admin, id, zipOf(t, files))
+			require.Equal(t, "SUCCEEDED", again.Status, again.Message)
+			require.Equal(t, 6, again.Unchanged)
+		})
+	}
+}
+
+// users12 turns users11 into OneRoster 1.2's users.csv and roles.csv: the
+// role and orgs move to roles (the first org primary).
+func users12(t *testing.T, v11 string) (users, roles string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(v11), "\n")
+	var u, r strings.Builder
+	u.WriteString("sourcedId,status,dateLastModified,enabledUser,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password,userMasterIdentifier,resourceSourcedIds,preferredGivenName,preferredMiddleName,preferredFamilyName,primaryOrgSourcedId,pronouns,metadata.language\n")
+	r.WriteString("sourcedId,status,dateLastModified,userSourcedId,roleType,role,beginDate,endDate,orgSourcedId,userProfileSourcedId\n")
+	for i, line := range lines[1:] {
+		f := splitCSV(t, line)
+		orgs := strings.Split(f[4], ",")
+		primary := orgs[len(orgs)-1]
+		u.WriteString(joinCSV(f[0], f[1], f[2], f[3], f[6], f[7], f[8], f[9], f[10], f[11], f[12], f[13], f[14], f[15], f[16], f[17], "", "", "", "", "", primary, "", f[18]) + "\n")
+		for j, org := range orgs {
+			typ := "secondary"
+			if org == primary {
+				typ = "primary"
+			}
+			r.WriteString(joinCSV("R"+string(rune('a'+i))+string(rune('0'+j)), "", "", f[0], typ, f[5], "", "", org, "") + "\n")
+		}
+	}
+	return u.String(), r.String()
+}
+
+func splitCSV(t *testing.T, line string) []string {
+	t.Helper()
+	rec, err := csv.NewReader(strings.NewReader(line)).Read()
+	require.NoError(t, err)
+	return rec
+}
+
+func joinCSV(fields ...string) string {
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	_ = w.Write(fields) // a strings.Builder never fails
+	w.Flush()
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+type orRunError struct {
+	File, Column, Value *string
+	Line                int
+	Message             string
+}
+
+func orRunErrors(t *testing.T, s *servertest.Server, token, runID string) []orRunError {
+	t.Helper()
+	var out struct {
+		ImportRun struct{ Errors struct{ Nodes []orRunError } }
+	}
+	s.MustQuery(t, token, `query($id: ID!) { importRun(id: $id) { errors(first: 100) { nodes { file line column value message } } } }`,
+		map[string]any{"id": runID}, &out)
+	return out.ImportRun.Errors.Nodes
+}
+
+func str(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}
+
+func TestOneRosterRowErrorsNameFileLineAndColumn(t *testing.T) {
+	t.Parallel()
+	s := servertest.New(t, nil)
+	_, admin := s.Admin(t, "admin@district.test")
+	id := createOneRosterImport(t, s, admin, "Rostered", "FULL", ", rejectionThreshold: 60")
+	users := users11 +
+		"S4,,,true,SCH9,student,,,Dee,Nowhere,,,,,,,05,,\n" + // line 8: an org that does not exist
+		"X1,,,true,SCH1,janitor,,,Al,Broom,,,,,,,,,\n" + // line 9: not a OneRoster role
+		"G2,,,true,SCH1,guardian,,,Bad,Phone,,,bad@home.test,12,,S3,,,\n" + // line 10: an invalid phone
+		"S1,,,true,SCH1,student,,,Ana,Other,,,,,,,KG,,\n" // line 11: S1 again, different
+	orgs := orgsCSV + "SCH1,,,Lincoln Again,school,,DIST\n" // line 5: SCH1 again
+	run := uploadZipAndRun(t, s, admin, id, zipOf(t, map[string]string{
+		"manifest.csv": manifest("1.1", map[string]string{"users": "bulk", "orgs": "bulk"}),
+		"orgs.csv":     orgs, "users.csv": users}))
+	require.Equal(t, "SUCCEEDED_WITH_ERRORS", run.Status, run.Message)
+	require.Equal(t, 10, run.RowsRead)
+	require.Equal(t, 5, run.Created, "P1, G1, S2, S3, T1: S1's two rows conflict")
+
+	got := map[string]orRunError{}
+	for _, e := range orRunErrors(t, s, admin, run.ID) {
+		got[str(e.File)+":"+strconv.Itoa(e.Line)] = e
+	}
+	want := map[string][2]string{ // column, message part
+		"orgs.csv:5":   {"sourcedId", "sourcedId SCH1 already appears on line 3"},
+		"users.csv:8":  {"orgSourcedIds", "orgSourcedIds names org SCH9, which is not in orgs.csv"},
+		"users.csv:9":  {"role", "unknown role janitor"},
+		"users.csv:10": {"sms", `"12" is not a valid phone number`},
+		"users.csv:2":  {"sourcedId", `key "S1" appears again on line 11`},
+		"users.csv:11": {"sourcedId", `key "S1" already appeared on line 2`},
+	}
+	require.Len(t, got, len(want), "%+v", got)
+	for at, w := range want {
+		e, ok := got[at]
+		require.True(t, ok, "no error at %s: %+v", at, got)
+		require.Equal(t, w[0], str(e.Column), at)
+		require.Contains(t, e.Message, w[1], at)
+	}
+	people := orPeople(t, s, admin, id)
+	require.NotContains(t, people, "S1")
+	require.NotContains(t, people, "G2")
+	// S3's guardian was rejected for the phone: S3 keeps the guardian's
+	// valid e-mail, not the phone.
+	require.Empty(t, people["S3"].Phones)
+	require.Equal(t, []struct{ Address, Label string }{{"bad@home.test", "Guardian: Bad Phone"}}, people["S3"].Emails)
+}
+
+func TestOneRosterBrokenExportsApplyNothing(t *testing.T) {
+	t.Parallel()
+	s := servertest.New(t, nil)
+	_, admin := s.Admin(t, "admin@district.test")
+	good := map[string]string{"manifest.csv": manifest("1.1", map[string]string{"users": "bulk", "orgs": "bulk"}), "orgs.csv": orgsCSV, "users.csv": users11}
+	with := func(name, content string) map[string]string {
+		out := maps.Clone(good)
+		if content == "" {
+			delete(out, name)
+		} else {
+			out[name] = content
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"declared file missing", with("orgs.csv", ""), "manifest.csv declares orgs.csv (bulk) but the zip does not hold it"},
+		{"unknown version", with("manifest.csv", manifest("2.0", map[string]string{"users": "bulk", "orgs": "bulk"})), `oneroster.version is "2.0"`},
+		{"no manifest", with("manifest.csv", ""), "no manifest.csv"},
+		{"header lacks a column", with("users.csv", strings.Replace(users11, "givenName", "firstName", 1)), "users.csv: the header lacks givenName"},
+		{"1.2 header names are case-sensitive", map[string]string{
+			"manifest.csv": manifest("1.2", map[string]string{"users": "bulk", "orgs": "bulk", "roles": "bulk"}), "orgs.csv": orgsCSV,
+			"users.csv": "SourcedId,givenName,familyName\nS1,Ana,Lopez\n",
+			"roles.csv": "sourcedId,userSourcedId,roleType,role,orgSourcedId\nR1,S1,primary,student,SCH1\n"}, "case-sensitive"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			id := createOneRosterImport(t, s, admin, "Broken "+c.name, "FULL", "")
+			run := uploadZipAndRun(t, s, admin, id, zipOf(t, c.files))
+			require.Equal(t, "FAILED", run.Status)
+			require.Contains(t, run.Message, c.want)
+			require.Empty(t, orPeople(t, s, admin, id))
+		})
+	}
+
+	// A file that is not a zip is refused at upload, before any run.
+	id := createOneRosterImport(t, s, admin, "Not a zip", "FULL", "")
+	resp := s.Upload(t, admin, uploadMutation, map[string]any{"id": id, "run": true}, "students.csv", []byte(studentsCSV))
+	require.Contains(t, string(resp.Body), "not a zip archive")
+	// A OneRoster import takes no mapping, and brings in recipients only.
+	resp = s.Query(t, admin, `mutation { createImport(input: {name: "M", method: FULL, format: ONEROSTER, mapping: [{column: "a", field: "externalId"}]}) { id } }`, nil)
+	require.Contains(t, string(resp.Body), "takes no mapping")
+	resp = s.Query(t, admin, `mutation { createImport(input: {name: "U", method: FULL, format: ONEROSTER, kind: USER}) { id } }`, nil)
+	require.Contains(t, string(resp.Body), "use kind RECIPIENT with format ONEROSTER")
+}
+
+func TestOneRosterDeltaAppliesRowsAndRemovesToBeDeleted(t *testing.T) {
+	t.Parallel()
+	s := servertest.New(t, nil)
+	_, admin := s.Admin(t, "admin@district.test")
+	id := createOneRosterImport(t, s, admin, "Nightly", "FULL", ", removalThreshold: 50")
+	bulk := map[string]string{"manifest.csv": manifest("1.1", map[string]string{"users": "bulk", "orgs": "bulk"}), "orgs.csv": orgsCSV, "users.csv": users11}
+	require.Equal(t, "SUCCEEDED", uploadZipAndRun(t, s, admin, id, zipOf(t, bulk)).Status)
+
+	header, _, _ := strings.Cut(users11, "\n")
+	delta := map[string]string{"manifest.csv": manifest("1.1", map[string]string{"users": "delta", "orgs": "bulk"}), "orgs.csv": orgsCSV,
+		"users.csv": header + "\n" +
+			"S3,tobedeleted,2026-12-01T02:00:00Z,true,SCH2,student,cy,,Cy,Young,,1003,,,,,07,,English\n" +
+			"S2,active,2026-12-01T02:00:00Z,true,SCH1,student,ben,,Ben,Lopez,,1002,,,,P1,04,,Spanish\n" +
+			"S5,active,2026-12-01T02:00:00Z,true,SCH2,student,,,Eve,New,,1005,,,,,08,,\n"}
+	run := uploadZipAndRun(t, s, admin, id, zipOf(t, delta))
+	require.Equal(t, "SUCCEEDED", run.Status, run.Message)
+	// A OneRoster run reads the people the import holds once the export
+	// applies: the delta's three and the four it left as they were.
+	require.Equal(t, servertest.RunState{RowsRead: 6, Created: 1, Updated: 1, Removed: 1, Unchanged: 4},
+		servertest.RunState{RowsRead: run.RowsRead, Created: run.Created, Updated: run.Updated, Removed: run.Removed, Unchanged: run.Unchanged})
+	people := orPeople(t, s, admin, id)
+	require.Len(t, people, 6, "S1, S2, S5, P1, G1, T1: a delta removes only what it says")
+	require.NotContains(t, people, "S3")
+	require.Equal(t, "4", *people["S2"].Grade)
+	// S2 lists P1 again: the guardian's contact points are on the row.
+	require.Equal(t, []struct{ Number, Label string }{{"+12175550101", "Parent: Maria Lopez"}}, people["S2"].Phones)
+}
+
+func TestOneRosterRevertPutsTheRecordsBack(t *testing.T) {
+	t.Parallel()
+	s := servertest.New(t, nil)
+	_, admin := s.Admin(t, "admin@district.test")
+	id := createOneRosterImport(t, s, admin, "Reverted", "FULL", ", removalThreshold: 50")
+	files := map[string]string{"manifest.csv": manifest("1.1", map[string]string{"users": "bulk", "orgs": "bulk"}), "orgs.csv": orgsCSV, "users.csv": users11}
+	require.Equal(t, "SUCCEEDED", uploadZipAndRun(t, s, admin, id, zipOf(t, files)).Status)
+	before := orPeople(t, s, admin, id)
+
+	// A delta: Maria's phone changes (on her students too), the district
+	// org is renamed, and Jose is no longer Ana's guardian.
+	header, _, _ := strings.Cut(users11, "\n")
+	delta := map[string]string{"manifest.csv": manifest("1.1", map[string]string{"users": "delta"}),
+		"users.csv": header + "\n" +
+			"P1,active,2026-12-01T02:00:00Z,true,SCH1,parent,,,Maria,Lopez,,,maria@home.test,(217) 555-0199,(217) 555-0199,\"S1,S2\",,,\n" +
+			"G1,tobedeleted,2026-12-01T02:00:00Z,true,SCH1,guardian,,,Jose,Ruiz,,,,217-555-0102,,S1,,,\n"}
+	run := uploadZipAndRun(t, s, admin, id, zipOf(t, delta))
+	require.Equal(t, "SUCCEEDED", run.Status, run.Message)
+	require.Equal(t, 1, run.Removed)
+	require.Equal(t, 3, run.Updated, "Maria, and the phone on Ana's and Ben's records")
+	after := orPeople(t, s, admin, id)
+	require.Equal(t, []struct{ Number, Label string }{{"+12175550199", "Parent: Maria Lopez"}}, after["S1"].Phones)
+
+	var rev struct{ RevertImportRun struct{ ID string } }
+	s.MustQuery(t, admin, `mutation($id: ID!) { revertImportRun(runId: $id) { id } }`, map[string]any{"id": run.ID}, &rev)
+	require.Equal(t, "SUCCEEDED", s.WaitRun(t, admin, rev.RevertImportRun.ID).Status)
+	require.Equal(t, before, orPeople(t, s, admin, id))
+
+	// The next delta builds on the records as they were before the
+	// reverted one: Jose is Ana's guardian again, with his phone.
+	next := map[string]string{"manifest.csv": manifest("1.1", map[string]string{"users": "delta"}),
+		"users.csv": header + "\n" + "S3,active,2026-12-02T02:00:00Z,true,SCH2,student,cy,,Cy,Young,,1003,,,,,08,,English\n"}
+	run = uploadZipAndRun(t, s, admin, id, zipOf(t, next))
+	require.Equal(t, "SUCCEEDED", run.Status, run.Message)
+	require.Equal(t, 1, run.Updated)
+	people := orPeople(t, s, admin, id)
+	require.Equal(t, before["S1"], people["S1"])
+	require.Equal(t, "8", *people["S3"].Grade)
+}
+
+func TestOneRosterRecipientsStayWithinARestriction(t *testing.T) {
+	t.Parallel()
+	s := servertest.New(t, nil)
+	_, admin := s.Admin(t, "admin@district.test")
+	id := createOneRosterImport(t, s, admin, "Scoped", "FULL", "")
+	files := map[string]string{"manifest.csv": manifest("1.1", map[string]string{"users": "bulk", "orgs": "bulk"}), "orgs.csv": orgsCSV, "users.csv": users11}
+	run := uploadZipAndRun(t, s, admin, id, zipOf(t, files))
+	require.Equal(t, "SUCCEEDED", run.Status)
+
+	u, token := s.User(t, admin, "roosevelt@district.test")
+	s.MustQuery(t, admin, `mutation($u: ID!) { setUserRestriction(userId: $u, filter: {school: {eq: "Roosevelt Middle"}}) { id } }`, map[string]any{"u": fmt.Sprint(u.ID)}, nil)
+	var out struct {
+		Recipients struct{ Nodes []struct{ ExternalID string } }
+	}
+	s.MustQuery(t, token, `{ recipients(filter: {all: true}, first: 100) { nodes { externalId } } }`, nil, &out)
+	var seen []string
+	for _, n := range out.Recipients.Nodes {
+		seen = append(seen, n.ExternalID)
+	}
+	require.ElementsMatch(t, []string{"S3", "T1"}, seen, "Roosevelt's student and teacher only")
+	// The import's format, and a run's errors, are administrators' only.
+	resp := s.Query(t, token, `{ recipients(filter: {all: true}, first: 1) { nodes { import { name format } } } }`, nil)
+	require.Equal(t, "FORBIDDEN", resp.Errors[0].Code(), "%s", resp.Body)
+	resp = s.Query(t, token, `query($id: ID!) { importRun(id: $id) { errors { nodes { file } } } }`, map[string]any{"id": run.ID})
+	require.Equal(t, "FORBIDDEN", resp.Errors[0].Code(), "%s", resp.Body)
+}
+
+// The district generator's OneRoster exports, bulk then delta, in both
+// versions: exact counts, and each student's guardians' phones and e-mails
+// as the flat file of the same district gives them.
+func TestOneRosterDistrictExports(t *testing.T) {
+	t.Parallel()
+	opts := districtgen.Options{Rows: 300, Seed: 20261205, Schools: 3}
+	for _, version := range []string{"1.1", "1.2"} {
+		t.Run(version, func(t *testing.T) {
+			t.Parallel()
+			s := servertest.New(t, nil)
+			_, admin := s.Admin(t, "admin@district.test")
+			id := createOneRosterImport(t, s, admin, "District", "FULL", ", removalThreshold: 100")
+			bulk := districtgen.OneRoster{Version: version}
+			var zipped bytes.Buffer
+			require.NoError(t, districtgen.WriteOneRoster(&zipped, opts, bulk))
+			c := districtgen.OneRosterCountsOf(opts, bulk)
+			people := c.Students + c.Guardians + c.Teachers
+			run := uploadZipAndRun(t, s, admin, id, zipped.Bytes())
+			require.Equal(t, "SUCCEEDED", run.Status, run.Message)
+			require.Equal(t, people, run.Created)
+			require.Zero(t, run.Rejected)
+
+			// Every student's phones and e-mails: their guardians' as the
+			// flat file writes them (normalized), each labelled with the
+			// relation and the guardian's name.
+			flat := flatGuardians(t, districtgen.File(opts))
+			got := studentContacts(t, s, admin, id)
+			require.Len(t, got, opts.Rows)
+			for sid, want := range flat {
+				require.ElementsMatch(t, want.phones, got[sid].phones, sid)
+				require.Subset(t, got[sid].emails, want.emails, sid)
+				for _, l := range got[sid].labels {
+					require.Regexp(t, `^(Parent|Guardian|Relative): \S`, l, sid)
+				}
+			}
+
+			// The next day, as a delta.
+			ch := districtgen.Change{Day: 1}
+			delta := districtgen.OneRoster{Version: version, Delta: true, Change: ch}
+			zipped.Reset()
+			require.NoError(t, districtgen.WriteOneRoster(&zipped, opts, delta))
+			nc := districtgen.NextDayCounts(opts, ch)
+			dc := districtgen.OneRosterCountsOf(opts, delta)
+			run = uploadZipAndRun(t, s, admin, id, zipped.Bytes())
+			require.Equal(t, "SUCCEEDED", run.Status, run.Message)
+			require.Zero(t, run.Rejected)
+			require.Equal(t, dc.Deleted, run.Removed, "withdrawn students, and guardians left without a child")
+			require.LessOrEqual(t, nc.Removed, dc.Deleted)
+			// The flat next-day file and the delta say the same of students.
+			next := flatGuardians(t, districtgen.NextDayFile(opts, ch))
+			got = studentContacts(t, s, admin, id)
+			require.Len(t, got, len(next))
+			for sid, want := range next {
+				require.ElementsMatch(t, want.phones, got[sid].phones, sid)
+			}
+		})
+	}
+}
+
+type contacts struct{ phones, emails, labels []string }
+
+// flatGuardians reads a flat district file's students' guardian phones and
+// e-mails, normalized as Rollcall stores them.
+func flatGuardians(t *testing.T, file string) map[string]contacts {
+	t.Helper()
+	r := csv.NewReader(strings.NewReader(file))
+	rows, err := r.ReadAll()
+	require.NoError(t, err)
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	out := map[string]contacts{}
+	for _, row := range rows[1:] {
+		var c contacts
+		for _, g := range []string{"guardian1", "guardian2"} {
+			if p, ok := recipients.NormalizePhone(row[col[g+"_phone"]]); ok {
+				c.phones = append(c.phones, p)
+			}
+			if e, ok := recipients.NormalizeEmail(row[col[g+"_email"]]); ok {
+				c.emails = append(c.emails, e)
+			}
+		}
+		out[row[col["student_id"]]] = c
+	}
+	return out
+}
+
+func studentContacts(t *testing.T, s *servertest.Server, token, importID string) map[string]contacts {
+	t.Helper()
+	out := map[string]contacts{}
+	after := ""
+	for {
+		var page struct {
+			Recipients struct {
+				Nodes []struct {
+					ExternalID string
+					Phones     []struct{ Number, Label string }
+					Emails     []struct{ Address, Label string }
+				}
+				PageInfo struct {
+					HasNextPage bool
+					EndCursor   string
+				}
+			}
+		}
+		s.MustQuery(t, token, `query($id: ID!, $after: String) { recipients(importId: $id, filter: {type: {eq: STUDENT}}, first: 500, after: $after) {
+			nodes { externalId phones { number label } emails { address label } } pageInfo { hasNextPage endCursor } } }`,
+			map[string]any{"id": importID, "after": opt(after)}, &page)
+		for _, n := range page.Recipients.Nodes {
+			var c contacts
+			for _, p := range n.Phones {
+				c.phones = append(c.phones, p.Number)
+				c.labels = append(c.labels, p.Label)
+			}
+			for _, e := range n.Emails {
+				c.emails = append(c.emails, e.Address)
+			}
+			out[n.ExternalID] = c
+		}
+		if !page.Recipients.PageInfo.HasNextPage {
+			return out
+		}
+		after = page.Recipients.PageInfo.EndCursor
+	}
+}
+
+func opt(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
