@@ -183,40 +183,41 @@ type ComplexityRoot struct {
 	}
 
 	Import struct {
-		ActiveRun            func(childComplexity int) int
-		AttentionReasons     func(childComplexity int) int
-		CreatedAt            func(childComplexity int) int
-		CreatedBy            func(childComplexity int) int
-		DefaultRecipientType func(childComplexity int) int
-		DeleteImpact         func(childComplexity int, recipients *imports.DeleteMode) int
-		DeleteMode           func(childComplexity int) int
-		Deleted              func(childComplexity int) int
-		DeletedAt            func(childComplexity int) int
-		DeletedBy            func(childComplexity int) int
-		Description          func(childComplexity int) int
-		FileDate             func(childComplexity int) int
-		Format               func(childComplexity int) int
-		ID                   func(childComplexity int) int
-		KeyColumn            func(childComplexity int) int
-		Kind                 func(childComplexity int) int
-		LastRun              func(childComplexity int) int
-		LastRunAt            func(childComplexity int) int
-		LatestFile           func(childComplexity int) int
-		Mapping              func(childComplexity int) int
-		Method               func(childComplexity int) int
-		Name                 func(childComplexity int) int
-		NeedsAttention       func(childComplexity int) int
-		NextScheduledRunAt   func(childComplexity int) int
-		PurgeAfter           func(childComplexity int) int
-		RecipientCount       func(childComplexity int) int
-		RejectionThreshold   func(childComplexity int) int
-		RemovalThreshold     func(childComplexity int) int
-		RunOnUpload          func(childComplexity int) int
-		Runs                 func(childComplexity int, first *int, after *string) int
-		Schedule             func(childComplexity int) int
-		ScheduleDescription  func(childComplexity int) int
-		UpdatedAt            func(childComplexity int) int
-		UserCount            func(childComplexity int) int
+		ActiveRun                func(childComplexity int) int
+		AttentionReasons         func(childComplexity int) int
+		CreatedAt                func(childComplexity int) int
+		CreatedBy                func(childComplexity int) int
+		DefaultRecipientType     func(childComplexity int) int
+		DeleteImpact             func(childComplexity int, recipients *imports.DeleteMode) int
+		DeleteMode               func(childComplexity int) int
+		Deleted                  func(childComplexity int) int
+		DeletedAt                func(childComplexity int) int
+		DeletedBy                func(childComplexity int) int
+		Description              func(childComplexity int) int
+		FileDate                 func(childComplexity int) int
+		Format                   func(childComplexity int) int
+		ID                       func(childComplexity int) int
+		KeyColumn                func(childComplexity int) int
+		Kind                     func(childComplexity int) int
+		LastRun                  func(childComplexity int) int
+		LastRunAt                func(childComplexity int) int
+		LatestFile               func(childComplexity int) int
+		Mapping                  func(childComplexity int) int
+		Method                   func(childComplexity int) int
+		Name                     func(childComplexity int) int
+		NeedsAttention           func(childComplexity int) int
+		NextScheduledRunAt       func(childComplexity int) int
+		ProvisionTeacherAccounts func(childComplexity int) int
+		PurgeAfter               func(childComplexity int) int
+		RecipientCount           func(childComplexity int) int
+		RejectionThreshold       func(childComplexity int) int
+		RemovalThreshold         func(childComplexity int) int
+		RunOnUpload              func(childComplexity int) int
+		Runs                     func(childComplexity int, first *int, after *string) int
+		Schedule                 func(childComplexity int) int
+		ScheduleDescription      func(childComplexity int) int
+		UpdatedAt                func(childComplexity int) int
+		UserCount                func(childComplexity int) int
 	}
 
 	ImportConnection struct {
@@ -439,6 +440,7 @@ type ComplexityRoot struct {
 	}
 
 	Recipient struct {
+		Classes      func(childComplexity int) int
 		CreatedAt    func(childComplexity int) int
 		CustomFields func(childComplexity int) int
 		Detached     func(childComplexity int) int
@@ -446,6 +448,7 @@ type ComplexityRoot struct {
 		ExternalID   func(childComplexity int) int
 		FirstName    func(childComplexity int) int
 		Grade        func(childComplexity int) int
+		Guardians    func(childComplexity int) int
 		ID           func(childComplexity int) int
 		Import       func(childComplexity int) int
 		Language     func(childComplexity int) int
@@ -453,8 +456,19 @@ type ComplexityRoot struct {
 		Phones       func(childComplexity int) int
 		RemovedAt    func(childComplexity int) int
 		School       func(childComplexity int) int
+		Students     func(childComplexity int) int
 		Type         func(childComplexity int) int
 		UpdatedAt    func(childComplexity int) int
+	}
+
+	RecipientClass struct {
+		ClassCode func(childComplexity int) int
+		Course    func(childComplexity int) int
+		Periods   func(childComplexity int) int
+		Role      func(childComplexity int) int
+		School    func(childComplexity int) int
+		SourcedID func(childComplexity int) int
+		Title     func(childComplexity int) int
 	}
 
 	RecipientConnection struct {
@@ -477,6 +491,7 @@ type ComplexityRoot struct {
 	RecipientFilterRule struct {
 		All          func(childComplexity int) int
 		And          func(childComplexity int) int
+		Class        func(childComplexity int) int
 		CustomFields func(childComplexity int) int
 		Email        func(childComplexity int) int
 		ExternalID   func(childComplexity int) int
@@ -546,6 +561,7 @@ type ComplexityRoot struct {
 		Name                   func(childComplexity int) int
 		Restriction            func(childComplexity int) int
 		RestrictionDescription func(childComplexity int) int
+		RestrictionFromImport  func(childComplexity int) int
 		RestrictionRule        func(childComplexity int) int
 		Role                   func(childComplexity int) int
 		UpdatedAt              func(childComplexity int) int
@@ -685,6 +701,10 @@ type QueryResolver interface {
 type RecipientResolver interface {
 	Import(ctx context.Context, obj *recipients.Recipient) (*imports.Import, error)
 	Detached(ctx context.Context, obj *recipients.Recipient) (bool, error)
+
+	Classes(ctx context.Context, obj *recipients.Recipient) ([]recipients.Class, error)
+	Guardians(ctx context.Context, obj *recipients.Recipient) ([]recipients.Recipient, error)
+	Students(ctx context.Context, obj *recipients.Recipient) ([]recipients.Recipient, error)
 }
 type SubscriptionResolver interface {
 	ImportRunUpdated(ctx context.Context, id int64) (<-chan *imports.Run, error)
@@ -1329,6 +1349,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Import.NextScheduledRunAt(childComplexity), true
+	case "Import.provisionTeacherAccounts":
+		if e.ComplexityRoot.Import.ProvisionTeacherAccounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Import.ProvisionTeacherAccounts(childComplexity), true
 	case "Import.purgeAfter":
 		if e.ComplexityRoot.Import.PurgeAfter == nil {
 			break
@@ -2529,6 +2555,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Users(childComplexity, args["first"].(*int), args["after"].(*string), args["search"].(*string)), true
 
+	case "Recipient.classes":
+		if e.ComplexityRoot.Recipient.Classes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.Classes(childComplexity), true
 	case "Recipient.createdAt":
 		if e.ComplexityRoot.Recipient.CreatedAt == nil {
 			break
@@ -2571,6 +2603,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Recipient.Grade(childComplexity), true
+	case "Recipient.guardians":
+		if e.ComplexityRoot.Recipient.Guardians == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.Guardians(childComplexity), true
 	case "Recipient.id":
 		if e.ComplexityRoot.Recipient.ID == nil {
 			break
@@ -2613,6 +2651,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Recipient.School(childComplexity), true
+	case "Recipient.students":
+		if e.ComplexityRoot.Recipient.Students == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Recipient.Students(childComplexity), true
 	case "Recipient.type":
 		if e.ComplexityRoot.Recipient.Type == nil {
 			break
@@ -2625,6 +2669,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Recipient.UpdatedAt(childComplexity), true
+
+	case "RecipientClass.classCode":
+		if e.ComplexityRoot.RecipientClass.ClassCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientClass.ClassCode(childComplexity), true
+	case "RecipientClass.course":
+		if e.ComplexityRoot.RecipientClass.Course == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientClass.Course(childComplexity), true
+	case "RecipientClass.periods":
+		if e.ComplexityRoot.RecipientClass.Periods == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientClass.Periods(childComplexity), true
+	case "RecipientClass.role":
+		if e.ComplexityRoot.RecipientClass.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientClass.Role(childComplexity), true
+	case "RecipientClass.school":
+		if e.ComplexityRoot.RecipientClass.School == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientClass.School(childComplexity), true
+	case "RecipientClass.sourcedId":
+		if e.ComplexityRoot.RecipientClass.SourcedID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientClass.SourcedID(childComplexity), true
+	case "RecipientClass.title":
+		if e.ComplexityRoot.RecipientClass.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientClass.Title(childComplexity), true
 
 	case "RecipientConnection.edges":
 		if e.ComplexityRoot.RecipientConnection.Edges == nil {
@@ -2689,6 +2776,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RecipientFilterRule.And(childComplexity), true
+	case "RecipientFilterRule.class":
+		if e.ComplexityRoot.RecipientFilterRule.Class == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecipientFilterRule.Class(childComplexity), true
 	case "RecipientFilterRule.customFields":
 		if e.ComplexityRoot.RecipientFilterRule.CustomFields == nil {
 			break
@@ -2989,6 +3082,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.RestrictionDescription(childComplexity), true
+	case "User.restrictionFromImport":
+		if e.ComplexityRoot.User.RestrictionFromImport == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.RestrictionFromImport(childComplexity), true
 	case "User.restrictionRule":
 		if e.ComplexityRoot.User.RestrictionRule == nil {
 			break
@@ -3445,6 +3544,8 @@ func (ec *executionContext) childFields_Import(ctx context.Context, field graphq
 		return ec.fieldContext_Import_nextScheduledRunAt(ctx, field)
 	case "runOnUpload":
 		return ec.fieldContext_Import_runOnUpload(ctx, field)
+	case "provisionTeacherAccounts":
+		return ec.fieldContext_Import_provisionTeacherAccounts(ctx, field)
 	case "kind":
 		return ec.fieldContext_Import_kind(ctx, field)
 	case "method":
@@ -3887,8 +3988,34 @@ func (ec *executionContext) childFields_Recipient(ctx context.Context, field gra
 		return ec.fieldContext_Recipient_updatedAt(ctx, field)
 	case "removedAt":
 		return ec.fieldContext_Recipient_removedAt(ctx, field)
+	case "classes":
+		return ec.fieldContext_Recipient_classes(ctx, field)
+	case "guardians":
+		return ec.fieldContext_Recipient_guardians(ctx, field)
+	case "students":
+		return ec.fieldContext_Recipient_students(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Recipient", field.Name)
+}
+
+func (ec *executionContext) childFields_RecipientClass(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sourcedId":
+		return ec.fieldContext_RecipientClass_sourcedId(ctx, field)
+	case "title":
+		return ec.fieldContext_RecipientClass_title(ctx, field)
+	case "classCode":
+		return ec.fieldContext_RecipientClass_classCode(ctx, field)
+	case "course":
+		return ec.fieldContext_RecipientClass_course(ctx, field)
+	case "school":
+		return ec.fieldContext_RecipientClass_school(ctx, field)
+	case "periods":
+		return ec.fieldContext_RecipientClass_periods(ctx, field)
+	case "role":
+		return ec.fieldContext_RecipientClass_role(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RecipientClass", field.Name)
 }
 
 func (ec *executionContext) childFields_RecipientConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3955,6 +4082,8 @@ func (ec *executionContext) childFields_RecipientFilterRule(ctx context.Context,
 		return ec.fieldContext_RecipientFilterRule_phone(ctx, field)
 	case "importId":
 		return ec.fieldContext_RecipientFilterRule_importId(ctx, field)
+	case "class":
+		return ec.fieldContext_RecipientFilterRule_class(ctx, field)
 	case "customFields":
 		return ec.fieldContext_RecipientFilterRule_customFields(ctx, field)
 	}
@@ -4067,6 +4196,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_restrictionRule(ctx, field)
 	case "restrictionDescription":
 		return ec.fieldContext_User_restrictionDescription(ctx, field)
+	case "restrictionFromImport":
+		return ec.fieldContext_User_restrictionFromImport(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -7315,6 +7446,29 @@ func (ec *executionContext) _Import_runOnUpload(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Import_runOnUpload(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Import", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Import_provisionTeacherAccounts(ctx context.Context, field graphql.CollectedField, obj *imports.Import) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Import_provisionTeacherAccounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProvisionTeacherAccounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Import_provisionTeacherAccounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Import", field, false, false, "Boolean")
 }
 
@@ -13513,6 +13667,263 @@ func (ec *executionContext) fieldContext_Recipient_removedAt(_ context.Context, 
 	return graphql.NewScalarFieldContext("Recipient", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Recipient_classes(ctx context.Context, field graphql.CollectedField, obj *recipients.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_classes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Recipient().Classes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []recipients.Class) graphql.Marshaler {
+			return ec.marshalNRecipientClass2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐClassᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_classes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Recipient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecipientClass(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Recipient_guardians(ctx context.Context, field graphql.CollectedField, obj *recipients.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_guardians(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Recipient().Guardians(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []recipients.Recipient) graphql.Marshaler {
+			return ec.marshalNRecipient2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐRecipientᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_guardians(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Recipient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Recipient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Recipient_students(ctx context.Context, field graphql.CollectedField, obj *recipients.Recipient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Recipient_students(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Recipient().Students(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []recipients.Recipient) graphql.Marshaler {
+			return ec.marshalNRecipient2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐRecipientᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Recipient_students(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Recipient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Recipient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecipientClass_sourcedId(ctx context.Context, field graphql.CollectedField, obj *recipients.Class) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientClass_sourcedId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourcedID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientClass_sourcedId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecipientClass", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecipientClass_title(ctx context.Context, field graphql.CollectedField, obj *recipients.Class) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientClass_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientClass_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecipientClass", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecipientClass_classCode(ctx context.Context, field graphql.CollectedField, obj *recipients.Class) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientClass_classCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClassCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientClass_classCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecipientClass", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecipientClass_course(ctx context.Context, field graphql.CollectedField, obj *recipients.Class) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientClass_course(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Course, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientClass_course(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecipientClass", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecipientClass_school(ctx context.Context, field graphql.CollectedField, obj *recipients.Class) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientClass_school(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.School, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientClass_school(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecipientClass", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecipientClass_periods(ctx context.Context, field graphql.CollectedField, obj *recipients.Class) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientClass_periods(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Periods, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientClass_periods(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecipientClass", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecipientClass_role(ctx context.Context, field graphql.CollectedField, obj *recipients.Class) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientClass_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientClass_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecipientClass", field, false, false, "String")
+}
+
 func (ec *executionContext) _RecipientConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.Connection[recipients.Recipient]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14167,6 +14578,38 @@ func (ec *executionContext) fieldContext_RecipientFilterRule_importId(_ context.
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_IDCondition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RecipientFilterRule_class(ctx context.Context, field graphql.CollectedField, obj *recipients.Filter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecipientFilterRule_class(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Class, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *recipients.StringFilter) graphql.Marshaler {
+			return ec.marshalOStringCondition2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐStringFilter(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecipientFilterRule_class(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RecipientFilterRule",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StringCondition(ctx, field)
 		},
 	}
 	return fc, nil
@@ -15196,6 +15639,29 @@ func (ec *executionContext) _User_restrictionDescription(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_User_restrictionDescription(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, "String")
+}
+
+func (ec *executionContext) _User_restrictionFromImport(ctx context.Context, field graphql.CollectedField, obj *users.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_restrictionFromImport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RestrictionFromImport, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_restrictionFromImport(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.Connection[users.User]) (ret graphql.Marshaler) {
@@ -16523,8 +16989,11 @@ func (ec *executionContext) unmarshalInputCreateImportInput(ctx context.Context,
 	if _, present := asMap["runOnUpload"]; !present {
 		asMap["runOnUpload"] = false
 	}
+	if _, present := asMap["provisionTeacherAccounts"]; !present {
+		asMap["provisionTeacherAccounts"] = false
+	}
 
-	fieldsInOrder := [...]string{"name", "description", "kind", "method", "format", "mapping", "defaultRecipientType", "removalThreshold", "rejectionThreshold", "schedule", "runOnUpload"}
+	fieldsInOrder := [...]string{"name", "description", "kind", "method", "format", "mapping", "defaultRecipientType", "removalThreshold", "rejectionThreshold", "schedule", "runOnUpload", "provisionTeacherAccounts"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16608,6 +17077,13 @@ func (ec *executionContext) unmarshalInputCreateImportInput(ctx context.Context,
 				return it, err
 			}
 			it.RunOnUpload = data
+		case "provisionTeacherAccounts":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("provisionTeacherAccounts"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProvisionTeacherAccounts = data
 		}
 	}
 	return it, nil
@@ -17102,7 +17578,7 @@ func (ec *executionContext) unmarshalInputRecipientFilter(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"all", "and", "or", "not", "externalId", "type", "firstName", "lastName", "grade", "school", "language", "email", "phone", "importId", "customFields"}
+	fieldsInOrder := [...]string{"all", "and", "or", "not", "externalId", "type", "firstName", "lastName", "grade", "school", "language", "email", "phone", "importId", "class", "customFields"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -17207,6 +17683,13 @@ func (ec *executionContext) unmarshalInputRecipientFilter(ctx context.Context, o
 				return it, err
 			}
 			it.ImportID = data
+		case "class":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("class"))
+			data, err := ec.unmarshalOStringFilter2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐStringFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Class = data
 		case "customFields":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customFields"))
 			data, err := ec.unmarshalOCustomFieldFilter2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐCustomFieldFilterᚄ(ctx, v)
@@ -17501,7 +17984,7 @@ func (ec *executionContext) unmarshalInputUpdateImportInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "description", "mapping", "clearMapping", "defaultRecipientType", "removalThreshold", "rejectionThreshold", "schedule", "clearSchedule", "runOnUpload"}
+	fieldsInOrder := [...]string{"name", "description", "mapping", "clearMapping", "defaultRecipientType", "removalThreshold", "rejectionThreshold", "schedule", "clearSchedule", "runOnUpload", "provisionTeacherAccounts"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -17578,6 +18061,13 @@ func (ec *executionContext) unmarshalInputUpdateImportInput(ctx context.Context,
 				return it, err
 			}
 			it.RunOnUpload = data
+		case "provisionTeacherAccounts":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("provisionTeacherAccounts"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProvisionTeacherAccounts = data
 		}
 	}
 	return it, nil
@@ -18570,6 +19060,11 @@ func (ec *executionContext) _Import(ctx context.Context, sel ast.SelectionSet, o
 				})
 		case "runOnUpload":
 			out.Values[i] = ec._Import_runOnUpload(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "provisionTeacherAccounts":
+			out.Values[i] = ec._Import_provisionTeacherAccounts(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -20341,6 +20836,87 @@ func (ec *executionContext) _Recipient(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "classes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Recipient_classes(ctx, field, obj)
+				})
+		case "guardians":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Recipient_guardians(ctx, field, obj)
+				})
+		case "students":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Recipient_students(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var recipientClassImplementors = []string{"RecipientClass"}
+
+func (ec *executionContext) _RecipientClass(ctx context.Context, sel ast.SelectionSet, obj *recipients.Class) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recipientClassImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RecipientClass")
+		case "sourcedId":
+			out.Values[i] = ec._RecipientClass_sourcedId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "title":
+			out.Values[i] = ec._RecipientClass_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "classCode":
+			out.Values[i] = ec._RecipientClass_classCode(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "course":
+			out.Values[i] = ec._RecipientClass_course(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "school":
+			out.Values[i] = ec._RecipientClass_school(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "periods":
+			out.Values[i] = ec._RecipientClass_periods(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "role":
+			out.Values[i] = ec._RecipientClass_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -20561,6 +21137,11 @@ func (ec *executionContext) _RecipientFilterRule(ctx context.Context, sel ast.Se
 			}
 		case "importId":
 			out.Values[i] = ec._RecipientFilterRule_importId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "class":
+			out.Values[i] = ec._RecipientFilterRule_class(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -20947,6 +21528,11 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_restrictionDescription(ctx, field, obj)
 				})
+		case "restrictionFromImport":
+			out.Values[i] = ec._User_restrictionFromImport(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -22567,6 +23153,26 @@ func (ec *executionContext) marshalNRecipient2ᚖgithubᚗcomᚋrollcallᚋrollc
 		return graphql.Null
 	}
 	return ec._Recipient(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRecipientClass2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐClass(ctx context.Context, sel ast.SelectionSet, v recipients.Class) graphql.Marshaler {
+	return ec._RecipientClass(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNRecipientClass2ᚕgithubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐClassᚄ(ctx context.Context, sel ast.SelectionSet, v []recipients.Class) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRecipientClass2githubᚗcomᚋrollcallᚋrollcallᚋinternalᚋrecipientsᚐClass(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNRecipientConnection2ᚖgithubᚗcomᚋrollcallᚋrollcallᚋgraphᚋmodelᚐConnection(ctx context.Context, sel ast.SelectionSet, v *model.Connection[recipients.Recipient]) graphql.Marshaler {

@@ -30,6 +30,11 @@ type loaders struct {
 	// come back NOT_FOUND.
 	recipients   *loader[int64, *recipients.Recipient]
 	memberCounts *loader[*lists.List, int]
+	// What a OneRoster import links to a recipient, by recipient id: the
+	// classes, and the guardians and students (within the restriction).
+	classes   *loader[int64, []recipients.Class]
+	guardians *loader[int64, []recipients.Recipient]
+	students  *loader[int64, []recipients.Recipient]
 }
 
 type loadersKey struct{}
@@ -55,6 +60,9 @@ func newLoaders(svc *app.Services) *loaders {
 			}
 			return out, nil
 		}),
+		classes:   newLoader(grouped(svc.Recipients.Classes)),
+		guardians: newLoader(grouped(svc.Recipients.Guardians)),
+		students:  newLoader(grouped(svc.Recipients.Students)),
 		attention: newLoader(func(ctx context.Context, imps []*imports.Import) ([][]attention.Reason, []error) {
 			reasons, err := svc.Attention.Reasons(ctx, imps)
 			out := make([][]attention.Reason, len(imps))
@@ -95,6 +103,24 @@ func byID[T any](kind string, get func(context.Context, []int64) ([]T, error), i
 			}
 		}
 		return out, errs
+	}
+}
+
+// grouped adapts a "get each one's list by id" function to a loader's
+// fetch: lists in key order, empty (not null) for ids without any.
+func grouped[T any](get func(context.Context, []int64) (map[int64][]T, error)) func(context.Context, []int64) ([][]T, []error) {
+	return func(ctx context.Context, ids []int64) ([][]T, []error) {
+		out := make([][]T, len(ids))
+		m, err := get(ctx, ids)
+		if err != nil {
+			return out, []error{err}
+		}
+		for i, id := range ids {
+			if out[i] = m[id]; out[i] == nil {
+				out[i] = []T{}
+			}
+		}
+		return out, nil
 	}
 }
 

@@ -3,6 +3,7 @@ package graph_test
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -568,4 +569,242 @@ func opt(s string) any {
 		return nil
 	}
 	return s
+}
+
+const coursesCSV = `sourcedId,status,dateLastModified,schoolYearSourcedId,title,courseCode,grades,orgSourcedId,subjects,subjectCodes
+CRS1,,,,Algebra I,ALG1,07,SCH2,,
+`
+
+const classesCSV = `sourcedId,status,dateLastModified,title,grades,courseSourcedId,classCode,classType,location,schoolSourcedId,termSourcedIds,subjects,subjectCodes,periods
+C1,,,Algebra I - Period 3,07,CRS1,ALG1-3,scheduled,Room 12,SCH2,,,,3
+C2,,,Homeroom K,KG,,HR-K,homeroom,,SCH1,,,,HR
+`
+
+const enrollmentsCSV = `sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary,beginDate,endDate
+E1,,,C1,SCH2,S3,student,,,
+E2,,,C1,SCH2,T1,teacher,true,,
+E3,,,C2,SCH1,S1,student,,,
+E4,,,C2,SCH1,S9,student,,,
+E5,,,C9,SCH1,S2,student,,,
+`
+
+func TestOneRosterClassesAndGuardianLinks(t *testing.T) {
+	t.Parallel()
+	s := servertest.New(t, nil)
+	_, admin := s.Admin(t, "admin@district.test")
+	id := createOneRosterImport(t, s, admin, "Classes", "FULL", ", rejectionThreshold: 50")
+	modes := map[string]string{"users": "bulk", "orgs": "bulk", "courses": "bulk", "classes": "bulk", "enrollments": "bulk"}
+	files := map[string]string{"manifest.csv": manifest("1.1", modes), "orgs.csv": orgsCSV, "users.csv": users11,
+		"courses.csv": coursesCSV, "classes.csv": classesCSV, "enrollments.csv": enrollmentsCSV}
+	run := uploadZipAndRun(t, s, admin, id, zipOf(t, files))
+	require.Equal(t, "SUCCEEDED_WITH_ERRORS", run.Status, run.Message)
+	// Enrollments naming a person or a class the export lacks.
+	errs := orRunErrors(t, s, admin, run.ID)
+	require.Len(t, errs, 2)
+	require.Equal(t, orRunError{File: sp("enrollments.csv"), Line: 5, Column: sp("userSourcedId"), Value: sp("S9"),
+		Message: "userSourcedId names user S9, which is not in users.csv"}, errs[0])
+	require.Equal(t, orRunError{File: sp("enrollments.csv"), Line: 6, Column: sp("classSourcedId"), Value: sp("C9"),
+		Message: "classSourcedId names class C9, which is not in classes.csv"}, errs[1])
+
+	type class struct {
+		SourcedID, Title, Role string
+		ClassCode, Course      *string
+		School                 *string
+		Periods                []string
+	}
+	var out struct {
+		Recipients struct {
+			Nodes []struct {
+				ExternalID string
+				Classes    []class
+				Guardians  []struct{ ExternalID string }
+				Students   []struct{ ExternalID string }
+			}
+		}
+	}
+	s.MustQuery(t, admin, `query($id: ID!) { recipients(importId: $id, first: 100, orderBy: EXTERNAL_ID) { nodes { externalId
+		classes { sourcedId title classCode course school periods role } guardians { externalId } students { externalId } } } }`,
+		map[string]any{"id": id}, &out)
+	byID := map[string]int{}
+	for i, n := range out.Recipients.Nodes {
+		byID[n.ExternalID] = i
+	}
+	node := func(id string) int { i, ok := byID[id]; require.True(t, ok, id); return i }
+	nodes := out.Recipients.Nodes
+	require.Equal(t, []class{{SourcedID: "C1", Title: "Algebra I - Period 3", Role: "student", ClassCode: sp("ALG1-3"), Course: sp("Algebra I"),
+		School: sp("Roosevelt Middle"), Periods: []string{"3"}}}, nodes[node("S3")].Classes)
+	require.Equal(t, "teacher", nodes[node("T1")].Classes[0].Role)
+	require.Empty(t, nodes[node("S2")].Classes, "the enrollment naming a missing class is left out")
+	require.Equal(t, []struct{ ExternalID string }{{"P1"}, {"G1"}}, nodes[node("S1")].Guardians)
+	require.Equal(t, []struct{ ExternalID string }{{"S1"}, {"S2"}}, nodes[node("P1")].Students)
+	require.Empty(t, nodes[node("S3")].Guardians)
+
+	// A list of a class follows the exports: Mrs. Parker's algebra class.
+	var list struct {
+		CreateList struct {
+			ID          string
+			MemberCount int
+		}
+	}
+	s.MustQuery(t, admin, `mutation { createList(input: {name: "Algebra 3rd period", filter: {class: {eq: "algebra i - period 3"}}}) { id memberCount } }`, nil, &list)
+	require.Equal(t, 2, list.CreateList.MemberCount, "S3 and the teacher")
+	for _, f := range []struct {
+		filter string
+		want   []string
+	}{
+		{`{class: {eq: "ALG1-3"}}`, []string{"S3", "T1"}},
+		{`{class: {in: ["C2", "nothing"]}}`, []string{"S1"}},
+		{`{class: {startsWith: "homeroom"}}`, []string{"S1"}},
+		{`{class: {contains: "period"}, type: {eq: STUDENT}}`, []string{"S3"}},
+		{`{class: {neq: "C1"}, type: {eq: STUDENT}}`, []string{"S1", "S2"}},
+		{`{class: {isNull: true}, type: {eq: STUDENT}}`, []string{"S2"}},
+	} {
+		var got struct {
+			Recipients struct{ Nodes []struct{ ExternalID string } }
+		}
+		s.MustQuery(t, admin, `{ recipients(filter: `+f.filter+`, first: 100, orderBy: EXTERNAL_ID) { nodes { externalId } } }`, nil, &got)
+		var ids []string
+		for _, n := range got.Recipients.Nodes {
+			ids = append(ids, n.ExternalID)
+		}
+		require.Equal(t, f.want, ids, f.filter)
+	}
+
+	// The next night's delta: S2 joins the class, S3 leaves it.
+	delta := map[string]string{"manifest.csv": manifest("1.1", map[string]string{"enrollments": "delta"}),
+		"enrollments.csv": "sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role\n" +
+			"E1,tobedeleted,2026-12-01T02:00:00Z,C1,SCH2,S3,student\n" +
+			"E6,active,2026-12-01T02:00:00Z,C1,SCH2,S2,student\n"}
+	run = uploadZipAndRun(t, s, admin, id, zipOf(t, delta))
+	require.Equal(t, "SUCCEEDED", run.Status, run.Message)
+	var l struct {
+		List struct {
+			MemberCount int
+			Members     struct{ Nodes []struct{ ExternalID string } }
+		}
+	}
+	s.MustQuery(t, admin, `query($id: ID!) { list(id: $id) { memberCount members(first: 10, orderBy: EXTERNAL_ID) { nodes { externalId } } } }`,
+		map[string]any{"id": list.CreateList.ID}, &l)
+	require.Equal(t, []struct{ ExternalID string }{{"S2"}, {"T1"}}, l.List.Members.Nodes)
+
+	// A user restricted to Lincoln's students sees the class members at
+	// Lincoln, and none of their guardians (contacts, outside the
+	// restriction).
+	u, token := s.User(t, admin, "lincoln@district.test")
+	s.MustQuery(t, admin, `mutation($u: ID!) { setUserRestriction(userId: $u, filter: {school: {eq: "Lincoln Elementary"}, type: {eq: STUDENT}}) { id } }`, map[string]any{"u": fmt.Sprint(u.ID)}, nil)
+	var mine struct {
+		Recipients struct {
+			Nodes []struct {
+				ExternalID string
+				Guardians  []struct{ ExternalID string }
+			}
+		}
+	}
+	s.MustQuery(t, token, `{ recipients(filter: {class: {isNull: false}}, first: 100, orderBy: EXTERNAL_ID) { nodes { externalId guardians { externalId } } } }`, nil, &mine)
+	require.Len(t, mine.Recipients.Nodes, 2)
+	require.Equal(t, "S1", mine.Recipients.Nodes[0].ExternalID)
+	require.Equal(t, "S2", mine.Recipients.Nodes[1].ExternalID)
+	require.Empty(t, mine.Recipients.Nodes[0].Guardians)
+	// An administrator sees them.
+	s.MustQuery(t, admin, `{ recipients(filter: {externalId: {eq: "S1"}}) { nodes { externalId guardians { externalId } } } }`, nil, &mine)
+	require.Len(t, mine.Recipients.Nodes[0].Guardians, 2)
+}
+
+func sp(s string) *string { return &s }
+
+// A teacher's account sees exactly their students and those students'
+// guardians, checked against the database's own links; it follows the
+// exports, keeps an administrator's override, and is disabled when the
+// teacher leaves.
+func TestOneRosterTeacherAccounts(t *testing.T) {
+	t.Parallel()
+	s := servertest.New(t, nil)
+	_, admin := s.Admin(t, "admin@district.test")
+	// An administrator whose address is a teacher's: left alone.
+	s.MustQuery(t, admin, `mutation { createUser(input: {email: "kim@district.test", name: "Kim Admin", role: SYSTEM_ADMIN}) { id } }`, nil, nil)
+	id := createOneRosterImport(t, s, admin, "Teachers", "FULL", ", provisionTeacherAccounts: true, removalThreshold: 100")
+	users := users11 +
+		"T2,,,true,SCH1,teacher,,,Kay,Kinder,,,kkinder@district.test,,,,,,\n" +
+		"T3,,,true,SCH1,teacher,,,Kim,Admin,,,kim@district.test,,,,,,\n" +
+		"T4,,,true,SCH1,teacher,,,No,Email,,,,,,,,,\n"
+	enrollments := "sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary,beginDate,endDate\n" +
+		"E1,,,C1,SCH2,S3,student,,,\nE2,,,C1,SCH2,T1,teacher,true,,\nE3,,,C2,SCH1,S1,student,,,\nE4,,,C2,SCH1,T2,teacher,true,,\n"
+	files := map[string]string{"manifest.csv": manifest("1.1", map[string]string{"users": "bulk", "orgs": "bulk", "courses": "bulk", "classes": "bulk", "enrollments": "bulk"}),
+		"orgs.csv": orgsCSV, "users.csv": users, "courses.csv": coursesCSV, "classes.csv": classesCSV, "enrollments.csv": enrollments}
+	run := uploadZipAndRun(t, s, admin, id, zipOf(t, files))
+	require.Equal(t, "SUCCEEDED", run.Status, run.Message)
+	require.Contains(t, run.Warnings, "teachers' accounts: 2 created, 0 updated, 0 disabled; 1 teacher(s) share their e-mail with an administrator or an account another import manages, left as they are")
+
+	type account struct {
+		ID, Name, Role         string
+		Disabled               bool
+		RestrictionFromImport  bool
+		RestrictionDescription *string
+		ManagedBy              *struct{ ID string }
+	}
+	accountOf := func(email string) account {
+		var out struct{ Users struct{ Nodes []account } }
+		s.MustQuery(t, admin, `query($e: String!) { users(search: $e, first: 5) { nodes { id name role disabled restrictionFromImport restrictionDescription managedBy { id } } } }`,
+			map[string]any{"e": email}, &out)
+		require.Len(t, out.Users.Nodes, 1, email)
+		return out.Users.Nodes[0]
+	}
+	kinder := accountOf("kkinder@district.test")
+	require.Equal(t, "Kay Kinder", kinder.Name)
+	require.Equal(t, "USER", kinder.Role)
+	require.True(t, kinder.RestrictionFromImport)
+	require.Equal(t, id, kinder.ManagedBy.ID)
+	require.Equal(t, "SYSTEM_ADMIN", accountOf("kim@district.test").Role)
+
+	// What a teacher's token sees: exactly their students and the
+	// students' guardians, as the database links them.
+	sees := func(userID string) []string {
+		var tok struct{ CreateApiToken struct{ Token string } }
+		s.MustQuery(t, admin, `mutation($u: ID!) { createApiToken(userId: $u, name: "t") { token } }`, map[string]any{"u": userID}, &tok)
+		var out struct {
+			Recipients struct{ Nodes []struct{ ExternalID string } }
+		}
+		s.MustQuery(t, tok.CreateApiToken.Token, `{ recipients(filter: {all: true}, first: 100, orderBy: EXTERNAL_ID) { nodes { externalId } } }`, nil, &out)
+		ids := []string{}
+		for _, n := range out.Recipients.Nodes {
+			ids = append(ids, n.ExternalID)
+		}
+		return ids
+	}
+	expected := func(teacher string) []string {
+		var ids []string
+		require.NoError(t, s.DB.NewRaw(`SELECT DISTINCT x FROM (
+				SELECT s.data->>'userSourcedId' AS student FROM oneroster_records e
+				JOIN oneroster_records s ON s.import_id = e.import_id AND s.entity = 'enrollments' AND s.to_run IS NULL
+					AND s.data->>'classSourcedId' = e.data->>'classSourcedId' AND s.data->>'role' = 'student'
+				WHERE e.import_id = ? AND e.entity = 'enrollments' AND e.to_run IS NULL AND e.data->>'userSourcedId' = ? AND e.data->>'role' = 'teacher') st
+			CROSS JOIN LATERAL (SELECT st.student UNION ALL SELECT g.data->>'guardian' FROM oneroster_records g
+				WHERE g.import_id = ? AND g.entity = 'guardians' AND g.to_run IS NULL AND g.data->>'student' = st.student) p(x)
+			ORDER BY x`, id, teacher, id).Scan(context.Background(), &ids))
+		return ids
+	}
+	require.Equal(t, []string{"G1", "P1", "S1"}, expected("T2"))
+	require.Equal(t, expected("T2"), sees(kinder.ID))
+	parker := accountOf("pparker@district.test")
+	require.Equal(t, []string{"S3"}, expected("T1"))
+	require.Equal(t, expected("T1"), sees(parker.ID))
+
+	// An administrator overrides Parker's restriction: the next export
+	// keeps it. Kinder leaves the export: disabled.
+	s.MustQuery(t, admin, `mutation($u: ID!) { setUserRestriction(userId: $u, filter: {school: {eq: "Roosevelt Middle"}}) { id } }`, map[string]any{"u": parker.ID}, nil)
+	files["users.csv"] = strings.Replace(users, "T2,,,true,SCH1,teacher,,,Kay,Kinder,,,kkinder@district.test,,,,,,\n", "", 1)
+	files["enrollments.csv"] = strings.Replace(enrollments, "E4,,,C2,SCH1,T2,teacher,true,,\n", "", 1)
+	run = uploadZipAndRun(t, s, admin, id, zipOf(t, files))
+	require.Equal(t, "SUCCEEDED", run.Status, run.Message)
+	require.Contains(t, run.Warnings, "teachers' accounts: 0 created, 0 updated, 1 disabled; 1 teacher(s) share their e-mail with an administrator or an account another import manages, left as they are")
+	require.True(t, accountOf("kkinder@district.test").Disabled)
+	parker = accountOf("pparker@district.test")
+	require.False(t, parker.RestrictionFromImport)
+	require.Equal(t, "school = Roosevelt Middle", *parker.RestrictionDescription)
+
+	// Reverting that run brings Kinder back, enabled.
+	var rev struct{ RevertImportRun struct{ ID string } }
+	s.MustQuery(t, admin, `mutation($id: ID!) { revertImportRun(runId: $id) { id } }`, map[string]any{"id": run.ID}, &rev)
+	require.Equal(t, "SUCCEEDED", s.WaitRun(t, admin, rev.RevertImportRun.ID).Status)
+	require.False(t, accountOf("kkinder@district.test").Disabled)
 }

@@ -81,9 +81,10 @@ var fieldPolicies = buildPolicies(map[string]map[Policy][]string{
 	// shared with and in findUsers (to share a list): their names and
 	// addresses, nothing of their accounts.
 	"User": {
-		AnyUser:     {"id", "email", "name"},
-		SelfOrAdmin: {"role", "disabled", "createdAt", "updatedAt", "apiTokens", "restriction", "restrictionRule", "restrictionDescription"},
-		AdminOnly:   {"managedBy"},
+		AnyUser: {"id", "email", "name"},
+		SelfOrAdmin: {"role", "disabled", "createdAt", "updatedAt", "apiTokens", "restriction", "restrictionRule", "restrictionDescription",
+			"restrictionFromImport"},
+		AdminOnly: {"managedBy"},
 	},
 	"UserEdge":              {Inherit: {"cursor", "node"}},
 	"UserConnection":        {Inherit: {"edges", "nodes", "pageInfo", "totalCount"}},
@@ -94,7 +95,7 @@ var fieldPolicies = buildPolicies(map[string]map[Policy][]string{
 	// recipient's, and sees its id and name.
 	"Import": {
 		AnyUser: {"id", "name"},
-		AdminOnly: {"description", "scheduleDescription", "schedule", "nextScheduledRunAt", "runOnUpload", "kind",
+		AdminOnly: {"description", "scheduleDescription", "schedule", "nextScheduledRunAt", "runOnUpload", "provisionTeacherAccounts", "kind",
 			"method", "format", "mapping", "keyColumn", "defaultRecipientType", "removalThreshold", "rejectionThreshold",
 			"lastRunAt", "lastRun", "fileDate", "latestFile", "needsAttention", "attentionReasons", "activeRun", "runs",
 			"recipientCount", "userCount", "createdBy", "createdAt", "updatedAt", "deleteImpact", "deleted", "deletedAt",
@@ -124,7 +125,9 @@ var fieldPolicies = buildPolicies(map[string]map[Policy][]string{
 	"UploadImportFilePayload": {AdminOnly: {"file", "run"}},
 
 	"Recipient": {Scoped: {"id", "import", "detached", "externalId", "type", "firstName", "lastName", "grade",
-		"school", "language", "phones", "emails", "customFields", "createdAt", "updatedAt", "removedAt"}},
+		"school", "language", "phones", "emails", "customFields", "createdAt", "updatedAt", "removedAt", "classes",
+		"guardians", "students"}},
+	"RecipientClass":         {Scoped: {"sourcedId", "title", "classCode", "course", "school", "periods", "role"}},
 	"Phone":                  {Scoped: {"number", "label"}},
 	"Email":                  {Scoped: {"address", "label"}},
 	"RecipientEdge":          {Inherit: {"cursor", "node"}},
@@ -150,7 +153,7 @@ var fieldPolicies = buildPolicies(map[string]map[Policy][]string{
 	// A saved filter read back is part of what holds it (a list's rule, a
 	// user's restriction), which has its own policy.
 	"RecipientFilterRule": {Inherit: {"all", "and", "or", "not", "externalId", "type", "firstName", "lastName", "grade",
-		"school", "language", "email", "phone", "importId", "customFields"}},
+		"school", "language", "email", "phone", "importId", "customFields", "class"}},
 	"StringCondition":        {Inherit: {"eq", "neq", "in", "nin", "startsWith", "contains", "isNull"}},
 	"GradeCondition":         {Inherit: {"eq", "neq", "in", "nin", "gt", "gte", "lt", "lte", "isNull"}},
 	"RecipientTypeCondition": {Inherit: {"eq", "neq", "in", "nin"}},

@@ -47,6 +47,18 @@ func (r *recipientResolver) Detached(ctx context.Context, obj *recipients.Recipi
 	return imports.Detached(imp), nil
 }
 
+func (r *recipientResolver) Classes(ctx context.Context, obj *recipients.Recipient) ([]recipients.Class, error) {
+	return loadersFrom(ctx).classes.Load(ctx, obj.ID)
+}
+
+func (r *recipientResolver) Guardians(ctx context.Context, obj *recipients.Recipient) ([]recipients.Recipient, error) {
+	return loadersFrom(ctx).guardians.Load(ctx, obj.ID)
+}
+
+func (r *recipientResolver) Students(ctx context.Context, obj *recipients.Recipient) ([]recipients.Recipient, error) {
+	return loadersFrom(ctx).students.Load(ctx, obj.ID)
+}
+
 func (r *Resolver) Recipient() RecipientResolver { return &recipientResolver{r} }
 
 type recipientResolver struct{ *Resolver }

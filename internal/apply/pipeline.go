@@ -95,6 +95,9 @@ type Spec struct {
 	// through File.At. Its records are merged into those the import holds,
 	// and the run applies the people the import then holds, all of them.
 	OneRoster bool
+	// ProvisionTeachers (OneRoster): keep the teachers' accounts
+	// (oneroster.Provision) once the people are applied.
+	ProvisionTeachers bool
 	// ImportNames names imports by id: for a USER import, the other
 	// imports that manage accounts of the file.
 	ImportNames func(ctx context.Context, ids []int64) (map[int64]string, error)
@@ -452,6 +455,14 @@ func (p *pipeline) execute(ctx context.Context, file File) (*Result, error) {
 		return p.fail(dataError(err))
 	}
 	lap("apply")
+	if p.spec.ProvisionTeachers {
+		c, err := oneroster.Provision(ctx, p.tx, p.spec.ImportID, p.spec.Now)
+		if err != nil {
+			return nil, err
+		}
+		p.notes.Warn(c.String())
+		lap("teacher_accounts")
+	}
 	res, err := p.succeed(changes, recipientWords)
 	if res != nil {
 		res.UndoWatermark = &p.watermark

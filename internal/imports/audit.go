@@ -43,6 +43,7 @@ func importChanges(before, after *Import) audit.Details {
 	d.Change("rejectionThreshold", before.RejectionThreshold, after.RejectionThreshold)
 	d.Change("schedule", before.Schedule().Description(), after.Schedule().Description())
 	d.Change("runOnUpload", before.RunOnUpload, after.RunOnUpload)
+	d.Change("provisionTeacherAccounts", before.ProvisionTeacherAccounts, after.ProvisionTeacherAccounts)
 	return d
 }
 

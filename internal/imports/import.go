@@ -70,30 +70,33 @@ const (
 type Import struct {
 	bun.BaseModel `bun:"table:imports,alias:i"`
 
-	ID                   int64           `bun:",pk,autoincrement"`
-	Name                 string          `bun:",notnull"`
-	Description          string          `bun:",notnull"`
-	Kind                 Kind            `bun:",notnull"`
-	Method               Method          `bun:",notnull"`
-	Format               Format          `bun:",notnull,default:'CSV'"`
-	Mapping              mapping.Mapping `bun:",type:jsonb,nullzero"`
-	DefaultRecipientType recipients.Type `bun:",notnull"`
-	RemovalThreshold     float64         `bun:",notnull"`
-	RejectionThreshold   float64         `bun:",notnull"`
-	CreatedBy            *int64          ``
-	CreatedAt            time.Time       `bun:",nullzero,notnull,default:current_timestamp"`
-	UpdatedAt            time.Time       `bun:",nullzero,notnull,default:current_timestamp"`
-	LastRunAt            *time.Time      ``
-	LastRunID            *int64          ``
-	FileDate             *time.Time      ``
-	LatestFileID         *int64          ``
-	ScheduleDays         []int16         `bun:",array"`
-	ScheduleTime         *string         ``
-	ScheduleCron         *string         ``
-	ScheduleTimeZone     *string         ``
-	ScheduleNextAt       *time.Time      ``
-	ScheduleMissedAt     *time.Time      ``
-	RunOnUpload          bool            `bun:",notnull"`
+	ID          int64  `bun:",pk,autoincrement"`
+	Name        string `bun:",notnull"`
+	Description string `bun:",notnull"`
+	Kind        Kind   `bun:",notnull"`
+	Method      Method `bun:",notnull"`
+	Format      Format `bun:",notnull,default:'CSV'"`
+	// ProvisionTeacherAccounts (ONEROSTER): keep a restricted USER account
+	// for each of the export's teachers (oneroster.Provision).
+	ProvisionTeacherAccounts bool            `bun:",notnull"`
+	Mapping                  mapping.Mapping `bun:",type:jsonb,nullzero"`
+	DefaultRecipientType     recipients.Type `bun:",notnull"`
+	RemovalThreshold         float64         `bun:",notnull"`
+	RejectionThreshold       float64         `bun:",notnull"`
+	CreatedBy                *int64          ``
+	CreatedAt                time.Time       `bun:",nullzero,notnull,default:current_timestamp"`
+	UpdatedAt                time.Time       `bun:",nullzero,notnull,default:current_timestamp"`
+	LastRunAt                *time.Time      ``
+	LastRunID                *int64          ``
+	FileDate                 *time.Time      ``
+	LatestFileID             *int64          ``
+	ScheduleDays             []int16         `bun:",array"`
+	ScheduleTime             *string         ``
+	ScheduleCron             *string         ``
+	ScheduleTimeZone         *string         ``
+	ScheduleNextAt           *time.Time      ``
+	ScheduleMissedAt         *time.Time      ``
+	RunOnUpload              bool            `bun:",notnull"`
 	// Soft deletion: set while a deleted import waits to be purged (see
 	// delete.go).
 	DeletedAt      *time.Time  ``
@@ -153,17 +156,18 @@ func (imp *Import) setSchedule(s *schedule.Schedule, now time.Time) error {
 
 // CreateImportInput defines a new import.
 type CreateImportInput struct {
-	Name                 string
-	Description          *string
-	Kind                 *Kind
-	Method               Method
-	Format               *Format
-	Mapping              []mapping.Entry
-	DefaultRecipientType *recipients.Type
-	RemovalThreshold     *float64
-	RejectionThreshold   *float64
-	Schedule             *schedule.Schedule
-	RunOnUpload          *bool
+	Name                     string
+	Description              *string
+	Kind                     *Kind
+	Method                   Method
+	Format                   *Format
+	ProvisionTeacherAccounts *bool
+	Mapping                  []mapping.Entry
+	DefaultRecipientType     *recipients.Type
+	RemovalThreshold         *float64
+	RejectionThreshold       *float64
+	Schedule                 *schedule.Schedule
+	RunOnUpload              *bool
 }
 
 // UpdateImportInput changes an import; nil fields stay. There is no Method:
@@ -177,9 +181,10 @@ type UpdateImportInput struct {
 	RemovalThreshold     *float64
 	RejectionThreshold   *float64
 	// Schedule sets the schedule; ClearSchedule makes the import Manual.
-	Schedule      *schedule.Schedule
-	ClearSchedule *bool
-	RunOnUpload   *bool
+	Schedule                 *schedule.Schedule
+	ClearSchedule            *bool
+	RunOnUpload              *bool
+	ProvisionTeacherAccounts *bool
 }
 
 func validThreshold(field string, v float64) error {

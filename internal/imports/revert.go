@@ -11,6 +11,7 @@ import (
 	"github.com/rollcall/rollcall/internal/apply"
 	"github.com/rollcall/rollcall/internal/audit"
 	"github.com/rollcall/rollcall/internal/authz"
+	"github.com/rollcall/rollcall/internal/oneroster"
 	"github.com/rollcall/rollcall/internal/opt"
 )
 
@@ -82,7 +83,15 @@ func (s *Service) Revert(ctx context.Context, runID int64) (*Run, error) {
 		rev.Status, rev.FinishedAt = StatusSucceeded, &now
 		rev.Message = fmt.Sprintf("reverted run %d: %d created rows deleted, %d updated rows put back, %d removed rows restored, %d restored rows removed again",
 			target.ID, c.Deleted, c.Updated, c.Restored, c.Removed-c.Deleted)
-		if err := updateRun(ctx, tx, rev, "status", "finished_at", "removed", "updated", "restored", "message"); err != nil {
+		if imp.Format == FormatOneRoster && imp.ProvisionTeacherAccounts {
+			// The teachers' accounts follow the records put back.
+			pc, err := oneroster.Provision(ctx, tx, imp.ID, now)
+			if err != nil {
+				return err
+			}
+			rev.Warnings = append(rev.Warnings, pc.String())
+		}
+		if err := updateRun(ctx, tx, rev, "status", "finished_at", "removed", "updated", "restored", "message", "warnings"); err != nil {
 			return err
 		}
 		if err := setRunReverted(ctx, tx, target, rev.ID); err != nil {

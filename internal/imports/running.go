@@ -63,6 +63,7 @@ func (s *Service) Spec(run *Run, imp *Import) apply.Spec {
 		RejectionThreshold: imp.RejectionThreshold, RemovalThreshold: imp.RemovalThreshold,
 		HasRun: imp.LastRunID != nil, RunID: run.ID, DryRun: run.DryRun, Approved: run.ApprovedAt != nil,
 		Now: s.now(), Limits: s.cfg.Limits, SegmentRows: s.cfg.SegmentRows, OneRoster: imp.Format == FormatOneRoster,
+		ProvisionTeachers: imp.Format == FormatOneRoster && imp.ProvisionTeacherAccounts,
 		ImportNames: func(ctx context.Context, ids []int64) (map[int64]string, error) {
 			imps, err := GetImports(ctx, s.db, ids)
 			names := make(map[int64]string, len(imps))

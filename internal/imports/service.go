@@ -176,6 +176,9 @@ func (s *Service) Create(ctx context.Context, in CreateImportInput) (*Import, er
 	if imp.Format == FormatOneRoster && imp.Kind != KindRecipient {
 		return nil, apperr.Invalid("input.format", "a OneRoster export brings in recipients: use kind RECIPIENT with format ONEROSTER")
 	}
+	if err := setProvisioning(imp, in.ProvisionTeacherAccounts); err != nil {
+		return nil, err
+	}
 	if in.Description != nil {
 		imp.Description = strings.TrimSpace(*in.Description)
 	}
@@ -196,6 +199,19 @@ func (s *Service) Create(ctx context.Context, in CreateImportInput) (*Import, er
 		return nil, err
 	}
 	return imp, nil
+}
+
+// setProvisioning sets whether the import keeps teachers' accounts (nil:
+// as it is); only a OneRoster import has teachers.
+func setProvisioning(imp *Import, v *bool) error {
+	if v == nil {
+		return nil
+	}
+	if *v && imp.Format != FormatOneRoster {
+		return apperr.Invalid("input.provisionTeacherAccounts", "only a OneRoster import (format ONEROSTER) knows teachers and their classes")
+	}
+	imp.ProvisionTeacherAccounts = *v
+	return nil
 }
 
 // applyCommon sets the fields create and update share.
@@ -286,10 +302,14 @@ func (s *Service) Update(ctx context.Context, id int64, in UpdateImportInput) (*
 		if err := s.applySchedule(imp, "input", in.Schedule, in.ClearSchedule != nil && *in.ClearSchedule, in.RunOnUpload); err != nil {
 			return err
 		}
+		if err := setProvisioning(imp, in.ProvisionTeacherAccounts); err != nil {
+			return err
+		}
 		imp.UpdatedAt = s.now()
 		if err := updateImport(ctx, tx, imp, "an import named %q already exists",
 			"name", "description", "mapping", "default_recipient_type", "removal_threshold", "rejection_threshold", "updated_at",
-			"schedule_days", "schedule_time", "schedule_cron", "schedule_time_zone", "schedule_next_at", "schedule_missed_at", "run_on_upload"); err != nil {
+			"schedule_days", "schedule_time", "schedule_cron", "schedule_time_zone", "schedule_next_at", "schedule_missed_at", "run_on_upload",
+			"provision_teacher_accounts"); err != nil {
 			return err
 		}
 		if d := importChanges(&before, imp); len(d) > 0 {

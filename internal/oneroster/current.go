@@ -58,5 +58,5 @@ func current(ctx context.Context, c *pgx.Conn, t Target, e *entity) error {
 // not carry (the checks and joins read it all the same).
 func emptyFile(ctx context.Context, c *pgx.Conn, e *entity) error {
 	return run(ctx, c, "stage "+e.file(), fmt.Sprintf(`CREATE TEMP TABLE %s (line integer NOT NULL, "sourcedId" text, status text, data jsonb,
-		err_column text, err_value text, err_message text) ON COMMIT DROP`, fileTable(e)))
+		err_column text, err_value text, err_message text, match text[]) ON COMMIT DROP`, fileTable(e)))
 }

@@ -54,7 +54,7 @@ func merge(ctx context.Context, c *pgx.Conn, t Target, s *staged, notes *importf
 		WHERE line <> first AND (status, data) IS DISTINCT FROM first_values ORDER BY line`, file), notes); err != nil {
 		return err
 	}
-	in := fmt.Sprintf(`(SELECT DISTINCT ON ("sourcedId") "sourcedId", status, data FROM %s
+	in := fmt.Sprintf(`(SELECT DISTINCT ON ("sourcedId") "sourcedId", status, data, match FROM %s
 		WHERE err_message IS NULL AND "sourcedId" IS NOT NULL ORDER BY "sourcedId", line)`, file)
 	// Closed: current records the file replaces, removes, or (bulk) lacks;
 	// not those of rows it could not read.
@@ -73,8 +73,8 @@ func merge(ctx context.Context, c *pgx.Conn, t Target, s *staged, notes *importf
 	if err != nil {
 		return fmt.Errorf("oneroster: keep %s: %w", s.e.file(), err)
 	}
-	_, err = c.Exec(ctx, fmt.Sprintf(`INSERT INTO oneroster_records (import_id, entity, sourced_id, data, from_run)
-		SELECT $1, $2, i."sourcedId", i.data, $3 FROM %s i
+	_, err = c.Exec(ctx, fmt.Sprintf(`INSERT INTO oneroster_records (import_id, entity, sourced_id, data, match, from_run)
+		SELECT $1, $2, i."sourcedId", i.data, i.match, $3 FROM %s i
 		WHERE i.status IS DISTINCT FROM 'tobedeleted'
 			AND NOT EXISTS (SELECT FROM oneroster_records r WHERE r.import_id = $1 AND r.entity = $2 AND r.sourced_id = i."sourcedId" AND r.to_run IS NULL)`, in),
 		t.ImportID, s.e.name, t.RunID)

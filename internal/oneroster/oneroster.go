@@ -89,6 +89,27 @@ var (
 		required: []string{"sourcedId"}}
 )
 
+// Classes, their courses, and who is enrolled in them (both versions).
+var (
+	coursesEntity = entity{name: "courses",
+		columns: []string{"sourcedId", "status", "dateLastModified", "schoolYearSourcedId", "title", "courseCode", "grades",
+			"orgSourcedId", "subjects", "subjectCodes"},
+		required: []string{"sourcedId", "title"}}
+	classesEntity = entity{name: "classes",
+		columns: []string{"sourcedId", "status", "dateLastModified", "title", "grades", "courseSourcedId", "classCode",
+			"classType", "location", "schoolSourcedId", "termSourcedIds", "subjects", "subjectCodes", "periods"},
+		required: []string{"sourcedId", "title"}}
+	enrollmentsEntity = entity{name: "enrollments",
+		columns: []string{"sourcedId", "status", "dateLastModified", "classSourcedId", "schoolSourcedId", "userSourcedId",
+			"role", "primary", "beginDate", "endDate"},
+		required: []string{"sourcedId", "classSourcedId", "userSourcedId", "role"}}
+)
+
+// guardiansEntity is not a file: the links between students and their
+// guardians, derived by each run from users.csv's agentSourcedIds and
+// kept as records like the files' (internal/recipients reads them).
+var guardiansEntity = entity{name: "guardians", columns: []string{"sourcedId", "student", "guardian", "relation", "ord"}}
+
 // fileError is a problem with one file of the export as a whole: the run
 // fails before anything applies.
 func fileError(file, format string, args ...any) *importfile.FileError {

@@ -113,6 +113,12 @@ func Prepare(ctx context.Context, c *pgx.Conn, r io.ReaderAt, size int64, t Targ
 	if err := check(ctx, c, m.Version, notes); err != nil {
 		return nil, err
 	}
+	if err := keepGuardians(ctx, c, t, notes); err != nil {
+		return nil, err
+	}
+	if err := classes(ctx, c, a, m, t, notes, limits); err != nil {
+		return nil, err
+	}
 	if err := p.export(ctx, c, m.Version); err != nil {
 		p.Finish()
 		return nil, err

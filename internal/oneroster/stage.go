@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rollcall/rollcall/internal/fold"
 	"github.com/rollcall/rollcall/internal/importfile"
 )
 
@@ -47,8 +48,8 @@ func stage(ctx context.Context, c *pgx.Conn, a *Archive, e *entity, mode Mode, v
 	if err := emptyFile(ctx, c, e); err != nil {
 		return nil, err
 	}
-	src := &stageSource{t: t, s: s, notes: notes, values: make([]any, 7)}
-	cols := []string{"line", "sourcedId", "status", "data", "err_column", "err_value", "err_message"}
+	src := &stageSource{t: t, s: s, notes: notes, values: make([]any, 8)}
+	cols := []string{"line", "sourcedId", "status", "data", "err_column", "err_value", "err_message", "match"}
 	if _, err := c.CopyFrom(ctx, pgx.Identifier{fileTable(e)}, cols, src); err != nil {
 		if src.err != nil {
 			return nil, src.err
@@ -93,6 +94,9 @@ func (src *stageSource) Next() bool {
 		src.values[1] = nullIfEmpty(src.t.get(rec, 0))
 		src.values[2] = nullIfEmpty(strings.ToLower(src.t.get(rec, 1))) // status
 		src.values[3] = src.dataJSON(rec)
+		if src.s.e == &classesEntity {
+			src.values[7] = classMatch(src.t.get(rec, 0), src.t.get(rec, 6), src.t.get(rec, 3))
+		}
 		if src.values[1] == nil {
 			e := importfile.RowError{File: src.t.e.file(), Line: line, Column: "sourcedId", Message: "the sourcedId is empty"}
 			if src.s.e.name != "users" {
@@ -130,6 +134,19 @@ func (src *stageSource) dataJSON(rec []string) string {
 	b = append(b, '}')
 	src.data = b
 	return string(b)
+}
+
+// classMatch is what RecipientFilter.class compares of a class: its
+// sourcedId, classCode and title, folded (fold.Key), the empty ones left
+// out.
+func classMatch(values ...string) []string {
+	var out []string
+	for _, v := range values {
+		if v != "" {
+			out = append(out, fold.Key(v))
+		}
+	}
+	return out
 }
 
 func (src *stageSource) Values() ([]any, error) { return src.values, nil }

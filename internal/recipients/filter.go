@@ -12,20 +12,23 @@ import (
 // are and-ed. A filter must say something: an empty one is an error, and
 // "everyone" is said with All.
 type Filter struct {
-	All          *bool               `json:"all,omitempty"`
-	And          []Filter            `json:"and,omitempty"`
-	Or           []Filter            `json:"or,omitempty"`
-	Not          *Filter             `json:"not,omitempty"`
-	ExternalID   *StringFilter       `json:"externalId,omitempty"`
-	Type         *TypeFilter         `json:"type,omitempty"`
-	FirstName    *StringFilter       `json:"firstName,omitempty"`
-	LastName     *StringFilter       `json:"lastName,omitempty"`
-	Grade        *GradeFilter        `json:"grade,omitempty"`
-	School       *StringFilter       `json:"school,omitempty"`
-	Language     *StringFilter       `json:"language,omitempty"`
-	Email        *StringFilter       `json:"email,omitempty"`
-	Phone        *StringFilter       `json:"phone,omitempty"`
-	ImportID     *IDFilter           `json:"importId,omitempty"`
+	All        *bool         `json:"all,omitempty"`
+	And        []Filter      `json:"and,omitempty"`
+	Or         []Filter      `json:"or,omitempty"`
+	Not        *Filter       `json:"not,omitempty"`
+	ExternalID *StringFilter `json:"externalId,omitempty"`
+	Type       *TypeFilter   `json:"type,omitempty"`
+	FirstName  *StringFilter `json:"firstName,omitempty"`
+	LastName   *StringFilter `json:"lastName,omitempty"`
+	Grade      *GradeFilter  `json:"grade,omitempty"`
+	School     *StringFilter `json:"school,omitempty"`
+	Language   *StringFilter `json:"language,omitempty"`
+	Email      *StringFilter `json:"email,omitempty"`
+	Phone      *StringFilter `json:"phone,omitempty"`
+	ImportID   *IDFilter     `json:"importId,omitempty"`
+	// Class: the classes a recipient is enrolled in (OneRoster imports),
+	// each named by its sourcedId, classCode and title (links.go).
+	Class        *StringFilter       `json:"class,omitempty"`
 	CustomFields []CustomFieldFilter `json:"customFields,omitempty"`
 }
 

@@ -172,6 +172,11 @@ func (c *compiler) filter(field string, f *Filter, depth int) (string, error) {
 			return "", err
 		}
 	}
+	if f.Class != nil {
+		if err := add(c.class(field+".class", f.Class)); err != nil {
+			return "", err
+		}
+	}
 	for i := range f.CustomFields {
 		if err := add(c.custom(fmt.Sprintf("%s.customFields[%d]", field, i), &f.CustomFields[i])); err != nil {
 			return "", err
@@ -563,6 +568,81 @@ func (c *compiler) custom(field string, f *CustomFieldFilter) (string, error) {
 			o.add("isNull", "NOT jsonb_exists(r.custom_fields, "+c.arg(key)+")")
 		} else {
 			o.add("isNull", "jsonb_exists(r.custom_fields, "+c.arg(key)+")")
+		}
+	}
+	return o.done()
+}
+
+// class compiles a filter on the classes a recipient is enrolled in (a
+// OneRoster import's current enrollments and classes, links.go): it
+// matches when one of their classes' names (sourcedId, classCode, title,
+// stored folded in the class record's match) does, ignoring case; neq and
+// nin when none does, people without classes included.
+func (c *compiler) class(field string, f *StringFilter) (string, error) {
+	o := &ops{c: c, field: field}
+	// enrolled is "enrolled in a class whose names satisfy cond (over
+	// cl.match)": a semi-join from the matching classes to their
+	// enrollments to recipients, by import and external id, which the
+	// indexes of migration 0012 serve.
+	enrolled := func(cond string) string {
+		return `(r.import_id, r.external_id) IN (SELECT e.import_id, e.data->>'userSourcedId'
+			FROM oneroster_records AS cl
+			JOIN oneroster_records AS e ON e.import_id = cl.import_id AND e.entity = 'enrollments' AND e.to_run IS NULL
+				AND e.data->>'classSourcedId' = cl.sourced_id
+			WHERE cl.entity = 'classes' AND cl.to_run IS NULL AND ` + cond + `)`
+	}
+	none := func(cond string) string { return "(" + enrolled(cond) + ") IS NOT TRUE" }
+	nonEmpty := func(vs []string) []string {
+		out := make([]string, 0, len(vs))
+		for _, v := range vs {
+			if v != "" {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	if f.Eq != nil && o.text("eq", *f.Eq) {
+		if v := fold.Key(*f.Eq); v == "" {
+			o.add("eq", "FALSE")
+		} else {
+			o.add("eq", enrolled("cl.match && "+c.arg([]string{v})))
+		}
+	}
+	if f.Neq != nil && o.text("neq", *f.Neq) {
+		if v := fold.Key(*f.Neq); v == "" {
+			o.add("neq", "TRUE")
+		} else {
+			o.add("neq", none("cl.match && "+c.arg([]string{v})))
+		}
+	}
+	if f.In != nil && o.list("in", len(f.In), f.In...) {
+		if vs := nonEmpty(foldAll(f.In)); len(vs) == 0 {
+			o.add("in", "FALSE")
+		} else {
+			o.add("in", enrolled("cl.match && "+c.arg(vs)))
+		}
+	}
+	if f.Nin != nil && o.list("nin", len(f.Nin), f.Nin...) {
+		if vs := nonEmpty(foldAll(f.Nin)); len(vs) == 0 {
+			o.add("nin", "TRUE")
+		} else {
+			o.add("nin", none("cl.match && "+c.arg(vs)))
+		}
+	}
+	like := func(pattern string) string {
+		return "EXISTS (SELECT FROM unnest(cl.match) AS m WHERE m LIKE " + c.arg(pattern) + ")"
+	}
+	if f.StartsWith != nil && o.text("startsWith", *f.StartsWith) {
+		o.add("startsWith", enrolled(like(db.EscapeLike(fold.Key(*f.StartsWith))+"%")))
+	}
+	if f.Contains != nil && o.text("contains", *f.Contains) {
+		o.add("contains", enrolled(like("%"+db.EscapeLike(fold.Key(*f.Contains))+"%")))
+	}
+	if f.IsNull != nil {
+		if *f.IsNull {
+			o.add("isNull", none("TRUE"))
+		} else {
+			o.add("isNull", enrolled("TRUE"))
 		}
 	}
 	return o.done()

@@ -31,7 +31,7 @@ func DescribeFilter(f *Filter) string {
 	for _, t := range []struct {
 		name string
 		f    *StringFilter
-	}{{"school", f.School}, {"language", f.Language}, {"email", f.Email}, {"phone", f.Phone}} {
+	}{{"school", f.School}, {"language", f.Language}, {"email", f.Email}, {"phone", f.Phone}, {"class", f.Class}} {
 		parts = append(parts, describeText(t.name, t.f)...)
 	}
 	if f.ImportID != nil {

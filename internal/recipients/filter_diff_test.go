@@ -338,9 +338,9 @@ type diffData struct {
 	people  []*evalRecipient
 	imports []int64
 	// values of each text field, for the filter generator to draw from
-	externalIDs, firstNames, lastNames, schools, languages, emails, phones []string
-	customKeys                                                             []string
-	customValues                                                           map[string][]string
+	externalIDs, firstNames, lastNames, schools, languages, emails, phones, classNames []string
+	customKeys                                                                         []string
+	customValues                                                                       map[string][]string
 }
 
 // The pools the dataset draws from: case and accent variants (precomposed
@@ -370,6 +370,12 @@ var (
 		"note":     {"a_b", "a%b", "a\\b", "A_B", "x", ""},
 	}
 	diffTypes = []Type{TypeStudent, TypeStudent, TypeStudent, TypeStaff, TypeContact, TypeOther}
+	// Classes of a OneRoster import: sourcedId, classCode, title.
+	diffClasses = [][3]string{
+		{"C-1", "ALG1-3", "Algebra I - Period 3"}, {"c-1b", "alg1-3", "ALGEBRA I - PERIOD 3"},
+		{"C%2", "a_b", "École Nord HR"}, {"É-3", "", "e\u0301cole nord hr"}, {"C4", "BIO", "Biology"},
+		{"C5", "Back\\slash", "100% Chemistry"}, {"HR-K", "HR-K", "Homeroom K"},
+	}
 )
 
 const diffPeople = 320
@@ -482,6 +488,7 @@ func loadDiffData(t testing.TB, d *db.DB) *diffData {
 		).QueryRow(func(row pgx.Row) error { return row.Scan(&r.ID) })
 	}
 	require.NoError(t, d.Pool.SendBatch(ctx, batch).Close())
+	loadDiffClasses(t, d, data, rng)
 
 	add := func(list *[]string, v string) {
 		if !slices.Contains(*list, v) {
@@ -507,12 +514,75 @@ func loadDiffData(t testing.TB, d *db.DB) *diffData {
 			add(&data.emails, e)
 		}
 	}
+	for _, c := range diffClasses {
+		for _, n := range c {
+			if n != "" {
+				add(&data.classNames, n)
+			}
+		}
+	}
 	for k, vs := range diffCustom {
 		data.customKeys = append(data.customKeys, k)
 		data.customValues[k] = vs
 	}
 	slices.Sort(data.customKeys)
 	return data
+}
+
+// loadDiffClasses gives each import the classes of diffClasses, as a
+// OneRoster import keeps them (oneroster_records), and enrolls people of
+// the import in some: current records, and closed ones (replaced by a
+// later run) that must not count. An import also enrolls the external ids
+// of another import's people, who must not be taken for its own.
+func loadDiffClasses(t testing.TB, d *db.DB, data *diffData, rng *rand.Rand) {
+	t.Helper()
+	ctx := context.Background()
+	batch := &pgx.Batch{}
+	record := func(imp int64, entity, id string, data map[string]string, match []string, closed bool) {
+		var toRun *int64
+		if closed {
+			one := int64(1)
+			toRun = &one
+		}
+		b, err := json.Marshal(data)
+		require.NoError(t, err)
+		batch.Queue(`INSERT INTO oneroster_records (import_id, entity, sourced_id, data, match, from_run, to_run) VALUES ($1, $2, $3, $4::jsonb, $5, 1, $6)`,
+			imp, entity, id, string(b), match, toRun)
+	}
+	for _, imp := range data.imports {
+		for _, c := range diffClasses {
+			var match []string
+			for _, n := range c {
+				if n != "" {
+					match = append(match, fold.Key(n))
+				}
+			}
+			record(imp, "classes", c[0], map[string]string{"title": c[2], "classCode": c[1]}, match, false)
+		}
+		// A class a run replaced: its old title no longer names it.
+		record(imp, "classes", "C4", map[string]string{"title": "Old Biology"}, []string{"c4", "old biology"}, true)
+	}
+	for i, r := range data.people {
+		if r.ImportID == nil {
+			continue
+		}
+		for k, c := range diffClasses {
+			if rng.IntN(4) != 0 {
+				continue
+			}
+			closed := rng.IntN(6) == 0
+			record(*r.ImportID, "enrollments", fmt.Sprintf("E%d-%d", i, k),
+				map[string]string{"userSourcedId": r.ExternalID, "classSourcedId": c[0], "role": "student"}, nil, closed)
+			if !closed {
+				r.Classes = append(r.Classes, c[:]...)
+			}
+		}
+		if other := data.imports[(slices.Index(data.imports, *r.ImportID)+1)%len(data.imports)]; rng.IntN(5) == 0 {
+			record(other, "enrollments", fmt.Sprintf("X%d", i),
+				map[string]string{"userSourcedId": r.ExternalID, "classSourcedId": "C4", "role": "student"}, nil, false)
+		}
+	}
+	require.NoError(t, d.Pool.SendBatch(ctx, batch).Close())
 }
 
 // chooser makes the generator's choices: from a seeded random source, or
@@ -631,7 +701,7 @@ func (g *filterGen) group(f *Filter, depth int) {
 // field sets one field's condition (customFields add one).
 func (g *filterGen) field(f *Filter) {
 	d := g.data
-	switch g.c.intn(14) {
+	switch g.c.intn(15) {
 	case 0:
 		f.School = g.text(d.schools)
 	case 1:
@@ -657,6 +727,8 @@ func (g *filterGen) field(f *Filter) {
 	case 12:
 		t := !g.invalid() // all can only be true
 		f.All = &t
+	case 13:
+		f.Class = g.text(d.classNames)
 	default:
 		f.School = g.text(d.schools)
 	}

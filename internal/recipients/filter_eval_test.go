@@ -38,6 +38,9 @@ type evalRecipient struct {
 	Emails    []string          // as NormalizeEmail writes them
 	Custom    map[string]string // as the file had them
 	Removed   bool
+	// Classes are the names (sourcedId, classCode, title, as the export
+	// has them) of the classes the recipient's import enrolls them in.
+	Classes []string
 }
 
 // evalMatches reports whether r is selected by f, which must be valid
@@ -82,6 +85,7 @@ func evalFilter(f *Filter, r *evalRecipient) bool {
 		{f.Language, foldedField(func(r *evalRecipient) *string { return r.Language })},
 		{f.Email, emailField},
 		{f.Phone, phoneField},
+		{f.Class, classField},
 	} {
 		if c.sf != nil && !evalText(c.sf, c.tf, r) {
 			return false
@@ -173,6 +177,22 @@ var phoneField = textField{
 	values: func(r *evalRecipient) []string { return r.Phones },
 	equal:  NormalizePhone,
 	like:   same,
+}
+
+// classField: any name of any of the recipient's classes, ignoring case
+// (docs/filters.md, RecipientFilter.class).
+var classField = textField{
+	values: func(r *evalRecipient) []string {
+		var vs []string
+		for _, n := range r.Classes {
+			if n != "" {
+				vs = append(vs, fold.Key(n))
+			}
+		}
+		return vs
+	},
+	equal: folded,
+	like:  fold.Key,
 }
 
 func evalText(f *StringFilter, tf textField, r *evalRecipient) bool {
@@ -460,6 +480,7 @@ func (v *evalValidator) filter(f *Filter, depth int) {
 		{f.Language, false, false, f.Language != nil},
 		{f.Email, true, false, f.Email != nil},
 		{f.Phone, false, true, f.Phone != nil},
+		{f.Class, false, false, f.Class != nil},
 	} {
 		if !c.present {
 			continue

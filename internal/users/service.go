@@ -426,8 +426,10 @@ func (s *Service) SetRestriction(ctx context.Context, userID int64, restriction 
 			return err
 		}
 		old := u.Restriction
-		u.Restriction, u.UpdatedAt = restriction, s.now()
-		if _, err := tx.NewUpdate().Model(u).Column("restriction", "updated_at").WherePK().Returning("*").Exec(ctx); err != nil {
+		// An administrator's restriction (or none) is theirs: the import
+		// that generated the former one never overwrites it.
+		u.Restriction, u.RestrictionFromImport, u.UpdatedAt = restriction, false, s.now()
+		if _, err := tx.NewUpdate().Model(u).Column("restriction", "restriction_from_import", "updated_at").WherePK().Returning("*").Exec(ctx); err != nil {
 			return fmt.Errorf("set restriction of user %d: %w", userID, err)
 		}
 		action := audit.UserRestricted

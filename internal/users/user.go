@@ -41,6 +41,10 @@ type User struct {
 	// recipients.EncodeFilter) the user's view of recipients is limited
 	// to; nil for none. System administrators are never restricted.
 	Restriction json.RawMessage `bun:",type:jsonb,nullzero"`
+	// RestrictionFromImport: the restriction is the one the managing
+	// import generates (a OneRoster import's teacher accounts), which it
+	// keeps up to date; false once an administrator sets or clears it.
+	RestrictionFromImport bool `bun:",notnull"`
 	// ImportID is the USER import that manages the account, if any.
 	ImportID *int64 ``
 	RowHash  *int64 ``
