@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rollcall/rollcall/internal/config"
 	"github.com/rollcall/rollcall/internal/districtgen"
 	"github.com/rollcall/rollcall/internal/recipients"
 	"github.com/rollcall/rollcall/server/servertest"
@@ -807,4 +809,37 @@ func TestOneRosterTeacherAccounts(t *testing.T) {
 	s.MustQuery(t, admin, `mutation($id: ID!) { revertImportRun(runId: $id) { id } }`, map[string]any{"id": run.ID}, &rev)
 	require.Equal(t, "SUCCEEDED", s.WaitRun(t, admin, rev.RevertImportRun.ID).Status)
 	require.False(t, accountOf("kkinder@district.test").Disabled)
+}
+
+// A tiny zip that expands past the limit fails its run, having expanded no
+// further than the limit, and applies nothing.
+func TestOneRosterZipBomb(t *testing.T) {
+	t.Parallel()
+	s := servertest.New(t, &servertest.Options{Configure: func(cfg *config.Server) { cfg.MaxDecompressed = 4 << 20 }})
+	_, admin := s.Admin(t, "admin@district.test")
+	id := createOneRosterImport(t, s, admin, "Bomb", "FULL", "")
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, content := range map[string]string{"manifest.csv": manifest("1.1", map[string]string{"users": "bulk", "orgs": "bulk"}), "orgs.csv": orgsCSV} {
+		w, err := zw.Create(name)
+		require.NoError(t, err)
+		_, err = io.WriteString(w, content)
+		require.NoError(t, err)
+	}
+	w, err := zw.Create("users.csv")
+	require.NoError(t, err)
+	header, _, _ := strings.Cut(users11, "\n")
+	_, err = io.WriteString(w, header+"\n")
+	require.NoError(t, err)
+	blank := bytes.Repeat([]byte("\n"), 1<<20)
+	for range 256 { // 256 MB of blank lines
+		_, err = w.Write(blank)
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	require.Less(t, buf.Len(), 1<<20, "the bomb is small")
+	run := uploadZipAndRun(t, s, admin, id, buf.Bytes())
+	require.Equal(t, "FAILED", run.Status)
+	require.Contains(t, run.Message, "users.csv: the export expands to more than 4.0 MB when decompressed")
+	require.Empty(t, orPeople(t, s, admin, id))
 }
