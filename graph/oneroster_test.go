@@ -370,6 +370,24 @@ func TestOneRosterDeltaAppliesRowsAndRemovesToBeDeleted(t *testing.T) {
 	require.Equal(t, "4", *people["S2"].Grade)
 	// S2 lists P1 again: the guardian's contact points are on the row.
 	require.Equal(t, []struct{ Number, Label string }{{"+12175550101", "Parent: Maria Lopez"}}, people["S2"].Phones)
+
+	// A third guardian for Ana, and an extension column no one had: only
+	// Ana and the relative change; nobody else is rewritten.
+	more := map[string]string{"manifest.csv": manifest("1.1", map[string]string{"users": "delta"}),
+		"users.csv": header + ",metadata.bus\n" +
+			"R1,active,2026-12-02T02:00:00Z,true,SCH1,relative,,,Rosa,Diaz,,,,217-555-0177,,S1,,,,12\n"}
+	run = uploadZipAndRun(t, s, admin, id, zipOf(t, more))
+	require.Equal(t, "SUCCEEDED", run.Status, run.Message)
+	require.Equal(t, 1, run.Created)
+	require.Equal(t, 1, run.Updated)
+	var undone int
+	require.NoError(t, s.DB.NewRaw(`SELECT count(*) FROM import_run_undo WHERE run_id = ?`, run.ID).Scan(context.Background(), &undone))
+	require.Equal(t, 1, undone, "before-images of Ana only")
+	people = orPeople(t, s, admin, id)
+	require.Contains(t, people["S1"].Phones, struct{ Number, Label string }{"+12175550177", "Relative: Rosa Diaz"})
+	var custom map[string]string
+	require.NoError(t, json.Unmarshal(people["R1"].CustomFields, &custom))
+	require.Equal(t, "12", custom["metadata.bus"])
 }
 
 func TestOneRosterRevertPutsTheRecordsBack(t *testing.T) {

@@ -332,6 +332,11 @@ func (p *pipeline) execute(ctx context.Context, file File) (*Result, error) {
 		return nil, fmt.Errorf("read the import's segment: %w", err)
 	}
 	p.progress.phase.Store(PhaseReading)
+	mark := time.Now()
+	lap := func(name string) {
+		p.timings = append(p.timings, slog.Duration(name, time.Since(mark)))
+		mark = time.Now()
+	}
 	m := p.spec.Mapping
 	if p.spec.OneRoster {
 		var people *oneroster.People
@@ -350,6 +355,7 @@ func (p *pipeline) execute(ctx context.Context, file File) (*Result, error) {
 		p.notes.File = "users.csv"
 		p.progress.SetTotal(int64(people.Rows()))
 		p.rr, m = people, people.Mapping()
+		lap("oneroster_prepare")
 	} else {
 		rr, err := importfile.NewReader(file.Stream, p.notes, false, p.spec.Limits)
 		if err != nil {
@@ -364,11 +370,6 @@ func (p *pipeline) execute(ctx context.Context, file File) (*Result, error) {
 	}
 	if p.plan, err = mapping.NewPlan(header, m, p.notes); err != nil {
 		return p.fail(err)
-	}
-	mark := time.Now()
-	lap := func(name string) {
-		p.timings = append(p.timings, slog.Duration(name, time.Since(mark)))
-		mark = time.Now()
 	}
 	// A large first load of an import still in the shared segment gets a
 	// segment of its own (the total is the file's lines after the header),

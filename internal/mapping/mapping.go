@@ -27,6 +27,13 @@ type Entry struct {
 	// empty there, rather than fixed. A OneRoster import labels a
 	// guardian's phone with the guardian's relation and name.
 	LabelColumn string `json:"-"`
+	// CustomJSON (Field custom:*; not part of an administrator's mapping):
+	// the column holds a JSON object of custom fields, name to value,
+	// kept beside the named ones (a name already taken is left out). A
+	// OneRoster import's extension columns vary from person to person;
+	// as one column they leave the records' layout, hence the row hashes,
+	// the same.
+	CustomJSON bool `json:"-"`
 }
 
 // Mapping is an import's list of column mappings. Columns it does not name

@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -30,13 +31,17 @@ type namedColumn struct {
 // Plan is a mapping resolved against one file's header: which column
 // index feeds which field.
 type Plan struct {
-	header  []string
-	single  [numSingleFields]int // column index, or -1
-	phones  []labeledColumn
-	emails  []labeledColumn
-	custom  []namedColumn
-	seed    uint64 // row-hash seed: the plan and the normalizer version
-	mapping Mapping
+	header []string
+	single [numSingleFields]int // column index, or -1
+	phones []labeledColumn
+	emails []labeledColumn
+	custom []namedColumn
+	// customJSON: the column of a JSON object of more custom fields
+	// (Entry.CustomJSON), or -1; customTaken the names it may not use.
+	customJSON  int
+	customTaken map[string]bool
+	seed        uint64 // row-hash seed: the plan and the normalizer version
+	mapping     Mapping
 }
 
 // NewPlan resolves m (nil: map by header names) against header.
@@ -53,7 +58,7 @@ func NewPlan(header []string, m Mapping, n *importfile.Notes) (*Plan, error) {
 		}
 		m = Auto(header)
 	}
-	p := &Plan{header: header, mapping: m}
+	p := &Plan{header: header, mapping: m, customJSON: -1}
 	for i := range p.single {
 		p.single[i] = -1
 	}
@@ -92,6 +97,10 @@ func NewPlan(header []string, m Mapping, n *importfile.Notes) (*Plan, error) {
 		case fieldEmail:
 			p.emails = append(p.emails, labeledColumn{idx, labelOf(e), from})
 		case fieldCustom:
+			if e.CustomJSON {
+				p.customJSON = idx
+				continue
+			}
 			base := name
 			for n := 2; customNames[name]; n++ {
 				name = fmt.Sprintf("%s (%d)", base, n)
@@ -124,6 +133,9 @@ func NewPlan(header []string, m Mapping, n *importfile.Notes) (*Plan, error) {
 		customNames[name] = true
 		p.custom = append(p.custom, namedColumn{i, name})
 	}
+	if p.customJSON >= 0 {
+		p.customTaken = customNames
+	}
 	d := xxhash.New()
 	fmt.Fprintf(d, "v%d|%d|", normalizerVersion, len(header))
 	for _, c := range p.single {
@@ -145,6 +157,9 @@ func NewPlan(header []string, m Mapping, n *importfile.Notes) (*Plan, error) {
 	}
 	for _, c := range p.custom {
 		fmt.Fprintf(d, "c%d:%s,", c.idx, c.name)
+	}
+	if p.customJSON >= 0 {
+		fmt.Fprintf(d, "json%d,", p.customJSON)
 	}
 	p.seed = d.Sum64()
 	return p, nil
@@ -325,10 +340,50 @@ func (p *Plan) Normalize(rec []string, line int, defaultType recipients.Type, n 
 		k = append(k, ':')
 		k = appendJSONString(k, fold.Key(v))
 	}
+	if p.customJSON >= 0 {
+		if b, k, rerr = p.appendCustomJSON(b, k, rec, line); rerr != nil {
+			return rerr
+		}
+	}
 	row.Custom, row.CustomKey = append(b, '}'), append(k, '}')
 	row.FirstNameKey, row.LastNameKey = fold.Key(row.FirstName), fold.Key(row.LastName)
 	row.SchoolKey, row.LanguageKey = fold.Key(row.School), fold.Key(row.Language)
 	return nil
+}
+
+// appendCustomJSON appends the custom fields of the plan's JSON column
+// (Entry.CustomJSON) to the objects being built, b and its folded form k,
+// in name order; names the named columns took, and empty values, are left
+// out.
+func (p *Plan) appendCustomJSON(b, k []byte, rec []string, line int) ([]byte, []byte, *importfile.RowError) {
+	cell := strings.TrimSpace(rec[p.customJSON])
+	if cell == "" {
+		return b, k, nil
+	}
+	var fields map[string]string
+	if err := json.Unmarshal([]byte(cell), &fields); err != nil {
+		return b, k, &importfile.RowError{Line: line, Column: p.header[p.customJSON], Message: "the custom fields are not a JSON object of texts: " + err.Error()}
+	}
+	names := make([]string, 0, len(fields))
+	for name, v := range fields {
+		if strings.TrimSpace(v) != "" && !p.customTaken[name] {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		v := strings.TrimSpace(fields[name])
+		if len(b) > 1 {
+			b, k = append(b, ','), append(k, ',')
+		}
+		b = appendJSONString(b, name)
+		b = append(b, ':')
+		b = appendJSONString(b, v)
+		k = appendJSONString(k, name)
+		k = append(k, ':')
+		k = appendJSONString(k, fold.Key(v))
+	}
+	return b, k, nil
 }
 
 // appendContacts appends the JSON array of the phones or emails in cols,

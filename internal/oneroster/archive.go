@@ -2,6 +2,7 @@ package oneroster
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -21,6 +22,7 @@ import (
 type Archive struct {
 	files    map[string]*zip.File // by base name: exports put their files at the root, some in a folder
 	limits   importfile.Limits
+	size     int64
 	expanded int64 // bytes decompressed so far, all entries together
 }
 
@@ -38,7 +40,19 @@ func OpenArchive(r io.ReaderAt, size int64, limits importfile.Limits) (*Archive,
 	if err := checkDirectory(r, size); err != nil {
 		return nil, err
 	}
-	zr, err := zip.NewReader(r, size)
+	// archive/zip reads directory records for as long as they parse,
+	// whatever the end record declares: the reads it makes while opening
+	// are bounded too, so that a directory longer than it says cannot
+	// fill memory.
+	budget := &budgetReaderAt{r: r, left: maxDirectorySize + 128<<10}
+	zr, err := zip.NewReader(budget, size)
+	if budget.left < 0 {
+		return nil, &importfile.FileError{Message: fmt.Sprintf("the zip archive's directory is larger than it declares (more than %s): the file is damaged or crafted; nothing was applied", importfile.FormatBytes(maxDirectorySize))}
+	}
+	budget.left = -1 // opened: entries are read within the expansion limits instead
+	if err == nil && len(zr.File) > maxEntries {
+		return nil, &importfile.FileError{Message: fmt.Sprintf("the zip archive holds %d entries; a OneRoster export has a few dozen at most, and an archive of more than %d is refused", len(zr.File), maxEntries)}
+	}
 	if err != nil {
 		var fe *importfile.FileError
 		if errors.As(err, &fe) {
@@ -46,7 +60,7 @@ func OpenArchive(r io.ReaderAt, size int64, limits importfile.Limits) (*Archive,
 		}
 		return nil, &importfile.FileError{Message: fmt.Sprintf("the file is not a readable zip archive (%v): upload the OneRoster export's zip as the SIS produced it", err)}
 	}
-	a := &Archive{files: map[string]*zip.File{}, limits: limits}
+	a := &Archive{files: map[string]*zip.File{}, limits: limits, size: size}
 	for _, f := range zr.File {
 		if f.FileInfo().IsDir() || strings.HasPrefix(path.Base(f.Name), "._") { // macOS's resource forks
 			continue
@@ -58,6 +72,28 @@ func OpenArchive(r io.ReaderAt, size int64, limits importfile.Limits) (*Archive,
 		a.files[name] = f
 	}
 	return a, nil
+}
+
+// budgetReaderAt reads from r until left bytes are spent (then fails and
+// sets left below 0); a negative left from the start means no bound.
+type budgetReaderAt struct {
+	r    io.ReaderAt
+	left int64
+}
+
+var errOverBudget = errors.New("zip directory over its budget")
+
+func (b *budgetReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if b.left == -1 {
+		return b.r.ReadAt(p, off)
+	}
+	if int64(len(p)) > b.left {
+		b.left = -2
+		return 0, errOverBudget
+	}
+	n, err := b.r.ReadAt(p, off)
+	b.left -= int64(n)
+	return n, err
 }
 
 // checkDirectory reads the end-of-central-directory record (and, for a
@@ -139,7 +175,22 @@ func (a *Archive) Open(name string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, &importfile.FileError{Message: fmt.Sprintf("%s: cannot be read from the zip archive (%v)", name, err)}
 	}
-	return &entryReader{rc: rc, a: a, name: name, compressed: int64(f.CompressedSize64)}, nil
+	// The compressed size the directory declares bounds what is read of
+	// the archive for the entry, but it is the archive's word: no more
+	// than the archive itself.
+	compressed := int64(min(f.CompressedSize64, uint64(a.size)))
+	e := &entryReader{rc: rc, a: a, name: name, compressed: compressed}
+	// A file gzip-compressed inside the zip would expand past what the
+	// archive counts (importfile unwraps gzip within its own limits).
+	br := bufio.NewReader(e)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		rc.Close()
+		return nil, &importfile.FileError{File: name, Message: name + ": is gzip-compressed inside the zip; put the file in the zip as it is (the zip compresses it)"}
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{br, e}, nil
 }
 
 func (a *Archive) tooLarge(name string) error {

@@ -3,6 +3,8 @@ package oneroster
 import (
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -188,4 +190,67 @@ func TestHeaderMatching(t *testing.T) {
 	require.Equal(t, "sourcedId", fe.Column)
 	require.Contains(t, fe.Message, "lacks sourcedId, givenName")
 	require.Contains(t, fe.Message, "case-sensitive")
+}
+
+// understate rewrites the end-of-directory record to declare 7 entries and
+// a 1 KB directory, whatever the archive holds (archive/zip reads the
+// records that are there).
+func understate(t *testing.T, b []byte) []byte {
+	t.Helper()
+	out := bytes.Clone(b)
+	at := bytes.LastIndex(out, []byte("PK\x05\x06"))
+	require.GreaterOrEqual(t, at, 0)
+	binary.LittleEndian.PutUint16(out[at+8:], 7)
+	binary.LittleEndian.PutUint16(out[at+10:], 7)
+	binary.LittleEndian.PutUint32(out[at+12:], 1024)
+	return out
+}
+
+func TestArchiveRefusesADirectoryLongerThanItDeclares(t *testing.T) {
+	t.Parallel()
+	many := func(n int) []byte {
+		entries := make([]entry, n)
+		for i := range entries {
+			entries[i] = entry{name: fmt.Sprintf("padding-%06d.csv", i)}
+		}
+		return zipBytes(t, entries...)
+	}
+	// Refused, whichever check sees it first.
+	for _, n := range []int{maxEntries + 500, 40000} {
+		_, err := openBytes(t, understate(t, many(n)))
+		fileErr(t, err)
+	}
+	// What bounds the reads while the directory is opened.
+	b := &budgetReaderAt{r: bytes.NewReader(make([]byte, 100)), left: 60}
+	n, err := b.ReadAt(make([]byte, 50), 0)
+	require.NoError(t, err)
+	require.Equal(t, 50, n)
+	_, err = b.ReadAt(make([]byte, 20), 50)
+	require.ErrorIs(t, err, errOverBudget)
+	require.Less(t, b.left, int64(0))
+	b.left = -1 // unbounded
+	n, err = b.ReadAt(make([]byte, 100), 0)
+	require.NoError(t, err)
+	require.Equal(t, 100, n)
+}
+
+func TestArchiveRefusesGzipInside(t *testing.T) {
+	t.Parallel()
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	_, _ = w.Write([]byte("sourcedId,name\n"))
+	require.NoError(t, w.Close())
+	a, err := openBytes(t, zipBytes(t, entry{name: "orgs.csv", content: gz.String()}))
+	require.NoError(t, err)
+	_, err = a.Open("orgs.csv")
+	require.Contains(t, fileErr(t, err).Message, "gzip-compressed inside the zip")
+}
+
+func TestReadManifestRefusesAHugeOne(t *testing.T) {
+	t.Parallel()
+	big := manifestOf("1.1", "users", "bulk") + strings.Repeat("x.property,value\n", 10000)
+	a, err := openBytes(t, zipBytes(t, entry{name: "manifest.csv", content: big}, entry{name: "users.csv"}))
+	require.NoError(t, err)
+	_, err = ReadManifest(a, testLimits)
+	require.Contains(t, fileErr(t, err).Message, "manifest.csv is larger than 64.0 KB")
 }

@@ -90,12 +90,12 @@ func keepGuardians(ctx context.Context, c *pgx.Conn, t Target, notes *importfile
 	}
 	if err := run(ctx, c, "link guardians", fmt.Sprintf(`INSERT INTO %s (line, "sourcedId", data)
 		SELECT 0, jsonb_build_array(s."sourcedId", g."sourcedId")::text,
-			jsonb_build_object('student', s."sourcedId", 'guardian', g."sourcedId", 'relation', gp.role,
-				'ord', row_number() OVER (PARTITION BY l.student ORDER BY l.ord))
+			jsonb_build_object('student', s."sourcedId", 'guardian', g."sourcedId", 'relation', gp.guardian_role,
+				'ord', row_number() OVER (PARTITION BY l.student ORDER BY l.ord, g."sourcedId"))
 		FROM oneroster_guardian l
 		JOIN oneroster_users s ON s.k = l.student
 		JOIN oneroster_users g ON g.k = l.guardian
-		JOIN oneroster_person gp ON gp.k = l.guardian`, fileTable(e))); err != nil {
+		JOIN oneroster_person gp ON gp.k = l.guardian`, fileTable(e)), "ANALYZE "+fileTable(e)); err != nil {
 		return err
 	}
 	return merge(ctx, c, t, &staged{e: e, mode: Bulk}, notes)

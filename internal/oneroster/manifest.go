@@ -1,6 +1,7 @@
 package oneroster
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,9 @@ import (
 
 	"github.com/rollcall/rollcall/internal/importfile"
 )
+
+// maxManifestBytes bounds manifest.csv.
+const maxManifestBytes = 64 << 10
 
 // Manifest is what an export's manifest.csv says: the version, and what
 // each entity file does.
@@ -39,8 +43,17 @@ func ReadManifest(a *Archive, limits importfile.Limits) (*Manifest, error) {
 		return nil, err
 	}
 	defer rc.Close()
+	// A manifest is a few dozen lines; what is held of it must not grow
+	// with a crafted one.
+	head, err := io.ReadAll(io.LimitReader(rc, maxManifestBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(head) > maxManifestBytes {
+		return nil, &importfile.FileError{File: manifestFile, Message: fmt.Sprintf("manifest.csv is larger than %s: a manifest is a few dozen lines", importfile.FormatBytes(maxManifestBytes))}
+	}
 	notes := &importfile.Notes{}
-	rr, err := importfile.NewReader(rc, notes, false, limits)
+	rr, err := importfile.NewReader(bytes.NewReader(head), notes, false, limits)
 	if err != nil {
 		return nil, inFile(manifestFile, err)
 	}

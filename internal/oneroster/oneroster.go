@@ -10,7 +10,8 @@
 // relation ("Guardian: Maria Lopez").
 //
 // PostgreSQL does the joins (guardians to students, people to schools):
-// what a run holds in memory does not grow with the export.
+// the run holds no more per person in memory than a flat file's run does
+// (the pipeline's key index), and the export's files are read, never held.
 package oneroster
 
 import (

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -62,10 +63,15 @@ var fixedHeader = []string{"line", "sourcedId", "role", "givenName", "familyName
 // The trailing columns of an error: a row rejected before the pipeline.
 const numErrCols = 3
 
-// languageColumns are the extension columns read as a person's language
-// (OneRoster has no such field; exports add one), compared ignoring case.
-var languageColumns = []string{"metadata.language", "metadata.homelanguage", "metadata.primarylanguage",
-	"metadata.preferredlanguage", "language", "homelanguage", "primarylanguage", "preferredlanguage"}
+// languageArray are the extension columns read as a person's language
+// (OneRoster has no such field; exports add one), lower-cased, in order
+// of preference, as an SQL array.
+const languageArray = `ARRAY['metadata.language', 'metadata.homelanguage', 'metadata.primarylanguage',
+	'metadata.preferredlanguage', 'language', 'homelanguage', 'primarylanguage', 'preferredlanguage']`
+
+// extensionsColumn is the records' column of extension columns (a JSON
+// object). Its name cannot be a column of the standard.
+const extensionsColumn = "(extension columns)"
 
 // Prepare reads the export (size bytes at r) into temporary tables of c's
 // transaction, keeps the import's records current with it as run
@@ -97,15 +103,22 @@ func Prepare(ctx context.Context, c *pgx.Conn, r io.ReaderAt, size int64, t Targ
 			if err := emptyFile(ctx, c, e); err != nil {
 				return nil, err
 			}
-		} else {
-			s, err := stage(ctx, c, a, e, mode, m.Version, notes, limits)
-			if err != nil {
-				return nil, err
-			}
-			if err := merge(ctx, c, t, s, notes); err != nil {
-				return nil, err
-			}
+			continue
 		}
+		s, err := stage(ctx, c, a, e, mode, m.Version, notes, limits)
+		if err != nil {
+			return nil, err
+		}
+		if err := merge(ctx, c, t, s, notes); err != nil {
+			return nil, err
+		}
+	}
+	// The records' statistics (a first load found none) before the joins
+	// that read them.
+	if err := run(ctx, c, "analyze the records", "ANALYZE oneroster_records"); err != nil {
+		return nil, err
+	}
+	for _, e := range ents {
 		if err := current(ctx, c, t, e); err != nil {
 			return nil, err
 		}
@@ -202,13 +215,16 @@ func check(ctx context.Context, c *pgx.Conn, v Version, notes *importfile.Notes)
 		// between a person's roles of one kind.
 		if err := run(ctx, c, "read roles",
 			`CREATE TEMP TABLE oneroster_person ON COMMIT DROP AS
-			SELECT DISTINCT ON (u.k) u.k, lower(r.role) AS role, o.name AS school
+			SELECT DISTINCT ON (u.k) u.k, lower(r.role) AS role, o.name AS school,
+				-- A parent who also works at a school: a guardian all the same.
+				(SELECT lower(g.role) FROM oneroster_roles g WHERE g."userSourcedId" = u."sourcedId" AND lower(g.role) IN (`+guardianRoles+`)
+					ORDER BY (g."roleType" = 'primary') DESC NULLS LAST, g.k LIMIT 1) AS guardian_role
 			FROM oneroster_users u
 			JOIN oneroster_roles r ON r."userSourcedId" = u."sourcedId"
 			JOIN oneroster_orgs o ON o."sourcedId" = r."orgSourcedId"
 			WHERE u.err_message IS NULL
-			ORDER BY u.k, (r."roleType" = 'primary') DESC, (r."orgSourcedId" = u."primaryOrgSourcedId") DESC,
-				(o.type = 'school') DESC, r.k`,
+			ORDER BY u.k, (r."roleType" = 'primary') DESC NULLS LAST, (r."orgSourcedId" = u."primaryOrgSourcedId") DESC NULLS LAST,
+				(o.type = 'school') DESC NULLS LAST, r.k`,
 			`UPDATE oneroster_users u SET err_column = 'sourcedId', err_value = u."sourcedId",
 				err_message = format('user %s has no role in roles.csv (at an org of orgs.csv): their role and school cannot be told', u."sourcedId")
 			WHERE u.err_message IS NULL AND NOT EXISTS (SELECT FROM oneroster_person p WHERE p.k = u.k)`,
@@ -225,7 +241,8 @@ func check(ctx context.Context, c *pgx.Conn, v Version, notes *importfile.Notes)
 				ORDER BY u.k, x.n) m
 			WHERE u.k = m.k AND u.err_message IS NULL`,
 			`CREATE TEMP TABLE oneroster_person ON COMMIT DROP AS
-			SELECT DISTINCT ON (u.k) u.k, lower(u.role) AS role, o.name AS school
+			SELECT DISTINCT ON (u.k) u.k, lower(u.role) AS role, o.name AS school,
+				CASE WHEN lower(u.role) IN (`+guardianRoles+`) THEN lower(u.role) END AS guardian_role
 			FROM oneroster_users u
 			LEFT JOIN LATERAL unnest(string_to_array(u."orgSourcedIds", ',')) WITH ORDINALITY x(id, n) ON true
 			LEFT JOIN oneroster_orgs o ON o."sourcedId" = btrim(x.id)
@@ -258,7 +275,7 @@ func check(ctx context.Context, c *pgx.Conn, v Version, notes *importfile.Notes)
 			JOIN oneroster_users o ON o."sourcedId" = btrim(x.id)
 		) l
 		JOIN oneroster_person s ON s.k = l.student AND s.role = 'student'
-		JOIN oneroster_person g ON g.k = l.guardian AND g.role IN (`+guardianRoles+`)
+		JOIN oneroster_person g ON g.k = l.guardian AND g.guardian_role IS NOT NULL
 		JOIN oneroster_users gu ON gu.k = l.guardian AND gu.err_message IS NULL
 		ORDER BY student, guardian, ord`,
 		`CREATE INDEX ON oneroster_guardian (student)`,
@@ -269,15 +286,18 @@ func check(ctx context.Context, c *pgx.Conn, v Version, notes *importfile.Notes)
 // export writes the people's records, one per row of users.csv in its
 // order, to a temporary file with PostgreSQL's COPY, and opens it.
 func (p *People) export(ctx context.Context, c *pgx.Conn, v Version) error {
-	var guardians int
-	if err := c.QueryRow(ctx, `SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM oneroster_guardian GROUP BY student) g`).Scan(&guardians); err != nil {
+	var most int
+	if err := c.QueryRow(ctx, `SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM oneroster_guardian GROUP BY student) g`).Scan(&most); err != nil {
 		return fmt.Errorf("oneroster: count guardians: %w", err)
 	}
-	if guardians > maxGuardians {
-		p.notes.Warn(fmt.Sprintf("some students have %d guardians linked; the contact points of the first %d (in the order the export lists them) are kept", guardians, maxGuardians))
-		guardians = maxGuardians
+	if most > maxGuardians {
+		p.notes.Warn(fmt.Sprintf("some students have %d guardians linked; the contact points of the first %d (in the order the export lists them) are kept", most, maxGuardians))
 	}
-	p.guardians = guardians
+	// The records' layout is the same whatever the export holds (always
+	// maxGuardians guardians, the extension columns as one JSON object):
+	// a row's hash depends on the layout, and a layout that moved with the
+	// data would make a one-row delta rewrite every person.
+	p.guardians = maxGuardians
 
 	header := slices.Clone(fixedHeader)
 	sel := []string{"coalesce(u.line, 0)", `u."sourcedId"`,
@@ -288,7 +308,11 @@ func (p *People) export(ctx context.Context, c *pgx.Conn, v Version) error {
 		`(SELECT CASE WHEN g = 'KG' THEN 'K' WHEN g ~ '^0[1-9]$' THEN substr(g, 2) ELSE g END
 			FROM btrim(split_part(u.grades, ',', 1)) g)`,
 		"p.school",
-		"NULL", // language, below
+		// The first extension column (of users.csv, then demographics.csv)
+		// named like a language.
+		`(SELECT x.value FROM jsonb_each_text(coalesce(d.extra, '{}') || coalesce(u.extra, '{}')) x
+			WHERE lower(x.key) = ANY(` + languageArray + `) AND btrim(x.value) <> ''
+			ORDER BY array_position(` + languageArray + `, lower(x.key)) LIMIT 1)`,
 		"u.email", "nullif(u.sms, u.phone)", "u.phone"}
 	m := mapping.Mapping{
 		{Column: "sourcedId", Field: "externalId"},
@@ -302,27 +326,27 @@ func (p *People) export(ctx context.Context, c *pgx.Conn, v Version) error {
 		{Column: "sms", Field: "phone", Label: ptr("SMS")},
 		{Column: "phone", Field: "phone", Label: ptr("Phone")},
 	}
-	var lateral string
-	if guardians > 0 {
-		lateral = `LEFT JOIN LATERAL (
-			SELECT array_agg(initcap(gp.role) || ': ' || btrim(concat_ws(' ', g."givenName", g."familyName")) ORDER BY l.ord) AS label,
-				array_agg(g.phone ORDER BY l.ord) AS phone, array_agg(nullif(g.sms, g.phone) ORDER BY l.ord) AS sms,
-				array_agg(g.email ORDER BY l.ord) AS email
-			FROM oneroster_guardian l JOIN oneroster_users g ON g.k = l.guardian JOIN oneroster_person gp ON gp.k = l.guardian
-			WHERE l.student = u.k) gs ON true`
-		for i := 1; i <= guardians; i++ {
-			label := fmt.Sprintf("guardian%d", i)
-			header = append(header, label, label+"_phone", label+"_sms", label+"_email")
-			sel = append(sel, fmt.Sprintf("gs.label[%d]", i), fmt.Sprintf("gs.phone[%d]", i), fmt.Sprintf("gs.sms[%d]", i), fmt.Sprintf("gs.email[%d]", i))
-			m = append(m,
-				mapping.Entry{Column: label + "_phone", Field: "phone", LabelColumn: label},
-				mapping.Entry{Column: label + "_sms", Field: "phone", LabelColumn: label},
-				mapping.Entry{Column: label + "_email", Field: "email", LabelColumn: label})
-		}
+	// A student's guardians, in the order the export lists them (a
+	// guardian's own list, for links made from that side, then their
+	// sourcedId: the same order whatever a delta carries).
+	lateral := `LEFT JOIN LATERAL (
+		SELECT array_agg(initcap(gp.guardian_role) || ': ' || btrim(concat_ws(' ', g."givenName", g."familyName")) ORDER BY l.ord, g."sourcedId") AS label,
+			array_agg(g.phone ORDER BY l.ord, g."sourcedId") AS phone, array_agg(nullif(g.sms, g.phone) ORDER BY l.ord, g."sourcedId") AS sms,
+			array_agg(g.email ORDER BY l.ord, g."sourcedId") AS email
+		FROM oneroster_guardian l JOIN oneroster_users g ON g.k = l.guardian JOIN oneroster_person gp ON gp.k = l.guardian
+		WHERE l.student = u.k) gs ON true`
+	for i := 1; i <= p.guardians; i++ {
+		label := fmt.Sprintf("guardian%d", i)
+		header = append(header, label, label+"_phone", label+"_sms", label+"_email")
+		sel = append(sel, fmt.Sprintf("gs.label[%d]", i), fmt.Sprintf("gs.phone[%d]", i), fmt.Sprintf("gs.sms[%d]", i), fmt.Sprintf("gs.email[%d]", i))
+		m = append(m,
+			mapping.Entry{Column: label + "_phone", Field: "phone", LabelColumn: label},
+			mapping.Entry{Column: label + "_sms", Field: "phone", LabelColumn: label},
+			mapping.Entry{Column: label + "_email", Field: "email", LabelColumn: label})
 	}
 	// Custom fields: what users.csv and demographics.csv say of a person
-	// beyond the fields above, named as the standard (or the export's
-	// extension columns) name them.
+	// beyond the fields above, named as the standard names them, then the
+	// extension columns of both (users.csv's first) as one JSON object.
 	custom := []string{"identifier", "middleName"}
 	if v == V12 {
 		custom = append(custom, "preferredGivenName", "preferredMiddleName", "preferredFamilyName", "pronouns")
@@ -330,38 +354,18 @@ func (p *People) export(ctx context.Context, c *pgx.Conn, v Version) error {
 	for _, name := range custom {
 		header = append(header, name)
 		sel = append(sel, "u."+pgx.Identifier{name}.Sanitize())
-	}
-	language := ""
-	extras := func(table, alias string) error {
-		names, err := extraNames(ctx, c, table)
-		if err != nil {
-			return err
-		}
-		for _, name := range names {
-			expr := fmt.Sprintf("%s.extra->>%s", alias, quoteLiteral(name))
-			if language == "" && slices.Contains(languageColumns, strings.ToLower(name)) {
-				language = expr
-				continue
-			}
-			header = append(header, name)
-			sel = append(sel, expr)
-		}
-		return nil
-	}
-	if err := extras("oneroster_users", "u"); err != nil {
-		return err
+		m = append(m, mapping.Entry{Column: name, Field: "custom:" + name})
 	}
 	join := `LEFT JOIN oneroster_demographics d ON d."sourcedId" = u."sourcedId"`
 	for _, name := range demographicsEntity.columns[3:] {
 		header = append(header, name)
 		sel = append(sel, "d."+pgx.Identifier{name}.Sanitize())
+		m = append(m, mapping.Entry{Column: name, Field: "custom:" + name})
 	}
-	if err := extras("oneroster_demographics", "d"); err != nil {
-		return err
-	}
-	if language != "" {
-		sel[colLanguage] = language
-	}
+	header = append(header, extensionsColumn)
+	sel = append(sel, `(SELECT jsonb_object_agg(x.key, x.value) FROM jsonb_each(coalesce(d.extra, '{}') || coalesce(u.extra, '{}')) x
+		WHERE NOT lower(x.key) = ANY(`+languageArray+`))`)
+	m = append(m, mapping.Entry{Column: extensionsColumn, Field: "custom:" + extensionsColumn, CustomJSON: true})
 	sel = append(sel, "u.err_column", "u.err_value", "u.err_message")
 	q := fmt.Sprintf(`COPY (SELECT %s FROM oneroster_users u LEFT JOIN oneroster_person p ON p.k = u.k %s %s ORDER BY u.k) TO STDOUT (FORMAT csv)`,
 		strings.Join(sel, ", "), lateral, join)
@@ -388,17 +392,8 @@ func (p *People) export(ctx context.Context, c *pgx.Conn, v Version) error {
 
 func ptr(s string) *string { return &s }
 
-// extraNames returns the names of the extension columns a current table's
-// records have, in order.
-func extraNames(ctx context.Context, c *pgx.Conn, table string) ([]string, error) {
-	rows, err := c.Query(ctx, fmt.Sprintf(`SELECT DISTINCT jsonb_object_keys(extra) AS k FROM %s WHERE extra IS NOT NULL ORDER BY k`, table))
-	if err != nil {
-		return nil, fmt.Errorf("oneroster: read %s's extension columns: %w", table, err)
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
-
-// quoteLiteral quotes s as an SQL string literal.
+// quoteLiteral quotes s, one of the standard's column names (constants,
+// never a file's text), as an SQL string literal.
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // Header is the records' header (the mapping's columns and the custom
@@ -427,8 +422,8 @@ func (p *People) Read() ([]string, int, error) {
 	if p.lines != nil {
 		p.lines.Add(1)
 	}
-	var line int
-	if _, err := fmt.Sscan(rec[colLine], &line); err != nil {
+	line, err := strconv.Atoi(rec[colLine])
+	if err != nil {
 		return nil, 0, fmt.Errorf("oneroster: read the joined people: line %q", rec[colLine])
 	}
 	n := len(rec)

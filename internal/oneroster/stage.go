@@ -56,6 +56,11 @@ func stage(ctx context.Context, c *pgx.Conn, a *Archive, e *entity, mode Mode, v
 		}
 		return nil, fmt.Errorf("stage %s: %w", e.file(), err)
 	}
+	// Temporary tables get no statistics but these: without them the
+	// planner takes the file for a small one and joins it by nested loops.
+	if err := run(ctx, c, "stage "+e.file(), "ANALYZE "+fileTable(e)); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
