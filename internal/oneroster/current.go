@@ -32,7 +32,7 @@ func current(ctx context.Context, c *pgx.Conn, t Target, e *entity) error {
 		blank = append(blank, "NULL::text")
 		keys = append(keys, quoteLiteral(name))
 	}
-	cols = append(cols, fmt.Sprintf("r.data - ARRAY[%s] AS extra", strings.Join(keys, ", ")),
+	cols = append(cols, fmt.Sprintf("nullif(r.data - ARRAY[%s], '{}') AS extra", strings.Join(keys, ", ")),
 		"NULL::text AS err_column", "NULL::text AS err_value", "NULL::text AS err_message")
 	blank = append(blank, "NULL::jsonb", "e.err_column", "e.err_value", "e.err_message")
 	q := fmt.Sprintf(`SELECT %s FROM oneroster_records r

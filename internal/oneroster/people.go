@@ -310,9 +310,10 @@ func (p *People) export(ctx context.Context, c *pgx.Conn, v Version) error {
 		"p.school",
 		// The first extension column (of users.csv, then demographics.csv)
 		// named like a language.
-		`(SELECT x.value FROM jsonb_each_text(coalesce(d.extra, '{}') || coalesce(u.extra, '{}')) x
+		`CASE WHEN u.extra IS NOT NULL OR d.extra IS NOT NULL THEN
+			(SELECT x.value FROM jsonb_each_text(coalesce(d.extra, '{}') || coalesce(u.extra, '{}')) x
 			WHERE lower(x.key) = ANY(` + languageArray + `) AND btrim(x.value) <> ''
-			ORDER BY array_position(` + languageArray + `, lower(x.key)) LIMIT 1)`,
+			ORDER BY array_position(` + languageArray + `, lower(x.key)) LIMIT 1) END`,
 		"u.email", "nullif(u.sms, u.phone)", "u.phone"}
 	m := mapping.Mapping{
 		{Column: "sourcedId", Field: "externalId"},
@@ -363,8 +364,9 @@ func (p *People) export(ctx context.Context, c *pgx.Conn, v Version) error {
 		m = append(m, mapping.Entry{Column: name, Field: "custom:" + name})
 	}
 	header = append(header, extensionsColumn)
-	sel = append(sel, `(SELECT jsonb_object_agg(x.key, x.value) FROM jsonb_each(coalesce(d.extra, '{}') || coalesce(u.extra, '{}')) x
-		WHERE NOT lower(x.key) = ANY(`+languageArray+`))`)
+	sel = append(sel, `CASE WHEN u.extra IS NOT NULL OR d.extra IS NOT NULL THEN
+		(SELECT jsonb_object_agg(x.key, x.value) FROM jsonb_each(coalesce(d.extra, '{}') || coalesce(u.extra, '{}')) x
+		WHERE NOT lower(x.key) = ANY(`+languageArray+`)) END`)
 	m = append(m, mapping.Entry{Column: extensionsColumn, Field: "custom:" + extensionsColumn, CustomJSON: true})
 	sel = append(sel, "u.err_column", "u.err_value", "u.err_message")
 	q := fmt.Sprintf(`COPY (SELECT %s FROM oneroster_users u LEFT JOIN oneroster_person p ON p.k = u.k %s %s ORDER BY u.k) TO STDOUT (FORMAT csv)`,
