@@ -100,8 +100,10 @@ func BenchmarkOneRosterImport(b *testing.B) {
 			dropBenchDatabase(b, e, orDB)
 
 			t.add("oneroster/flat", lastRep(t, "oneroster")/lastRep(t, "flat"))
-			b.Logf("repetition %d: flat %.2f s, OneRoster %.2f s, ratio %.2f (≤ 2), delta %.2f s; RSS growth flat %.0f MB, OneRoster %.0f MB, delta %.0f MB",
+			b.Logf("repetition %d: flat %.2f s, OneRoster %.2f s, ratio %.2f (≤ 2), delta %.2f s (uploads %.2f, %.2f, %.2f s); "+
+				"RSS growth flat %.0f MB, OneRoster %.0f MB, delta %.0f MB",
 				i+1, lastRep(t, "flat"), lastRep(t, "oneroster"), lastRep(t, "oneroster/flat"), lastRep(t, "delta"),
+				lastRep(t, "upload_flat"), lastRep(t, "upload_oneroster"), lastRep(t, "upload_delta"),
 				lastRep(t, "rss_flat"), lastRep(t, "rss_oneroster"), lastRep(t, "rss_delta"))
 		}
 	}
@@ -147,8 +149,9 @@ type runOutcome struct {
 }
 
 // timedRun uploads path with ?run=true to import id after a CHECKPOINT,
-// waits for the run to end and records the time (figure) and the server's
-// RSS growth (rss_<figure>, MB) in t.
+// waits for the run to end and records the time (figure), the upload's
+// part of it (upload_<figure>) and the server's RSS growth (rss_<figure>,
+// MB) in t.
 func timedRun(b *testing.B, s *server, conn *pgx.Conn, t timings, figure, id, path string) runOutcome {
 	b.Helper()
 	checkpoint(b, conn)
@@ -156,9 +159,10 @@ func timedRun(b *testing.B, s *server, conn *pgx.Conn, t timings, figure, id, pa
 	before := s.rss()
 	peak := s.peakRSS()
 	start := time.Now()
-	runID, _ := upload(b, s, id, path)
+	runID, uploaded := upload(b, s, id, path)
 	out := awaitRun(b, s, runID)
 	t.add(figure, time.Since(start).Seconds())
+	t.add("upload_"+figure, uploaded.Seconds())
 	t.add("rss_"+figure, float64(peak()-before)/(1<<20))
 	return out
 }

@@ -214,14 +214,19 @@ func check(ctx context.Context, c *pgx.Conn, v Version, notes *importfile.Notes)
 		// first), else another; users.csv's primaryOrgSourcedId decides
 		// between a person's roles of one kind.
 		if err := run(ctx, c, "read roles",
+			// A parent who also works at a school is a guardian all the
+			// same: each person's guardian role, if any (one pass).
+			`CREATE TEMP TABLE oneroster_guardian_role ON COMMIT DROP AS
+			SELECT DISTINCT ON ("userSourcedId") "userSourcedId", lower(role) AS role
+			FROM oneroster_roles WHERE lower(role) IN (`+guardianRoles+`)
+			ORDER BY "userSourcedId", ("roleType" = 'primary') DESC NULLS LAST, k`,
+			`ANALYZE oneroster_guardian_role`,
 			`CREATE TEMP TABLE oneroster_person ON COMMIT DROP AS
-			SELECT DISTINCT ON (u.k) u.k, lower(r.role) AS role, o.name AS school,
-				-- A parent who also works at a school: a guardian all the same.
-				(SELECT lower(g.role) FROM oneroster_roles g WHERE g."userSourcedId" = u."sourcedId" AND lower(g.role) IN (`+guardianRoles+`)
-					ORDER BY (g."roleType" = 'primary') DESC NULLS LAST, g.k LIMIT 1) AS guardian_role
+			SELECT DISTINCT ON (u.k) u.k, lower(r.role) AS role, o.name AS school, gr.role AS guardian_role
 			FROM oneroster_users u
 			JOIN oneroster_roles r ON r."userSourcedId" = u."sourcedId"
 			JOIN oneroster_orgs o ON o."sourcedId" = r."orgSourcedId"
+			LEFT JOIN oneroster_guardian_role gr ON gr."userSourcedId" = u."sourcedId"
 			WHERE u.err_message IS NULL
 			ORDER BY u.k, (r."roleType" = 'primary') DESC NULLS LAST, (r."orgSourcedId" = u."primaryOrgSourcedId") DESC NULLS LAST,
 				(o.type = 'school') DESC NULLS LAST, r.k`,
