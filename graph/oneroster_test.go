@@ -255,7 +255,8 @@ func TestOneRosterRowErrorsNameFileLineAndColumn(t *testing.T) {
 	s := servertest.New(t, nil)
 	_, admin := s.Admin(t, "admin@district.test")
 	id := createOneRosterImport(t, s, admin, "Rostered", "FULL", ", rejectionThreshold: 60")
-	users := users11 +
+	// Jose's name in Windows-1252, as some SIS exports write it.
+	users := strings.Replace(users11, "Jose,Ruiz", "Jos\xe9,Ruiz", 1) +
 		"S4,,,true,SCH9,student,,,Dee,Nowhere,,,,,,,05,,\n" + // line 8: an org that does not exist
 		"X1,,,true,SCH1,janitor,,,Al,Broom,,,,,,,,,\n" + // line 9: not a OneRoster role
 		"G2,,,true,SCH1,guardian,,,Bad,Phone,,,bad@home.test,12,,S3,,,\n" + // line 10: an invalid phone
@@ -266,6 +267,7 @@ func TestOneRosterRowErrorsNameFileLineAndColumn(t *testing.T) {
 		"orgs.csv":     orgs, "users.csv": users}))
 	require.Equal(t, "SUCCEEDED_WITH_ERRORS", run.Status, run.Message)
 	require.Equal(t, 10, run.RowsRead)
+	require.Contains(t, run.Warnings, "users.csv: 1 field(s) were not valid UTF-8 and were read as Windows-1252 (first on line 6); save the export as CSV UTF-8 to avoid this")
 	require.Equal(t, 5, run.Created, "P1, G1, S2, S3, T1: S1's two rows conflict")
 
 	got := map[string]orRunError{}
@@ -827,6 +829,13 @@ func TestOneRosterTeacherAccounts(t *testing.T) {
 	s.MustQuery(t, admin, `mutation($id: ID!) { revertImportRun(runId: $id) { id } }`, map[string]any{"id": run.ID}, &rev)
 	require.Equal(t, "SUCCEEDED", s.WaitRun(t, admin, rev.RevertImportRun.ID).Status)
 	require.False(t, accountOf("kkinder@district.test").Disabled)
+
+	// Deleting the import with its recipients disables its teachers'
+	// accounts (restoring it would enable them again).
+	s.MustQuery(t, admin, `mutation($id: ID!) { deleteImport(id: $id, confirmName: "Teachers", recipients: REMOVE) { impact { users } } }`, map[string]any{"id": id}, nil)
+	require.True(t, accountOf("kkinder@district.test").Disabled)
+	require.True(t, accountOf("pparker@district.test").Disabled)
+	require.False(t, accountOf("kim@district.test").Disabled)
 }
 
 // A tiny zip that expands past the limit fails its run, having expanded no

@@ -55,6 +55,8 @@ type table struct {
 	header []string
 	cols   []int // by entity column: the file's column, or -1
 	extra  []int // the file's columns the entity does not name (extension columns)
+	notes  *importfile.Notes
+	own    *importfile.Notes // the reader's warnings, until close
 }
 
 // openTable opens e's file and matches its header.
@@ -63,8 +65,10 @@ func openTable(a *Archive, e *entity, v Version, notes *importfile.Notes, limits
 	if err != nil {
 		return nil, err
 	}
-	t := &table{e: e, rc: rc}
-	if t.rr, err = importfile.NewReader(rc, notes, false, limits); err != nil {
+	// The reader's warnings (an encoding, line endings) are the file's:
+	// they go to the run's notes named by it (close).
+	t := &table{e: e, rc: rc, notes: notes, own: &importfile.Notes{}}
+	if t.rr, err = importfile.NewReader(rc, t.own, false, limits); err != nil {
 		rc.Close()
 		return nil, inFile(e.file(), err)
 	}
@@ -131,4 +135,7 @@ func (t *table) get(rec []string, i int) string {
 func (t *table) close() {
 	t.rr.Finish()
 	t.rc.Close()
+	for _, w := range t.own.AllWarnings() {
+		t.notes.Warn(t.e.file() + ": " + w)
+	}
 }
