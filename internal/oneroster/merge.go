@@ -77,7 +77,8 @@ func merge(ctx context.Context, c *pgx.Conn, t Target, s *staged, notes *importf
 		SELECT $1, $2, i."sourcedId", i.data, i.match, $3 FROM %s i
 		WHERE i.status IS DISTINCT FROM 'tobedeleted'
 			AND NOT EXISTS (SELECT FROM oneroster_records r WHERE r.import_id = $1 AND r.entity = $2 AND r.sourced_id = i."sourcedId" AND r.to_run IS NULL)
-			AND NOT EXISTS (SELECT FROM %s f WHERE f."sourcedId" = i."sourcedId" AND f.err_message IS NOT NULL)`, in, file),
+			AND NOT EXISTS (SELECT FROM %s f WHERE f."sourcedId" = i."sourcedId" AND f.err_message IS NOT NULL)
+		ORDER BY i."sourcedId"`, in, file),
 		t.ImportID, s.e.name, t.RunID)
 	if err != nil {
 		return fmt.Errorf("oneroster: keep %s: %w", s.e.file(), err)

@@ -335,12 +335,18 @@ func (p *People) export(ctx context.Context, c *pgx.Conn, v Version) error {
 	// A student's guardians, in the order the export lists them (a
 	// guardian's own list, for links made from that side, then their
 	// sourcedId: the same order whatever a delta carries).
-	lateral := `LEFT JOIN LATERAL (
-		SELECT array_agg(initcap(gp.guardian_role) || ': ' || btrim(concat_ws(' ', g."givenName", g."familyName")) ORDER BY l.ord, g."sourcedId") AS label,
+	// One pass over the links (aggregated by student, then joined), not
+	// a lookup per person.
+	if err := run(ctx, c, "gather guardians", `CREATE TEMP TABLE oneroster_guardian_contacts ON COMMIT DROP AS
+		SELECT l.student,
+			array_agg(initcap(gp.guardian_role) || ': ' || btrim(concat_ws(' ', g."givenName", g."familyName")) ORDER BY l.ord, g."sourcedId") AS label,
 			array_agg(g.phone ORDER BY l.ord, g."sourcedId") AS phone, array_agg(nullif(g.sms, g.phone) ORDER BY l.ord, g."sourcedId") AS sms,
 			array_agg(g.email ORDER BY l.ord, g."sourcedId") AS email
 		FROM oneroster_guardian l JOIN oneroster_users g ON g.k = l.guardian JOIN oneroster_person gp ON gp.k = l.guardian
-		WHERE l.student = u.k) gs ON true`
+		GROUP BY l.student`, `ANALYZE oneroster_guardian_contacts`); err != nil {
+		return err
+	}
+	lateral := `LEFT JOIN oneroster_guardian_contacts gs ON gs.student = u.k`
 	for i := 1; i <= p.guardians; i++ {
 		label := fmt.Sprintf("guardian%d", i)
 		header = append(header, label, label+"_phone", label+"_sms", label+"_email")
