@@ -40,25 +40,17 @@ type People struct {
 	notes     *importfile.Notes
 }
 
-// Columns of a person's record besides the custom fields, in order. The
-// names are users.csv's where the value is users.csv's, so that a row
-// error names the column as the district's file does.
-const (
-	colLine = iota // users.csv's line (not part of the record)
-	colSourcedID
-	colType
-	colGivenName
-	colFamilyName
-	colGrades
-	colSchool
-	colLanguage
-	colEmail
-	colSMS
-	colPhone
-	numFixed
-)
-
+// fixedHeader are the columns of a person's record before the guardians
+// and custom fields, in order: users.csv's line (not part of the record),
+// then the fields, named as users.csv names them where the value is
+// users.csv's, so that a row error names the column as the district's
+// file does.
 var fixedHeader = []string{"line", "sourcedId", "role", "givenName", "familyName", "grades", "school", "language", "email", "sms", "phone"}
+
+// colLine is the line's column; numFixed the number of fixed columns.
+const colLine = 0
+
+var numFixed = len(fixedHeader)
 
 // The trailing columns of an error: a row rejected before the pipeline.
 const numErrCols = 3

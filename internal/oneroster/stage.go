@@ -34,7 +34,6 @@ var skipped = map[string]bool{"sourcedId": true, "status": true, "dateLastModifi
 type staged struct {
 	e    *entity
 	mode Mode
-	rows int
 }
 
 // stage copies the entity file e into its temporary table.
@@ -111,7 +110,6 @@ func (src *stageSource) Next() bool {
 			src.values[4], src.values[6] = e.Column, e.Message
 		}
 	}
-	src.s.rows++
 	return true
 }
 
