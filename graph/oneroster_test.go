@@ -344,6 +344,10 @@ func TestOneRosterBrokenExportsApplyNothing(t *testing.T) {
 	require.Contains(t, string(resp.Body), "takes no mapping")
 	resp = s.Query(t, admin, `mutation { createImport(input: {name: "U", method: FULL, format: ONEROSTER, kind: USER}) { id } }`, nil)
 	require.Contains(t, string(resp.Body), "use kind RECIPIENT with format ONEROSTER")
+	// Teachers' accounts need a OneRoster import.
+	resp = s.Query(t, admin, `mutation { createImport(input: {name: "P", method: FULL, provisionTeacherAccounts: true}) { id } }`, nil)
+	require.Equal(t, "BAD_USER_INPUT", resp.FirstCode(), "%s", resp.Body)
+	require.Contains(t, string(resp.Body), "only a OneRoster import")
 }
 
 func TestOneRosterDeltaAppliesRowsAndRemovesToBeDeleted(t *testing.T) {
@@ -869,4 +873,76 @@ func TestOneRosterZipBomb(t *testing.T) {
 	require.Equal(t, "FAILED", run.Status)
 	require.Contains(t, run.Message, "users.csv: the export expands to more than 4.0 MB when decompressed")
 	require.Empty(t, orPeople(t, s, admin, id))
+}
+
+// Every field the OneRoster work added, asked as an anonymous caller
+// (refused) and as a restricted USER (administrators' fields refused, the
+// others within the restriction).
+func TestOneRosterFieldsForRestrictedAndAnonymousCallers(t *testing.T) {
+	t.Parallel()
+	s := servertest.New(t, nil)
+	_, admin := s.Admin(t, "admin@district.test")
+	id := createOneRosterImport(t, s, admin, "Fields", "FULL", ", provisionTeacherAccounts: true")
+	files := map[string]string{"manifest.csv": manifest("1.1", map[string]string{"users": "bulk", "orgs": "bulk", "courses": "bulk", "classes": "bulk", "enrollments": "bulk"}),
+		"orgs.csv": orgsCSV, "users.csv": users11, "courses.csv": coursesCSV, "classes.csv": classesCSV,
+		"enrollments.csv": strings.Replace(strings.Replace(enrollmentsCSV, "E4,,,C2,SCH1,S9,student,,,\n", "", 1), "E5,,,C9,SCH1,S2,student,,,\n", "", 1)}
+	run := uploadZipAndRun(t, s, admin, id, zipOf(t, files))
+	require.Equal(t, "SUCCEEDED", run.Status, run.Message)
+
+	people := `{ recipients(filter: {class: {isNull: false}}, first: 100, orderBy: EXTERNAL_ID) { nodes { externalId
+		classes { sourcedId title classCode course school periods role } guardians { externalId } students { externalId } } } }`
+	admins := map[string]string{
+		"Import.format":                          `query($id: ID!) { import(id: $id) { format } }`,
+		"Import.provisionTeacherAccounts":        `query($id: ID!) { import(id: $id) { provisionTeacherAccounts } }`,
+		"ImportRunError.file":                    `query($run: ID!) { importRun(id: $run) { errors { nodes { file } } } }`,
+		"createImport(format)":                   `mutation { createImport(input: {name: "X", method: FULL, format: ONEROSTER, provisionTeacherAccounts: true}) { id } }`,
+		"updateImport(provisionTeacherAccounts)": `mutation($id: ID!) { updateImport(id: $id, input: {provisionTeacherAccounts: false}) { id } }`,
+	}
+	vars := map[string]any{"id": id, "run": run.ID}
+	for name, q := range admins {
+		require.Equal(t, "UNAUTHENTICATED", s.Query(t, "", q, vars).FirstCode(), name)
+	}
+	require.Equal(t, "UNAUTHENTICATED", s.Query(t, "", people, nil).FirstCode())
+	require.Equal(t, "UNAUTHENTICATED", s.Query(t, "", `{ me { restrictionFromImport } }`, nil).FirstCode())
+
+	// Restricted to Roosevelt: S3 and the teacher T1 (class C1); their
+	// classes, and no guardians or students outside the restriction.
+	u, token := s.User(t, admin, "roosevelt@district.test")
+	s.MustQuery(t, admin, `mutation($u: ID!) { setUserRestriction(userId: $u, filter: {school: {eq: "Roosevelt Middle"}}) { id } }`, map[string]any{"u": fmt.Sprint(u.ID)}, nil)
+	for name, q := range admins {
+		require.Equal(t, "FORBIDDEN", s.Query(t, token, q, vars).FirstCode(), name)
+	}
+	var out struct {
+		Recipients struct {
+			Nodes []struct {
+				ExternalID string
+				Classes    []struct{ SourcedID, Role string }
+				Guardians  []struct{ ExternalID string }
+				Students   []struct{ ExternalID string }
+			}
+		}
+	}
+	s.MustQuery(t, token, people, nil, &out)
+	require.Len(t, out.Recipients.Nodes, 2)
+	for _, n := range out.Recipients.Nodes {
+		require.Contains(t, []string{"S3", "T1"}, n.ExternalID)
+		require.Equal(t, "C1", n.Classes[0].SourcedID)
+		require.Empty(t, n.Guardians)
+		require.Empty(t, n.Students)
+	}
+	// Her own account: restricted by an administrator, not by an import.
+	var me struct {
+		Me struct{ RestrictionFromImport bool }
+	}
+	s.MustQuery(t, token, `{ me { restrictionFromImport } }`, nil, &me)
+	require.False(t, me.Me.RestrictionFromImport)
+	// A teacher's own account says its restriction is the import's.
+	var acct struct {
+		Users struct{ Nodes []struct{ ID string } }
+	}
+	s.MustQuery(t, admin, `{ users(search: "pparker@district.test", first: 1) { nodes { id } } }`, nil, &acct)
+	var tok struct{ CreateApiToken struct{ Token string } }
+	s.MustQuery(t, admin, `mutation($u: ID!) { createApiToken(userId: $u, name: "t") { token } }`, map[string]any{"u": acct.Users.Nodes[0].ID}, &tok)
+	s.MustQuery(t, tok.CreateApiToken.Token, `{ me { restrictionFromImport } }`, nil, &me)
+	require.True(t, me.Me.RestrictionFromImport)
 }
