@@ -61,8 +61,8 @@ type entity struct {
 
 func (e *entity) file() string { return e.name + ".csv" }
 
-// The entities read, per version. Other files of an export (classes,
-// courses, enrollments, academic sessions, results, …) are not read yet.
+// The people's entities read, per version. Other files of an export
+// (academic sessions, user profiles, results, …) are not read.
 var (
 	orgsEntity = entity{name: "orgs",
 		columns:  []string{"sourcedId", "status", "dateLastModified", "name", "type", "identifier", "parentSourcedId"},

@@ -259,21 +259,24 @@ func check(ctx context.Context, c *pgx.Conn, v Version, notes *importfile.Notes)
 			AND (p.role IS NULL OR p.role NOT IN ('student', `+guardianRoles+`, `+staffRoles+`))`,
 		// Guardians linked to students, either way round: a student's
 		// agentSourcedIds name their guardians, a guardian's name their
-		// students. ord keeps the student's own order first.
+		// students. ord keeps the student's own order first. One pass
+		// over the lists: each named person is looked up once, and the
+		// link read in whichever direction the two people's roles make
+		// it (both, should each be a student and a guardian).
 		`CREATE TEMP TABLE oneroster_guardian ON COMMIT DROP AS
 		SELECT DISTINCT ON (student, guardian) student, guardian, ord
 		FROM (
-			SELECT a.k AS student, o.k AS guardian, x.n AS ord
-			FROM oneroster_users a, unnest(string_to_array(a."agentSourcedIds", ',')) WITH ORDINALITY x(id, n)
-			JOIN oneroster_users o ON o."sourcedId" = btrim(x.id)
-			UNION ALL
-			SELECT o.k, a.k, 1000000 + x.n
+			SELECT a.k AS a, o.k AS o, x.n
 			FROM oneroster_users a, unnest(string_to_array(a."agentSourcedIds", ',')) WITH ORDINALITY x(id, n)
 			JOIN oneroster_users o ON o."sourcedId" = btrim(x.id)
 		) l
-		JOIN oneroster_person s ON s.k = l.student AND s.role = 'student'
-		JOIN oneroster_person g ON g.k = l.guardian AND g.guardian_role IS NOT NULL
-		JOIN oneroster_users gu ON gu.k = l.guardian AND gu.err_message IS NULL
+		JOIN oneroster_person pa ON pa.k = l.a
+		JOIN oneroster_person po ON po.k = l.o
+		CROSS JOIN LATERAL (VALUES
+			(l.a, l.o, l.n, pa.role = 'student' AND po.guardian_role IS NOT NULL),
+			(l.o, l.a, 1000000 + l.n, po.role = 'student' AND pa.guardian_role IS NOT NULL)) v(student, guardian, ord, linked)
+		JOIN oneroster_users gu ON gu.k = v.guardian AND gu.err_message IS NULL
+		WHERE v.linked
 		ORDER BY student, guardian, ord`,
 		`CREATE INDEX ON oneroster_guardian (student)`,
 		`ANALYZE oneroster_guardian`,
@@ -302,8 +305,9 @@ func (p *People) export(ctx context.Context, c *pgx.Conn, v Version) error {
 		`u."givenName"`, `u."familyName"`,
 		// CEDS grade codes: KG is K, 01 to 09 lose the zero; PK, 10–13
 		// and the rest stay (the pipeline warns of grades it cannot rank).
-		`(SELECT CASE WHEN g = 'KG' THEN 'K' WHEN g ~ '^0[1-9]$' THEN substr(g, 2) ELSE g END
-			FROM btrim(split_part(u.grades, ',', 1)) g)`,
+		// (An expression, not a subquery: that would run once a person.)
+		`CASE btrim(split_part(u.grades, ',', 1)) WHEN 'KG' THEN 'K'` + gradeCodes + `
+			ELSE btrim(split_part(u.grades, ',', 1)) END`,
 		"p.school",
 		// The first extension column (of users.csv, then demographics.csv)
 		// named like a language.
@@ -394,6 +398,15 @@ func (p *People) export(ctx context.Context, c *pgx.Conn, v Version) error {
 	p.cr.ReuseRecord = true
 	return nil
 }
+
+// gradeCodes are the WHEN clauses turning CEDS codes 01 to 09 into 1 to 9.
+var gradeCodes = func() string {
+	var b strings.Builder
+	for g := 1; g <= 9; g++ {
+		fmt.Fprintf(&b, " WHEN '0%d' THEN '%d'", g, g)
+	}
+	return b.String()
+}()
 
 func ptr(s string) *string { return &s }
 
