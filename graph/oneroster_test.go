@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -945,4 +946,39 @@ func TestOneRosterFieldsForRestrictedAndAnonymousCallers(t *testing.T) {
 	s.MustQuery(t, admin, `mutation($u: ID!) { createApiToken(userId: $u, name: "t") { token } }`, map[string]any{"u": acct.Users.Nodes[0].ID}, &tok)
 	s.MustQuery(t, tok.CreateApiToken.Token, `{ me { restrictionFromImport } }`, nil, &me)
 	require.True(t, me.Me.RestrictionFromImport)
+}
+
+// Purging a deleted OneRoster import takes its records with it (no
+// foreign key does it: migration 0013), and nothing else's.
+func TestOneRosterPurgeTakesTheImportsRecords(t *testing.T) {
+	t.Parallel()
+	s := servertest.New(t, nil)
+	_, admin := s.Admin(t, "admin@district.test")
+	files := map[string]string{"manifest.csv": manifest("1.1", map[string]string{"users": "bulk", "orgs": "bulk"}), "orgs.csv": orgsCSV, "users.csv": users11}
+	gone := createOneRosterImport(t, s, admin, "Gone", "FULL", "")
+	kept := createOneRosterImport(t, s, admin, "Kept", "FULL", "")
+	for _, id := range []string{gone, kept} {
+		require.Equal(t, "SUCCEEDED", uploadZipAndRun(t, s, admin, id, zipOf(t, files)).Status)
+	}
+	records := func(id string) (n int) {
+		require.NoError(t, s.DB.NewRaw(`SELECT count(*) FROM oneroster_records WHERE import_id = ?`, id).Scan(context.Background(), &n))
+		return n
+	}
+	held := records(kept)
+	require.Equal(t, held, records(gone))
+	require.Positive(t, held)
+
+	s.MustQuery(t, admin, `mutation($id: ID!) { deleteImport(id: $id, confirmName: "Gone", recipients: REMOVE) { import { id } } }`,
+		map[string]any{"id": gone}, nil)
+	s.Clock.Advance(31 * 24 * time.Hour)
+	purged, err := s.Services.Imports.Purge(context.Background())
+	require.NoError(t, err)
+	require.Len(t, purged, 1)
+	require.Zero(t, records(gone))
+	require.Equal(t, held, records(kept))
+	requireNoDanglingReferences(t, s)
+
+	var deleted int
+	require.NoError(t, s.DB.NewRaw(`SELECT (details->>'oneRosterRecordsDeleted')::int FROM audit_log WHERE action = 'IMPORT_PURGED'`).Scan(context.Background(), &deleted))
+	require.Equal(t, held, deleted, "the purge's audit entry counts them")
 }

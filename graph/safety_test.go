@@ -36,7 +36,8 @@ func requireNoDanglingReferences(t *testing.T, s *servertest.Server) {
 		(SELECT count(*) FROM import_runs x WHERE NOT EXISTS (SELECT 1 FROM imports i WHERE i.id = x.import_id)) +
 		(SELECT count(*) FROM import_runs x WHERE NOT EXISTS (SELECT 1 FROM import_files f WHERE f.id = x.file_id)) +
 		(SELECT count(*) FROM import_run_undo u WHERE NOT EXISTS (SELECT 1 FROM recipients r WHERE r.id = u.recipient_id)) +
-		(SELECT count(*) FROM users u WHERE u.import_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM imports i WHERE i.id = u.import_id))`).
+		(SELECT count(*) FROM users u WHERE u.import_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM imports i WHERE i.id = u.import_id)) +
+		(SELECT count(*) FROM oneroster_records o WHERE NOT EXISTS (SELECT 1 FROM imports i WHERE i.id = o.import_id))`).
 		Scan(context.Background(), &n)
 	require.NoError(t, err)
 	require.Zero(t, n, "rows refer to rows that are gone")

@@ -290,6 +290,8 @@ func purgeImport(ctx context.Context, tx bun.Tx, id int64) (audit.Details, error
 		{"recipientsDeleted", `DELETE FROM recipients WHERE import_id = ? AND removed_at IS NOT NULL`},
 		{"runsDeleted", `DELETE FROM import_runs WHERE import_id = ?`},
 		{"filesDeleted", `DELETE FROM import_files WHERE import_id = ?`},
+		// A OneRoster import's records (no foreign key: migration 0013).
+		{"oneRosterRecordsDeleted", `DELETE FROM oneroster_records WHERE import_id = ?`},
 		{"", `DELETE FROM imports WHERE id = ?`},
 	}
 	for _, st := range steps {
