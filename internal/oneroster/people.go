@@ -266,16 +266,15 @@ func check(ctx context.Context, c *pgx.Conn, v Version, notes *importfile.Notes)
 		`CREATE TEMP TABLE oneroster_guardian ON COMMIT DROP AS
 		SELECT DISTINCT ON (student, guardian) student, guardian, ord
 		FROM (
-			SELECT a.k AS a, o.k AS o, x.n
+			SELECT a.k AS a, o.k AS o, x.n, a.err_message IS NULL AS a_ok, o.err_message IS NULL AS o_ok
 			FROM oneroster_users a, unnest(string_to_array(a."agentSourcedIds", ',')) WITH ORDINALITY x(id, n)
 			JOIN oneroster_users o ON o."sourcedId" = btrim(x.id)
 		) l
 		JOIN oneroster_person pa ON pa.k = l.a
 		JOIN oneroster_person po ON po.k = l.o
 		CROSS JOIN LATERAL (VALUES
-			(l.a, l.o, l.n, pa.role = 'student' AND po.guardian_role IS NOT NULL),
-			(l.o, l.a, 1000000 + l.n, po.role = 'student' AND pa.guardian_role IS NOT NULL)) v(student, guardian, ord, linked)
-		JOIN oneroster_users gu ON gu.k = v.guardian AND gu.err_message IS NULL
+			(l.a, l.o, l.n, pa.role = 'student' AND po.guardian_role IS NOT NULL AND l.o_ok),
+			(l.o, l.a, 1000000 + l.n, po.role = 'student' AND pa.guardian_role IS NOT NULL AND l.a_ok)) v(student, guardian, ord, linked)
 		WHERE v.linked
 		ORDER BY student, guardian, ord`,
 		`CREATE INDEX ON oneroster_guardian (student)`,
@@ -310,11 +309,8 @@ func (p *People) export(ctx context.Context, c *pgx.Conn, v Version) error {
 			ELSE btrim(split_part(u.grades, ',', 1)) END`,
 		"p.school",
 		// The first extension column (of users.csv, then demographics.csv)
-		// named like a language.
-		`CASE WHEN u.extra IS NOT NULL OR d.extra IS NOT NULL THEN
-			(SELECT x.value FROM jsonb_each_text(coalesce(d.extra, '{}') || coalesce(u.extra, '{}')) x
-			WHERE lower(x.key) = ANY(` + languageArray + `) AND btrim(x.value) <> ''
-			ORDER BY array_position(` + languageArray + `, lower(x.key)) LIMIT 1) END`,
+		// named like a language (ext, below).
+		`ext.language`,
 		"u.email", "nullif(u.sms, u.phone)", "u.phone"}
 	m := mapping.Mapping{
 		{Column: "sourcedId", Field: "externalId"},
@@ -371,9 +367,15 @@ func (p *People) export(ctx context.Context, c *pgx.Conn, v Version) error {
 		m = append(m, mapping.Entry{Column: name, Field: "custom:" + name})
 	}
 	header = append(header, extensionsColumn)
-	sel = append(sel, `CASE WHEN u.extra IS NOT NULL OR d.extra IS NOT NULL THEN
-		(SELECT jsonb_object_agg(x.key, x.value) FROM jsonb_each(coalesce(d.extra, '{}') || coalesce(u.extra, '{}')) x
-		WHERE NOT lower(x.key) = ANY(`+languageArray+`)) END`)
+	sel = append(sel, `ext.extensions`)
+	// A person's extension columns, read in one pass: the language, and
+	// the others. (A person with none reads none.)
+	join += ` LEFT JOIN LATERAL (SELECT
+			(array_agg(x.value #>> '{}' ORDER BY array_position(` + languageArray + `, lower(x.key)))
+				FILTER (WHERE lower(x.key) = ANY(` + languageArray + `) AND btrim(x.value #>> '{}') <> ''))[1] AS language,
+			jsonb_object_agg(x.key, x.value) FILTER (WHERE NOT lower(x.key) = ANY(` + languageArray + `)) AS extensions
+		FROM jsonb_each(coalesce(d.extra, '{}') || coalesce(u.extra, '{}')) x
+		WHERE u.extra IS NOT NULL OR d.extra IS NOT NULL) ext ON true`
 	m = append(m, mapping.Entry{Column: extensionsColumn, Field: "custom:" + extensionsColumn, CustomJSON: true})
 	sel = append(sel, "u.err_column", "u.err_value", "u.err_message")
 	q := fmt.Sprintf(`COPY (SELECT %s FROM oneroster_users u LEFT JOIN oneroster_person p ON p.k = u.k %s %s ORDER BY u.k) TO STDOUT (FORMAT csv)`,
