@@ -48,10 +48,20 @@ func current(ctx context.Context, c *pgx.Conn, t Target, e *entity) error {
 	if err != nil {
 		return fmt.Errorf("oneroster: read the current %s: %w", e.name, err)
 	}
-	return run(ctx, c, "index "+table,
-		fmt.Sprintf(`CREATE INDEX ON %s (k)`, table),
-		fmt.Sprintf(`CREATE INDEX ON %s ("sourcedId")`, table),
-		fmt.Sprintf(`ANALYZE %s`, table))
+	stmts := []string{}
+	for _, col := range lookedUpBy[e.name] {
+		stmts = append(stmts, fmt.Sprintf(`CREATE INDEX ON %s (%s)`, table, col))
+	}
+	return run(ctx, c, "index "+table, append(stmts, fmt.Sprintf(`ANALYZE %s`, table))...)
+}
+
+// lookedUpBy are the columns by which the checks and joins (people.go)
+// look an entity's current records up, one at a time, or walk them in
+// order: those are indexed. (Roles are only ever joined whole.)
+var lookedUpBy = map[string][]string{
+	"users":        {"k", `"sourcedId"`},
+	"orgs":         {`"sourcedId"`},
+	"demographics": {`"sourcedId"`},
 }
 
 // emptyFile creates e's file table, empty, for an entity the export does

@@ -45,14 +45,17 @@ func merge(ctx context.Context, c *pgx.Conn, t Target, s *staged, notes *importf
 		if repeats > 0 {
 			notes.Warn(fmt.Sprintf("users.csv: %d row(s) repeated an earlier row exactly (same sourcedId and values) and were counted once", repeats))
 		}
-	} else if err := rowErrors(ctx, c, s.e.file(), fmt.Sprintf(`
+	} else if s.e != &guardiansEntity { // derived: one link per student and guardian
+		dups := fmt.Sprintf(`
 		SELECT line, 'sourcedId', "sourcedId", format('sourcedId %%s already appears on line %%s; this row is ignored', "sourcedId", first)
 		FROM (SELECT line, "sourcedId", status, data, first_value(line) OVER w AS first,
 				first_value((status, data)) OVER w AS first_values
 			FROM %[1]s WHERE err_message IS NULL AND "sourcedId" IS NOT NULL
 			WINDOW w AS (PARTITION BY "sourcedId" ORDER BY line)) o
-		WHERE line <> first AND (status, data) IS DISTINCT FROM first_values ORDER BY line`, file), notes); err != nil {
-		return err
+		WHERE line <> first AND (status, data) IS DISTINCT FROM first_values ORDER BY line`, file)
+		if err := rowErrors(ctx, c, s.e.file(), dups, notes); err != nil {
+			return err
+		}
 	}
 	in := fmt.Sprintf(`(SELECT DISTINCT ON ("sourcedId") "sourcedId", status, data, match FROM %s
 		WHERE err_message IS NULL AND "sourcedId" IS NOT NULL ORDER BY "sourcedId", line)`, file)
