@@ -2,7 +2,7 @@
 -- trigger call and a lookup of the import per record written: about 40% of
 -- writing a first export's records (2.4 of 5.7 s for 493,000 users, 3.3 of
 -- 11 s for 610,000 enrollments, measured with auto_explain in
--- BenchmarkOneRosterImport). Only an import's own runs write its records,
+-- BenchmarkOneRoster). Only an import's own runs write its records,
 -- under the import's lock, so a record cannot name an import that does not
 -- exist; purging an import deletes its records explicitly
 -- (internal/imports purgeImport), as the cascade did.
