@@ -982,3 +982,45 @@ func TestOneRosterPurgeTakesTheImportsRecords(t *testing.T) {
 	require.NoError(t, s.DB.NewRaw(`SELECT (details->>'oneRosterRecordsDeleted')::int FROM audit_log WHERE action = 'IMPORT_PURGED'`).Scan(context.Background(), &deleted))
 	require.Equal(t, held, deleted, "the purge's audit entry counts them")
 }
+
+// A person's language is the extension column (of users.csv or
+// demographics.csv) named most like one: metadata.language before
+// metadata.homeLanguage before language, a blank one skipped, and of two
+// named alike but for case, users.csv's. The other extension columns are
+// custom fields; the language columns are not.
+func TestOneRosterLanguageFromExtensionColumns(t *testing.T) {
+	t.Parallel()
+	s := servertest.New(t, nil)
+	_, admin := s.Admin(t, "admin@district.test")
+	users := `sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password,metadata.homeLanguage,language,metadata.language,metadata.bus
+S1,,,true,SCH1,student,,,Ana,Lopez,,,,,,,01,,Vietnamese,,,12
+S2,,,true,SCH1,student,,,Ben,Ng,,,,,,,01,,,French,,
+S3,,,true,SCH1,student,,,Cy,Young,,,,,,,01,,,,  ,7
+`
+	demographics := `sourcedId,status,dateLastModified,birthDate,sex,americanIndianOrAlaskaNative,asian,blackOrAfricanAmerican,nativeHawaiianOrOtherPacificIslander,white,demographicRaceTwoOrMoreRaces,hispanicOrLatinoEthnicity,countryOfBirthCode,stateOfBirthAbbreviation,cityOfBirth,publicSchoolResidenceStatus,metadata.language,Language
+S1,,,,,,,,,,,,,,,,Spanish,
+S2,,,,,,,,,,,,,,,,,German
+S3,,,,,,,,,,,,,,,,,Somali
+`
+	files := map[string]string{"manifest.csv": manifest("1.1", map[string]string{"users": "bulk", "orgs": "bulk", "demographics": "bulk"}),
+		"orgs.csv": orgsCSV, "users.csv": users, "demographics.csv": demographics}
+	id := createOneRosterImport(t, s, admin, "Languages", "FULL", "")
+	run := uploadZipAndRun(t, s, admin, id, zipOf(t, files))
+	require.Equal(t, "SUCCEEDED", run.Status, run.Message)
+
+	people := orPeople(t, s, admin, id)
+	for sid, want := range map[string]string{
+		"S1": "Spanish", // demographics' metadata.language before users.csv's metadata.homeLanguage
+		"S2": "French",  // language and Language: users.csv's
+		"S3": "Somali",  // users.csv's metadata.language is blank
+	} {
+		require.NotNil(t, people[sid].Language, sid)
+		require.Equal(t, want, *people[sid].Language, sid)
+	}
+	var custom map[string]any
+	require.NoError(t, json.Unmarshal(people["S1"].CustomFields, &custom))
+	require.Equal(t, "12", custom["metadata.bus"])
+	for name := range custom {
+		require.NotContains(t, strings.ToLower(name), "language", "a language column is the language, not a custom field")
+	}
+}

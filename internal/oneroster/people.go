@@ -308,8 +308,8 @@ func (p *People) export(ctx context.Context, c *pgx.Conn, v Version) error {
 		`CASE btrim(split_part(u.grades, ',', 1)) WHEN 'KG' THEN 'K'` + gradeCodes + `
 			ELSE btrim(split_part(u.grades, ',', 1)) END`,
 		"p.school",
-		// The first extension column (of users.csv, then demographics.csv)
-		// named like a language (ext, below).
+		// The extension column (of users.csv or demographics.csv) named
+		// most like a language (ext, below).
 		`ext.language`,
 		"u.email", "nullif(u.sms, u.phone)", "u.phone"}
 	m := mapping.Mapping{
@@ -369,9 +369,12 @@ func (p *People) export(ctx context.Context, c *pgx.Conn, v Version) error {
 	header = append(header, extensionsColumn)
 	sel = append(sel, `ext.extensions`)
 	// A person's extension columns, read in one pass: the language, and
-	// the others. (A person with none reads none.)
+	// the others. (A person with none reads none.) Of two language
+	// columns named alike but for case, users.csv's comes first, then
+	// the name in byte order: the same one every run.
 	join += ` LEFT JOIN LATERAL (SELECT
-			(array_agg(x.value #>> '{}' ORDER BY array_position(` + languageArray + `, lower(x.key)))
+			(array_agg(x.value #>> '{}' ORDER BY array_position(` + languageArray + `, lower(x.key)),
+				coalesce(u.extra ? x.key, false) DESC, x.key COLLATE "C")
 				FILTER (WHERE lower(x.key) = ANY(` + languageArray + `) AND btrim(x.value #>> '{}') <> ''))[1] AS language,
 			jsonb_object_agg(x.key, x.value) FILTER (WHERE NOT lower(x.key) = ANY(` + languageArray + `)) AS extensions
 		FROM jsonb_each(coalesce(d.extra, '{}') || coalesce(u.extra, '{}')) x
