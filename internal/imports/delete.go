@@ -229,7 +229,8 @@ func (s *Service) Restore(ctx context.Context, id int64) (*Import, error) {
 
 // Purge deletes, for good, each deleted import whose retention has ended,
 // one transaction per import, and returns their ids. Its files and runs go
-// with it, and the recipients a REMOVE delete (or its runs) removed; kept
+// with it, a OneRoster import's records of its exports, and the
+// recipients a REMOVE delete (or its runs) removed; kept
 // recipients stay, detached (import_id NULL), as do the accounts of a USER
 // import.
 func (s *Service) Purge(ctx context.Context) ([]int64, error) {
