@@ -24,14 +24,14 @@ import (
 //
 //   - flat: upload (POST /imports/{id}/file?run=true) plus run of
 //     districtgen.Write's file into a new CSV import;
-//   - OneRoster: upload plus run of districtgen.WriteOneRoster's 1.2 bulk
-//     export of the same district into a new ONEROSTER import (FULL,
-//     removalThreshold 100), on a database of its own;
 //   - people: upload plus run, into a new CSV import on a database of its
 //     own, of a flat file of the people the OneRoster bulk export holds
 //     (writePeople): the flat file's students as they are, then its
 //     guardians (CONTACT) and teachers (STAFF) as rows of their own, with
 //     a type column;
+//   - OneRoster: upload plus run of districtgen.WriteOneRoster's 1.2 bulk
+//     export of the same district into a new ONEROSTER import (FULL,
+//     removalThreshold 100), on a database of its own;
 //   - delta: upload plus run of the next day's 1.2 delta export
 //     (Change{Day: 1}) into that import;
 //   - the server's resident memory growth during each.
