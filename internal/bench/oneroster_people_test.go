@@ -12,20 +12,13 @@ import (
 	"strings"
 
 	"github.com/rollcall/rollcall/internal/districtgen"
+	"github.com/rollcall/rollcall/internal/oneroster"
 )
 
 // peopleCounts are the rows of writePeople's file, by type.
 type peopleCounts struct{ Students, Contacts, Staff int }
 
 func (c peopleCounts) rows() int { return c.Students + c.Contacts + c.Staff }
-
-// The roles of users.csv (1.1) or roles.csv (1.2) that make a CONTACT or
-// STAFF, as internal/oneroster reads them (guardianRoles, staffRoles).
-var (
-	peopleContactRoles = []string{"parent", "guardian", "relative"}
-	peopleStaffRoles   = []string{"teacher", "aide", "administrator", "proctor", "counselor", "principal",
-		"districtadministrator", "siteadministrator", "systemadministrator"}
-)
 
 // writePeople writes to w a flat CSV of the people the OneRoster bulk
 // export at zipPath holds, for the pipeline's floor of the OneRoster /
@@ -133,17 +126,15 @@ func writePeople(w io.Writer, flatPath, zipPath string) (peopleCounts, error) {
 		if err != nil {
 			return n, err
 		}
-		role = strings.ToLower(strings.TrimSpace(role))
-		var typ string
-		switch {
-		case role == "student":
+		// The type internal/oneroster gives the role.
+		typ := oneroster.RoleType(role)
+		switch typ {
+		case "STUDENT":
 			zipStudents++
 			continue
-		case slices.Contains(peopleContactRoles, role):
-			typ = "CONTACT"
+		case "CONTACT":
 			n.Contacts++
-		case slices.Contains(peopleStaffRoles, role):
-			typ = "STAFF"
+		case "STAFF":
 			n.Staff++
 		default:
 			return n, fmt.Errorf("people: users.csv: %s has role %q", rec[uID], role)

@@ -173,12 +173,38 @@ func rowErrors(ctx context.Context, c *pgx.Conn, file, q string, notes *importfi
 	return rows.Err()
 }
 
-// staffRoles are the roles (both versions, lower-cased) that make a
-// person STAFF; student makes a STUDENT, and guardianRoles a CONTACT.
-const (
-	staffRoles    = `'teacher', 'aide', 'administrator', 'proctor', 'counselor', 'principal', 'districtadministrator', 'siteadministrator', 'systemadministrator'`
-	guardianRoles = `'parent', 'guardian', 'relative'`
+// roleTypes are the roles (both versions, lower-cased) and the recipient
+// type each makes a person: student a STUDENT, a guardian's a CONTACT, a
+// school's staff's STAFF.
+var roleTypes = map[string]string{
+	"student": "STUDENT",
+	"parent":  "CONTACT", "guardian": "CONTACT", "relative": "CONTACT",
+	"teacher": "STAFF", "aide": "STAFF", "administrator": "STAFF", "proctor": "STAFF", "counselor": "STAFF",
+	"principal": "STAFF", "districtadministrator": "STAFF", "siteadministrator": "STAFF", "systemadministrator": "STAFF",
+}
+
+// RoleType is the recipient type (STUDENT, STAFF or CONTACT) a OneRoster
+// role makes a person, whatever its case; "" for a role the standard does
+// not have.
+func RoleType(role string) string { return roleTypes[strings.ToLower(strings.TrimSpace(role))] }
+
+// staffRoles and guardianRoles are the roles making STAFF and CONTACT, as
+// SQL lists of string literals.
+var (
+	staffRoles    = rolesOf("STAFF")
+	guardianRoles = rolesOf("CONTACT")
 )
+
+func rolesOf(typ string) string {
+	var roles []string
+	for role, t := range roleTypes {
+		if t == typ {
+			roles = append(roles, quoteLiteral(role))
+		}
+	}
+	slices.Sort(roles)
+	return strings.Join(roles, ", ")
+}
 
 // check indexes and analyzes the staging tables and finds what does not
 // resolve: a duplicate org, a role (1.2) naming a person or org that does
