@@ -1024,3 +1024,69 @@ S3,,,,,,,,,,,,,,,,,Somali
 		require.NotContains(t, strings.ToLower(name), "language", "a language column is the language, not a custom field")
 	}
 }
+
+// What an administrator decides for a teacher's account stands against
+// every later run: one they disabled stays disabled (changed in the
+// export, gone from it and back), one whose restriction they cleared stays
+// unrestricted; an account the import itself disabled comes back enabled
+// with its teacher.
+func TestOneRosterTeacherAccountsKeepAdministratorsChoices(t *testing.T) {
+	t.Parallel()
+	s := servertest.New(t, nil)
+	_, admin := s.Admin(t, "admin@district.test")
+	id := createOneRosterImport(t, s, admin, "Teachers", "FULL", ", provisionTeacherAccounts: true, removalThreshold: 100")
+	kinder := "T2,,,true,SCH1,teacher,,,Kay,Kinder,,,kkinder@district.test,,,,,,\n"
+	enrollments := "sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary,beginDate,endDate\n" +
+		"E1,,,C1,SCH2,S3,student,,,\nE2,,,C1,SCH2,T1,teacher,true,,\nE3,,,C2,SCH1,S1,student,,,\nE4,,,C2,SCH1,T2,teacher,true,,\n"
+	export := func(users, enrollments string) []byte {
+		return zipOf(t, map[string]string{"manifest.csv": manifest("1.1", map[string]string{"users": "bulk", "orgs": "bulk", "courses": "bulk", "classes": "bulk", "enrollments": "bulk"}),
+			"orgs.csv": orgsCSV, "users.csv": users, "courses.csv": coursesCSV, "classes.csv": classesCSV, "enrollments.csv": enrollments})
+	}
+	applied := func(users, enrollments string) {
+		run := uploadZipAndRun(t, s, admin, id, export(users, enrollments))
+		require.Equal(t, "SUCCEEDED", run.Status, run.Message)
+	}
+	type account struct {
+		ID, Name              string
+		Disabled              bool
+		RestrictionFromImport bool
+		Restriction           json.RawMessage
+	}
+	accountOf := func(email string) account {
+		var out struct{ Users struct{ Nodes []account } }
+		s.MustQuery(t, admin, `query($e: String!) { users(search: $e, first: 5) { nodes { id name disabled restrictionFromImport restriction } } }`,
+			map[string]any{"e": email}, &out)
+		require.Len(t, out.Users.Nodes, 1, email)
+		return out.Users.Nodes[0]
+	}
+	applied(users11+kinder, enrollments)
+	parker := accountOf("pparker@district.test")
+	require.False(t, parker.Disabled)
+	require.True(t, accountOf("kkinder@district.test").RestrictionFromImport)
+
+	// Parker disabled, Kinder's restriction cleared, by an administrator;
+	// the next export renames both.
+	s.MustQuery(t, admin, `mutation($u: ID!) { updateUser(id: $u, input: {disabled: true}) { id } }`, map[string]any{"u": parker.ID}, nil)
+	s.MustQuery(t, admin, `mutation($u: ID!) { clearUserRestriction(userId: $u) { id } }`, map[string]any{"u": accountOf("kkinder@district.test").ID}, nil)
+	renamed := strings.Replace(strings.Replace(users11+kinder, ",Pat,Parker,", ",Patricia,Parker,", 1), ",Kay,Kinder,", ",Kaye,Kinder,", 1)
+	applied(renamed, enrollments)
+	parker = accountOf("pparker@district.test")
+	require.Equal(t, "Patricia Parker", parker.Name)
+	require.True(t, parker.Disabled, "an administrator disabled it")
+	k := accountOf("kkinder@district.test")
+	require.Equal(t, "Kaye Kinder", k.Name)
+	require.False(t, k.RestrictionFromImport)
+	require.True(t, k.Restriction == nil || string(k.Restriction) == "null", "an administrator cleared it: %s", k.Restriction)
+
+	// Both leave the export, then come back: Kinder's account (disabled by
+	// the import) is enabled again, Parker's (by an administrator) is not.
+	gone := strings.Replace(strings.Replace(renamed, strings.Replace(kinder, ",Kay,", ",Kaye,", 1), "", 1),
+		"T1,,,true,\"DIST,SCH2\",teacher,parker,,Patricia,Parker,,,pparker@district.test,,,,,,\n", "", 1)
+	require.NotContains(t, gone, "pparker")
+	require.NotContains(t, gone, "kkinder")
+	applied(gone, strings.Replace(strings.Replace(enrollments, "E2,,,C1,SCH2,T1,teacher,true,,\n", "", 1), "E4,,,C2,SCH1,T2,teacher,true,,\n", "", 1))
+	require.True(t, accountOf("kkinder@district.test").Disabled)
+	applied(renamed, enrollments)
+	require.False(t, accountOf("kkinder@district.test").Disabled)
+	require.True(t, accountOf("pparker@district.test").Disabled)
+}

@@ -24,7 +24,8 @@ import (
 //     (users.restriction_from_import): an administrator who sets or clears
 //     it makes it theirs, and the import never writes it again;
 //   - an account of the import whose teacher is gone from the export (or
-//     disabled there) is disabled; it is enabled again if they come back;
+//     disabled there) is disabled; it is enabled again if they come back
+//     (users.disabled_by_import), not when an administrator disabled it;
 //   - administrators' accounts, and accounts another import manages, are
 //     left alone.
 // It works from the records alone (no staging table), so that a revert
@@ -107,22 +108,24 @@ func Provision(ctx context.Context, idb bun.IDB, importID int64, now time.Time) 
 	}{
 		// The import's accounts and hand-made ones (taken over): name,
 		// the restriction while it is the import's (a hand-made account
-		// without one gets it), enabled again when the import had
-		// disabled them.
+		// without one gets it; one an administrator cleared stays
+		// cleared), enabled again when the import had disabled them (not
+		// when an administrator did).
 		{&c.Updated, `UPDATE users u SET name = t.name,
-				restriction = CASE WHEN u.restriction_from_import OR u.restriction IS NULL THEN t.restriction ELSE u.restriction END,
-				restriction_from_import = u.restriction_from_import OR u.restriction IS NULL,
-				disabled = CASE WHEN u.import_id = ?0 THEN false ELSE u.disabled END,
+				restriction = CASE WHEN u.restriction_from_import OR (u.import_id IS NULL AND u.restriction IS NULL) THEN t.restriction ELSE u.restriction END,
+				restriction_from_import = u.restriction_from_import OR (u.import_id IS NULL AND u.restriction IS NULL),
+				disabled = CASE WHEN u.import_id = ?0 AND u.disabled_by_import THEN false ELSE u.disabled END,
+				disabled_by_import = false,
 				import_id = ?0, updated_at = ?1
 			FROM oneroster_teacher_accounts t
 			WHERE u.email = t.email AND u.role = 'USER' AND (u.import_id = ?0 OR u.import_id IS NULL)
-				AND (u.import_id IS NULL OR u.name <> t.name OR u.disabled
+				AND (u.import_id IS NULL OR u.name <> t.name OR u.disabled AND u.disabled_by_import
 					OR u.restriction_from_import AND u.restriction IS DISTINCT FROM t.restriction)`},
 		{&c.Created, `INSERT INTO users (email, name, role, restriction, restriction_from_import, import_id, created_at, updated_at)
 			SELECT t.email, t.name, 'USER', t.restriction, true, ?0, ?1, ?1 FROM oneroster_teacher_accounts t
 			WHERE NOT EXISTS (SELECT FROM users u WHERE u.email = t.email)`},
 		// Teachers gone from the export.
-		{&c.Disabled, `UPDATE users u SET disabled = true, updated_at = ?1
+		{&c.Disabled, `UPDATE users u SET disabled = true, disabled_by_import = true, updated_at = ?1
 			WHERE u.import_id = ?0 AND u.role = 'USER' AND NOT u.disabled
 				AND NOT EXISTS (SELECT FROM oneroster_teacher_accounts t WHERE t.email = u.email)`},
 	}

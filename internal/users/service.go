@@ -207,7 +207,8 @@ func (s *Service) Update(ctx context.Context, id int64, in UpdateUserInput) (*Us
 			u.Role = *in.Role
 		}
 		if in.Disabled != nil {
-			u.Disabled = *in.Disabled
+			// An administrator's say: the managing import never undoes it.
+			u.Disabled, u.DisabledByImport = *in.Disabled, false
 		}
 		if wasAdmin && !u.IsAdmin() && len(admins) <= 1 {
 			return apperr.Conflict("%s is the last enabled system administrator; make another user SYSTEM_ADMIN first", u.Email)
@@ -393,7 +394,7 @@ func (s *Service) upsertAdmin(ctx context.Context, idb bun.IDB, email, name stri
 	u := &User{Email: email, Name: name, Role: RoleSystemAdmin, CreatedAt: now, UpdatedAt: now}
 	_, err = idb.NewInsert().Model(u).
 		On("CONFLICT (email) DO UPDATE").
-		Set("role = EXCLUDED.role, disabled = false, updated_at = EXCLUDED.updated_at").
+		Set("role = EXCLUDED.role, disabled = false, disabled_by_import = false, updated_at = EXCLUDED.updated_at").
 		Returning("*").Exec(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("upsert admin %s: %w", email, err)

@@ -63,7 +63,7 @@ func InsertUser(ctx context.Context, idb bun.IDB, u *User) error {
 
 // UpdateUserRow writes u's mutable columns.
 func UpdateUserRow(ctx context.Context, idb bun.IDB, u *User) error {
-	_, err := idb.NewUpdate().Model(u).Column("name", "role", "disabled", "updated_at").WherePK().Returning("*").Exec(ctx)
+	_, err := idb.NewUpdate().Model(u).Column("name", "role", "disabled", "disabled_by_import", "updated_at").WherePK().Returning("*").Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("update user %d: %w", u.ID, err)
 	}
@@ -224,7 +224,7 @@ func CountManaged(ctx context.Context, idb bun.IDB, importID int64, withAdmins b
 // system administrators excepted, and returns their ids.
 func DisableManaged(ctx context.Context, idb bun.IDB, importID int64, now time.Time) ([]int64, error) {
 	var ids []int64
-	err := idb.NewUpdate().Model((*User)(nil)).Set("disabled = true").Set("updated_at = ?", now).
+	err := idb.NewUpdate().Model((*User)(nil)).Set("disabled = true, disabled_by_import = true").Set("updated_at = ?", now).
 		Where("import_id = ? AND NOT disabled AND role <> ?", importID, RoleSystemAdmin).Returning("id").Scan(ctx, &ids)
 	if err != nil && !db.IsNoRows(err) {
 		return nil, fmt.Errorf("disable users of import %d: %w", importID, err)
@@ -238,7 +238,7 @@ func EnableManaged(ctx context.Context, idb bun.IDB, importID int64, ids []int64
 	if len(ids) == 0 {
 		return nil
 	}
-	if _, err := idb.NewUpdate().Model((*User)(nil)).Set("disabled = false").Set("updated_at = ?", now).
+	if _, err := idb.NewUpdate().Model((*User)(nil)).Set("disabled = false, disabled_by_import = false").Set("updated_at = ?", now).
 		Where("id IN (?) AND import_id = ? AND disabled", bun.List(ids), importID).Exec(ctx); err != nil {
 		return fmt.Errorf("enable users of import %d: %w", importID, err)
 	}
