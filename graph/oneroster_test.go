@@ -17,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rollcall/rollcall/internal/authz"
 	"github.com/rollcall/rollcall/internal/config"
 	"github.com/rollcall/rollcall/internal/districtgen"
 	"github.com/rollcall/rollcall/internal/recipients"
@@ -1089,4 +1090,46 @@ func TestOneRosterTeacherAccountsKeepAdministratorsChoices(t *testing.T) {
 	applied(renamed, enrollments)
 	require.False(t, accountOf("kkinder@district.test").Disabled)
 	require.True(t, accountOf("pparker@district.test").Disabled)
+}
+
+// The guardian links' loader checks the restriction on both ends, the
+// recipient asked about too (every resolver reads it within the viewer's
+// scope first; this holds without that): a user who may see Ana's
+// guardians but not Ana learns nothing of her links.
+func TestOneRosterLinksCheckBothEnds(t *testing.T) {
+	t.Parallel()
+	s := servertest.New(t, nil)
+	_, admin := s.Admin(t, "admin@district.test")
+	id := createOneRosterImport(t, s, admin, "Links", "FULL", "")
+	files := map[string]string{"manifest.csv": manifest("1.1", map[string]string{"users": "bulk", "orgs": "bulk"}), "orgs.csv": orgsCSV, "users.csv": users11}
+	require.Equal(t, "SUCCEEDED", uploadZipAndRun(t, s, admin, id, zipOf(t, files)).Status)
+
+	var u struct{ CreateUser struct{ ID string } }
+	s.MustQuery(t, admin, `mutation { createUser(input: {email: "family@district.test", name: "Family liaison"}) { id } }`, nil, &u)
+	s.MustQuery(t, admin, `mutation($u: ID!) { setUserRestriction(userId: $u, filter: {externalId: {in: ["P1", "G1"]}}) { id } }`,
+		map[string]any{"u": u.CreateUser.ID}, nil)
+	var viewer authz.Viewer
+	var restriction []byte
+	require.NoError(t, s.DB.NewRaw(`SELECT id, email, restriction FROM users WHERE email = 'family@district.test'`).
+		Scan(context.Background(), &viewer.UserID, &viewer.Email, &restriction))
+	viewer.Role, viewer.Restriction = "USER", restriction
+	ctx := authz.WithViewer(context.Background(), &viewer)
+	recipientID := func(externalID string) (n int64) {
+		require.NoError(t, s.DB.NewRaw(`SELECT id FROM recipients WHERE import_id = ? AND external_id = ?`, id, externalID).Scan(context.Background(), &n))
+		return n
+	}
+
+	ana, maria := recipientID("S1"), recipientID("P1")
+	guardians, err := s.Services.Recipients.Guardians(ctx, []int64{ana})
+	require.NoError(t, err)
+	require.Empty(t, guardians, "Ana is outside the restriction")
+	students, err := s.Services.Recipients.Students(ctx, []int64{maria})
+	require.NoError(t, err)
+	require.Empty(t, students[maria], "Maria's students are outside the restriction")
+
+	// An administrator sees the same links.
+	all := authz.WithViewer(context.Background(), &authz.Viewer{UserID: 1, Role: authz.RoleSystemAdmin})
+	guardians, err = s.Services.Recipients.Guardians(all, []int64{ana})
+	require.NoError(t, err)
+	require.Len(t, guardians[ana], 2)
 }

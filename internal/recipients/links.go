@@ -99,18 +99,23 @@ func (s *Service) Students(ctx context.Context, ids []int64) (map[int64][]Recipi
 // joins it to (from its side, to the other), within the viewer's scope.
 func (s *Service) linked(ctx context.Context, ids []int64, from, to string) (map[int64][]Recipient, error) {
 	p := &Params{}
+	// Both ends must be people the viewer may see: the one asked about
+	// (o: one of ids, checked here although every caller read it within
+	// the viewer's scope) and the other (r).
+	asked, err := s.where(ctx, WithIDs(ids), false, p)
+	if err != nil {
+		return nil, err
+	}
 	where, err := s.where(ctx, Everyone(), false, p)
 	if err != nil {
 		return nil, err
 	}
-	// Both ends must be people the viewer may see: the one asked about
-	// (o) came from a scoped read; the other (r) is checked here.
 	rows, err := s.db.Pool.Query(ctx, `SELECT o.id, r.id
 		FROM recipients AS o
 		JOIN oneroster_records l ON l.import_id = o.import_id AND l.entity = 'guardians' AND l.to_run IS NULL
 			AND l.data->>`+quote(from)+` = o.external_id
 		JOIN recipients AS r ON r.import_id = o.import_id AND r.external_id = l.data->>`+quote(to)+`
-		WHERE o.id = ANY(`+p.Add(ids)+`) AND o.removed_at IS NULL AND `+where+`
+		WHERE o.id IN (SELECT r.id FROM recipients AS r WHERE `+asked+`) AND `+where+`
 		ORDER BY o.id, (l.data->>'ord')::int, r.id`, p.QueryArgs()...)
 	if err != nil {
 		return nil, fmt.Errorf("read guardian links: %w", err)
