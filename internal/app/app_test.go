@@ -177,3 +177,37 @@ func mustServices(t *testing.T, b *bundle) *app.Services {
 	require.NoError(t, err)
 	return a.Services
 }
+
+// TestQueuedRunWithStuckJobIsRecovered: a worker that stops before River
+// records how an attempt ended leaves the run's job "running" (River
+// rescues such a job only after the longest a run may take) while the
+// attempt has put the run back in the queue. Another process's recovery
+// gives the run a new job and runs it.
+func TestQueuedRunWithStuckJobIsRecovered(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	svc := mustServices(t, b) // no workers: the job waits
+	imp, err := svc.Imports.Create(b.ctx, imports.CreateImportInput{Name: "SIS", Method: imports.MethodFull})
+	require.NoError(t, err)
+	_, run, err := svc.Imports.Upload(b.ctx, imp.ID, "a.csv", strings.NewReader(districtgen.File(districtgen.Options{Rows: 50, Seed: 1})), true)
+	require.NoError(t, err)
+	require.NotNil(t, run.JobID)
+	// As the stopped attempt left them.
+	_, err = b.d.NewRaw(`UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() - interval '10 minutes' WHERE id = ?`, *run.JobID).Exec(b.ctx)
+	require.NoError(t, err)
+	_, err = b.d.NewRaw(`UPDATE import_runs SET attempts = 1, message = 'attempt 1 did not finish; retrying' WHERE id = ?`, run.ID).Exec(b.ctx)
+	require.NoError(t, err)
+
+	a := start(t, b) // its periodic recovery runs at start
+	defer func() { _ = a.Stop(context.Background()) }()
+	done := waitRun(t, a, b, run.ID)
+	require.Equal(t, imports.StatusSucceeded, done.Status, done.Message)
+	require.Equal(t, 50, done.Created)
+	require.Equal(t, 2, done.Attempts)
+	require.NotEqual(t, *run.JobID, *done.JobID, "a new job")
+	var state string
+	var cancelAsked bool
+	require.NoError(t, b.d.NewRaw(`SELECT state, metadata->>'cancel_attempted_at' IS NOT NULL FROM river_job WHERE id = ?`, *run.JobID).Scan(b.ctx, &state, &cancelAsked))
+	require.Equal(t, "running", state)
+	require.True(t, cancelAsked, "River's rescue, hours later, finds the old job canceled")
+}

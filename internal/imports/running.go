@@ -144,8 +144,12 @@ func (s *Service) RetryRun(ctx context.Context, runID int64, message string) err
 // died. Each goes back to the queue under a new job, fails after
 // MaxRunAttempts starts, or ends CANCELED if an administrator canceled it.
 // The data is as it was: the dead worker's transaction never committed.
+// So does a run back in the queue whose job a stopping worker left stuck
+// (staleRuns): its old job, should River ever run it again, finds the run
+// handed to the new one (StartRun).
 func (s *Service) RecoverStalledRuns(ctx context.Context) (int, error) {
-	stalled, err := staleRuns(ctx, s.db, s.now().Add(-s.cfg.StaleAfter))
+	since := s.now().Add(-s.cfg.StaleAfter)
+	stalled, err := staleRuns(ctx, s.db, since)
 	if err != nil {
 		return 0, err
 	}
@@ -161,8 +165,21 @@ func (s *Service) RecoverStalledRuns(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
-			if !free || cur.Status != StatusRunning || cur.HeartbeatAt != nil && cur.HeartbeatAt.After(s.now().Add(-s.cfg.StaleAfter)) {
+			stale := cur.Status == StatusRunning && (cur.HeartbeatAt == nil || cur.HeartbeatAt.Before(since))
+			stuck := false
+			if cur.Status == StatusQueued {
+				if stuck, err = jobStuck(ctx, tx, cur.JobID, since); err != nil {
+					return err
+				}
+			}
+			if !free || !stale && !stuck {
 				return nil // still alive after all
+			}
+			if stuck {
+				// River's rescue of the stuck job finds it canceled.
+				if err := s.cancelJob(ctx, tx, cur); err != nil {
+					return err
+				}
 			}
 			recovered++
 			if cur.CanceledBy != nil { // its job was canceled: never run again

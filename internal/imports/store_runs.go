@@ -147,14 +147,36 @@ func ActiveRuns(ctx context.Context, idb bun.IDB) ([]Run, error) {
 	return out, nil
 }
 
-// staleRuns returns the runs marked RUNNING without a heartbeat since.
+// staleRuns returns the runs marked RUNNING without a heartbeat since, and
+// the runs back in the queue whose job is stuck (stuckJob).
 func staleRuns(ctx context.Context, idb bun.IDB, since time.Time) ([]Run, error) {
 	var out []Run
-	if err := idb.NewSelect().Model(&out).Where("status = ?", StatusRunning).
-		Where("heartbeat_at IS NULL OR heartbeat_at < ?", since).Scan(ctx); err != nil {
+	if err := idb.NewSelect().Model(&out).
+		Where("status = ? AND (heartbeat_at IS NULL OR heartbeat_at < ?)", StatusRunning, since).
+		WhereOr("status = ? AND job_id IN (SELECT id FROM river_job WHERE "+stuckJob+")", StatusQueued, since).
+		Scan(ctx); err != nil {
 		return nil, fmt.Errorf("find stalled runs: %w", err)
 	}
 	return out, nil
+}
+
+// stuckJob selects River jobs (river_job) left "running" since a time (the
+// parameter) by a worker that stopped before River could record how the
+// attempt ended: River's own rescue of such a job waits for the longest a
+// run may take (RescueStuckJobsAfter, hours), while its run, put back in
+// the queue by the attempt (RetryRun), would wait with it.
+const stuckJob = "state = 'running' AND attempted_at < ?"
+
+// jobStuck reports whether job jobID is stuck since (stuckJob).
+func jobStuck(ctx context.Context, idb bun.IDB, jobID *int64, since time.Time) (bool, error) {
+	if jobID == nil {
+		return false, nil
+	}
+	var stuck bool
+	if err := idb.NewRaw("SELECT EXISTS (SELECT FROM river_job WHERE id = ? AND "+stuckJob+")", *jobID, since).Scan(ctx, &stuck); err != nil {
+		return false, fmt.Errorf("read job %d: %w", *jobID, err)
+	}
+	return stuck, nil
 }
 
 // takesFile selects the runs that take their file, so that no schedule or
