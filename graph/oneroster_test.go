@@ -1035,7 +1035,7 @@ func TestOneRosterTeacherAccountsKeepAdministratorsChoices(t *testing.T) {
 	t.Parallel()
 	s := servertest.New(t, nil)
 	_, admin := s.Admin(t, "admin@district.test")
-	id := createOneRosterImport(t, s, admin, "Teachers", "FULL", ", provisionTeacherAccounts: true, removalThreshold: 100")
+	id := createOneRosterImport(t, s, admin, "Teachers", "FULL", ", provisionTeacherAccounts: true, removalThreshold: 100, rejectionThreshold: 50")
 	kinder := "T2,,,true,SCH1,teacher,,,Kay,Kinder,,,kkinder@district.test,,,,,,\n"
 	enrollments := "sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary,beginDate,endDate\n" +
 		"E1,,,C1,SCH2,S3,student,,,\nE2,,,C1,SCH2,T1,teacher,true,,\nE3,,,C2,SCH1,S1,student,,,\nE4,,,C2,SCH1,T2,teacher,true,,\n"
@@ -1060,7 +1060,15 @@ func TestOneRosterTeacherAccountsKeepAdministratorsChoices(t *testing.T) {
 		require.Len(t, out.Users.Nodes, 1, email)
 		return out.Users.Nodes[0]
 	}
-	applied(users11+kinder, enrollments)
+	// A teacher whose e-mail is not an address gets no account (and, as
+	// a recipient, their row is rejected for it).
+	bad := "T5,,,true,SCH1,teacher,,,Bea,Typo,,,bea typo@district.test,,,,,,\n"
+	run := uploadZipAndRun(t, s, admin, id, export(users11+kinder+bad, enrollments))
+	require.Equal(t, "SUCCEEDED_WITH_ERRORS", run.Status, run.Message)
+	require.Contains(t, run.Warnings, "teachers' accounts: 2 created, 0 updated, 0 disabled; 1 teacher(s) have an e-mail that is not a valid address, and no account")
+	var none struct{ Users struct{ Nodes []account } }
+	s.MustQuery(t, admin, `{ users(search: "typo", first: 5) { nodes { id } } }`, nil, &none)
+	require.Empty(t, none.Users.Nodes)
 	parker := accountOf("pparker@district.test")
 	require.False(t, parker.Disabled)
 	require.True(t, accountOf("kkinder@district.test").RestrictionFromImport)

@@ -2,12 +2,15 @@ package oneroster
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/uptrace/bun"
 
 	"github.com/rollcall/rollcall/internal/recipients"
+	"github.com/rollcall/rollcall/internal/users"
 )
 
 // Teachers' accounts (an import with provisionTeacherAccounts): each
@@ -34,6 +37,9 @@ import (
 // ProvisionCounts say what Provision did.
 type ProvisionCounts struct {
 	Created, Updated, Disabled, Skipped int
+	// Invalid: teachers whose e-mail is not an address an account may
+	// have (users.NormalizeEmail); they get none.
+	Invalid int
 }
 
 // String says what Provision did, for a run's warnings.
@@ -41,6 +47,9 @@ func (c ProvisionCounts) String() string {
 	msg := fmt.Sprintf("teachers' accounts: %d created, %d updated, %d disabled", c.Created, c.Updated, c.Disabled)
 	if c.Skipped > 0 {
 		msg += fmt.Sprintf("; %d teacher(s) share their e-mail with an administrator or an account another import manages, left as they are", c.Skipped)
+	}
+	if c.Invalid > 0 {
+		msg += fmt.Sprintf("; %d teacher(s) have an e-mail that is not a valid address, and no account", c.Invalid)
 	}
 	return msg
 }
@@ -101,6 +110,23 @@ func Provision(ctx context.Context, idb bun.IDB, importID int64, now time.Time) 
 	}
 	if _, err := idb.NewRaw(teacherAccountsSQL, importID, maxIDsPerCondition).Exec(ctx); err != nil {
 		return c, fmt.Errorf("oneroster: teachers' accounts: %w", err)
+	}
+	// An account's e-mail is checked as createUser checks it (the SQL
+	// above only asks for an @).
+	var emails, invalid []string
+	if err := idb.NewRaw(`SELECT email FROM oneroster_teacher_accounts`).Scan(ctx, &emails); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return c, fmt.Errorf("oneroster: teachers' accounts: %w", err)
+	}
+	for _, e := range emails {
+		if _, err := users.NormalizeEmail("email", e); err != nil {
+			invalid = append(invalid, e)
+		}
+	}
+	if len(invalid) > 0 {
+		if _, err := idb.NewRaw(`DELETE FROM oneroster_teacher_accounts WHERE email IN (?)`, bun.In(invalid)).Exec(ctx); err != nil {
+			return c, fmt.Errorf("oneroster: teachers' accounts: %w", err)
+		}
+		c.Invalid = len(invalid)
 	}
 	steps := []struct {
 		n   *int
