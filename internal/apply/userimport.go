@@ -31,7 +31,8 @@ import (
 //     by the first USER import whose file names them; one another import
 //     manages is a row error.
 //   - FULL disables (never deletes) the import's users absent from the file;
-//     a disabled user present again is re-enabled (restored).
+//     one present again is re-enabled (restored). A user an administrator
+//     disabled stays disabled (users.disabled_by_import).
 //   - SYSTEM_ADMIN accounts are never disabled, demoted, or given another
 //     restriction by an import; a file may promote a USER to SYSTEM_ADMIN.
 
@@ -63,7 +64,7 @@ type userPipeline struct {
 	active   int // the import's enabled users before the run
 	changes  []Change
 
-	demoted, keptAdmins, takenOver, reenabledByHand []string
+	demoted, keptAdmins, takenOver, reenabledByHand, keptDisabled []string
 }
 
 // execute runs the pipeline. It returns *Rollback for outcomes that must
@@ -293,8 +294,11 @@ func (p *userPipeline) decide(ctx context.Context, existing map[string]*users.Us
 			// Existing users, the import's or made by hand, are left alone.
 			p.counts.Unchanged++
 
-		case p.manages(u) && !u.Disabled && u.RowHash != nil && *u.RowHash == r.hash:
+		case p.manages(u) && (!u.Disabled || !u.DisabledByImport) && u.RowHash != nil && *u.RowHash == r.hash:
 			p.counts.Unchanged++
+			if u.Disabled {
+				p.keptDisabled = append(p.keptDisabled, u.Email)
+			}
 			if v.Role == users.RoleUser && u.Role == users.RoleSystemAdmin {
 				p.demoted = append(p.demoted, u.Email)
 			}
@@ -336,7 +340,14 @@ func (p *userPipeline) update(u *users.User, r *userRow) []Change {
 	v, line := r.vals, r.line
 	next := *u
 	id, hash := p.spec.ImportID, r.hash
-	next.ImportID, next.RowHash, next.Disabled, next.UpdatedAt = &id, &hash, false, p.spec.Now
+	takeOver := u.ImportID == nil
+	// Disabled by an administrator, not by this import: it stays so.
+	keptDisabled := u.Disabled && !takeOver && !u.DisabledByImport
+	if keptDisabled {
+		p.keptDisabled = append(p.keptDisabled, u.Email)
+	}
+	restored := u.Disabled && !keptDisabled
+	next.ImportID, next.RowHash, next.Disabled, next.DisabledByImport, next.UpdatedAt = &id, &hash, keptDisabled, false, p.spec.Now
 	next.Name = v.Name
 	wasAdmin := u.Role == users.RoleSystemAdmin
 	switch {
@@ -350,7 +361,6 @@ func (p *userPipeline) update(u *users.User, r *userRow) []Change {
 	if v.HasSchools && !wasAdmin {
 		next.Restriction = v.Restriction
 	}
-	takeOver := u.ImportID == nil
 	if takeOver {
 		p.takenOver = append(p.takenOver, u.Email)
 		if u.Disabled {
@@ -360,7 +370,7 @@ func (p *userPipeline) update(u *users.User, r *userRow) []Change {
 
 	action := ActionUpdate
 	var out []Change
-	if u.Disabled {
+	if restored {
 		action = ActionRestore
 		out = append(out, Change{Line: &line, ExternalID: u.Email, Action: action})
 	}
@@ -383,7 +393,7 @@ func (p *userPipeline) update(u *users.User, r *userRow) []Change {
 		field("import", nil, &name)
 	}
 	switch {
-	case u.Disabled:
+	case restored:
 		p.counts.Restored++
 	case len(out) > 0:
 		p.counts.Updated++
@@ -433,6 +443,10 @@ func (p *userPipeline) warnings() {
 		n.Warn(fmt.Sprintf("%d of the accounts taken over were disabled and were re-enabled, as the file lists them: %s",
 			len(p.reenabledByHand), someOf(p.reenabledByHand)))
 	}
+	if len(p.keptDisabled) > 0 {
+		n.Warn(fmt.Sprintf("%d account(s) in the file stay disabled, as an administrator disabled them: %s",
+			len(p.keptDisabled), someOf(p.keptDisabled)))
+	}
 	if p.dups > 0 {
 		n.Warn(fmt.Sprintf("%d row(s) repeated an earlier row exactly (same email and values) and were counted once", p.dups))
 	}
@@ -459,7 +473,7 @@ func (p *userPipeline) write(ctx context.Context) error {
 	}
 	for _, u := range p.updates {
 		if _, err := p.tx.NewUpdate().Model(u).
-			Column("name", "role", "disabled", "restriction", "import_id", "row_hash", "updated_at").
+			Column("name", "role", "disabled", "disabled_by_import", "restriction", "import_id", "row_hash", "updated_at").
 			WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("update user %s: %w", u.Email, err)
 		}
@@ -470,7 +484,7 @@ func (p *userPipeline) write(ctx context.Context) error {
 			ids[i] = u.ID
 		}
 		if _, err := p.tx.NewUpdate().Model((*users.User)(nil)).
-			Set("disabled = true").Set("updated_at = ?", p.spec.Now).
+			Set("disabled = true, disabled_by_import = true").Set("updated_at = ?", p.spec.Now).
 			Where("id IN (?)", bun.List(ids)).Exec(ctx); err != nil {
 			return fmt.Errorf("disable users: %w", err)
 		}

@@ -488,3 +488,29 @@ func TestUserImportGuards(t *testing.T) {
 		require.Equal(t, lastRun, *f.imp.LastRunID, "a dry run is not a Last Run")
 	})
 }
+
+// TestUserImportKeepsAnAdministratorsDisable: an account an administrator
+// disabled stays disabled while the file still lists it (a user the import
+// disabled for being absent comes back: TestUserImportFullDisablesAndRestores).
+func TestUserImportKeepsAnAdministratorsDisable(t *testing.T) {
+	t.Parallel()
+	f := newUserFixture(t, imports.CreateImportInput{})
+	require.Equal(t, imports.StatusSucceeded, f.runFile(staffFile).Status)
+	// As updateUser(disabled: true) leaves it.
+	_, err := f.db.NewRaw(`UPDATE users SET disabled = true, disabled_by_import = false WHERE email = 'ana@district.test'`).Exec(f.ctx)
+	require.NoError(t, err)
+
+	// The same file, then one that renames her.
+	run := f.runFile(staffFile)
+	require.Equal(t, imports.StatusSucceeded, run.Status, run.Message)
+	require.Equal(t, apply.Counts{RowsRead: 4, Unchanged: 4}, counts(run))
+	require.Contains(t, run.Warnings, "1 account(s) in the file stay disabled, as an administrator disabled them: ana@district.test")
+	require.True(t, f.user("ana@district.test").Disabled)
+
+	run = f.runFile(strings.Replace(staffFile, "Ana García", "Ana García-Ruiz", 1))
+	require.Equal(t, imports.StatusSucceeded, run.Status, run.Message)
+	require.Equal(t, apply.Counts{RowsRead: 4, Unchanged: 3, Updated: 1}, counts(run))
+	ana := f.user("ana@district.test")
+	require.Equal(t, "Ana García-Ruiz", ana.Name)
+	require.True(t, ana.Disabled, "an administrator disabled her")
+}

@@ -45,9 +45,10 @@ type User struct {
 	// import generates (a OneRoster import's teacher accounts), which it
 	// keeps up to date; false once an administrator sets or clears it.
 	RestrictionFromImport bool `bun:",notnull"`
-	// DisabledByImport: the managing import disabled the account (its
-	// teacher left a OneRoster export, or the import was deleted), not an
-	// administrator; only such an account does the import enable again.
+	// DisabledByImport: the managing import disabled the account (absent
+	// from a USER import's file, a teacher gone from a OneRoster export, or
+	// the import deleted), not an administrator; only such an account does
+	// the import enable again.
 	DisabledByImport bool `bun:",notnull"`
 	// ImportID is the USER import that manages the account, if any.
 	ImportID *int64 ``
