@@ -82,36 +82,10 @@ func BenchmarkOneRoster(b *testing.B) {
 		for i := range reps {
 			b.Logf("repetition %d of %d, started %s", i+1, reps, time.Now().Format("15:04:05 MST"))
 
-			flatDB := fmt.Sprintf("flat_%d", i)
-			func() {
-				s, conn := serveFresh(b, e, flatDB)
-				defer conn.Close(context.Background())
-				defer s.stop()
-				id := createBenchImport(b, s, "SIS students", "")
-				out := timedRun(b, s, conn, t, "flat", id, flatFile)
-				if out.Status != "SUCCEEDED" || out.Created != rows {
-					b.Fatalf("flat first load: %s, created %d of %d rows (rejected %d): %s", out.Status, out.Created, rows, out.Rejected, out.Message)
-				}
-				settleRun()
-			}()
-			dropBenchDatabase(b, e, flatDB)
-
-			peopleDB := fmt.Sprintf("people_%d", i)
-			func() {
-				s, conn := serveFresh(b, e, peopleDB)
-				defer conn.Close(context.Background())
-				defer s.stop()
-				id := createBenchImport(b, s, "SIS people", "")
-				out := timedRun(b, s, conn, t, "people", id, peopleFile)
-				if out.Status != "SUCCEEDED" || out.Created != pc.rows() {
-					b.Fatalf("people first load: %s, created %d of %d rows (students %d + contacts %d + staff %d; rejected %d): %s",
-						out.Status, out.Created, pc.rows(), pc.Students, pc.Contacts, pc.Staff, out.Rejected, out.Message)
-				}
-				b.Logf("people run: read %d, created %d (students %d + guardians %d + teachers %d), rejected %d",
-					out.RowsRead, out.Created, pc.Students, pc.Contacts, pc.Staff, out.Rejected)
-				settleRun()
-			}()
-			dropBenchDatabase(b, e, peopleDB)
+			firstFlatLoad(b, e, t, fmt.Sprintf("flat_%d", i), "flat", flatFile, rows)
+			out := firstFlatLoad(b, e, t, fmt.Sprintf("people_%d", i), "people", peopleFile, pc.rows())
+			b.Logf("people run: read %d, created %d (students %d + guardians %d + teachers %d), rejected %d",
+				out.RowsRead, out.Created, pc.Students, pc.Contacts, pc.Staff, out.Rejected)
 
 			orDB := fmt.Sprintf("oneroster_%d", i)
 			func() {
@@ -146,6 +120,24 @@ func BenchmarkOneRoster(b *testing.B) {
 		}
 	}
 	reportOneRoster(b, t, rows, reps)
+}
+
+// firstFlatLoad times (as figure) the upload and run of the flat file at
+// path into a new CSV import on a fresh database name, dropped after; the
+// run must create want rows.
+func firstFlatLoad(b *testing.B, e *env, t timings, name, figure, path string, want int) runOutcome {
+	b.Helper()
+	s, conn := serveFresh(b, e, name)
+	id := createBenchImport(b, s, "SIS "+figure, "")
+	out := timedRun(b, s, conn, t, figure, id, path)
+	if out.Status != "SUCCEEDED" || out.Created != want {
+		b.Fatalf("%s first load: %s, created %d of %d rows (rejected %d): %s", figure, out.Status, out.Created, want, out.Rejected, out.Message)
+	}
+	settleRun()
+	conn.Close(context.Background())
+	s.stop()
+	dropBenchDatabase(b, e, name)
+	return out
 }
 
 func fileMB(path string) float64 {
